@@ -1,0 +1,40 @@
+# The two commands of a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HUB := $(BIN)/lapor-hub
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint broker-start broker-stop clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## install: the virtualenv, the package with its dev tools, and the Kafka broker's jars
+install: $(BIN)/.installed
+	$(HUB) broker install
+
+## demo: start the local Kafka broker and send sample reports through the hub
+demo: install
+	$(HUB) demo
+
+## test: lint, then the whole suite against a real broker (stopped afterwards, even on failure)
+test: install lint
+	HUB=$(HUB) bash deploy/local/with-broker.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check hub connectors tests bench
+
+broker-start: install
+	$(HUB) broker start
+
+broker-stop:
+	$(HUB) broker stop
+
+## clean: stop brokers and delete the virtualenv and every local broker's data and jars
+clean:
+	-$(HUB) broker stop
+	rm -rf $(VENV) .lapor-hub

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Run a command (the test suite) with the local Kafka broker up, and stop the broker
+# afterwards, even when the command fails or is interrupted, if this script started it.
+# With KAFKA_BOOTSTRAP_SERVERS set, the command runs against that cluster instead.
+set -euo pipefail
+hub=${HUB:-lapor-hub}
+
+if [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
+  echo "with-broker: using KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS"
+  exec "$@"
+fi
+
+if ! "$hub" broker status --nodes 1 --bootstrap >/dev/null 2>&1; then
+  trap '"$hub" broker stop --nodes 1' EXIT
+  trap 'exit 130' INT TERM
+fi
+"$hub" broker start
+KAFKA_BOOTSTRAP_SERVERS=$("$hub" broker status --nodes 1 --bootstrap)
+export KAFKA_BOOTSTRAP_SERVERS
+echo "with-broker: KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS"
+"$@"

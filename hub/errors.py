@@ -1,0 +1,75 @@
+"""The hub's exceptions, one tree.
+
+Every message is a full sentence: what happened, the likely cause, what to do.
+Errors from Java, Maven, Kafka clients and other dependencies are translated into
+these at the boundary (``raise ... from exc``), so callers catch one family.
+
+    HubError
+    ├── SetupError                 the machine lacks something the hub needs
+    │   ├── JavaNotFound
+    │   ├── MavenNotFound
+    │   └── MavenCentralUnreachable
+    └── BrokerError                the local Kafka broker cannot do what was asked
+        ├── PortInUse
+        ├── DataDirMismatch        formatted by another Kafka version or cluster id
+        ├── BrokerStartFailed
+        ├── BrokerNotReachable
+        └── TopicMismatch          an existing topic differs from what the hub needs
+"""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Base of every error lapor-hub raises on purpose.
+
+    ``fix`` is the one line a user should act on; the CLI prints it after the cause.
+    """
+
+    def __init__(self, message: str, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.message} Fix: {self.fix}" if self.fix else self.message
+
+
+class SetupError(HubError):
+    """A tool or network path the hub needs is missing on this machine."""
+
+
+class JavaNotFound(SetupError):
+    pass
+
+
+class MavenNotFound(SetupError):
+    pass
+
+
+class MavenCentralUnreachable(SetupError):
+    pass
+
+
+class BrokerError(HubError):
+    """The local Kafka broker could not be started, reached or stopped."""
+
+
+class PortInUse(BrokerError):
+    pass
+
+
+class DataDirMismatch(BrokerError):
+    pass
+
+
+class BrokerStartFailed(BrokerError):
+    pass
+
+
+class BrokerNotReachable(BrokerError):
+    pass
+
+
+class TopicMismatch(BrokerError):
+    pass

@@ -1,0 +1,113 @@
+"""Kafka client plumbing shared by every component: client settings and topic creation.
+
+Defaults are the hub's, not librdkafka's: producers are idempotent with acks=all,
+consumers read committed records only and pin the classic group protocol (librdkafka
+says its default will change; faust groups must stay classic anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from hub.errors import BrokerNotReachable, TopicMismatch
+
+# librdkafka's own log lines go through Python logging, so the CLI decides what is shown
+# (transient warnings such as "Coordinator load in progress: retrying" are noise to a user).
+CLIENT_LOGGER = logging.getLogger("hub.librdkafka")
+
+PRODUCER_DEFAULTS: dict[str, Any] = {
+    "acks": "all",
+    "enable.idempotence": True,
+    "linger.ms": 5,
+    "compression.type": "lz4",
+}
+CONSUMER_DEFAULTS: dict[str, Any] = {
+    "group.protocol": "classic",
+    "isolation.level": "read_committed",
+    "auto.offset.reset": "earliest",
+    "enable.auto.commit": False,
+}
+
+
+def make_producer(bootstrap: str, **overrides: Any) -> Producer:
+    config = {"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS, **_dotted(overrides)}
+    return Producer(config, logger=CLIENT_LOGGER)
+
+
+def make_consumer(bootstrap: str, group_id: str, **overrides: Any) -> Consumer:
+    config = {"bootstrap.servers": bootstrap, "group.id": group_id, **CONSUMER_DEFAULTS}
+    return Consumer({**config, **_dotted(overrides)}, logger=CLIENT_LOGGER)
+
+
+def make_admin(bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap}, logger=CLIENT_LOGGER)
+
+
+def _dotted(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Let callers write ``linger_ms=10`` for librdkafka's ``linger.ms``."""
+    return {key.replace("_", "."): value for key, value in overrides.items()}
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic as the hub wants it: partitions, replication and retention set explicitly."""
+
+    name: str
+    partitions: int = 3
+    replication: int = 1
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def ensure_topics(admin: AdminClient, specs: list[TopicSpec], timeout: float = 30.0) -> list[str]:
+    """Create the topics that are missing; refuse existing ones whose shape differs.
+
+    Returns the names created. A topic with other partitions or replication than asked is
+    reported, never silently used: keys would land on other partitions than the hub expects.
+    """
+    try:
+        existing = admin.list_topics(timeout=timeout).topics
+    except KafkaException as exc:
+        raise BrokerNotReachable(
+            f"Kafka did not answer a metadata request within {timeout:.0f} s ({exc}).",
+            fix="start it with `lapor-hub broker start`, or check KAFKA_BOOTSTRAP_SERVERS.",
+        ) from exc
+    problems = []
+    for spec in specs:
+        meta = existing.get(spec.name)
+        if meta is None:
+            continue
+        partitions = len(meta.partitions)
+        replication = len(next(iter(meta.partitions.values())).replicas) if partitions else 0
+        if (partitions, replication) != (spec.partitions, spec.replication):
+            problems.append(
+                f"{spec.name} has {partitions} partitions x replication {replication}, "
+                f"expected {spec.partitions} x {spec.replication}"
+            )
+    if problems:
+        raise TopicMismatch(
+            "Existing topics do not have the settings the hub needs: " + "; ".join(problems) + ".",
+            fix="delete and let the hub recreate them, or change the hub's topic settings "
+            "to match.",
+        )
+    missing = [spec for spec in specs if spec.name not in existing]
+    if not missing:
+        return []
+    futures = admin.create_topics(
+        [NewTopic(s.name, s.partitions, s.replication, config=dict(s.config)) for s in missing],
+        operation_timeout=timeout,
+    )
+    for name, future in futures.items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":  # another worker raced us
+                raise TopicMismatch(
+                    f"Kafka refused to create topic {name}: {exc.args[0].str()}.",
+                    fix="check the broker's log and the topic settings.",
+                ) from exc
+    return [spec.name for spec in missing]

@@ -1,0 +1,90 @@
+"""Fixtures that give tests a real Kafka broker, never a mock of one.
+
+``kafka_bootstrap`` resolves, in order: KAFKA_BOOTSTRAP_SERVERS; testcontainers' Kafka
+module when a Docker engine answers; the project's own local broker (deploy/local),
+started on free loopback ports in a temporary folder and stopped at the end of the
+session. A test that needs Kafka and gets none fails with how to get one; none skips.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.broker import LocalCluster, free_base_port
+from hub.errors import HubError
+from hub.settings import jar_cache, load_settings
+
+NO_KAFKA_HELP = (
+    "No Kafka broker is available for the tests. Either set KAFKA_BOOTSTRAP_SERVERS to a "
+    "running cluster, run a Docker engine (testcontainers starts Kafka), or install Java 17+ "
+    "and Maven so the project's own broker can run (`lapor-hub broker start`; `make test` "
+    "does all of this)."
+)
+
+
+def docker_answers() -> bool:
+    """True only if a Docker engine answers a ping; on these machines there is none."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=2)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
+
+
+def new_local_cluster(root: Path, nodes: int = 1) -> LocalCluster:
+    """A local cluster of its own (temporary folder, free ports), sharing the jar cache."""
+    settings = load_settings()
+    return LocalCluster(
+        root,
+        cache=jar_cache(settings),
+        nodes=nodes,
+        base_port=free_base_port(nodes),
+        kafka_version=settings.kafka_version,
+    )
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        yield configured
+        return
+    if docker_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer().with_kraft() as container:
+            yield container.get_bootstrap_server()
+        return
+    cluster = new_local_cluster(tmp_path_factory.mktemp("kafka") / "session")
+    try:
+        cluster.start()
+    except HubError as exc:
+        pytest.fail(f"{NO_KAFKA_HELP}\nStarting the local broker failed: {exc}", pytrace=False)
+    try:
+        yield cluster.bootstrap
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def local_cluster_factory(tmp_path: Path) -> Iterator:
+    """Make clusters a test may stop, kill and restart; all are stopped afterwards."""
+    made: list[LocalCluster] = []
+
+    def make(nodes: int = 1) -> LocalCluster:
+        cluster = new_local_cluster(tmp_path / f"cluster-{len(made)}", nodes)
+        made.append(cluster)
+        return cluster
+
+    yield make
+    for cluster in made:
+        cluster.stop()
