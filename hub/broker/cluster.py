@@ -168,9 +168,10 @@ class LocalCluster:
         """Start every node that is not running and return once all answer metadata."""
         java = require_java()
         install = ensure_kafka(self.cache, self.kafka_version)
+        state = self._checked_state()
         to_start = [n for n in self.nodes if self._pid(n) is None]
         self._check_ports_free(to_start)
-        self._prepare(install, java)
+        self._write_configs_and_format(state, install, java)
         for node in to_start:
             self._launch(node, install, java, java_opts)
         self.wait_ready(timeout)
@@ -185,7 +186,8 @@ class LocalCluster:
             self._launch(node, install, java, ())
         self.wait_ready(timeout)
 
-    def _prepare(self, install: KafkaInstall, java: Path) -> None:
+    def _checked_state(self) -> dict:
+        """The cluster's saved state (made on first start), refusing data Kafka cannot use."""
         state = self._read_state()
         if state and state["kafka_version"] != self.kafka_version:
             raise DataDirMismatch(
@@ -201,22 +203,27 @@ class LocalCluster:
                 "nodes": len(self.nodes),
                 "base_port": self.nodes[0].broker_port,
             }
-            self.root.mkdir(parents=True, exist_ok=True)
-            self.state_file.write_text(json.dumps(state, indent=2) + "\n")
-        (self.root / "log4j2.properties").write_text(_LOG4J)
         for node in self.nodes:
-            node.dir.mkdir(parents=True, exist_ok=True)
-            node.config.write_text(self._server_properties(node))
             formatted_id = _formatted_cluster_id(node.data_dir)
-            if formatted_id is None:
-                self._format(node, state["cluster_id"], install, java)
-            elif formatted_id != state["cluster_id"]:
+            if formatted_id not in (None, state["cluster_id"]):
                 raise DataDirMismatch(
                     f"The data directory {node.data_dir} belongs to Kafka cluster {formatted_id}, "
                     f"not to this hub's cluster {state['cluster_id']} ({self.state_file}).",
                     fix="run `lapor-hub broker reset` to delete it, or set LAPOR_HUB_HOME to "
                     "the folder whose cluster.json matches it.",
                 )
+        return state
+
+    def _write_configs_and_format(self, state: dict, install: KafkaInstall, java: Path) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.state_file.exists():
+            self.state_file.write_text(json.dumps(state, indent=2) + "\n")
+        (self.root / "log4j2.properties").write_text(_LOG4J)
+        for node in self.nodes:
+            node.dir.mkdir(parents=True, exist_ok=True)
+            node.config.write_text(self._server_properties(node))
+            if _formatted_cluster_id(node.data_dir) is None:
+                self._format(node, state["cluster_id"], install, java)
 
     def _server_properties(self, node: Node) -> str:
         voters = ",".join(f"{n.node_id}@{HOST}:{n.controller_port}" for n in self.nodes)

@@ -18,6 +18,8 @@ from pathlib import Path
 from hub.errors import JavaNotFound, MavenCentralUnreachable, MavenNotFound, SetupError
 
 MIN_JAVA = 17
+# Pinned, so a fresh ~/.m2 resolves the same plugin everywhere (Maven 3.8 defaults to 2.8).
+DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 _COMPLETE_MARKER = ".complete"
 _UNREACHABLE_SIGNS = (
     "Could not transfer artifact",
@@ -29,6 +31,7 @@ _UNREACHABLE_SIGNS = (
     "Temporary failure in name resolution",
     "Unknown host",
     "No route to host",
+    "No plugin found for prefix",
 )
 
 
@@ -104,7 +107,7 @@ def ensure_kafka(
     try:
         cmd = [
             mvn, "-B", "-f", str(deploy_dir() / "pom.xml"),
-            "dependency:copy-dependencies",
+            f"{DEPENDENCY_PLUGIN}:copy-dependencies",
             f"-Dkafka.version={version}",
             f"-DoutputDirectory={tmp}",
             "-DincludeScope=runtime",
