@@ -9,6 +9,11 @@ these at the boundary (``raise ... from exc``), so callers catch one family.
     │   ├── JavaNotFound
     │   ├── MavenNotFound
     │   └── MavenCentralUnreachable
+    ├── SchemaError                a schema file is invalid or cannot be found
+    │   ├── SchemaNotFound
+    │   └── IncompatibleSchema     a new version breaks readers or writers of an older one
+    ├── SerializationError         a value does not fit its schema (nothing is written)
+    ├── DeserializationError       bytes that no known schema version can read
     └── BrokerError                the local Kafka broker cannot do what was asked
         ├── PortInUse
         ├── DataDirMismatch        formatted by another Kafka version or cluster id
@@ -49,6 +54,26 @@ class MavenNotFound(SetupError):
 
 class MavenCentralUnreachable(SetupError):
     pass
+
+
+class SchemaError(HubError):
+    """A schema file is missing, malformed, or breaks compatibility."""
+
+
+class SchemaNotFound(SchemaError):
+    pass
+
+
+class IncompatibleSchema(SchemaError):
+    pass
+
+
+class SerializationError(HubError):
+    """A value was refused because it does not fit its schema; nothing was written."""
+
+
+class DeserializationError(HubError):
+    """Bytes could not be decoded: wrong format, unknown schema, or truncated data."""
 
 
 class BrokerError(HubError):

@@ -39,6 +39,17 @@ class Settings(BaseSettings):
         validation_alias="LAPOR_HUB_CACHE",
         description="Where fetched Kafka jars are cached (default: the home folder).",
     )
+    schema_registry_url: str | None = Field(
+        default=None,
+        validation_alias="SCHEMA_REGISTRY_URL",
+        description="A Confluent Schema Registry; when unset, Avro single-object encoding "
+        "resolved against schemas/ on disk.",
+    )
+    schemas_dir: Path | None = Field(
+        default=None,
+        validation_alias="LAPOR_HUB_SCHEMAS",
+        description="The schemas/ folder (default: the checkout's or the installed copy).",
+    )
     kafka_version: str = Field(
         default=KAFKA_VERSION,
         validation_alias="LAPOR_HUB_KAFKA_VERSION",

@@ -1,0 +1,73 @@
+"""Avro for every hub topic: the schemas on disk, two wire formats, one serializer.
+
+codec = make_codec(load_settings())
+serializer = TopicSerializer(codec)
+data = serializer.serialize("lapor.reports", report)
+report = serializer.deserialize("lapor.reports", data)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hub.serialization.codec import Codec, ConfluentCodec, SingleObjectCodec
+from hub.serialization.compat import check_schemas
+from hub.serialization.store import SchemaStore, SchemaVersion, default_schema_dir
+from hub.settings import Settings
+from hub.topics import value_schema
+
+__all__ = [
+    "Codec",
+    "ConfluentCodec",
+    "SchemaStore",
+    "SchemaVersion",
+    "SingleObjectCodec",
+    "TopicSerializer",
+    "check_schemas",
+    "load_store",
+    "make_codec",
+]
+
+
+def load_store(settings: Settings) -> SchemaStore:
+    return SchemaStore(settings.schemas_dir or default_schema_dir())
+
+
+def registry_client(settings: Settings) -> Any:
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    return SchemaRegistryClient.new_client({"url": settings.schema_registry_url})
+
+
+def make_codec(settings: Settings, store: SchemaStore | None = None) -> Codec:
+    """The Confluent format when SCHEMA_REGISTRY_URL is set, single-object encoding if not."""
+    store = store or load_store(settings)
+    if settings.schema_registry_url:
+        return ConfluentCodec(store, registry_client(settings))
+    return SingleObjectCodec(store)
+
+
+class TopicSerializer:
+    """Values for any hub topic: Avro where the topic carries a record, bytes where raw."""
+
+    def __init__(self, codec: Codec) -> None:
+        self.codec = codec
+        self._schemas: dict[str, str | None] = {}
+
+    def _schema(self, topic: str) -> str | None:
+        if topic not in self._schemas:
+            self._schemas[topic] = value_schema(topic)
+        return self._schemas[topic]
+
+    def serialize(self, topic: str, value: Mapping[str, Any] | bytes) -> bytes:
+        schema = self._schema(topic)
+        if schema is None:
+            if not isinstance(value, bytes | bytearray):
+                raise TypeError(f"{topic} carries raw bytes, got {type(value).__name__}")
+            return bytes(value)
+        return self.codec.encode(schema, value)  # type: ignore[arg-type]
+
+    def deserialize(self, topic: str, data: bytes) -> dict[str, Any] | bytes:
+        schema = self._schema(topic)
+        return data if schema is None else self.codec.decode(schema, data)
