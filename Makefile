@@ -25,8 +25,10 @@ demo: install
 test: install lint
 	HUB=$(HUB) bash deploy/local/with-broker.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## lint: ruff, and the schema check (every version documented and compatible both ways)
 lint: $(BIN)/.installed
 	$(BIN)/ruff check hub connectors tests bench
+	$(HUB) schemas check
 
 broker-start: install
 	$(HUB) broker start

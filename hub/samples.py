@@ -56,10 +56,10 @@ def hub_id(connector: str, source_id: str) -> str:
 
 
 def sample_report(rng: random.Random, body_sentences: int | None = None) -> dict[str, Any]:
-    """One canonical Report; ``body_sentences`` sets its size (0 -> ~350 B, 16 -> ~2 KB)."""
+    """One canonical Report; ``body_sentences`` sets its size (0 -> ~350 B, 15 -> ~2 KB)."""
     code, city, street = rng.choice(_PLACES)
     category, source_category, title = rng.choice(_TOPICS)
-    sentences = body_sentences if body_sentences is not None else rng.randint(0, 16)
+    sentences = body_sentences if body_sentences is not None else rng.randint(0, 15)
     body = title + ". " + " ".join(rng.choice(_SENTENCES) for _ in range(sentences))
     connector = rng.choice(["lapor-nasional", "open311-surabaya", "sms-1708", "csv-kutim"])
     source_id = f"{connector[:3].upper()}-{rng.randint(1, 10**9):09d}"

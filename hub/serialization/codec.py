@@ -128,6 +128,7 @@ class ConfluentCodec:
         from hub.serialization.registry import RegistrySchemas
 
         self.store = store
+        self._latest = {name: store.latest(name) for name in store.names()}
         self.registry = RegistrySchemas(store, client)
         self.auto_register = auto_register
         self._writers: dict[str, tuple[bytes, SchemaVersion]] = {}
@@ -154,7 +155,7 @@ class ConfluentCodec:
         return _write(header, writer, value)
 
     def decode(self, schema: str, data: bytes) -> dict[str, Any]:
-        reader = self.store.latest(schema)
+        reader = self._latest.get(schema) or self.store.latest(schema)
         if data[:1] != CONFLUENT_MAGIC or len(data) < 5:
             raise DeserializationError(
                 f"Expected Confluent-framed Avro for {schema} (magic byte 00 + schema id), got "

@@ -18,7 +18,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from hub.errors import SchemaError
 from hub.serialization.store import SchemaStore, SchemaVersion, strip_fastavro_keys
 
-_NOT_FOUND = {40401, 40403}  # subject not found, schema not found
+_NOT_FOUND = {40400, 40401, 40403}  # not found: (mock), subject, schema
 
 
 class RegistrySchemas:
@@ -27,23 +27,23 @@ class RegistrySchemas:
         self.client = client
         self._by_id: dict[int, SchemaVersion] = {}
 
-    def _as_registry_schema(self, version: SchemaVersion) -> Schema:
+    def _as_registry_schema(self, version: SchemaVersion) -> Schema | None:
+        """The registry's form of ``version``; None while a reference is unregistered."""
         references = []
         for ref in version.references:
             target = self.store.get(ref["schema"], int(ref["version"]))
             registered = self._lookup(target)
             if registered is None:
-                raise SchemaError(
-                    f"{version.name} v{version.version} references {target.name} "
-                    f"v{target.version}, which is not registered yet.",
-                    fix="run `lapor-hub schemas register` (it registers references first).",
-                )
+                return None
             references.append(SchemaReference(ref["name"], target.fullname, registered.version))
         return Schema(version.registry_text(), "AVRO", references)
 
     def _lookup(self, version: SchemaVersion) -> Any | None:
+        schema = self._as_registry_schema(version)
+        if schema is None:
+            return None
         try:
-            return self.client.lookup_schema(version.fullname, self._as_registry_schema(version))
+            return self.client.lookup_schema(version.fullname, schema)
         except SchemaRegistryError as exc:
             if exc.error_code in _NOT_FOUND:
                 return None
@@ -62,10 +62,10 @@ class RegistrySchemas:
         for version in self.store.versions(name):
             for ref in version.references:
                 self.register(ref["schema"])
+            schema = self._as_registry_schema(version)
+            assert schema is not None, "references are registered just above"
             try:
-                schema_id = self.client.register_schema(
-                    version.fullname, self._as_registry_schema(version)
-                )
+                schema_id = self.client.register_schema(version.fullname, schema)
             except SchemaRegistryError as exc:
                 raise _translated(exc) from exc
             self._by_id[schema_id] = version

@@ -33,7 +33,7 @@ class SchemaVersion:
     declared: dict[str, Any]  # the file as written, references included
     expanded: dict[str, Any]  # references inlined: a standalone schema
 
-    @property
+    @cached_property
     def fullname(self) -> str:
         return f"{self.declared.get('namespace', '')}.{self.declared['name']}".lstrip(".")
 
