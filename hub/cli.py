@@ -56,6 +56,13 @@ def _cluster(settings: Settings, nodes: int, port: int | None = None) -> LocalCl
     )
 
 
+def _clusters(settings: Settings, nodes: int | None) -> list[LocalCluster]:
+    """The cluster of ``nodes`` nodes, or every local cluster when ``nodes`` is None."""
+    if nodes:
+        return [_cluster(settings, nodes)]
+    return existing_clusters(settings.home, jar_cache(settings), settings.kafka_version)
+
+
 @app.command()
 def version() -> None:
     """Print lapor-hub's version and the Kafka version of the local broker."""
@@ -106,12 +113,7 @@ def broker_stop(
 ) -> None:
     """Stop local brokers cleanly (all nodes of a cluster together)."""
     settings = load_settings()
-    clusters = (
-        [_cluster(settings, nodes)]
-        if nodes
-        else existing_clusters(settings.home, jar_cache(settings), settings.kafka_version)
-    )
-    running = [c for c in clusters if c.status().running]
+    running = [c for c in _clusters(settings, nodes) if c.status().running]
     if not running:
         console.print("no local broker is running")
         return
@@ -136,11 +138,7 @@ def broker_status(
     Exits 1 when no local broker is running.
     """
     settings = load_settings()
-    clusters = (
-        [_cluster(settings, nodes)]
-        if nodes
-        else existing_clusters(settings.home, jar_cache(settings), settings.kafka_version)
-    )
+    clusters = _clusters(settings, nodes)
     if not clusters:
         console.print("no local broker has been started yet: run `lapor-hub broker start`")
         raise typer.Exit(1)
