@@ -12,6 +12,7 @@ these at the boundary (``raise ... from exc``), so callers catch one family.
     ├── SchemaError                a schema file is invalid or cannot be found
     │   ├── SchemaNotFound
     │   └── IncompatibleSchema     a new version breaks readers or writers of an older one
+    ├── RulesError                 routing rules or the agency directory are invalid
     ├── SerializationError         a value does not fit its schema (nothing is written)
     ├── DeserializationError       bytes that no known schema version can read
     └── BrokerError                the local Kafka broker cannot do what was asked
@@ -66,6 +67,11 @@ class SchemaNotFound(SchemaError):
 
 class IncompatibleSchema(SchemaError):
     pass
+
+
+class RulesError(HubError):
+    """Routing rules, cases or the agency directory are invalid; the message lists every
+    problem with its file and line."""
 
 
 class SerializationError(HubError):

@@ -1,0 +1,100 @@
+"""Static checks of a rule set: unknown agencies and categories, rules that can never match,
+rules shadowed by an earlier one. Every finding names the rule's file and line."""
+
+from __future__ import annotations
+
+from hub.routing.directory import Directory
+from hub.routing.engine import Router
+from hub.routing.location import region_exists
+from hub.routing.rules import RESOLVED_TARGETS, PlacedRule, When
+from hub.routing.text import WordCondition
+
+
+def check_rules(router: Router) -> list[str]:
+    problems: list[str] = []
+    directory = router.directory
+    for placed, words in zip(router.rules, router.words, strict=True):
+        problems += _references(placed, directory)
+        problems += _never_matches(placed, words)
+    problems += _shadowed(router)
+    return problems
+
+
+def _references(placed: PlacedRule, directory: Directory) -> list[str]:
+    found = []
+    rule = placed.rule
+    for field, names in (("route", rule.route), ("copy", rule.copy_to)):
+        for name in names:
+            if name not in RESOLVED_TARGETS and name not in directory:
+                found.append(
+                    f"{placed.where}: {rule.id}: {field} names unknown agency {name!r} "
+                    f"(not in the directory; {', '.join(RESOLVED_TARGETS)} resolve from the report)"
+                )
+    for category in rule.when.category or []:
+        if category not in directory.categories:
+            found.append(
+                f"{placed.where}: {rule.id}: unknown category {category!r} "
+                "(categories are listed in directory/national.yaml)"
+            )
+    return found
+
+
+def _never_matches(placed: PlacedRule, words: WordCondition | None) -> list[str]:
+    found = []
+    rule = placed.rule
+    for code in rule.when.region or []:
+        if not region_exists(code):
+            found.append(
+                f"{placed.where}: {rule.id}: can never match: region {code} does not exist "
+                "in the Kemendagri codes"
+            )
+    if words is not None and words.empty:
+        found.append(f"{placed.where}: {rule.id}: can never match: its words have no letters")
+    if not rule.route and not rule.copy_to and rule.priority is None and not rule.sla_working_days:
+        found.append(f"{placed.where}: {rule.id}: does nothing: no route, copy, priority or SLA")
+    return found
+
+
+def _covers(earlier: When, later: When, router: Router, a: int, b: int) -> bool:
+    """True if every report ``later`` matches also matches ``earlier``."""
+    if earlier.unless_words is not None:
+        return False  # the earlier rule may step aside for a text the later one takes
+    for name in ("kind", "category", "channel"):
+        wide, narrow = getattr(earlier, name), getattr(later, name)
+        if wide is not None and (narrow is None or not set(narrow) <= set(wide)):
+            return False
+    for name in ("anonymous", "confidential"):
+        wide, narrow = getattr(earlier, name), getattr(later, name)
+        if wide is not None and wide != narrow:
+            return False
+    if earlier.region is not None:
+        if later.region is None:
+            return False
+        for code in later.region:
+            if not any(code == r or code.startswith(r + ".") for r in earlier.region):
+                return False
+    wide_words, narrow_words = router.words[a], router.words[b]
+    if wide_words is not None:
+        if narrow_words is None:
+            return False
+        if not (narrow_words.single <= wide_words.single
+                and set(narrow_words.phrases) <= set(wide_words.phrases)):  # fmt: skip
+            return False
+    return True
+
+
+def _shadowed(router: Router) -> list[str]:
+    found = []
+    routing = [(i, p) for i, p in enumerate(router.rules) if p.rule.route]
+    for position, (b, later) in enumerate(routing):
+        for a, earlier in routing[:position]:
+            resolves = any(t in RESOLVED_TARGETS for t in earlier.rule.route)
+            if resolves and earlier.rule.route != later.rule.route:
+                continue  # the earlier rule steps aside when the region is unknown
+            if _covers(earlier.rule.when, later.rule.when, router, a, b):
+                found.append(
+                    f"{later.where}: {later.rule.id}: shadowed by {earlier.rule.id} "
+                    f"({earlier.where}): every report it matches is routed by that earlier rule"
+                )
+                break
+    return found

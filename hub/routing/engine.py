@@ -1,0 +1,396 @@
+"""Decide where a report goes, fast however many rules there are.
+
+Rules compile into one bitmask per condition value (bit i = rule i allows it). A report's
+candidates are the AND over conditions of (rules that leave the condition open | rules that
+allow the report's value): a few dictionary lookups and big-integer operations, not a walk
+over every rule. Words index by their surface forms, so finding which rules a text can
+satisfy costs one split of the text and a set intersection. The lowest candidate bit is the
+first rule in order; only phrases need checking by hand.
+
+``explain`` evaluates every rule one by one instead, with reasons, and must agree with the
+index (the tests make sure it does).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import Counter as MetricCounter
+
+from hub.routing.directory import Directory
+from hub.routing.location import LocationResolver, ResolvedLocation
+from hub.routing.rules import RESOLVED_TARGETS, KINDS, LoadedRules, PlacedRule, Priority
+from hub.routing.text import ReportText, Spelling, WordCondition
+
+DECISIONS = MetricCounter(
+    "lapor_routing_decisions_total",
+    "Routing decisions by outcome (matched, unmatched: sent to the fallback, escalated).",
+    ["outcome"],
+)
+UNMATCHED = "unmatched"
+
+
+@dataclass
+class Decision:
+    hub_id: str
+    handlers: list[str]
+    copies: list[str]
+    matched_rules: list[str]
+    rules_version: str
+    reason: str
+    location: ResolvedLocation
+    priority: Priority | None = None
+    sla_working_days: int | None = None
+    fallback: bool = False
+    escalated: bool = False
+    excluded: list[str] = field(default_factory=list)
+    decided_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def destinations(self) -> list[str]:
+        return [*self.handlers, *self.copies]
+
+    def to_record(self) -> dict[str, Any]:
+        """The RoutingDecision Avro record."""
+        return {
+            "hub_id": self.hub_id,
+            "destinations": [{"agency": a, "role": "HANDLER"} for a in self.handlers]
+            + [{"agency": a, "role": "COPY"} for a in self.copies],
+            "matched_rules": list(self.matched_rules),
+            "rules_version": self.rules_version,
+            "reason": self.reason,
+            "decided_at": self.decided_at,
+            "priority": self.priority.value.upper() if self.priority else None,
+            "sla_working_days": self.sla_working_days,
+            "fallback": self.fallback,
+            "escalated": self.escalated,
+            "excluded_agencies": list(self.excluded),
+            "location_note": self.location.note,
+        }
+
+    def located(self, report: dict[str, Any]) -> dict[str, Any]:
+        """The report with the region found for it (when inferred) in its location."""
+        if self.location.source != "address":
+            return report
+        location = {
+            **report["location"],
+            "region_code": self.location.region_code,
+            "region_confidence": self.location.confidence,
+        }
+        return {**report, "location": location}
+
+
+@dataclass
+class RuleVerdict:
+    rule: PlacedRule
+    matched: bool
+    reasons: list[str]
+    targets: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Explanation:
+    decision: Decision
+    verdicts: list[RuleVerdict]
+
+
+@dataclass
+class _Features:
+    """What rules look at, taken from a report once."""
+
+    kind: str
+    category: str | None
+    channel: str
+    anonymous: bool
+    confidential: bool
+    location: ResolvedLocation
+    text: ReportText
+
+    @classmethod
+    def of(cls, report: dict[str, Any], location: ResolvedLocation) -> _Features:
+        reporter = report.get("reporter") or {}
+        return cls(
+            kind=KINDS.get(str(report.get("kind", "UNKNOWN")).upper(), "UNKNOWN"),
+            category=report.get("category"),
+            channel=str((report.get("source") or {}).get("channel", "OTHER")),
+            anonymous=bool(reporter.get("anonymous")),
+            confidential=bool(reporter.get("confidential")),
+            location=location,
+            text=ReportText(f"{report.get('title') or ''}\n{report.get('body') or ''}"),
+        )
+
+
+def _prefixes(code: str | None) -> list[str]:
+    if not code:
+        return []
+    parts = code.split(".")
+    return [".".join(parts[:n]) for n in range(1, len(parts) + 1)]
+
+
+def _bits(mask: int) -> Iterator[int]:
+    """Indexes of the set bits, lowest (earliest rule) first."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+class _Dimension:
+    """One condition's index: rules leaving it open, and rules allowing each value."""
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.allowing: dict[Any, int] = {}
+
+    def add(self, bit: int, values: Iterable[Any] | None) -> None:
+        if values is None:
+            self.open |= bit
+            return
+        for value in values:
+            self.allowing[value] = self.allowing.get(value, 0) | bit
+
+    def mask(self, value: Any) -> int:
+        return self.open | self.allowing.get(value, 0)
+
+
+class Router:
+    def __init__(self, loaded: LoadedRules, directory: Directory) -> None:
+        self.loaded = loaded
+        self.directory = directory
+        self.version = loaded.version
+        self.max_transfers = loaded.settings.max_transfers
+        self.rules = loaded.rules
+        self.locations = LocationResolver(loaded.aliases)
+        spelling = Spelling(loaded.spelling)
+        self.words = [
+            WordCondition(p.rule.when.words, spelling) if p.rule.when.words else None
+            for p in self.rules
+        ]
+        self.unless = [
+            WordCondition(p.rule.when.unless_words, spelling) if p.rule.when.unless_words else None
+            for p in self.rules
+        ]
+        self.counts: Counter[str] = Counter()
+        self._compile()
+
+    def _compile(self) -> None:
+        self._kind, self._category, self._channel = _Dimension(), _Dimension(), _Dimension()
+        self._anonymous, self._confidential, self._region = _Dimension(), _Dimension(), _Dimension()
+        self._no_words = 0
+        self._exact: dict[str, int] = {}
+        self._phrase: dict[str, int] = {}
+        self._routing = 0  # rules with route
+        self._unless = 0  # rules with unless_words: always checked by hand
+        for placed, words in zip(self.rules, self.words, strict=True):
+            bit, when = 1 << placed.order, placed.rule.when
+            if when.unless_words:
+                self._unless |= bit
+            self._kind.add(bit, when.kind)
+            self._category.add(bit, when.category)
+            self._channel.add(bit, when.channel)
+            self._anonymous.add(bit, None if when.anonymous is None else [when.anonymous])
+            self._confidential.add(bit, None if when.confidential is None else [when.confidential])
+            self._region.add(bit, when.region)
+            if placed.rule.route:
+                self._routing |= bit
+            if words is None:
+                self._no_words |= bit
+                continue
+            for token in words.exact_tokens():
+                self._exact[token] = self._exact.get(token, 0) | bit
+            for token in words.phrase_tokens():
+                self._phrase[token] = self._phrase.get(token, 0) | bit
+        self._vocabulary = frozenset(self._exact) | frozenset(self._phrase)
+        self._all = (1 << len(self.rules)) - 1
+
+    # -- deciding --------------------------------------------------------------------------
+
+    def decide(
+        self,
+        report: dict[str, Any],
+        excluded: Iterable[str] = (),
+        transfers: int = 0,
+        now: datetime | None = None,
+    ) -> Decision:
+        """Where ``report`` goes. ``excluded`` lists agencies that answered "not our
+        authority" before; after ``max_transfers`` of those the report escalates."""
+        excluded = list(dict.fromkeys(excluded))
+        location = self.locations.resolve(report.get("location") or {})
+        features = _Features.of(report, location)
+        decision = self._decide(report.get("hub_id", ""), features, excluded, transfers)
+        if now is not None:
+            decision.decided_at = now
+        outcome = "escalated" if decision.escalated else UNMATCHED if decision.fallback else "matched"
+        self.counts[outcome] += 1
+        DECISIONS.labels(outcome).inc()
+        return decision
+
+    def _candidates(self, f: _Features) -> tuple[int, int]:
+        """(rules whose conditions hold, those among them still to check a phrase for)."""
+        mask = (
+            self._kind.mask(f.kind)
+            & self._category.mask(f.category)
+            & self._channel.mask(f.channel)
+            & self._anonymous.mask(f.anonymous)
+            & self._confidential.mask(f.confidential)
+        )
+        region = self._region.open
+        for prefix in _prefixes(f.location.region_code):
+            region |= self._region.allowing.get(prefix, 0)
+        mask &= region
+        if not mask & ~self._no_words:
+            return mask, mask & self._unless
+        exact = phrase = 0
+        for token in f.text.tokens & self._vocabulary:
+            exact |= self._exact.get(token, 0)
+            phrase |= self._phrase.get(token, 0)
+        mask &= self._no_words | exact | phrase
+        return mask, mask & ((phrase & ~exact & ~self._no_words) | self._unless)
+
+    def _holds(self, index: int, to_verify: int, f: _Features) -> bool:
+        """Finish the checks the index cannot make: phrases, and unless_words."""
+        if not to_verify >> index & 1:
+            return True
+        words, unless = self.words[index], self.unless[index]
+        if words is not None and not words.found_in(f.text):
+            return False
+        return unless is None or not unless.found_in(f.text)
+
+    def targets(self, names: list[str], location: ResolvedLocation) -> list[str]:
+        """Agency ids for a rule's ``route`` or ``copy``, resolving pemda_* from the report."""
+        found = []
+        for name in names:
+            if name in RESOLVED_TARGETS:
+                agency = self.directory.regional_government(
+                    location.level(RESOLVED_TARGETS[name]), RESOLVED_TARGETS[name]
+                )
+                if agency is not None:
+                    found.append(agency.id)
+            else:
+                found.append(name)
+        return found
+
+    def _decide(
+        self, hub_id: str, f: _Features, excluded: list[str], transfers: int
+    ) -> Decision:
+        candidates, to_verify = self._candidates(f)
+        handler: PlacedRule | None = None
+        handlers: list[str] = []
+        for index in _bits(candidates & self._routing):
+            if not self._holds(index, to_verify, f):
+                continue
+            placed = self.rules[index]
+            handlers = [
+                a for a in self.targets(placed.rule.route, f.location) if a not in excluded
+            ]
+            if handlers:
+                handler = placed
+                break
+        also = [
+            self.rules[i]
+            for i in _bits(candidates & ~self._routing & self._all)
+            if self._holds(i, to_verify, f)
+        ]
+        contributing = ([handler] if handler else []) + also
+        copies: list[str] = []
+        for placed in contributing:
+            copies += self.targets(placed.rule.copy_to, f.location)
+        priorities = [p.rule.priority for p in contributing if p.rule.priority]
+        slas = [p.rule.sla_working_days for p in contributing if p.rule.sla_working_days]
+        decision = Decision(
+            hub_id=hub_id,
+            handlers=handlers,
+            copies=[],
+            matched_rules=[p.rule.id for p in sorted(contributing, key=lambda p: p.order)],
+            rules_version=self.version,
+            reason="",
+            location=f.location,
+            priority=max(priorities, key=lambda p: p.rank) if priorities else None,
+            sla_working_days=min(slas) if slas else None,
+            excluded=excluded,
+        )
+        if transfers >= self.max_transfers:
+            decision.handlers = [self.directory.fallback]
+            decision.escalated = True
+            decision.reason = (
+                f"escalated: passed on {transfers} times ({', '.join(excluded) or 'unknown'} "
+                f"said not their authority); the national administrator designates the handler"
+            )
+        elif handler is None:
+            decision.handlers = [self.directory.fallback]
+            decision.fallback = True
+            decision.reason = UNMATCHED
+        else:
+            described = handler.rule.description or "matched"
+            decision.reason = f"{handler.rule.id}: {described}"
+        decision.copies = [
+            c for c in dict.fromkeys(copies) if c not in decision.handlers and c not in excluded
+        ]
+        return decision
+
+    # -- explaining ------------------------------------------------------------------------
+
+    def explain(
+        self, report: dict[str, Any], excluded: Iterable[str] = (), transfers: int = 0
+    ) -> Explanation:
+        """The decision, and for every rule whether it matched and why (or why not)."""
+        decision = self.decide(report, excluded, transfers)
+        f = _Features.of(report, decision.location)
+        verdicts = [
+            self._verdict(p, w, u, f)
+            for p, w, u in zip(self.rules, self.words, self.unless, strict=True)
+        ]
+        return Explanation(decision, verdicts)
+
+    def _verdict(
+        self,
+        placed: PlacedRule,
+        words: WordCondition | None,
+        unless: WordCondition | None,
+        f: _Features,
+    ) -> RuleVerdict:
+        when, reasons, matched = placed.rule.when, [], True
+
+        def check(ok: bool, yes: str, no: str) -> None:
+            nonlocal matched
+            matched &= ok
+            reasons.append(yes if ok else no)
+
+        if when.kind is not None:
+            check(f.kind in when.kind, f"kind {f.kind}", f"kind {f.kind} is not {when.kind}")
+        if when.category is not None:
+            check(f.category in when.category, f"category {f.category}",
+                  f"category {f.category or '(none)'} is not {when.category}")  # fmt: skip
+        if when.channel is not None:
+            check(f.channel in when.channel, f"channel {f.channel}",
+                  f"channel {f.channel} is not {when.channel}")  # fmt: skip
+        if when.anonymous is not None:
+            check(f.anonymous == when.anonymous, f"anonymous={f.anonymous}",
+                  f"anonymous is {f.anonymous}, rule wants {when.anonymous}")  # fmt: skip
+        if when.confidential is not None:
+            check(f.confidential == when.confidential, f"confidential={f.confidential}",
+                  f"confidential is {f.confidential}, rule wants {when.confidential}")  # fmt: skip
+        if when.region is not None:
+            code = f.location.region_code
+            inside = [r for r in when.region if r in _prefixes(code)]
+            check(bool(inside), f"region {code} is in {inside[0] if inside else ''}",
+                  f"region {code or '(unknown)'} is not in {when.region}")  # fmt: skip
+        if words is not None:
+            found = words.matches(f.text)
+            check(found is not None, f"words: found {found!r}",
+                  "words: none of its words in title or body")  # fmt: skip
+        if unless is not None:
+            spoiler = unless.matches(f.text)
+            check(spoiler is None, "none of its unless_words",
+                  f"unless_words: found {spoiler!r}")  # fmt: skip
+        targets: list[str] = []
+        if matched and placed.rule.route:
+            targets = self.targets(placed.rule.route, f.location)
+            if not targets:
+                reasons.append(f"but {placed.rule.route} resolves to no agency: region unknown")
+        return RuleVerdict(placed, matched, reasons or ["no conditions: matches every report"],
+                           targets)  # fmt: skip

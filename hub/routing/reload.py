@@ -1,0 +1,77 @@
+"""Rules that reload in a running hub: edit the YAML, and the next decisions use it.
+
+The folder is looked at no more than once per ``interval`` (a stat of each file). A change
+that does not load (a YAML error, an unknown agency) is logged and refused: the hub keeps
+routing with the rules it had, and ``last_error`` says why the new ones were not taken.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from hub.errors import RulesError
+from hub.routing.check import check_rules
+from hub.routing.directory import load_directory
+from hub.routing.engine import Router
+from hub.routing.rules import load_rules
+
+log = logging.getLogger(__name__)
+
+
+def build_router(folder: Path) -> Router:
+    """Load the directory and rules under ``folder`` and refuse a set that fails its check."""
+    router = Router(load_rules(folder), load_directory(folder / "directory"))
+    problems = [p for p in check_rules(router) if "shadowed by" not in p]
+    if problems:
+        raise RulesError(
+            f"The routing rules have {len(problems)} error(s):\n  " + "\n  ".join(problems),
+            fix="run `lapor-hub rules check` and fix the places named.",
+        )
+    return router
+
+
+def _signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    return tuple(
+        (str(p), p.stat().st_mtime_ns, p.stat().st_size)
+        for p in sorted(folder.rglob("*.yaml"))
+        if "tests" not in p.relative_to(folder).parts
+    )
+
+
+class ReloadingRouter:
+    def __init__(self, folder: Path, interval: float = 2.0) -> None:
+        self.folder = folder
+        self.interval = interval
+        self._router = build_router(folder)
+        self._signature = _signature(folder)
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+        self.last_error: str | None = None
+
+    @property
+    def router(self) -> Router:
+        if time.monotonic() - self._checked >= self.interval:
+            self.reload_if_changed()
+        return self._router
+
+    def reload_if_changed(self) -> bool:
+        """Load the rules again if a file changed; True if new rules are now in use."""
+        with self._lock:
+            self._checked = time.monotonic()
+            signature = _signature(self.folder)
+            if signature == self._signature:
+                return False
+            self._signature = signature
+            try:
+                router = build_router(self.folder)
+            except RulesError as exc:
+                self.last_error = str(exc)
+                log.error("routing rules not reloaded, still using %s: %s",
+                          self._router.version, exc)  # fmt: skip
+                return False
+            log.info("routing rules reloaded: %s -> %s", self._router.version, router.version)
+            self._router, self.last_error = router, None
+            return True

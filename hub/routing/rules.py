@@ -1,0 +1,229 @@
+"""Routing rules as YAML a civil servant can read, validated whole before anything runs.
+
+    rules:
+      - id: jalan-kabupaten-kota
+        description: Jalan rusak di daerah menjadi urusan pemerintah kabupaten/kota
+        when:
+          category: infrastruktur.jalan         # any of; so are kind, channel, region, words
+          words: [jalan rusak, berlubang]       # in title or body, informal spellings too
+          unless_words: [jalan tol]             # none of these may be in title or body
+        route: [pemda_kabupaten_kota]           # agency ids, or resolved from the report
+        copy: [ombudsman-ri]                    # informed, not handling
+        priority: high
+        sla_working_days: 5
+
+A rule with ``route`` decides the handlers: the first such rule that matches, in file-name
+order then order in the file, wins. A rule without ``route`` only adds copies, priority or
+SLA to whatever decides. All errors are collected and reported with file, line and path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from hub.errors import RulesError
+from hub.routing.directory import REGION_CODE, StrList, as_list
+from hub.routing.yamlfile import YamlDocument, load_yaml, validate
+
+KINDS = {
+    "COMPLAINT": "COMPLAINT", "PENGADUAN": "COMPLAINT",
+    "ASPIRATION": "ASPIRATION", "ASPIRASI": "ASPIRATION",
+    "INFORMATION_REQUEST": "INFORMATION_REQUEST",
+    "PERMINTAAN_INFORMASI": "INFORMATION_REQUEST",
+    "WHISTLEBLOWING": "WHISTLEBLOWING", "UNKNOWN": "UNKNOWN",
+}  # fmt: skip
+CHANNELS = {"WEB", "MOBILE_APP", "SMS", "SOCIAL_MEDIA", "EMAIL", "WALK_IN", "API", "OPEN311",
+            "OTHER"}  # fmt: skip
+PROVINCE_GOVERNMENT = "pemda_provinsi"
+LOCAL_GOVERNMENT = "pemda_kabupaten_kota"
+RESOLVED_TARGETS = {LOCAL_GOVERNMENT: 2, PROVINCE_GOVERNMENT: 1}
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+    @property
+    def rank(self) -> int:
+        return list(Priority).index(self)
+
+
+def _upper_names(value: Any) -> Any:
+    value = as_list(value)
+    if isinstance(value, list):
+        return [v.strip().upper().replace(" ", "_") if isinstance(v, str) else v for v in value]
+    return value
+
+
+UpperList = Annotated[list[str], BeforeValidator(_upper_names)]
+
+
+class When(BaseModel):
+    """Conditions; each given one must hold (a list means any of its values)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: UpperList | None = None
+    category: StrList | None = None
+    region: StrList | None = None
+    channel: UpperList | None = None
+    anonymous: bool | None = None
+    confidential: bool | None = None
+    words: StrList | None = None
+    unless_words: StrList | None = None
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kinds(cls, kinds: list[str] | None) -> list[str] | None:
+        if kinds is None:
+            return None
+        unknown = [k for k in kinds if k not in KINDS]
+        if unknown:
+            raise ValueError(f"unknown kind {unknown[0]!r}; use one of {sorted(set(KINDS))}")
+        return sorted({KINDS[k] for k in kinds})
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channels(cls, channels: list[str] | None) -> list[str] | None:
+        if channels is not None:
+            unknown = [c for c in channels if c not in CHANNELS]
+            if unknown:
+                raise ValueError(f"unknown channel {unknown[0]!r}; use one of {sorted(CHANNELS)}")
+        return channels
+
+    @field_validator("region")
+    @classmethod
+    def _region_codes(cls, codes: list[str] | None) -> list[str] | None:
+        for code in codes or []:
+            if not REGION_CODE.match(str(code)):
+                raise ValueError(
+                    f"{code!r} is not a Kemendagri region code in dotted form (35, 35.78, "
+                    "35.78.08 or 35.78.08.1001); quote it in YAML"
+                )
+        return [str(c) for c in codes] if codes is not None else None
+
+    @field_validator("category", "region", "channel", "words", "unless_words")
+    @classmethod
+    def _not_empty(cls, values: list[str] | None) -> list[str] | None:
+        if values is not None and not values:
+            raise ValueError("an empty list can never match; leave the condition out instead")
+        return values
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    description: str | None = None
+    when: When = When()
+    route: StrList = []
+    copy_to: StrList = Field(default=[], alias="copy")
+    priority: Priority | None = None
+    sla_working_days: int | None = Field(default=None, ge=1, le=365)
+
+
+class RulesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[Rule]
+
+
+class RulesetFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str
+    max_transfers: int = Field(default=3, ge=1, le=20)
+    rules: str = "rules/*.yaml"
+
+
+@dataclass(frozen=True)
+class PlacedRule:
+    """A rule with its place: order in the set, file and line."""
+
+    order: int
+    rule: Rule
+    path: Path
+    line: int | None
+
+    @property
+    def where(self) -> str:
+        """``routing_rules/rules/20-x.yaml:12``: short, and still findable."""
+        parts = self.path.parts[-3:]
+        shown = "/".join(parts)
+        return f"{shown}:{self.line}" if self.line else shown
+
+
+@dataclass
+class LoadedRules:
+    folder: Path
+    settings: RulesetFile
+    rules: list[PlacedRule]
+    spelling: dict[str, list[str]]
+    aliases: dict[str, str]
+    digest: str
+
+    @property
+    def version(self) -> str:
+        """The declared version plus a digest of the files, so any edit shows."""
+        return f"{self.settings.version}+{self.digest[:8]}"
+
+
+def load_rules(folder: Path) -> LoadedRules:
+    """Read and validate every rules file; raise one RulesError listing all problems."""
+    errors: list[str] = []
+    ruleset_doc = load_yaml(folder / "ruleset.yaml")
+    settings, problems = validate(ruleset_doc, RulesetFile)
+    errors += problems
+    if settings is None:
+        raise RulesError("The rule set has errors:\n  " + "\n  ".join(errors))
+    files = sorted(folder.glob(settings.rules))
+    if not files:
+        raise RulesError(
+            f"No rules files match {folder / settings.rules}.",
+            fix="add rules files or fix `rules:` in ruleset.yaml.",
+        )
+    digest = hashlib.sha256()
+    placed: list[PlacedRule] = []
+    seen: dict[str, str] = {}
+    extra_files = [folder / "spelling.yaml", folder / "aliases.yaml"]
+    for path in [*files, *extra_files]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in files:
+        document = load_yaml(path)
+        parsed, problems = validate(document, RulesFile)
+        errors += problems
+        if parsed is None:
+            continue
+        for index, rule in enumerate(parsed.rules):
+            line = document.line_of(("rules", index))
+            where = f"{path}:{line}"
+            if rule.id in seen:
+                errors.append(f"{where}: rules[{index}].id: {rule.id!r} is also used at {seen[rule.id]}")
+            seen[rule.id] = where
+            placed.append(PlacedRule(len(placed), rule, path, line))
+    spelling = _mapping(load_yaml(folder / "spelling.yaml"), list, errors)
+    aliases = _mapping(load_yaml(folder / "aliases.yaml"), str, errors)
+    if errors:
+        raise RulesError(
+            f"The routing rules have {len(errors)} error(s):\n  " + "\n  ".join(errors),
+            fix="fix the places named above; nothing was loaded.",
+        )
+    return LoadedRules(folder, settings, placed, spelling, aliases, digest.hexdigest())
+
+
+def _mapping(document: YamlDocument, kind: type, errors: list[str]) -> dict:
+    if not isinstance(document.data, dict):
+        errors.append(f"{document.path}: expected a mapping of names")
+        return {}
+    for key, value in document.data.items():
+        if not isinstance(value, kind):
+            errors.append(f"{document.where((key,))}: {key}: expected a {kind.__name__}")
+    return {str(k): v for k, v in document.data.items()}
