@@ -352,8 +352,10 @@ def rules_explain(
     console.print(f"[bold]copies[/] {', '.join(decision.copies) or '-'}", highlight=False)
     console.print(f"[bold]reason[/] {decision.reason}", highlight=False)
     if decision.priority or decision.sla_working_days:
-        console.print(f"[bold]priority[/] {decision.priority or '-'}  "
-                      f"[bold]SLA[/] {decision.sla_working_days or 'default'} working days")
+        console.print(
+            f"[bold]priority[/] {decision.priority or '-'}  "
+            f"[bold]SLA[/] {decision.sla_working_days or 'default'} working days"
+        )
 
 
 @rules_app.command("test")
@@ -362,8 +364,6 @@ def rules_test(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show passing cases.")] = False,
 ) -> None:
     """Run the table-driven cases in routing_rules/tests/ and show every mismatch."""
-    from collections import Counter
-
     from hub.routing import build_router, run_cases
 
     folder = _rules_folder(rules)
@@ -376,10 +376,7 @@ def rules_test(
                       f"{', '.join(result.decision.handlers)}", highlight=False)  # fmt: skip
         for mismatch in result.mismatches:
             console.print(f"     {mismatch}", highlight=False)
-    outcomes = Counter(
-        "escalated" if r.decision.escalated else "unmatched" if r.decision.fallback else "matched"
-        for r in results
-    )
+    outcomes = Counter(r.decision.outcome for r in results)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items()))
     console.print(f"rules {router.version}: {len(results) - len(failed)} passed, "
                   f"{len(failed)} failed ({summary})", highlight=False)  # fmt: skip

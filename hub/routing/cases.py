@@ -1,10 +1,10 @@
 """Table-driven routing cases: a report in a few lines and what must happen to it.
 
-    cases:
-      - name: jalan berlubang di Surabaya, alamat saja
-        text: Jalan berlubang di depan SDN Gubeng 1, sudah dua bulan
-        address: Kel. Gubeng, Kec. Gubeng, Surabaya
-        expect: {to: [pemkot-surabaya], region: "35.78"}
+cases:
+  - name: jalan berlubang di Surabaya, alamat saja
+    text: Jalan berlubang di depan SDN Gubeng 1, sudah dua bulan
+    address: Kel. Gubeng, Kec. Gubeng, Surabaya
+    expect: {to: [pemkot-surabaya], region: "35.78"}
 """
 
 from __future__ import annotations

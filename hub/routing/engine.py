@@ -23,7 +23,7 @@ from prometheus_client import Counter as MetricCounter
 
 from hub.routing.directory import Directory
 from hub.routing.location import LocationResolver, ResolvedLocation
-from hub.routing.rules import RESOLVED_TARGETS, KINDS, LoadedRules, PlacedRule, Priority
+from hub.routing.rules import KINDS, RESOLVED_TARGETS, LoadedRules, PlacedRule, Priority
 from hub.routing.text import ReportText, Spelling, WordCondition
 
 DECISIONS = MetricCounter(
@@ -49,6 +49,11 @@ class Decision:
     escalated: bool = False
     excluded: list[str] = field(default_factory=list)
     decided_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def outcome(self) -> str:
+        """matched, unmatched (sent to the fallback) or escalated."""
+        return "escalated" if self.escalated else UNMATCHED if self.fallback else "matched"
 
     @property
     def destinations(self) -> list[str]:
@@ -224,9 +229,8 @@ class Router:
         decision = self._decide(report.get("hub_id", ""), features, excluded, transfers)
         if now is not None:
             decision.decided_at = now
-        outcome = "escalated" if decision.escalated else UNMATCHED if decision.fallback else "matched"
-        self.counts[outcome] += 1
-        DECISIONS.labels(outcome).inc()
+        self.counts[decision.outcome] += 1
+        DECISIONS.labels(decision.outcome).inc()
         return decision
 
     def _candidates(self, f: _Features) -> tuple[int, int]:
@@ -274,9 +278,7 @@ class Router:
                 found.append(name)
         return found
 
-    def _decide(
-        self, hub_id: str, f: _Features, excluded: list[str], transfers: int
-    ) -> Decision:
+    def _decide(self, hub_id: str, f: _Features, excluded: list[str], transfers: int) -> Decision:
         candidates, to_verify = self._candidates(f)
         handler: PlacedRule | None = None
         handlers: list[str] = []
@@ -284,9 +286,7 @@ class Router:
             if not self._holds(index, to_verify, f):
                 continue
             placed = self.rules[index]
-            handlers = [
-                a for a in self.targets(placed.rule.route, f.location) if a not in excluded
-            ]
+            handlers = [a for a in self.targets(placed.rule.route, f.location) if a not in excluded]
             if handlers:
                 handler = placed
                 break

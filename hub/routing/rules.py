@@ -206,7 +206,9 @@ def load_rules(folder: Path) -> LoadedRules:
             line = document.line_of(("rules", index))
             where = f"{path}:{line}"
             if rule.id in seen:
-                errors.append(f"{where}: rules[{index}].id: {rule.id!r} is also used at {seen[rule.id]}")
+                errors.append(
+                    f"{where}: rules[{index}].id: {rule.id!r} is also used at {seen[rule.id]}"
+                )
             seen[rule.id] = where
             placed.append(PlacedRule(len(placed), rule, path, line))
     spelling = _mapping(load_yaml(folder / "spelling.yaml"), list, errors)
