@@ -48,7 +48,7 @@ class Decision:
     fallback: bool = False
     escalated: bool = False
     excluded: list[str] = field(default_factory=list)
-    decided_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    decided_at: datetime = field(default_factory=lambda: _millis(datetime.now(UTC)))
 
     @property
     def outcome(self) -> str:
@@ -127,6 +127,11 @@ class _Features:
             location=location,
             text=ReportText(f"{report.get('title') or ''}\n{report.get('body') or ''}"),
         )
+
+
+def _millis(moment: datetime) -> datetime:
+    """Times travel as Avro timestamp-millis: keep no finer precision than that."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _prefixes(code: str | None) -> list[str]:
@@ -228,7 +233,7 @@ class Router:
         features = _Features.of(report, location)
         decision = self._decide(report.get("hub_id", ""), features, excluded, transfers)
         if now is not None:
-            decision.decided_at = now
+            decision.decided_at = _millis(now)
         self.counts[decision.outcome] += 1
         DECISIONS.labels(decision.outcome).inc()
         return decision

@@ -52,6 +52,12 @@ def test_every_record_round_trips(codec) -> None:
         "rules_version": "2026.11.1",
         "reason": "kategori infrastruktur.jalan di 35.78",
         "decided_at": original["received_at"],
+        "priority": "HIGH",
+        "sla_working_days": 5,
+        "fallback": False,
+        "escalated": False,
+        "excluded_agencies": ["pemprov-jawa-timur"],
+        "location_note": "region code given by the source",
     }
     routed = {"report": original, "decision": decision}
     assert codec.decode("RoutedReport", codec.encode("RoutedReport", routed)) == routed
@@ -140,9 +146,9 @@ def two_versions(tmp_path: Path) -> tuple[SchemaStore, SchemaStore]:
         {"name": "urgency", "type": "int", "default": 3, "doc": "1 (low) to 5 (urgent)."}
     )
     (new / "Report" / "v2.avsc").write_text(json.dumps(schema))
-    routed = json.loads((new / "RoutedReport" / "v1.avsc").read_text())
+    routed = json.loads((new / "RoutedReport" / "v2.avsc").read_text())
     routed["references"][0]["version"] = 2
-    (new / "RoutedReport" / "v2.avsc").write_text(json.dumps(routed))
+    (new / "RoutedReport" / "v3.avsc").write_text(json.dumps(routed))
     return SchemaStore(old), SchemaStore(new)
 
 

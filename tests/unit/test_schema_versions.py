@@ -35,7 +35,9 @@ def schemas(tmp_path: Path) -> Path:
 
 
 def add_version(schemas: Path, name: str, version: int, change) -> Path:
-    schema = json.loads((schemas / name / "v1.avsc").read_text())
+    """Write version ``version`` of ``name``: its newest version so far, changed."""
+    newest = max(int(p.stem[1:]) for p in (schemas / name).glob("v*.avsc"))
+    schema = json.loads((schemas / name / f"v{newest}.avsc").read_text())
     change(schema)
     path = schemas / name / f"v{version}.avsc"
     path.write_text(json.dumps(schema, indent=2))
@@ -99,12 +101,12 @@ def test_an_optional_field_with_a_default_is_compatible_but_embedders_must_follo
     )  # fmt: skip
     problems = check_schemas(SchemaStore(schemas))
     assert len(problems) == 1
-    assert "RoutedReport v1 embeds Report v1, but Report is at v2" in problems[0]
+    assert "RoutedReport v2 embeds Report v1, but Report is at v2" in problems[0]
 
     def embed_report_v2(schema: dict) -> None:
         schema["references"][0]["version"] = 2
 
-    add_version(schemas, "RoutedReport", 2, embed_report_v2)
+    add_version(schemas, "RoutedReport", 3, embed_report_v2)
     assert check_schemas(SchemaStore(schemas)) == []
 
 
@@ -135,7 +137,7 @@ def test_a_reference_to_a_missing_version_is_refused(schemas: Path) -> None:
     def embed_report_v9(schema: dict) -> None:
         schema["references"][0]["version"] = 9
 
-    add_version(schemas, "RoutedReport", 2, embed_report_v9)
+    add_version(schemas, "RoutedReport", 3, embed_report_v9)
     with pytest.raises(SchemaNotFound) as caught:
         SchemaStore(schemas)
-    assert "RoutedReport v2 references Report v9" in caught.value.message
+    assert "RoutedReport v3 references Report v9" in caught.value.message
