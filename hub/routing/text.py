@@ -1,38 +1,41 @@
 """Words in reports: case-insensitive, punctuation-tolerant, informal spellings included.
 
-The expensive side is done once, when rules compile: each rule word or phrase is expanded
-into its informal spellings (``routing_rules/spelling.yaml``: "tidak" also matches "gak",
-"tdk", "nggak") and into the surface forms punctuation gives a word ("rusak," "(rusak").
-A report then only needs lowercasing and one whitespace split, both in C, to find which
-rule words it holds, which keeps routing fast however many rules there are.
+A text is normalized once: lowercase, punctuation and line breaks turned into spaces, framed
+by spaces. A rule word or phrase becomes keys of the same shape (" jalan rusak "), one per
+spelling (``routing_rules/spelling.yaml``: "tidak" also matches "gak", "tdk", "nggak"), so a
+key found in the text is a whole-word match. The engine finds every key of every rule in one
+pass over the text with an Aho-Corasick automaton (pyahocorasick, in C); ``explain`` checks
+one rule's keys with plain substring search, which must agree with it.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+import string
 from dataclasses import dataclass
 from functools import cached_property
 
-_WORD = re.compile(r"\w+")
-_SEPARATORS = str.maketrans({"-": " ", "/": " "})
-_TRAILING = ".,!?;:)\"'…"
-_LEADING = "(\"'"
+_WORD = re.compile(r"[a-z0-9]+")
+_SPACES = string.punctuation + "\t\n\r\x0b\x0c"
+_TO_SPACES = bytes.maketrans(_SPACES.encode(), b" " * len(_SPACES))
 MAX_VARIANTS = 64
 
 
 def words_of(text: str) -> tuple[str, ...]:
-    """The words of a phrase, lowercased, punctuation dropped."""
-    return tuple(_WORD.findall(text.lower().translate(_SEPARATORS)))
+    """The words of a phrase as the normalized text holds them."""
+    return tuple(_WORD.findall(normalize(text)))
 
 
-def surface_forms(word: str) -> set[str]:
-    """How ``word`` can appear after a whitespace split of running text."""
-    forms = {word}
-    forms.update(word + p for p in _TRAILING)
-    forms.update(p + word for p in _LEADING)
-    forms.update(p + word + q for p in _LEADING for q in _TRAILING)
-    return forms
+def normalize(text: str) -> str:
+    """' lowercase words, punctuation as spaces ', cheaply: ASCII case folding on bytes,
+    which is what rule words (ASCII Indonesian) need."""
+    folded = text.encode("utf-8", "replace").lower().translate(_TO_SPACES)
+    return " " + folded.decode("utf-8", "replace") + " "
+
+
+def key_of(words: tuple[str, ...]) -> str:
+    return " " + " ".join(words) + " "
 
 
 class Spelling:
@@ -64,65 +67,33 @@ class Spelling:
 
 @dataclass
 class ReportText:
-    """A report's title and body, prepared for word matching."""
+    """A report's title and body, normalized on first use."""
 
     raw: str
 
     @cached_property
-    def tokens(self) -> frozenset[str]:
-        """Whitespace-split lowercase tokens (punctuation still attached): the fast path."""
-        return frozenset(self.raw.lower().translate(_SEPARATORS).split())
-
-    @cached_property
-    def joined_words(self) -> str:
-        """' word word ... ' with punctuation gone, to look for phrases in (slow path)."""
-        return " " + " ".join(words_of(self.raw)) + " "
-
-    def has_phrase(self, words: tuple[str, ...]) -> bool:
-        return f" {' '.join(words)} " in self.joined_words
+    def normalized(self) -> str:
+        return normalize(self.raw)
 
 
 class WordCondition:
-    """'Any of these words or phrases', compiled: surface tokens for the index, phrases to
-    verify where a first word alone does not prove a match."""
+    """'Any of these words or phrases', as keys to look for in normalized text."""
 
     def __init__(self, words: list[str], spelling: Spelling) -> None:
         self.source = list(words)
-        self.single: set[str] = set()  # one-word spellings: a token hit is a match
-        self.phrases: list[tuple[str, ...]] = []  # several words: the first is indexed
+        self.keys: dict[str, str] = {}  # key -> the rule word it spells
         for word in words:
             for spelled in spelling.expand(words_of(word)):
-                if not spelled:
-                    continue
-                if len(spelled) == 1:
-                    self.single.add(spelled[0])
-                else:
-                    self.phrases.append(spelled)
-
-        self._forms = frozenset(self.exact_tokens())
-
-    def found_in(self, text: ReportText) -> bool:
-        """Whether any of the words or phrases is in the text (fast; see ``matches``)."""
-        if not self._forms.isdisjoint(text.tokens):
-            return True
-        return any(text.has_phrase(phrase) for phrase in self.phrases)
+                if spelled:
+                    self.keys.setdefault(key_of(spelled), word)
 
     @property
     def empty(self) -> bool:
-        return not self.single and not self.phrases
-
-    def exact_tokens(self) -> set[str]:
-        return {form for word in self.single for form in surface_forms(word)}
-
-    def phrase_tokens(self) -> set[str]:
-        return {form for phrase in self.phrases for form in surface_forms(phrase[0])}
+        return not self.keys
 
     def matches(self, text: ReportText) -> str | None:
-        """The rule word found in the text (as spelled there), or None."""
-        for word in self.single:
-            if not surface_forms(word).isdisjoint(text.tokens):
-                return word
-        for phrase in self.phrases:
-            if text.has_phrase(phrase):
-                return " ".join(phrase)
+        """The text's spelling of the first rule word found, or None."""
+        for key in self.keys:
+            if key in text.normalized:
+                return key.strip()
         return None

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from hub.errors import RulesError
 
 Path_ = tuple[str | int, ...]
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when the wheel has it
 Model = TypeVar("Model", bound=BaseModel)
 
 
@@ -51,7 +52,7 @@ def load_yaml(path: Path) -> YamlDocument:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RulesError(f"{path}: cannot be read: {exc.strerror}.") from exc
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

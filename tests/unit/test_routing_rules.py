@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,6 @@ from hub.routing import (
     load_rules,
 )
 from hub.routing.directory import generate_regions, load_directory
-from hub.routing.engine import DECISIONS
 from hub.routing.location import LocationResolver
 from hub.serialization import SchemaStore, SingleObjectCodec
 from hub.serialization.store import default_schema_dir
@@ -132,11 +132,16 @@ def test_the_cli_check_and_test_commands(rules: Path) -> None:
 
 
 def test_unmatched_reports_go_to_the_fallback_and_are_counted() -> None:
-    before = DECISIONS.labels("unmatched")._value.get()
+    from prometheus_client import REGISTRY
+
+    def scraped() -> float:
+        return REGISTRY.get_sample_value("lapor_routing_decisions_total", {"outcome": "unmatched"})
+
+    before = scraped()
     decision = ROUTER.decide(report("Tetangga memelihara burung berisik.", "35.78"))
     assert decision.handlers == ["admin-nasional"] and decision.fallback
     assert decision.reason == "unmatched"
-    assert DECISIONS.labels("unmatched")._value.get() == before + 1
+    assert scraped() == before + 1
 
 
 def test_re_routing_excludes_who_refused_and_escalates_instead_of_looping() -> None:
@@ -171,7 +176,7 @@ def test_the_decision_record_fits_the_routing_decision_schema() -> None:
 
 
 def test_rules_reload_without_a_restart_and_a_bad_edit_is_refused(rules: Path) -> None:
-    live = ReloadingRouter(rules, interval=0)
+    live = ReloadingRouter(rules, interval=0, background=False)
     road = report("Jalan berlubang.", "35.78")
     assert live.router.decide(road).handlers == ["pemkot-surabaya"]
     old_version = live.router.version
@@ -187,6 +192,20 @@ def test_rules_reload_without_a_restart_and_a_bad_edit_is_refused(rules: Path) -
     write(rules, "05-awal.yaml", "rules:\n  - {id: rusak, route: [tidak-ada]}\n")
     assert live.router.decide(road).handlers == ["kemen-pu"], "the last good rules stay in use"
     assert live.last_error and "tidak-ada" in live.last_error
+
+
+def test_a_reload_happens_in_the_background(rules: Path) -> None:
+    live = ReloadingRouter(rules, interval=0)
+    road = report("Jalan berlubang.", "35.78")
+    write(
+        rules,
+        "05-awal.yaml",
+        "rules:\n  - {id: jalan-ke-pu, when: {words: berlubang}, route: [kemen-pu]}\n",
+    )
+    deadline = time.monotonic() + 30
+    while live.router.decide(road).handlers != ["kemen-pu"]:
+        assert time.monotonic() < deadline, "the new rules were never swapped in"
+        time.sleep(0.05)
 
 
 def test_location_aliases_postal_codes_and_ambiguity() -> None:
