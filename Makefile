@@ -25,10 +25,11 @@ demo: install
 test: install lint
 	HUB=$(HUB) bash deploy/local/with-broker.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## lint: ruff, and the schema check (every version documented and compatible both ways)
+## lint: ruff, the schema check (every version compatible both ways) and the rules check
 lint: $(BIN)/.installed
 	$(BIN)/ruff check hub connectors tests bench
 	$(HUB) schemas check
+	$(HUB) rules check
 
 broker-start: install
 	$(HUB) broker start
