@@ -13,6 +13,11 @@ these at the boundary (``raise ... from exc``), so callers catch one family.
     │   ├── SchemaNotFound
     │   └── IncompatibleSchema     a new version breaks readers or writers of an older one
     ├── RulesError                 routing rules or the agency directory are invalid
+    ├── ConnectorError             a connector cannot be found, configured or used
+    │   ├── ConnectorNotFound
+    │   ├── BadInput               an app sent something the hub refuses (with the reason)
+    │   ├── RetryableDeliveryError the app is down or busy: try again later
+    │   └── PermanentDeliveryError the app refused the delivery: retrying will not help
     ├── SerializationError         a value does not fit its schema (nothing is written)
     ├── DeserializationError       bytes that no known schema version can read
     └── BrokerError                the local Kafka broker cannot do what was asked
@@ -72,6 +77,43 @@ class IncompatibleSchema(SchemaError):
 class RulesError(HubError):
     """Routing rules, cases or the agency directory are invalid; the message lists every
     problem with its file and line."""
+
+
+class ConnectorError(HubError):
+    """A connector is unknown, misconfigured, or its app misbehaved."""
+
+
+class ConnectorNotFound(ConnectorError):
+    pass
+
+
+class BadInput(ConnectorError):
+    """Input from an agency app refused: ``reason`` is what the app (or operator) is told.
+
+    Permanent: the same bytes will be refused again. A pushing app gets a 4xx with the
+    reason; a pulled or batch message goes to the dead-letter topic with it.
+    """
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class RetryableDeliveryError(ConnectorError):
+    """The app could not take the delivery now (5xx, 429, timeout, connection refused)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(ConnectorError):
+    """The app refused the delivery (4xx other than 408/429): retrying will not help."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class SerializationError(HubError):

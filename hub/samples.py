@@ -8,11 +8,10 @@ same records.
 from __future__ import annotations
 
 import random
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-HUB_NAMESPACE = uuid.UUID("5b1f4a43-4c41-504f-5221-4855422d4944")
+from hub.sdk.reports import hub_id
 
 _PLACES = [
     ("35.78", "Kota Surabaya", "Jl. Ahmad Yani, Kel. Gubeng, Kec. Gubeng"),
@@ -48,11 +47,6 @@ _SENTENCES = [
 _NAMES = ["Siti Rahmawati", "Budi Santoso", "Ni Luh Putu Ayu", "Andi Pratama", "Dewi Lestari"]
 _CHANNELS = ["WEB", "MOBILE_APP", "SMS", "SOCIAL_MEDIA", "EMAIL", "WALK_IN", "API", "OPEN311"]
 _KINDS = ["COMPLAINT"] * 6 + ["ASPIRATION"] * 2 + ["INFORMATION_REQUEST", "WHISTLEBLOWING"]
-
-
-def hub_id(connector: str, source_id: str) -> str:
-    """The same source report always gets the same hub id (UUIDv5)."""
-    return str(uuid.uuid5(HUB_NAMESPACE, f"{connector}/{source_id}"))
 
 
 def sample_report(rng: random.Random, body_sentences: int | None = None) -> dict[str, Any]:

@@ -1,0 +1,190 @@
+"""The national LAPOR!-style JSON REST API: tracking ids, categories, dispositions, follow-ups.
+
+Pull: ``GET /api/v1/laporan?setelah=<cursor>`` pages through reports in the order the app
+received them. Deliver: ``POST /api/v1/laporan`` with an Idempotency-Key. Status:
+``GET /api/v1/status?setelah=<cursor>`` lists follow-ups (tindak lanjut) of delivered reports.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from hub.errors import BadInput
+from hub.sdk import (
+    Capability,
+    Connector,
+    ConnectorConfig,
+    Delivered,
+    PullPage,
+    RawMessage,
+    charset_of,
+    extra_fields,
+    new_report,
+    new_status,
+    parse_json,
+    parse_time,
+    raise_for_status,
+    require,
+)
+
+KINDS = {"pengaduan": "COMPLAINT", "aspirasi": "ASPIRATION",
+         "permintaan_informasi": "INFORMATION_REQUEST", "whistleblowing": "WHISTLEBLOWING"}  # fmt: skip
+APP_KINDS = {v: k for k, v in KINDS.items()}
+CHANNELS = {"web": "WEB", "android": "MOBILE_APP", "ios": "MOBILE_APP", "sms": "SMS",
+            "twitter": "SOCIAL_MEDIA", "instagram": "SOCIAL_MEDIA", "email": "EMAIL",
+            "loket": "WALK_IN", "api": "API"}  # fmt: skip
+STATUSES = {"baru": "RECEIVED", "terverifikasi": "VERIFIED", "didisposisikan": "FORWARDED",
+            "diproses": "IN_PROGRESS", "ditindaklanjuti": "IN_PROGRESS", "selesai": "RESOLVED",
+            "bukan_wewenang": "NOT_AUTHORITY", "dilimpahkan": "NOT_AUTHORITY",
+            "ditunda": "POSTPONED", "diarsipkan": "CLOSED", "ditutup": "CLOSED"}  # fmt: skip
+USED = {"tracking_id", "judul", "isi", "jenis", "kategori", "lokasi", "pelapor", "lampiran",
+        "dibuat_pada", "sumber", "tautan"}  # fmt: skip
+
+
+class LaporJsonConfig(ConnectorConfig):
+    page_size: int = 100
+
+
+class LaporJson(Connector):
+    name = "lapor-json"
+    title = "LAPOR!-style JSON REST API"
+    capabilities = frozenset({Capability.PULL, Capability.DELIVER, Capability.STATUS})
+    Config = LaporJsonConfig
+    config: LaporJsonConfig
+
+    def to_report(self, raw: RawMessage) -> dict[str, Any]:
+        data = parse_json(raw.body, charset_of(raw.content_type))
+        if not isinstance(data, dict):
+            raise BadInput("a LAPOR! report must be a JSON object")
+        require(data, "tracking_id", "isi", "dibuat_pada")
+        kind = KINDS.get(str(data.get("jenis", "")).lower(), "UNKNOWN")
+        category = data.get("kategori") or {}
+        location = data.get("lokasi") or {}
+        person = data.get("pelapor") or {}
+        if not all(isinstance(x, dict) for x in (category, location, person)):
+            raise BadInput("kategori, lokasi and pelapor must be JSON objects")
+        extra = extra_fields(data, USED)
+        extra.update(extra_fields(location, {"kode_wilayah", "alamat", "kode_pos", "lat", "lng"},
+                                  "lokasi."))  # fmt: skip
+        extra.update(extra_fields(person, {"nama", "telepon", "email", "anonim", "rahasia"},
+                                  "pelapor."))  # fmt: skip
+        return new_report(
+            connector=self.name,
+            agency=self.config.agency,
+            source_id=str(data["tracking_id"]),
+            channel=CHANNELS.get(str(data.get("sumber", "")).lower(), "OTHER"),
+            kind=kind,
+            title=str(data.get("judul") or ""),
+            body=str(data["isi"]),
+            submitted_at=parse_time(data["dibuat_pada"], "dibuat_pada"),
+            received_at=raw.received_at,
+            category=category.get("kode"),
+            source_category=category.get("nama"),
+            url=data.get("tautan"),
+            region_code=location.get("kode_wilayah"),
+            address=location.get("alamat"),
+            postal_code=location.get("kode_pos"),
+            latitude=location.get("lat"),
+            longitude=location.get("lng"),
+            reporter={
+                "name": person.get("nama"),
+                "phone": person.get("telepon"),
+                "email": person.get("email"),
+                "anonymous": person.get("anonim"),
+                "confidential": person.get("rahasia"),
+            },  # fmt: skip
+            attachments=[
+                {
+                    "url": a["url"],
+                    "media_type": a.get("tipe"),
+                    "size_bytes": a.get("ukuran"),
+                    "sha256": a.get("sha256"),
+                    "name": a.get("nama"),
+                }
+                for a in data.get("lampiran") or []
+                if isinstance(a, dict) and a.get("url")
+            ],  # fmt: skip
+            extra=extra,
+        )
+
+    def from_routed(self, routed: dict[str, Any]) -> bytes:
+        report, decision = routed["report"], routed["decision"]
+        location, person = report["location"], report["reporter"]
+        hidden = person["anonymous"]
+        document = {
+            "referensi_hub": report["hub_id"],
+            "jenis": APP_KINDS.get(report["kind"], "pengaduan"),
+            "judul": report["title"],
+            "isi": report["body"],
+            "kategori": {"kode": report["category"], "nama": report["source_category"]},
+            "lokasi": {
+                "kode_wilayah": location["region_code"],
+                "alamat": location["address"],
+                "kode_pos": location["postal_code"],
+            },  # fmt: skip
+            "pelapor": None
+            if hidden
+            else {
+                "nama": person["name"],
+                "telepon": person["phone"],
+                "email": person["email"],
+            },  # fmt: skip
+            "anonim": hidden,
+            "rahasia": person["confidential"],
+            "dibuat_pada": report["submitted_at"].isoformat(),
+            "sumber_asal": {
+                "konektor": report["source"]["connector"],
+                "id": report["source"]["source_id"],
+            },  # fmt: skip
+            "instansi_tujuan": [
+                d["agency"] for d in decision["destinations"] if d["role"] == "HANDLER"
+            ],  # fmt: skip
+            "tembusan": [d["agency"] for d in decision["destinations"] if d["role"] == "COPY"],
+            "alasan_rute": decision["reason"],
+        }
+        return json.dumps(document, ensure_ascii=False).encode()
+
+    def to_status(self, raw: RawMessage) -> dict[str, Any]:
+        data = parse_json(raw.body)
+        require(data, "referensi_hub", "status", "waktu")
+        app_status = str(data["status"]).lower()
+        return new_status(
+            hub_id=data["referensi_hub"],
+            agency=self.config.agency,
+            status=STATUSES.get(app_status, "UNKNOWN"),
+            source_status=app_status,
+            message=data.get("pesan"),
+            actor=data.get("petugas"),
+            occurred_at=parse_time(data["waktu"], "waktu"),
+        )
+
+    async def pull(self, client: httpx.AsyncClient, cursor: str | None) -> PullPage:
+        return await self._page(client, "/api/v1/laporan", cursor, "tracking_id")
+
+    async def poll_status(self, client: httpx.AsyncClient, cursor: str | None) -> PullPage:
+        return await self._page(client, "/api/v1/status", cursor, "id")
+
+    async def _page(self, client: httpx.AsyncClient, path: str, cursor: str | None,
+                    id_field: str) -> PullPage:  # fmt: skip
+        params = {"batas": self.config.page_size, **({"setelah": cursor} if cursor else {})}
+        response = await client.get(f"{self.config.base_url}{path}", params=params)
+        raise_for_status(response, "LAPOR! API")
+        page = response.json()
+        messages = [
+            RawMessage(str(item.get(id_field, "")), json.dumps(item, ensure_ascii=False).encode())
+            for item in page.get("data", [])
+        ]
+        return PullPage(messages, page.get("kursor_berikut"))
+
+    async def deliver(self, client: httpx.AsyncClient, routed: dict[str, Any],
+                      idempotency_key: str) -> Delivered:  # fmt: skip
+        response = await client.post(
+            f"{self.config.base_url}/api/v1/laporan",
+            content=self.from_routed(routed),
+            headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
+        )
+        raise_for_status(response, "LAPOR! API")
+        return Delivered(str(response.json()["tracking_id"]))

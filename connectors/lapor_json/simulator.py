@@ -1,0 +1,90 @@
+"""A LAPOR!-style national complaint app, simulated: citizens file reports, the hub pulls
+them, delivers routed reports into it, and reads follow-ups back."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from connectors.simulator import AppState, with_faults
+
+
+class LaporJsonApp:
+    def __init__(self) -> None:
+        self.state = AppState()
+        self._ids = itertools.count(1)
+        self.app = with_faults(Starlette(routes=[
+            Route("/api/v1/laporan", self._list, methods=["GET"]),
+            Route("/api/v1/laporan", self._create, methods=["POST"]),
+            Route("/api/v1/status", self._statuses, methods=["GET"]),
+        ]), self.state)  # fmt: skip
+
+    # -- what citizens and officers do in the app ----------------------------------------
+
+    def citizen_files(self, **fields: Any) -> dict[str, Any]:
+        number = next(self._ids)
+        report = {
+            "tracking_id": f"LPR-2026-{number:06d}",
+            "jenis": "pengaduan",
+            "judul": "Laporan warga",
+            "isi": "Isi laporan",
+            "sumber": "web",
+            "dibuat_pada": datetime.now(UTC).isoformat(),
+            **fields,
+        }
+        with self.state.lock:
+            self.state.reports.append(report)
+        return report
+
+    def officer_updates(self, hub_id: str, status: str, message: str = "") -> None:
+        with self.state.lock:
+            self.state.statuses.append({
+                "id": f"TL-{len(self.state.statuses) + 1}", "referensi_hub": hub_id,
+                "status": status, "pesan": message, "petugas": "admin.instansi",
+                "waktu": datetime.now(UTC).isoformat(),
+            })  # fmt: skip
+
+    # -- its API -------------------------------------------------------------------------
+
+    @staticmethod
+    def _page(items: list[dict[str, Any]], request: Request) -> JSONResponse:
+        after = int(request.query_params.get("setelah") or 0)
+        limit = int(request.query_params.get("batas") or 100)
+        chunk = items[after : after + limit]
+        return JSONResponse({"data": chunk, "kursor_berikut": str(after + len(chunk))})
+
+    async def _list(self, request: Request) -> JSONResponse:
+        with self.state.lock:
+            reports = list(self.state.reports)
+        return self._page(reports, request)
+
+    async def _statuses(self, request: Request) -> JSONResponse:
+        with self.state.lock:
+            statuses = list(self.state.statuses)
+        return self._page(statuses, request)
+
+    async def _create(self, request: Request) -> JSONResponse:
+        key = request.headers.get("Idempotency-Key")
+        if not key:
+            return JSONResponse({"error": "Idempotency-Key wajib"}, status_code=400)
+        try:
+            document = json.loads(await request.body())
+        except json.JSONDecodeError:
+            return JSONResponse({"error": "JSON tidak valid"}, status_code=400)
+        if not document.get("isi"):
+            return JSONResponse({"error": "isi wajib diisi"}, status_code=422)
+        with self.state.lock:
+            if key in self.state.idempotency:
+                return JSONResponse({"tracking_id": self.state.idempotency[key]}, status_code=200)
+            tracking = f"INS-{len(self.state.delivered) + 1:06d}"
+            self.state.idempotency[key] = tracking
+            self.state.delivered[tracking] = document
+        self.officer_updates(document["referensi_hub"], "baru")
+        return JSONResponse({"tracking_id": tracking}, status_code=201)

@@ -1,0 +1,105 @@
+"""Simulated agency apps: real HTTP servers on loopback, for tests and the demo.
+
+Each simulator keeps its app's state in memory (citizens' reports, reports delivered to it,
+status changes) and can be told to fail (``fail_next``) the way real apps do: 5xx, 429 with
+Retry-After, slow answers. ``serve`` runs one under uvicorn in a thread and gives its URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+
+@dataclass
+class Fault:
+    status: int = 503
+    retry_after: float | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class AppState:
+    """What every simulated app remembers."""
+
+    reports: list[dict[str, Any]] = field(default_factory=list)  # citizens' reports, in order
+    delivered: dict[str, dict[str, Any]] = field(default_factory=dict)  # by the app's id
+    idempotency: dict[str, str] = field(default_factory=dict)  # key -> the app's id
+    statuses: list[dict[str, Any]] = field(default_factory=list)  # status changes, in order
+    faults: list[Fault] = field(default_factory=list)
+    requests: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail_next(self, count: int = 1, status: int = 503, retry_after: float | None = None,
+                  delay: float = 0.0) -> None:  # fmt: skip
+        with self.lock:
+            self.faults.extend(Fault(status, retry_after, delay) for _ in range(count))
+
+    def next_fault(self) -> Fault | None:
+        with self.lock:
+            self.requests += 1
+            return self.faults.pop(0) if self.faults else None
+
+
+class _Faults(BaseHTTPMiddleware):
+    """Answers the next planned fault instead of the app (after its delay)."""
+
+    def __init__(self, app: Any, state: AppState) -> None:
+        super().__init__(app)
+        self.state = state
+
+    async def dispatch(self, request: Request, call_next: Any) -> Response:
+        fault = self.state.next_fault()
+        if fault is None:
+            return await call_next(request)
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault.status < 400:
+            return await call_next(request)
+        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+        return JSONResponse({"error": "simulated failure"}, status_code=fault.status,
+                            headers=headers)  # fmt: skip
+
+
+def with_faults(app: Starlette, state: AppState) -> Starlette:
+    app.add_middleware(_Faults, state=state)
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(app: Any, port: int | None = None) -> Iterator[str]:
+    """Run ``app`` on 127.0.0.1 in a background thread; yields its base URL."""
+    port = port or free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="off")  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"simulator did not start on 127.0.0.1:{port}")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,0 +1,136 @@
+"""What a connector is: one class with class-level declarations and a few methods.
+
+    class LaporJson(Connector):
+        name = "lapor-json"
+        title = "LAPOR!-style JSON REST API"
+        capabilities = frozenset({Capability.PULL, Capability.DELIVER, Capability.STATUS})
+        Config = LaporJsonConfig            # a pydantic model; secrets as SecretStr
+
+        def to_report(self, raw): ...       # app format -> canonical Report
+        def from_routed(self, routed): ...  # RoutedReport -> what the app takes
+        async def pull(self, client, cursor): ...
+        async def deliver(self, client, routed, idempotency_key): ...
+
+The SDK owns the rest: retries with backoff, cursors kept in Kafka, webhook signatures,
+idempotency keys, dead letters. A connector only says what failed: ``BadInput`` for input
+it refuses (with the reason), ``RetryableDeliveryError`` or ``PermanentDeliveryError`` for
+deliveries (``raise_for_status`` in hub.sdk.http maps HTTP answers to them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from hub.errors import BadInput
+
+
+class Capability(StrEnum):
+    PULL = "pull"  # the hub polls the app's API with a cursor
+    PUSH = "push"  # the app posts to the hub's webhook
+    FILE = "file"  # batch import of an export file
+    DELIVER = "deliver"  # the hub delivers routed reports into the app
+    STATUS = "status"  # the hub reads status updates back from the app
+
+
+class ConnectorConfig(BaseModel):
+    """Base of every connector's settings: the agency it speaks for, its app's address."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agency: str
+    base_url: str | None = None
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """One message as the app sent it: kept byte for byte on lapor.in.<connector>."""
+
+    source_id: str
+    body: bytes
+    content_type: str = "application/json"
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PullPage:
+    messages: list[RawMessage]
+    cursor: str | None  # where to continue next time (None: unchanged)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """The app took a routed report; ``remote_id`` is its own id for it."""
+
+    remote_id: str
+
+
+class Connector:
+    name: ClassVar[str]
+    title: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]]
+    Config: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+    content_type: ClassVar[str] = "application/json"
+    max_body_bytes: ClassVar[int] = 256 * 1024
+
+    def __init__(self, config: ConnectorConfig | dict[str, Any]) -> None:
+        self.config = config if isinstance(config, ConnectorConfig) else self.Config(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} agency={self.config.agency}>"
+
+    # -- translation: pure functions, no I/O ----------------------------------------------
+
+    def to_report(self, raw: RawMessage) -> dict[str, Any]:
+        """The canonical Report for one raw message; raise BadInput with the reason."""
+        raise NotImplementedError
+
+    def from_routed(self, routed: dict[str, Any]) -> bytes:
+        """What the app takes for a RoutedReport (its own format, as bytes)."""
+        raise NotImplementedError
+
+    def to_status(self, raw: RawMessage) -> dict[str, Any]:
+        """A StatusUpdate from one status message of the app."""
+        raise NotImplementedError
+
+    # -- inbound sides -------------------------------------------------------------------
+
+    async def pull(self, client: httpx.AsyncClient, cursor: str | None) -> PullPage:
+        raise NotImplementedError
+
+    def parse_push(self, body: bytes, headers: dict[str, str]) -> list[RawMessage]:
+        """Split a (signature-checked) webhook body into raw messages."""
+        raise NotImplementedError
+
+    def read_file(self, data: bytes) -> Iterator[RawMessage | BadInput]:
+        """Messages of an export file; a bad row is yielded as BadInput, the rest go on."""
+        raise NotImplementedError
+
+    # -- outbound sides ------------------------------------------------------------------
+
+    async def deliver(
+        self, client: httpx.AsyncClient, routed: dict[str, Any], idempotency_key: str
+    ) -> Delivered:
+        raise NotImplementedError
+
+    async def poll_status(self, client: httpx.AsyncClient, cursor: str | None) -> PullPage:
+        """Status messages of reports delivered to the app (turned into StatusUpdates by
+        ``to_status``)."""
+        raise NotImplementedError
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        return {
+            "name": cls.name,
+            "title": cls.title,
+            "capabilities": sorted(c.value for c in cls.capabilities),
+            "config_schema": cls.Config.model_json_schema(),
+        }

@@ -1,0 +1,112 @@
+"""HTTP answers mapped to what the SDK does next, and delivery with retries.
+
+The connector never retries by itself: it calls ``raise_for_status`` (or lets httpx errors
+through ``transport_errors``) and the SDK decides. 408, 425, 429 and 5xx, timeouts and
+refused connections are retryable; other 4xx are permanent. Retries back off exponentially
+with jitter and honour Retry-After; the idempotency key is the same on every attempt, so an
+app that took a delivery whose answer was lost does not get it twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from hub.errors import PermanentDeliveryError, RetryableDeliveryError
+from hub.sdk.base import Connector, Delivered
+
+RETRYABLE_STATUS = {408, 425, 429}
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds (it may be a number of seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    with contextlib.suppress(TypeError, ValueError):
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    return None
+
+
+def raise_for_status(response: httpx.Response, what: str = "the app") -> None:
+    if response.is_success:
+        return
+    status = response.status_code
+    detail = response.text[:200].strip()
+    message = f"{what} answered HTTP {status} {response.reason_phrase}: {detail}"
+    if status in RETRYABLE_STATUS or status >= 500:
+        raise RetryableDeliveryError(
+            message, retry_after_seconds(response.headers.get("Retry-After"))
+        )
+    raise PermanentDeliveryError(message, status)
+
+
+@contextlib.contextmanager
+def transport_errors(what: str = "the app") -> Iterator[None]:
+    """httpx's network errors, as retryable delivery errors."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise RetryableDeliveryError(
+            f"{what} did not answer in time ({type(exc).__name__})"
+        ) from exc
+    except httpx.TransportError as exc:
+        raise RetryableDeliveryError(f"{what} could not be reached: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    max_seconds: float = 60.0
+    initial_wait: float = 0.5
+    max_wait: float = 20.0
+
+
+def _wait(policy: RetryPolicy):
+    backoff = wait_exponential_jitter(initial=policy.initial_wait, max=policy.max_wait)
+
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        asked = getattr(error, "retry_after", None)
+        if asked is not None:
+            return min(asked, policy.max_wait)
+        return backoff(state)
+
+    return wait
+
+
+async def deliver_with_retries(
+    connector: Connector,
+    client: httpx.AsyncClient,
+    routed: dict[str, Any],
+    idempotency_key: str,
+    policy: RetryPolicy = RetryPolicy(),
+) -> Delivered:
+    """Deliver once, retrying what is retryable; raises the last error when it gives up."""
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
+        wait=_wait(policy),
+        retry=retry_if_exception_type(RetryableDeliveryError),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt, transport_errors(connector.name):
+            return await connector.deliver(client, routed, idempotency_key)
+    raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover

@@ -1,0 +1,88 @@
+"""Webhooks: apps that push sign each request; the hub answers 2xx only once it is in Kafka.
+
+Signature header, as Stripe and others do it::
+
+    X-Lapor-Signature: t=1764112345,v1=<hex HMAC-SHA256(secret, "<t>." + body)>
+
+Several secrets may be valid at once (a rotation), comparison is constant-time, and a
+timestamp outside the window (default 5 minutes) is refused, so a captured request cannot
+be replayed later. Every refusal is a 401 with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from hub.errors import BadInput
+from hub.sdk.base import Connector, RawMessage
+from hub.sdk.inputs import check_size
+
+SIGNATURE_HEADER = "X-Lapor-Signature"
+WINDOW_SECONDS = 300
+
+Sink = Callable[[list[RawMessage]], Awaitable[None]]
+
+
+def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    """The header value an app sends (used by the simulators and tests)."""
+    moment = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{moment}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={moment},v1={digest}"
+
+
+def verify(
+    header: str | None,
+    body: bytes,
+    secrets: Sequence[SecretStr],
+    now: float | None = None,
+    window: int = WINDOW_SECONDS,
+) -> None:
+    if not header:
+        raise BadInput(f"missing {SIGNATURE_HEADER} header: sign each request", status=401)
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    try:
+        moment = int(parts["t"])
+        given = parts["v1"]
+    except (KeyError, ValueError) as exc:
+        raise BadInput(f"malformed {SIGNATURE_HEADER}: expected t=<unix time>,v1=<hex>",
+                       status=401) from exc  # fmt: skip
+    age = (time.time() if now is None else now) - moment
+    if abs(age) > window:
+        raise BadInput(f"signature timestamp is {abs(age):.0f} s away from now (window "
+                       f"{window} s): stale or replayed request", status=401)  # fmt: skip
+    for secret in secrets:
+        expected = hmac.new(secret.get_secret_value().encode(), f"{moment}.".encode() + body,
+                            hashlib.sha256).hexdigest()  # fmt: skip
+        if hmac.compare_digest(expected, given):
+            return
+    raise BadInput("signature does not match: wrong secret, or the body was changed", status=401)
+
+
+def webhook_app(connector: Connector, secrets: Sequence[SecretStr], sink: Sink) -> Starlette:
+    """POST / takes one signed request of ``connector``'s app and answers 2xx only after
+    ``sink`` has written its messages durably."""
+
+    async def receive(request: Request) -> JSONResponse:
+        body = await request.body()
+        try:
+            check_size(body, connector.max_body_bytes)
+            verify(request.headers.get(SIGNATURE_HEADER), body, secrets)
+            messages = connector.parse_push(body, dict(request.headers))
+        except BadInput as refused:
+            return JSONResponse({"error": refused.reason}, status_code=refused.status)
+        await sink(messages)
+        return JSONResponse({"accepted": [m.source_id for m in messages]}, status_code=202)
+
+    async def health(_: Request) -> JSONResponse:
+        return JSONResponse({"connector": connector.name, "ok": True})
+
+    return Starlette(routes=[Route("/", receive, methods=["POST"]), Route("/health", health)])
