@@ -72,12 +72,14 @@ def rule_set(size: int, folder: Path) -> Router:
         extra = []
         for agency in [*provinces[:5], *locals_]:
             for topic, words in TOPICS:
-                extra.append({
-                    "id": f"{agency.id}-{topic}",
-                    "description": f"{topic} di wilayah {agency.name}",
-                    "when": {"region": agency.region, "words": words},
-                    "route": [agency.id],
-                })  # fmt: skip
+                extra.append(
+                    {
+                        "id": f"{agency.id}-{topic}",
+                        "description": f"{topic} di wilayah {agency.name}",
+                        "when": {"region": agency.region, "words": words},
+                        "route": [agency.id],
+                    }
+                )
                 if len(extra) == size - len(base.rules):
                     break
             if len(extra) == size - len(base.rules):

@@ -42,8 +42,13 @@ class AppState:
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def fail_next(self, count: int = 1, status: int = 503, retry_after: float | None = None,
-                  delay: float = 0.0) -> None:  # fmt: skip
+    def fail_next(
+        self,
+        count: int = 1,
+        status: int = 503,
+        retry_after: float | None = None,
+        delay: float = 0.0,
+    ) -> None:
         with self.lock:
             self.faults.extend(Fault(status, retry_after, delay) for _ in range(count))
 
@@ -69,8 +74,9 @@ class _Faults(BaseHTTPMiddleware):
         if fault.status < 400:
             return await call_next(request)
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-        return JSONResponse({"error": "simulated failure"}, status_code=fault.status,
-                            headers=headers)  # fmt: skip
+        return JSONResponse(
+            {"error": "simulated failure"}, status_code=fault.status, headers=headers
+        )
 
 
 def with_faults(app: Starlette, state: AppState) -> Starlette:
@@ -88,8 +94,7 @@ def free_port() -> int:
 def serve(app: Any, port: int | None = None) -> Iterator[str]:
     """Run ``app`` on 127.0.0.1 in a background thread; yields its base URL."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="off")  # fmt: skip
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

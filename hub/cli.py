@@ -345,8 +345,13 @@ def rules_explain(
             mark = "[yellow]matched, not used[/]"
         else:
             mark = "-"
-        table.add_row(str(verdict.rule.order + 1), rule.id, mark, "; ".join(verdict.reasons),
-                      verdict.rule.where)  # fmt: skip
+        table.add_row(
+            str(verdict.rule.order + 1),
+            rule.id,
+            mark,
+            "; ".join(verdict.reasons),
+            verdict.rule.where,
+        )
     console.print(table)
     console.print(f"[bold]handlers[/] {', '.join(decision.handlers)}", highlight=False)
     console.print(f"[bold]copies[/] {', '.join(decision.copies) or '-'}", highlight=False)
@@ -372,14 +377,19 @@ def rules_test(
     failed = [r for r in results if not r.passed]
     for result in results if verbose else failed:
         mark = "[green]ok[/]" if result.passed else "[red]FAIL[/]"
-        console.print(f"{mark} {result.where}: {result.case.name} -> "
-                      f"{', '.join(result.decision.handlers)}", highlight=False)  # fmt: skip
+        console.print(
+            f"{mark} {result.where}: {result.case.name} -> {', '.join(result.decision.handlers)}",
+            highlight=False,
+        )
         for mismatch in result.mismatches:
             console.print(f"     {mismatch}", highlight=False)
     outcomes = Counter(r.decision.outcome for r in results)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items()))
-    console.print(f"rules {router.version}: {len(results) - len(failed)} passed, "
-                  f"{len(failed)} failed ({summary})", highlight=False)  # fmt: skip
+    console.print(
+        f"rules {router.version}: {len(results) - len(failed)} passed, "
+        f"{len(failed)} failed ({summary})",
+        highlight=False,
+    )
     if failed:
         raise typer.Exit(1)
 

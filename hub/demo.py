@@ -114,9 +114,13 @@ def run_demo(bootstrap: str, console: Console) -> DemoResult:
                 continue  # reports of an earlier demo run
             report = json.loads(msg.value())
             table.add_row(
-                str(msg.partition()), str(msg.offset()), msg.key().decode(),
-                report["channel"], report["title"], report["location"],
-            )  # fmt: skip
+                str(msg.partition()),
+                str(msg.offset()),
+                msg.key().decode(),
+                report["channel"],
+                report["title"],
+                report["location"],
+            )
             seen += 1
     finally:
         consumer.close()

@@ -30,18 +30,50 @@ from hub.sdk import (
     require,
 )
 
-KINDS = {"pengaduan": "COMPLAINT", "aspirasi": "ASPIRATION",
-         "permintaan_informasi": "INFORMATION_REQUEST", "whistleblowing": "WHISTLEBLOWING"}  # fmt: skip
+KINDS = {
+    "pengaduan": "COMPLAINT",
+    "aspirasi": "ASPIRATION",
+    "permintaan_informasi": "INFORMATION_REQUEST",
+    "whistleblowing": "WHISTLEBLOWING",
+}
 APP_KINDS = {v: k for k, v in KINDS.items()}
-CHANNELS = {"web": "WEB", "android": "MOBILE_APP", "ios": "MOBILE_APP", "sms": "SMS",
-            "twitter": "SOCIAL_MEDIA", "instagram": "SOCIAL_MEDIA", "email": "EMAIL",
-            "loket": "WALK_IN", "api": "API"}  # fmt: skip
-STATUSES = {"baru": "RECEIVED", "terverifikasi": "VERIFIED", "didisposisikan": "FORWARDED",
-            "diproses": "IN_PROGRESS", "ditindaklanjuti": "IN_PROGRESS", "selesai": "RESOLVED",
-            "bukan_wewenang": "NOT_AUTHORITY", "dilimpahkan": "NOT_AUTHORITY",
-            "ditunda": "POSTPONED", "diarsipkan": "CLOSED", "ditutup": "CLOSED"}  # fmt: skip
-USED = {"tracking_id", "judul", "isi", "jenis", "kategori", "lokasi", "pelapor", "lampiran",
-        "dibuat_pada", "sumber", "tautan"}  # fmt: skip
+CHANNELS = {
+    "web": "WEB",
+    "android": "MOBILE_APP",
+    "ios": "MOBILE_APP",
+    "sms": "SMS",
+    "twitter": "SOCIAL_MEDIA",
+    "instagram": "SOCIAL_MEDIA",
+    "email": "EMAIL",
+    "loket": "WALK_IN",
+    "api": "API",
+}
+STATUSES = {
+    "baru": "RECEIVED",
+    "terverifikasi": "VERIFIED",
+    "didisposisikan": "FORWARDED",
+    "diproses": "IN_PROGRESS",
+    "ditindaklanjuti": "IN_PROGRESS",
+    "selesai": "RESOLVED",
+    "bukan_wewenang": "NOT_AUTHORITY",
+    "dilimpahkan": "NOT_AUTHORITY",
+    "ditunda": "POSTPONED",
+    "diarsipkan": "CLOSED",
+    "ditutup": "CLOSED",
+}
+USED = {
+    "tracking_id",
+    "judul",
+    "isi",
+    "jenis",
+    "kategori",
+    "lokasi",
+    "pelapor",
+    "lampiran",
+    "dibuat_pada",
+    "sumber",
+    "tautan",
+}
 
 
 class LaporJsonConfig(ConnectorConfig):
@@ -67,10 +99,12 @@ class LaporJson(Connector):
         if not all(isinstance(x, dict) for x in (category, location, person)):
             raise BadInput("kategori, lokasi and pelapor must be JSON objects")
         extra = extra_fields(data, USED)
-        extra.update(extra_fields(location, {"kode_wilayah", "alamat", "kode_pos", "lat", "lng"},
-                                  "lokasi."))  # fmt: skip
-        extra.update(extra_fields(person, {"nama", "telepon", "email", "anonim", "rahasia"},
-                                  "pelapor."))  # fmt: skip
+        extra.update(
+            extra_fields(location, {"kode_wilayah", "alamat", "kode_pos", "lat", "lng"}, "lokasi.")
+        )
+        extra.update(
+            extra_fields(person, {"nama", "telepon", "email", "anonim", "rahasia"}, "pelapor.")
+        )
         return new_report(
             connector=self.name,
             agency=self.config.agency,
@@ -95,7 +129,7 @@ class LaporJson(Connector):
                 "email": person.get("email"),
                 "anonymous": person.get("anonim"),
                 "confidential": person.get("rahasia"),
-            },  # fmt: skip
+            },
             attachments=[
                 {
                     "url": a["url"],
@@ -106,7 +140,7 @@ class LaporJson(Connector):
                 }
                 for a in data.get("lampiran") or []
                 if isinstance(a, dict) and a.get("url")
-            ],  # fmt: skip
+            ],
             extra=extra,
         )
 
@@ -124,24 +158,24 @@ class LaporJson(Connector):
                 "kode_wilayah": location["region_code"],
                 "alamat": location["address"],
                 "kode_pos": location["postal_code"],
-            },  # fmt: skip
+            },
             "pelapor": None
             if hidden
             else {
                 "nama": person["name"],
                 "telepon": person["phone"],
                 "email": person["email"],
-            },  # fmt: skip
+            },
             "anonim": hidden,
             "rahasia": person["confidential"],
             "dibuat_pada": report["submitted_at"].isoformat(),
             "sumber_asal": {
                 "konektor": report["source"]["connector"],
                 "id": report["source"]["source_id"],
-            },  # fmt: skip
+            },
             "instansi_tujuan": [
                 d["agency"] for d in decision["destinations"] if d["role"] == "HANDLER"
-            ],  # fmt: skip
+            ],
             "tembusan": [d["agency"] for d in decision["destinations"] if d["role"] == "COPY"],
             "alasan_rute": decision["reason"],
         }
@@ -167,8 +201,9 @@ class LaporJson(Connector):
     async def poll_status(self, client: httpx.AsyncClient, cursor: str | None) -> PullPage:
         return await self._page(client, "/api/v1/status", cursor, "id")
 
-    async def _page(self, client: httpx.AsyncClient, path: str, cursor: str | None,
-                    id_field: str) -> PullPage:  # fmt: skip
+    async def _page(
+        self, client: httpx.AsyncClient, path: str, cursor: str | None, id_field: str
+    ) -> PullPage:
         params = {"batas": self.config.page_size, **({"setelah": cursor} if cursor else {})}
         response = await client.get(f"{self.config.base_url}{path}", params=params)
         raise_for_status(response, "LAPOR! API")
@@ -179,8 +214,9 @@ class LaporJson(Connector):
         ]
         return PullPage(messages, page.get("kursor_berikut"))
 
-    async def deliver(self, client: httpx.AsyncClient, routed: dict[str, Any],
-                      idempotency_key: str) -> Delivered:  # fmt: skip
+    async def deliver(
+        self, client: httpx.AsyncClient, routed: dict[str, Any], idempotency_key: str
+    ) -> Delivered:
         response = await client.post(
             f"{self.config.base_url}/api/v1/laporan",
             content=self.from_routed(routed),

@@ -20,11 +20,16 @@ class LaporJsonApp:
     def __init__(self) -> None:
         self.state = AppState()
         self._ids = itertools.count(1)
-        self.app = with_faults(Starlette(routes=[
-            Route("/api/v1/laporan", self._list, methods=["GET"]),
-            Route("/api/v1/laporan", self._create, methods=["POST"]),
-            Route("/api/v1/status", self._statuses, methods=["GET"]),
-        ]), self.state)  # fmt: skip
+        self.app = with_faults(
+            Starlette(
+                routes=[
+                    Route("/api/v1/laporan", self._list, methods=["GET"]),
+                    Route("/api/v1/laporan", self._create, methods=["POST"]),
+                    Route("/api/v1/status", self._statuses, methods=["GET"]),
+                ]
+            ),
+            self.state,
+        )
 
     # -- what citizens and officers do in the app ----------------------------------------
 
@@ -45,11 +50,16 @@ class LaporJsonApp:
 
     def officer_updates(self, hub_id: str, status: str, message: str = "") -> None:
         with self.state.lock:
-            self.state.statuses.append({
-                "id": f"TL-{len(self.state.statuses) + 1}", "referensi_hub": hub_id,
-                "status": status, "pesan": message, "petugas": "admin.instansi",
-                "waktu": datetime.now(UTC).isoformat(),
-            })  # fmt: skip
+            self.state.statuses.append(
+                {
+                    "id": f"TL-{len(self.state.statuses) + 1}",
+                    "referensi_hub": hub_id,
+                    "status": status,
+                    "pesan": message,
+                    "petugas": "admin.instansi",
+                    "waktu": datetime.now(UTC).isoformat(),
+                }
+            )
 
     # -- its API -------------------------------------------------------------------------
 

@@ -260,11 +260,22 @@ class LocalCluster:
     def _format(self, node: Node, cluster_id: str, install: KafkaInstall, java: Path) -> None:
         result = subprocess.run(
             [
-                str(java), *self._log_opts(), "-cp", install.classpath,
-                "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(node.config),
+                str(java),
+                *self._log_opts(),
+                "-cp",
+                install.classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(node.config),
             ],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         if result.returncode != 0:
             raise BrokerStartFailed(
                 f"Formatting KRaft storage in {node.data_dir} failed:\n"
@@ -292,10 +303,17 @@ class LocalCluster:
     ) -> None:
         heap = os.environ.get("KAFKA_HEAP_OPTS", f"-Xmx{self.heap} -Xms{self.heap}").split()
         cmd = [
-            str(java), *heap, "-XX:+UseG1GC", "-Djava.awt.headless=true",
-            *self._log_opts(), *java_opts,
-            "-cp", install.classpath, "kafka.Kafka", str(node.config),
-        ]  # fmt: skip
+            str(java),
+            *heap,
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            *self._log_opts(),
+            *java_opts,
+            "-cp",
+            install.classpath,
+            "kafka.Kafka",
+            str(node.config),
+        ]
         with node.log.open("ab") as log:
             proc = subprocess.Popen(
                 cmd,

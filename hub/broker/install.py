@@ -106,14 +106,17 @@ def ensure_kafka(
     tmp = Path(tempfile.mkdtemp(dir=libs.parent, prefix=".fetch-"))
     try:
         cmd = [
-            mvn, "-B", "-f", str(deploy_dir() / "pom.xml"),
+            mvn,
+            "-B",
+            "-f",
+            str(deploy_dir() / "pom.xml"),
             f"{DEPENDENCY_PLUGIN}:copy-dependencies",
             f"-Dkafka.version={version}",
             f"-DoutputDirectory={tmp}",
             "-DincludeScope=runtime",
             *(["-q"] if quiet else []),
             *(maven_args or []),
-        ]  # fmt: skip
+        ]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
         if result.returncode != 0:
             raise _maven_failure(version, result.stdout + result.stderr)

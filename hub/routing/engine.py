@@ -396,34 +396,52 @@ class Router:
         if when.kind is not None:
             check(f.kind in when.kind, f"kind {f.kind}", f"kind {f.kind} is not {when.kind}")
         if when.category is not None:
-            check(f.category in when.category, f"category {f.category}",
-                  f"category {f.category or '(none)'} is not {when.category}")  # fmt: skip
+            check(
+                f.category in when.category,
+                f"category {f.category}",
+                f"category {f.category or '(none)'} is not {when.category}",
+            )
         if when.channel is not None:
-            check(f.channel in when.channel, f"channel {f.channel}",
-                  f"channel {f.channel} is not {when.channel}")  # fmt: skip
+            check(
+                f.channel in when.channel,
+                f"channel {f.channel}",
+                f"channel {f.channel} is not {when.channel}",
+            )
         if when.anonymous is not None:
-            check(f.anonymous == when.anonymous, f"anonymous={f.anonymous}",
-                  f"anonymous is {f.anonymous}, rule wants {when.anonymous}")  # fmt: skip
+            check(
+                f.anonymous == when.anonymous,
+                f"anonymous={f.anonymous}",
+                f"anonymous is {f.anonymous}, rule wants {when.anonymous}",
+            )
         if when.confidential is not None:
-            check(f.confidential == when.confidential, f"confidential={f.confidential}",
-                  f"confidential is {f.confidential}, rule wants {when.confidential}")  # fmt: skip
+            check(
+                f.confidential == when.confidential,
+                f"confidential={f.confidential}",
+                f"confidential is {f.confidential}, rule wants {when.confidential}",
+            )
         if when.region is not None:
             code = f.location.region_code
             inside = [r for r in when.region if r in _prefixes(code)]
-            check(bool(inside), f"region {code} is in {inside[0] if inside else ''}",
-                  f"region {code or '(unknown)'} is not in {when.region}")  # fmt: skip
+            check(
+                bool(inside),
+                f"region {code} is in {inside[0] if inside else ''}",
+                f"region {code or '(unknown)'} is not in {when.region}",
+            )
         if words is not None:
             found = words.matches(f.text)
-            check(found is not None, f"words: found {found!r}",
-                  "words: none of its words in title or body")  # fmt: skip
+            check(
+                found is not None,
+                f"words: found {found!r}",
+                "words: none of its words in title or body",
+            )
         if unless is not None:
             spoiler = unless.matches(f.text)
-            check(spoiler is None, "none of its unless_words",
-                  f"unless_words: found {spoiler!r}")  # fmt: skip
+            check(spoiler is None, "none of its unless_words", f"unless_words: found {spoiler!r}")
         targets: list[str] = []
         if matched and placed.rule.route:
             targets = self.targets(placed.rule.route, f.location)
             if not targets:
                 reasons.append(f"but {placed.rule.route} resolves to no agency: region unknown")
-        return RuleVerdict(placed, matched, reasons or ["no conditions: matches every report"],
-                           targets)  # fmt: skip
+        return RuleVerdict(
+            placed, matched, reasons or ["no conditions: matches every report"], targets
+        )

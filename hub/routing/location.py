@@ -118,25 +118,31 @@ class LocationResolver:
         trusted = named[-1] if named else None
         if len(candidates) == 1 and parsed.confidence in CONFIDENCE:
             return ResolvedLocation(
-                candidates[0], CONFIDENCE[parsed.confidence], "address",
+                candidates[0],
+                CONFIDENCE[parsed.confidence],
+                "address",
                 f"inferred from address {text!r} ({parsed.confidence} confidence): "
                 f"{region_name(candidates[0])}",
-            )  # fmt: skip
+            )
         listed = "; ".join(region_name(c) for c in candidates[:4])
         if trusted is None:
             return ResolvedLocation(
-                None, None, "none",
+                None,
+                None,
+                "none",
                 f"address {text!r} is ambiguous, no region used: could be {listed}",
                 tuple(candidates),
-            )  # fmt: skip
+            )
         shared = common_prefix(candidates)
         region = shared if shared.startswith(trusted) else trusted
         return ResolvedLocation(
-            region, AMBIGUOUS_CONFIDENCE, "address",
+            region,
+            AMBIGUOUS_CONFIDENCE,
+            "address",
             f"address {text!r} names {region_name(trusted)} but fits {len(candidates)} places "
             f"in it; region cut back to {region_name(region)} ({region}): {listed}",
             tuple(candidates),
-        )  # fmt: skip
+        )
 
 
 def _fitting_postal_code(candidates: list[str], postal_code: str | None) -> list[str]:

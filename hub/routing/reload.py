@@ -75,8 +75,9 @@ class ReloadingRouter:
                 router = build_router(self.folder)
             except RulesError as exc:
                 self.last_error = str(exc)
-                log.error("routing rules not reloaded, still using %s: %s",
-                          self._router.version, exc)  # fmt: skip
+                log.error(
+                    "routing rules not reloaded, still using %s: %s", self._router.version, exc
+                )
                 return False
             log.info("routing rules reloaded: %s -> %s", self._router.version, router.version)
             self._router, self.last_error = router, None

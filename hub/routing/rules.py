@@ -32,14 +32,26 @@ from hub.routing.directory import REGION_CODE, StrList, as_list
 from hub.routing.yamlfile import YamlDocument, load_yaml, validate
 
 KINDS = {
-    "COMPLAINT": "COMPLAINT", "PENGADUAN": "COMPLAINT",
-    "ASPIRATION": "ASPIRATION", "ASPIRASI": "ASPIRATION",
+    "COMPLAINT": "COMPLAINT",
+    "PENGADUAN": "COMPLAINT",
+    "ASPIRATION": "ASPIRATION",
+    "ASPIRASI": "ASPIRATION",
     "INFORMATION_REQUEST": "INFORMATION_REQUEST",
     "PERMINTAAN_INFORMASI": "INFORMATION_REQUEST",
-    "WHISTLEBLOWING": "WHISTLEBLOWING", "UNKNOWN": "UNKNOWN",
-}  # fmt: skip
-CHANNELS = {"WEB", "MOBILE_APP", "SMS", "SOCIAL_MEDIA", "EMAIL", "WALK_IN", "API", "OPEN311",
-            "OTHER"}  # fmt: skip
+    "WHISTLEBLOWING": "WHISTLEBLOWING",
+    "UNKNOWN": "UNKNOWN",
+}
+CHANNELS = {
+    "WEB",
+    "MOBILE_APP",
+    "SMS",
+    "SOCIAL_MEDIA",
+    "EMAIL",
+    "WALK_IN",
+    "API",
+    "OPEN311",
+    "OTHER",
+}
 PROVINCE_GOVERNMENT = "pemda_provinsi"
 LOCAL_GOVERNMENT = "pemda_kabupaten_kota"
 RESOLVED_TARGETS = {LOCAL_GOVERNMENT: 2, PROVINCE_GOVERNMENT: 1}

@@ -73,5 +73,7 @@ def parse_xml(body: bytes) -> SafeET.Element:
 def require(data: dict[str, Any], *fields: str, where: str = "") -> None:
     missing = [f for f in fields if data.get(f) in (None, "")]
     if missing:
-        raise BadInput(f"missing required field{'s' if len(missing) > 1 else ''} "
-                       f"{', '.join(where + f for f in missing)}")  # fmt: skip
+        raise BadInput(
+            f"missing required field{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(where + f for f in missing)}"
+        )

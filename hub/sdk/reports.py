@@ -11,10 +11,29 @@ from hub.errors import BadInput
 
 HUB_NAMESPACE = uuid.UUID("5b1f4a43-4c41-504f-5221-4855422d4944")
 KINDS = {"COMPLAINT", "ASPIRATION", "INFORMATION_REQUEST", "WHISTLEBLOWING", "UNKNOWN"}
-CHANNELS = {"WEB", "MOBILE_APP", "SMS", "SOCIAL_MEDIA", "EMAIL", "WALK_IN", "API", "OPEN311",
-            "OTHER"}  # fmt: skip
-STATUSES = {"RECEIVED", "VERIFIED", "FORWARDED", "IN_PROGRESS", "RESOLVED", "NOT_AUTHORITY",
-            "ESCALATED", "POSTPONED", "CLOSED", "UNKNOWN"}  # fmt: skip
+CHANNELS = {
+    "WEB",
+    "MOBILE_APP",
+    "SMS",
+    "SOCIAL_MEDIA",
+    "EMAIL",
+    "WALK_IN",
+    "API",
+    "OPEN311",
+    "OTHER",
+}
+STATUSES = {
+    "RECEIVED",
+    "VERIFIED",
+    "FORWARDED",
+    "IN_PROGRESS",
+    "RESOLVED",
+    "NOT_AUTHORITY",
+    "ESCALATED",
+    "POSTPONED",
+    "CLOSED",
+    "UNKNOWN",
+}
 
 
 def hub_id(connector: str, source_id: str) -> str:
@@ -92,7 +111,7 @@ def new_report(
             "source_id": str(source_id),
             "channel": channel,
             "url": url,
-        },  # fmt: skip
+        },
         "kind": kind,
         "title": title or "",
         "body": body or "",
@@ -136,8 +155,9 @@ def new_status(
     """A StatusUpdate; its id is stable, so reading the same app status twice is one update."""
     if status not in STATUSES:
         raise BadInput(f"unknown canonical status {status!r}")
-    stable = update_id or str(uuid.uuid5(HUB_NAMESPACE, f"{hub_id}/{agency}/{source_status}/"
-                                                         f"{occurred_at.isoformat()}"))  # fmt: skip
+    stable = update_id or str(
+        uuid.uuid5(HUB_NAMESPACE, f"{hub_id}/{agency}/{source_status}/{occurred_at.isoformat()}")
+    )
     return {
         "update_id": stable,
         "hub_id": hub_id,

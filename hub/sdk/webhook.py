@@ -53,15 +53,20 @@ def verify(
         moment = int(parts["t"])
         given = parts["v1"]
     except (KeyError, ValueError) as exc:
-        raise BadInput(f"malformed {SIGNATURE_HEADER}: expected t=<unix time>,v1=<hex>",
-                       status=401) from exc  # fmt: skip
+        raise BadInput(
+            f"malformed {SIGNATURE_HEADER}: expected t=<unix time>,v1=<hex>", status=401
+        ) from exc
     age = (time.time() if now is None else now) - moment
     if abs(age) > window:
-        raise BadInput(f"signature timestamp is {abs(age):.0f} s away from now (window "
-                       f"{window} s): stale or replayed request", status=401)  # fmt: skip
+        raise BadInput(
+            f"signature timestamp is {abs(age):.0f} s away from now (window "
+            f"{window} s): stale or replayed request",
+            status=401,
+        )
     for secret in secrets:
-        expected = hmac.new(secret.get_secret_value().encode(), f"{moment}.".encode() + body,
-                            hashlib.sha256).hexdigest()  # fmt: skip
+        expected = hmac.new(
+            secret.get_secret_value().encode(), f"{moment}.".encode() + body, hashlib.sha256
+        ).hexdigest()
         if hmac.compare_digest(expected, given):
             return
     raise BadInput("signature does not match: wrong secret, or the body was changed", status=401)

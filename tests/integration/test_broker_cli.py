@@ -19,8 +19,12 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 def run_hub(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hub", *args],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_start_status_stop_and_a_restart_keeps_the_data(tmp_path: Path) -> None:

@@ -128,9 +128,12 @@ def test_garbage_and_truncated_bytes_are_refused(codec) -> None:
 def test_a_record_of_another_schema_is_refused(store: SchemaStore) -> None:
     codec = SingleObjectCodec(store)
     update = {
-        "update_id": "u", "hub_id": "h", "agency": "a", "status": "RECEIVED",
+        "update_id": "u",
+        "hub_id": "h",
+        "agency": "a",
+        "status": "RECEIVED",
         "occurred_at": report()["received_at"],
-    }  # fmt: skip
+    }
     with pytest.raises(DeserializationError) as caught:
         codec.decode("Report", codec.encode("StatusUpdate", update))
     assert "Expected a Report but the bytes hold a StatusUpdate v1" in caught.value.message
@@ -182,8 +185,10 @@ def test_registering_twice_is_a_no_op(store: SchemaStore) -> None:
     first = codec.registry.register("RoutedReport")
     assert codec.registry.register("RoutedReport") == first
     assert client.get_subjects() == [
-        "lapor.hub.Report", "lapor.hub.RoutingDecision", "lapor.hub.RoutedReport",
-    ]  # fmt: skip
+        "lapor.hub.Report",
+        "lapor.hub.RoutingDecision",
+        "lapor.hub.RoutedReport",
+    ]
     routed = client.get_latest_version("lapor.hub.RoutedReport").schema
     assert isinstance(routed, Schema)
     assert {r.subject for r in routed.references} == {

@@ -148,16 +148,35 @@ MAXIMAL = {
     "extra": {f"source.field{n}": '{"nested": [1, 2, 3]}' * 10 for n in range(2000)},
 }
 EMPTY = {
-    "hub_id": "", "source": {"connector": "", "agency": "", "source_id": "", "channel": "WEB",
-    "url": None}, "kind": "UNKNOWN", "title": "", "body": "", "language": "", "category": None,
+    "hub_id": "",
+    "source": {"connector": "", "agency": "", "source_id": "", "channel": "WEB", "url": None},
+    "kind": "UNKNOWN",
+    "title": "",
+    "body": "",
+    "language": "",
+    "category": None,
     "source_category": None,
-    "location": {"region_code": None, "region_confidence": None, "address": None,
-                 "postal_code": None, "latitude": None, "longitude": None},
-    "submitted_at": EPOCH, "received_at": EPOCH,
-    "reporter": {"name": None, "phone": None, "email": None, "other_contacts": {},
-                 "anonymous": False, "confidential": False},
-    "attachments": [], "extra": {},
-}  # fmt: skip
+    "location": {
+        "region_code": None,
+        "region_confidence": None,
+        "address": None,
+        "postal_code": None,
+        "latitude": None,
+        "longitude": None,
+    },
+    "submitted_at": EPOCH,
+    "received_at": EPOCH,
+    "reporter": {
+        "name": None,
+        "phone": None,
+        "email": None,
+        "other_contacts": {},
+        "anonymous": False,
+        "confidential": False,
+    },
+    "attachments": [],
+    "extra": {},
+}
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

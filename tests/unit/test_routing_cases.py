@@ -18,8 +18,9 @@ ROUTER = build_router(default_rules_dir())
 
 def test_every_case_routes_as_expected() -> None:
     results = run_cases(ROUTER, default_rules_dir() / "tests")
-    failures = [f"{r.where}: {r.case.name}: {'; '.join(r.mismatches)}" for r in results
-                if not r.passed]  # fmt: skip
+    failures = [
+        f"{r.where}: {r.case.name}: {'; '.join(r.mismatches)}" for r in results if not r.passed
+    ]
     assert not failures, "\n".join(failures)
     assert all(r.decision.destinations for r in results), "every report gets a destination"
 

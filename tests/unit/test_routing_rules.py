@@ -41,9 +41,16 @@ def write(rules: Path, name: str, text: str) -> Path:
 
 
 def report(body: str, region: str | None = None, **extra) -> dict:
-    return {"hub_id": "t", "kind": "COMPLAINT", "title": "", "body": body,
-            "source": {"channel": "WEB"}, "location": {"region_code": region},
-            "reporter": {}, **extra}  # fmt: skip
+    return {
+        "hub_id": "t",
+        "kind": "COMPLAINT",
+        "title": "",
+        "body": body,
+        "source": {"channel": "WEB"},
+        "location": {"region_code": region},
+        "reporter": {},
+        **extra,
+    }
 
 
 def test_every_validation_error_is_reported_with_file_line_and_path(rules: Path) -> None:
@@ -113,17 +120,32 @@ def test_check_finds_unknown_agencies_categories_dead_and_shadowed_rules(rules: 
 
 def test_the_cli_check_and_test_commands(rules: Path) -> None:
     env = {**os.environ, "COLUMNS": "200"}
-    ok = subprocess.run([sys.executable, "-m", "hub", "rules", "check", "--rules", str(rules)],
-                        env=env, capture_output=True, text=True, check=False)  # fmt: skip
+    ok = subprocess.run(
+        [sys.executable, "-m", "hub", "rules", "check", "--rules", str(rules)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert ok.returncode == 0 and "no problems" in ok.stdout
-    tested = subprocess.run([sys.executable, "-m", "hub", "rules", "test", "--rules", str(rules)],
-                            env=env, capture_output=True, text=True, check=False)  # fmt: skip
+    tested = subprocess.run(
+        [sys.executable, "-m", "hub", "rules", "test", "--rules", str(rules)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert tested.returncode == 0, tested.stdout
     assert " 0 failed" in tested.stdout
 
     write(rules, "05-awal.yaml", "rules:\n  - {id: semua-ke-kpk, route: [kpk]}\n")
-    failing = subprocess.run([sys.executable, "-m", "hub", "rules", "test", "--rules", str(rules)],
-                             env=env, capture_output=True, text=True, check=False)  # fmt: skip
+    failing = subprocess.run(
+        [sys.executable, "-m", "hub", "rules", "test", "--rules", str(rules)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert failing.returncode == 1
     assert (
         "FAIL" in failing.stdout
@@ -160,8 +182,9 @@ def test_re_routing_excludes_who_refused_and_escalates_instead_of_looping() -> N
 
 
 def test_the_decision_record_fits_the_routing_decision_schema() -> None:
-    decision = ROUTER.decide(report("Petugas minta uang untuk KTP.", None,
-                                    location={"address": "Kel. Braga, Bandung"}))  # fmt: skip
+    decision = ROUTER.decide(
+        report("Petugas minta uang untuk KTP.", None, location={"address": "Kel. Braga, Bandung"})
+    )
     record = decision.to_record()
     codec = SingleObjectCodec(SchemaStore(default_schema_dir()))
     assert codec.decode("RoutingDecision", codec.encode("RoutingDecision", record)) == record
@@ -226,12 +249,18 @@ def test_the_directory_holds_every_regional_government_from_the_data_package() -
     kinds = [a.kind.value for a in directory.agencies.values()]
     assert kinds.count("province") == 38
     assert kinds.count("regency") + kinds.count("city") == 514
-    assert directory.parents("pemkab-merauke") == ["pemprov-papua-selatan", "kemendagri",
-                                                   "admin-nasional"]  # fmt: skip
+    assert directory.parents("pemkab-merauke") == [
+        "pemprov-papua-selatan",
+        "kemendagri",
+        "admin-nasional",
+    ]
     assert directory.connector_of("pemkot-surabaya") == "open311-surabaya"
     assert directory.connector_of("pemkab-garut") == directory.default_connector
     generated = generate_regions("kemendagri")["agencies"]
-    on_disk = [a.model_dump(exclude_none=True, exclude={"categories"})
-               for a in directory.agencies.values() if a.region]  # fmt: skip
+    on_disk = [
+        a.model_dump(exclude_none=True, exclude={"categories"})
+        for a in directory.agencies.values()
+        if a.region
+    ]
     assert len(generated) == len(on_disk) == 552
     assert {a["id"] for a in generated} == {a["id"] for a in on_disk}, "regions.yaml is stale"

@@ -56,9 +56,11 @@ def test_a_required_field_added_without_default_breaks_backward_compatibility(
     schemas: Path,
 ) -> None:
     add_version(
-        schemas, "Report", 2,
+        schemas,
+        "Report",
+        2,
         lambda s: fields(s).append({"name": "urgency", "type": "int", "doc": "1 to 5."}),
-    )  # fmt: skip
+    )
     problems = check_schemas(SchemaStore(schemas))
     assert any(
         "Report v2 breaks backward compatibility with v1" in p and "urgency" in p for p in problems
@@ -67,9 +69,11 @@ def test_a_required_field_added_without_default_breaks_backward_compatibility(
 
 def test_a_field_removed_without_default_breaks_forward_compatibility(schemas: Path) -> None:
     add_version(
-        schemas, "Report", 2,
+        schemas,
+        "Report",
+        2,
         lambda s: s.update(fields=[f for f in fields(s) if f["name"] != "body"]),
-    )  # fmt: skip
+    )
     problems = check_schemas(SchemaStore(schemas))
     assert any(
         "Report v2 breaks forward compatibility with v1" in p and "body" in p for p in problems
@@ -94,11 +98,13 @@ def test_an_optional_field_with_a_default_is_compatible_but_embedders_must_follo
     schemas: Path,
 ) -> None:
     add_version(
-        schemas, "Report", 2,
+        schemas,
+        "Report",
+        2,
         lambda s: fields(s).append(
             {"name": "urgency", "type": ["null", "int"], "default": None, "doc": "1 to 5."}
         ),
-    )  # fmt: skip
+    )
     problems = check_schemas(SchemaStore(schemas))
     assert len(problems) == 1
     assert "RoutedReport v2 embeds Report v1, but Report is at v2" in problems[0]
@@ -112,9 +118,11 @@ def test_an_optional_field_with_a_default_is_compatible_but_embedders_must_follo
 
 def test_an_undocumented_field_is_reported(schemas: Path) -> None:
     add_version(
-        schemas, "StatusUpdate", 2,
+        schemas,
+        "StatusUpdate",
+        2,
         lambda s: fields(s).append({"name": "channel", "type": "string", "default": ""}),
-    )  # fmt: skip
+    )
     problems = check_schemas(SchemaStore(schemas))
     assert problems == [f"{schemas / 'StatusUpdate' / 'v2.avsc'}: field channel has no doc"]
 

@@ -17,8 +17,12 @@ def run_hub(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment.update(COLUMNS="200", **env)
     return subprocess.run(
         [sys.executable, "-m", "hub", "schemas", *args],
-        env=environment, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_list_and_show() -> None:

@@ -119,8 +119,12 @@ def test_the_cli_prints_cause_and_fix_without_a_traceback(
     env.pop("LAPOR_HUB_CACHE", None)
     result = subprocess.run(
         [sys.executable, "-m", "hub", "broker", "install"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 2
     assert "error: Maven (mvn) is not on PATH" in " ".join(result.stderr.split())
     assert "fix: install it" in " ".join(result.stderr.split())
