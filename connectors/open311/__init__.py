@@ -15,6 +15,7 @@ from typing import Any, Literal
 from xml.etree.ElementTree import Element
 
 import httpx
+from pydantic import Field
 
 from hub.errors import BadInput
 from hub.sdk import (
@@ -72,7 +73,7 @@ class Open311Config(ConnectorConfig):
     format: Literal["json", "xml"] = "json"
     jurisdiction_id: str | None = None
     # the city's service codes for the hub's categories, for deliveries
-    service_codes: dict[str, str] = {}
+    service_codes: dict[str, str] = Field(default_factory=dict)
     default_service_code: str = "lainnya"
 
 
