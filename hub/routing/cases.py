@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.errors import RulesError
 from hub.routing.directory import StrList
 from hub.routing.engine import Decision, Router
-from hub.routing.yamlfile import load_yaml, validate
+from hub.yamlfile import load_yaml, validate
 
 
 class Expect(BaseModel):

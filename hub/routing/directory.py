@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from hub.errors import RulesError
-from hub.routing.yamlfile import load_yaml, validate
+from hub.yamlfile import load_yaml, validate
 
 REGION_CODE = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
 

@@ -29,7 +29,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from hub.errors import RulesError
 from hub.routing.directory import REGION_CODE, StrList, as_list
-from hub.routing.yamlfile import YamlDocument, load_yaml, validate
+from hub.yamlfile import YamlDocument, load_yaml, validate
 
 KINDS = {
     "COMPLAINT": "COMPLAINT",

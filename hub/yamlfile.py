@@ -1,6 +1,6 @@
 """YAML read with the line of every value, so an error can say file, line and path.
 
-Routing rules and the agency directory are validated whole with pydantic; each error is
+Rule files, mappings and the agency directory are validated whole with pydantic; each error is
 reported as ``rules/10-jalan.yaml:42: rules[3].when.region: ...`` and all errors at once.
 """
 

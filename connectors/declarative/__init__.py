@@ -1,0 +1,231 @@
+"""A connector written as YAML: an agency with a plain JSON API plugs in without Python.
+
+The mapping names paths into the app's JSON (``citizen.phone``, ``items.0.id``), value maps
+and defaults; it is validated whole when loaded, every error with file and line. See
+``connectors/declarative/examples/dinas-json.yaml``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.errors import BadInput, ConnectorError
+from hub.sdk import (
+    Capability,
+    Connector,
+    ConnectorConfig,
+    Delivered,
+    PullPage,
+    RawMessage,
+    extra_fields,
+    new_report,
+    parse_json,
+    parse_time,
+    raise_for_status,
+)
+from hub.yamlfile import load_yaml, validate
+
+MISSING = object()
+
+
+def get_path(data: Any, path: str) -> Any:
+    """``a.b.0.c`` into nested dicts and lists; MISSING where it leads nowhere."""
+    current = data
+    for part in path.split("."):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return MISSING
+    return current
+
+
+class Field_(BaseModel):
+    """One canonical field: from a path (through a value map), or a fixed value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = None
+    map: dict[str, Any] | None = None
+    value: Any = None
+    default: Any = None
+    required: bool = False
+
+    def read(self, item: dict[str, Any], name: str) -> Any:
+        if self.path is None:
+            return self.value
+        found = get_path(item, self.path)
+        if found is MISSING or found in (None, ""):
+            if self.required:
+                raise BadInput(f"missing required field {self.path} (for {name})")
+            return self.default
+        if self.map is not None:
+            return self.map.get(str(found).lower(), self.default)
+        return found
+
+
+class PullSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    items: str
+    id: str
+    cursor_param: str | None = None
+    next_cursor: str | None = None
+
+
+class DeliverSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    body: dict[str, str]  # app field -> path into the RoutedReport
+    id: str  # path in the app's answer to its id for the report
+
+
+class Mapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str = "Declarative JSON connector"
+    pull: PullSpec | None = None
+    deliver: DeliverSpec | None = None
+    report: dict[str, Field_]
+
+
+REQUIRED = {"title", "body", "submitted_at"}
+KNOWN = REQUIRED | {
+    "kind",
+    "channel",
+    "category",
+    "source_category",
+    "region_code",
+    "address",
+    "postal_code",
+    "latitude",
+    "longitude",
+    "url",
+    "reporter.name",
+    "reporter.phone",
+    "reporter.email",
+    "reporter.anonymous",
+    "reporter.confidential",
+}
+
+
+def load_mapping(path: Path) -> Mapping:
+    document = load_yaml(path)
+    mapping, errors = validate(document, Mapping)
+    if mapping is not None:
+        unknown = sorted(set(mapping.report) - KNOWN)
+        errors += [
+            f"{document.where(('report', k))}: report.{k}: not a canonical field "
+            f"(use one of {', '.join(sorted(KNOWN))})"
+            for k in unknown
+        ]
+        errors += [
+            f"{path}: report: {k} must be mapped" for k in sorted(REQUIRED - set(mapping.report))
+        ]
+    if errors:
+        raise ConnectorError(
+            "The connector mapping has errors:\n  " + "\n  ".join(errors),
+            fix="fix the places named above.",
+        )
+    assert mapping is not None
+    return mapping
+
+
+class DeclarativeConfig(ConnectorConfig):
+    mapping: Path
+
+
+class Declarative(Connector):
+    name = "declarative"
+    title = "Declarative JSON connector (a YAML mapping, no Python)"
+    capabilities = frozenset({Capability.PULL, Capability.DELIVER})
+    Config = DeclarativeConfig
+    config: DeclarativeConfig
+
+    def __init__(self, config: DeclarativeConfig | dict[str, Any]) -> None:
+        super().__init__(config)
+        self.mapping = load_mapping(self.config.mapping)
+
+    def to_report(self, raw: RawMessage) -> dict[str, Any]:
+        item = parse_json(raw.body)
+        if not isinstance(item, dict):
+            raise BadInput("each item must be a JSON object")
+        values = {name: spec.read(item, name) for name, spec in self.mapping.report.items()}
+        for name in REQUIRED:
+            if values.get(name) in (None, ""):
+                raise BadInput(f"missing {self.mapping.report[name].path or name} (for {name})")
+        used = {spec.path.split(".")[0] for spec in self.mapping.report.values() if spec.path}
+        used.add((self.mapping.pull.id if self.mapping.pull else "id").split(".")[0])
+        return new_report(
+            connector=self.mapping.name,
+            agency=self.config.agency,
+            source_id=raw.source_id,
+            channel=values.get("channel") or "API",
+            kind=values.get("kind") or "UNKNOWN",
+            title=str(values["title"]),
+            body=str(values["body"]),
+            submitted_at=parse_time(values["submitted_at"], "submitted_at"),
+            received_at=raw.received_at,
+            category=values.get("category"),
+            source_category=values.get("source_category"),
+            url=values.get("url"),
+            region_code=values.get("region_code"),
+            address=values.get("address"),
+            postal_code=values.get("postal_code"),
+            latitude=values.get("latitude"),
+            longitude=values.get("longitude"),
+            reporter={
+                k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("reporter.")
+            },
+            extra=extra_fields(item, used),
+        )
+
+    def from_routed(self, routed: dict[str, Any]) -> bytes:
+        if self.mapping.deliver is None:
+            raise ConnectorError(f"mapping {self.mapping.name} has no deliver section")
+        body = {}
+        for field, path in self.mapping.deliver.body.items():
+            value = get_path(routed, path)
+            body[field] = None if value is MISSING else value
+        return json.dumps(body, ensure_ascii=False, default=str).encode()
+
+    async def pull(self, client: httpx.AsyncClient, cursor: str | None) -> PullPage:
+        spec = self.mapping.pull
+        if spec is None:
+            raise ConnectorError(f"mapping {self.mapping.name} has no pull section")
+        params = {spec.cursor_param: cursor} if spec.cursor_param and cursor else {}
+        response = await client.get(f"{self.config.base_url}{spec.path}", params=params)
+        raise_for_status(response, f"{self.mapping.name} API")
+        page = parse_json(response.content)
+        items = get_path(page, spec.items)
+        if not isinstance(items, list):
+            raise BadInput(f"{spec.items} in the answer is not a list")
+        messages = [
+            RawMessage(str(get_path(i, spec.id)), json.dumps(i, ensure_ascii=False).encode())
+            for i in items
+        ]
+        following = get_path(page, spec.next_cursor) if spec.next_cursor else MISSING
+        return PullPage(messages, None if following is MISSING else str(following))
+
+    async def deliver(
+        self, client: httpx.AsyncClient, routed: dict[str, Any], idempotency_key: str
+    ) -> Delivered:
+        spec = self.mapping.deliver
+        if spec is None:
+            raise ConnectorError(f"mapping {self.mapping.name} has no deliver section")
+        response = await client.post(
+            f"{self.config.base_url}{spec.path}",
+            content=self.from_routed(routed),
+            headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
+        )
+        raise_for_status(response, f"{self.mapping.name} API")
+        return Delivered(str(get_path(parse_json(response.content), spec.id)))

@@ -1,0 +1,60 @@
+"""A dinas app with its own plain JSON API, the kind the declarative connector maps."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from connectors.simulator import AppState, with_faults
+
+
+class DinasJsonApp:
+    def __init__(self) -> None:
+        self.state = AppState()
+        self._ids = itertools.count(1)
+        self.app = with_faults(
+            Starlette(
+                routes=[
+                    Route("/api/aduan", self._list),
+                    Route("/api/inbox", self._inbox, methods=["POST"]),
+                ]
+            ),
+            self.state,
+        )
+
+    def citizen_files(self, **fields: Any) -> dict[str, Any]:
+        item = {
+            "id": f"D-{next(self._ids)}",
+            "type": "keluhan",
+            "subject": "Aduan",
+            "message": "Isi aduan",
+            "created_at": datetime.now(UTC).isoformat(),
+            **fields,
+        }
+        with self.state.lock:
+            self.state.reports.append(item)
+        return item
+
+    async def _list(self, request: Request) -> JSONResponse:
+        after = int(request.query_params.get("since") or 0)
+        with self.state.lock:
+            items = self.state.reports[after : after + 50]
+        return JSONResponse({"data": items, "meta": {"next": after + len(items)}})
+
+    async def _inbox(self, request: Request) -> JSONResponse:
+        key = request.headers.get("Idempotency-Key", "")
+        document = json.loads(await request.body())
+        with self.state.lock:
+            ticket = self.state.idempotency.get(key)
+            if ticket is None:
+                ticket = f"T-{len(self.state.delivered) + 1}"
+                self.state.idempotency[key] = ticket
+                self.state.delivered[ticket] = document
+        return JSONResponse({"ticket": ticket}, status_code=201)

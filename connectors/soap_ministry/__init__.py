@@ -1,0 +1,189 @@
+"""A legacy ministry system speaking SOAP-style XML over one endpoint.
+
+``POST /soap`` with a ``SOAPAction`` header: ``AmbilPengaduan`` (reports after a sequence
+number), ``KirimPengaduan`` (deliver; the hub's id travels as ``ReferensiHub`` and the system
+answers the same ``NomorAgenda`` for it twice), ``AmbilStatus`` (status changes after a
+sequence number). Everything it sends is read with defusedxml.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.etree.ElementTree import Element
+from xml.sax.saxutils import escape
+
+import httpx
+
+from hub.errors import BadInput
+from hub.sdk import (
+    Capability,
+    Connector,
+    ConnectorConfig,
+    Delivered,
+    PullPage,
+    RawMessage,
+    new_report,
+    new_status,
+    parse_time,
+    parse_xml,
+    raise_for_status,
+)
+
+NS = "urn:kementerian:pengaduan:v1"
+ENVELOPE = "http://schemas.xmlsoap.org/soap/envelope/"
+KINDS = {"PENGADUAN": "COMPLAINT", "ASPIRASI": "ASPIRATION", "INFORMASI": "INFORMATION_REQUEST"}
+STATUSES = {
+    "DITERIMA": "RECEIVED",
+    "DIVERIFIKASI": "VERIFIED",
+    "DIDISPOSISI": "FORWARDED",
+    "DIPROSES": "IN_PROGRESS",
+    "SELESAI": "RESOLVED",
+    "BUKAN_KEWENANGAN": "NOT_AUTHORITY",
+    "DITUNDA": "POSTPONED",
+    "DITUTUP": "CLOSED",
+}
+USED = {
+    "NomorAgenda",
+    "Jenis",
+    "Perihal",
+    "Uraian",
+    "TanggalSurat",
+    "KodeWilayah",
+    "Alamat",
+    "NamaPelapor",
+    "TeleponPelapor",
+    "EmailPelapor",
+    "Rahasia",
+    "Urutan",
+}
+
+
+def envelope(action: str, body: str) -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{ENVELOPE}">'
+        f'<soap:Body><{action} xmlns="{NS}">{body}</{action}></soap:Body></soap:Envelope>'
+    ).encode()
+
+
+def fields_of(element: Element) -> dict[str, str]:
+    """Child elements as {local name: text}, namespaces dropped."""
+    return {child.tag.rsplit("}", 1)[-1]: (child.text or "").strip() for child in element}
+
+
+def records(document: Element, tag: str) -> list[Element]:
+    return [e for e in document.iter() if e.tag.rsplit("}", 1)[-1] == tag]
+
+
+class SoapMinistry(Connector):
+    name = "soap-ministry"
+    title = "Legacy XML/SOAP ministry system"
+    capabilities = frozenset({Capability.PULL, Capability.DELIVER, Capability.STATUS})
+    content_type = "application/xml"
+
+    def to_report(self, raw: RawMessage) -> dict[str, Any]:
+        data = fields_of(parse_xml(raw.body))
+        missing = [f for f in ("NomorAgenda", "Uraian", "TanggalSurat") if not data.get(f)]
+        if missing:
+            raise BadInput(f"Pengaduan without {', '.join(missing)}")
+        return new_report(
+            connector=self.name,
+            agency=self.config.agency,
+            source_id=data["NomorAgenda"],
+            channel="API",
+            kind=KINDS.get(data.get("Jenis", "").upper(), "UNKNOWN"),
+            title=data.get("Perihal", ""),
+            body=data["Uraian"],
+            submitted_at=parse_time(data["TanggalSurat"], "TanggalSurat"),
+            received_at=raw.received_at,
+            region_code=data.get("KodeWilayah") or None,
+            address=data.get("Alamat") or None,
+            reporter={
+                "name": data.get("NamaPelapor") or None,
+                "phone": data.get("TeleponPelapor") or None,
+                "email": data.get("EmailPelapor") or None,
+                "confidential": data.get("Rahasia", "").lower() == "true",
+            },
+            extra={k: f'"{v}"' for k, v in data.items() if k not in USED},
+        )
+
+    def to_status(self, raw: RawMessage) -> dict[str, Any]:
+        data = fields_of(parse_xml(raw.body))
+        if not data.get("ReferensiHub") or not data.get("Status"):
+            raise BadInput("StatusPengaduan without ReferensiHub or Status")
+        return new_status(
+            hub_id=data["ReferensiHub"],
+            agency=self.config.agency,
+            status=STATUSES.get(data["Status"].upper(), "UNKNOWN"),
+            source_status=data["Status"],
+            message=data.get("Keterangan") or None,
+            actor=data.get("Pejabat") or None,
+            occurred_at=parse_time(data.get("Waktu"), "Waktu"),
+        )
+
+    def from_routed(self, routed: dict[str, Any]) -> bytes:
+        report = routed["report"]
+        person = report["reporter"]
+        kind = {v: k for k, v in KINDS.items()}.get(report["kind"], "PENGADUAN")
+        values = {
+            "ReferensiHub": report["hub_id"],
+            "Jenis": kind,
+            "Perihal": report["title"],
+            "Uraian": report["body"],
+            "TanggalSurat": report["submitted_at"].isoformat(),
+            "KodeWilayah": report["location"]["region_code"] or "",
+            "Alamat": report["location"]["address"] or "",
+            "Rahasia": str(person["confidential"]).lower(),
+        }
+        if not person["anonymous"]:
+            values.update(NamaPelapor=person["name"] or "", TeleponPelapor=person["phone"] or "")
+        body = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in values.items())
+        return envelope("KirimPengaduan", f"<Pengaduan>{body}</Pengaduan>")
+
+    async def _call(self, client: httpx.AsyncClient, action: str, body: bytes) -> Element:
+        response = await client.post(
+            f"{self.config.base_url}/soap",
+            content=body,
+            headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": action},
+        )
+        raise_for_status(response, "ministry SOAP service")
+        return parse_xml(response.content)
+
+    async def _page(
+        self, client: httpx.AsyncClient, action: str, tag: str, cursor: str | None
+    ) -> PullPage:
+        document = await self._call(
+            client, action, envelope(action, f"<Setelah>{int(cursor or 0)}</Setelah>")
+        )
+        items = records(document, tag)
+        messages = []
+        last = int(cursor or 0)
+        from xml.etree.ElementTree import tostring
+
+        for item in items:
+            data = fields_of(item)
+            last = max(last, int(data.get("Urutan") or 0))
+            messages.append(
+                RawMessage(
+                    data.get("NomorAgenda") or data.get("Urutan", ""),
+                    tostring(item),
+                    self.content_type,
+                )
+            )
+        return PullPage(messages, str(last))
+
+    async def pull(self, client: httpx.AsyncClient, cursor: str | None) -> PullPage:
+        return await self._page(client, "AmbilPengaduan", "Pengaduan", cursor)
+
+    async def poll_status(self, client: httpx.AsyncClient, cursor: str | None) -> PullPage:
+        return await self._page(client, "AmbilStatus", "StatusPengaduan", cursor)
+
+    async def deliver(
+        self, client: httpx.AsyncClient, routed: dict[str, Any], idempotency_key: str
+    ) -> Delivered:
+        document = await self._call(client, "KirimPengaduan", self.from_routed(routed))
+        faults = records(document, "Fault")
+        if faults:
+            from hub.errors import PermanentDeliveryError
+
+            raise PermanentDeliveryError(f"ministry SOAP fault: {fields_of(faults[0])}")
+        return Delivered(records(document, "NomorAgenda")[0].text or "")
