@@ -18,7 +18,6 @@ from hub.errors import BadInput
 from hub.sdk import (
     Capability,
     Connector,
-    ConnectorConfig,
     Delivered,
     PullPage,
     RawMessage,

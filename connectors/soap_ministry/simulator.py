@@ -95,5 +95,8 @@ class SoapMinistryApp:
 
     @staticmethod
     def _fault(message: str, status: int) -> Response:
-        body = f"<Fault><faultcode>soap:Client</faultcode><faultstring>{escape(message)}</faultstring></Fault>"
+        body = (
+            "<Fault><faultcode>soap:Client</faultcode>"
+            f"<faultstring>{escape(message)}</faultstring></Fault>"
+        )
         return Response(envelope("Fault", body), status_code=status, media_type="text/xml")
