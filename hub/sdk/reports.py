@@ -41,6 +41,12 @@ def hub_id(connector: str, source_id: str) -> str:
     return str(uuid.uuid5(HUB_NAMESPACE, f"{connector}/{source_id}"))
 
 
+def _millis(moment: datetime) -> datetime:
+    """Times travel as Avro timestamp-millis, in UTC."""
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def parse_time(value: Any, field: str) -> datetime:
     """ISO 8601 (a trailing Z too) or Unix seconds; naive times are taken as WIB (UTC+7)."""
     from datetime import timedelta, timezone
@@ -58,8 +64,7 @@ def parse_time(value: Any, field: str) -> datetime:
         raise BadInput(f"{field}: missing or empty time")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone(timedelta(hours=7)))
-    moment = moment.astimezone(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    return _millis(moment)
 
 
 def extra_fields(data: dict[str, Any], used: set[str], prefix: str = "") -> dict[str, str]:
@@ -103,6 +108,7 @@ def new_report(
     if channel not in CHANNELS:
         raise BadInput(f"unknown channel {channel!r}")
     person = reporter or {}
+    submitted_at, received_at = _millis(submitted_at), _millis(received_at)
     return {
         "hub_id": hub_id(connector, str(source_id)),
         "source": {
@@ -153,6 +159,7 @@ def new_status(
     update_id: str | None = None,
 ) -> dict[str, Any]:
     """A StatusUpdate; its id is stable, so reading the same app status twice is one update."""
+    occurred_at = _millis(occurred_at)
     if status not in STATUSES:
         raise BadInput(f"unknown canonical status {status!r}")
     stable = update_id or str(
