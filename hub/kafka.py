@@ -8,6 +8,7 @@ says its default will change; faust groups must stay classic anyway).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,4 +111,21 @@ def ensure_topics(admin: AdminClient, specs: list[TopicSpec], timeout: float = 3
                     f"Kafka refused to create topic {name}: {exc.args[0].str()}.",
                     fix="check the broker's log and the topic settings.",
                 ) from exc
-    return [spec.name for spec in missing]
+    created = [spec.name for spec in missing]
+    _wait_for_leaders(admin, created, timeout)
+    return created
+
+
+def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float) -> None:
+    """New topics are usable once every partition has a leader; wait for that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listed = admin.list_topics(timeout=timeout).topics
+        if all(
+            name in listed
+            and listed[name].partitions
+            and all(p.leader >= 0 for p in listed[name].partitions.values())
+            for name in names
+        ):
+            return
+        time.sleep(0.1)

@@ -80,7 +80,7 @@ class RetryPolicy:
 
 
 def _wait(policy: RetryPolicy):
-    backoff = wait_exponential_jitter(initial=policy.initial_wait, max=policy.max_wait)
+    backoff = wait_exponential_jitter(multiplier=policy.initial_wait, max=policy.max_wait)
 
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None

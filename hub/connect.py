@@ -1,0 +1,296 @@
+"""A connector's sides, run against Kafka: what the SDK owns so connectors need not.
+
+- inbound: pulled pages, webhook pushes and file imports land on ``lapor.in.<connector>``,
+  byte for byte, keyed by the source's id, written durably (acks=all) before a page's
+  cursor moves or a webhook is answered 2xx. Bad rows of a file go to ``lapor.dlq.ingest``
+  with the reason; the rest go on.
+- cursors: kept in the compacted topic ``lapor.cursors`` (key ``<connector>/<side>``), so a
+  restarted connector continues where it left off; a crash between a page and its cursor
+  re-reads that page, which is harmless because hub ids are stable.
+- outbound: routed reports on ``lapor.out.<connector>`` are delivered with retries and an
+  idempotency key; status pages become StatusUpdates on ``lapor.status.<connector>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
+
+from hub import topics
+from hub.errors import BadInput, PermanentDeliveryError, RetryableDeliveryError
+from hub.kafka import TopicSpec, ensure_topics, make_admin, make_consumer, make_producer
+from hub.sdk.base import Connector, RawMessage
+from hub.sdk.http import RetryPolicy, deliver_with_retries
+from hub.serialization import TopicSerializer
+
+log = logging.getLogger(__name__)
+CURSORS = "lapor.cursors"
+
+
+def connector_topics(name: str, replication: int = 1) -> list[TopicSpec]:
+    week = {"retention.ms": str(7 * 24 * 3600 * 1000)}
+    return [
+        TopicSpec(topics.inbound(name), 3, replication, week),
+        TopicSpec(topics.outbound(name), 3, replication, week),
+        TopicSpec(topics.status(name), 3, replication, week),
+        TopicSpec(topics.dead_letter("ingest"), 3, replication, week),
+        TopicSpec(topics.dead_letter("deliver"), 3, replication, week),
+        TopicSpec(CURSORS, 1, replication, {"cleanup.policy": "compact"}),
+    ]
+
+
+async def produce_durably(producer, records: list[tuple[str, bytes, bytes, dict]]) -> None:
+    """Produce (topic, key, value, headers) records and return once Kafka acknowledged all
+    of them (acks=all); raise if any failed."""
+    failures: list[str] = []
+
+    def on_delivery(err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            failures.append(err.str())
+
+    for topic, key, value, headers in records:
+        while True:
+            try:
+                producer.produce(
+                    topic, key=key, value=value, headers=headers, on_delivery=on_delivery
+                )
+                break
+            except BufferError:
+                producer.poll(0.05)
+    remaining = await asyncio.to_thread(producer.flush, 30)
+    if remaining or failures:
+        raise KafkaException(
+            KafkaError(
+                KafkaError._MSG_TIMED_OUT, f"{remaining} unacknowledged, failures: {failures[:3]}"
+            )
+        )
+
+
+def raw_headers(connector: str, raw: RawMessage) -> dict[str, bytes]:
+    return {
+        "content-type": raw.content_type.encode(),
+        "lapor.connector": connector.encode(),
+        "lapor.received-at": raw.received_at.isoformat().encode(),
+        **{f"lapor.source.{k}": str(v).encode() for k, v in raw.headers.items()},
+    }
+
+
+def raw_from_message(msg: Message) -> RawMessage:
+    """The RawMessage a record of ``lapor.in.<connector>`` holds."""
+    headers = {k: (v or b"").decode() for k, v in (msg.headers() or [])}
+    return RawMessage(
+        source_id=(msg.key() or b"").decode(),
+        body=msg.value() or b"",
+        content_type=headers.get("content-type", "application/json"),
+        received_at=datetime.fromisoformat(headers["lapor.received-at"])
+        if "lapor.received-at" in headers
+        else datetime.now(UTC),
+        headers={
+            k[len("lapor.source.") :]: v
+            for k, v in headers.items()
+            if k.startswith("lapor.source.")
+        },
+    )
+
+
+class Inbound:
+    """Writes what an app sent to ``lapor.in.<connector>``, and refusals to the ingest DLQ."""
+
+    def __init__(self, bootstrap: str, connector: Connector) -> None:
+        self.connector = connector
+        self.topic = topics.inbound(connector.name)
+        self.producer = make_producer(bootstrap, linger_ms=5)
+
+    async def write(self, messages: Iterable[RawMessage]) -> int:
+        batch = [
+            (self.topic, m.source_id.encode(), m.body, raw_headers(self.connector.name, m))
+            for m in messages
+        ]
+        await produce_durably(self.producer, batch)
+        return len(batch)
+
+    async def refuse(self, body: bytes, reason: str, source: str, stage: str = "ingest") -> None:
+        headers = {
+            "__connect.errors.stage": stage.encode(),
+            "__connect.errors.connector.name": self.connector.name.encode(),
+            "__connect.errors.exception.class.name": b"BadInput",
+            "__connect.errors.exception.message": reason.encode(),
+            "lapor.source": source.encode(),
+            "lapor.failed-at": datetime.now(UTC).isoformat().encode(),
+        }
+        await produce_durably(self.producer, [(topics.dead_letter(stage), None, body, headers)])
+
+
+_LEADER_SETTLING = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+}
+
+
+def _watermarks(consumer, partition: TopicPartition, timeout: float) -> tuple[int, int]:
+    """A partition's offsets, waiting out a leader that is still being elected."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return consumer.get_watermark_offsets(partition, timeout=timeout)
+        except KafkaException as exc:
+            error = exc.args[0]
+            settling = error.code() in _LEADER_SETTLING or error.retriable()
+            if not settling or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+class Cursors:
+    """Each connector side's cursor, in a compacted topic."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.producer = make_producer(bootstrap)
+
+    def load(self, key: str, timeout: float = 10.0) -> str | None:
+        consumer = make_consumer(self.bootstrap, f"lapor-cursor-reader-{time.time_ns()}")
+        try:
+            low, high = _watermarks(consumer, TopicPartition(CURSORS, 0), timeout)
+            if high <= low:
+                return None
+            consumer.assign([TopicPartition(CURSORS, 0, low)])
+            value, deadline = None, time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                msg = consumer.poll(0.5)
+                if msg is None or msg.error():
+                    continue
+                if msg.key() == key.encode():
+                    value = msg.value().decode() if msg.value() else None
+                if msg.offset() >= high - 1:
+                    return value
+            return value
+        finally:
+            consumer.close()
+
+    async def save(self, key: str, cursor: str) -> None:
+        await produce_durably(self.producer, [(CURSORS, key.encode(), cursor.encode(), {})])
+
+
+@dataclass
+class ImportResult:
+    accepted: int = 0
+    refused: list[str] = field(default_factory=list)
+
+
+async def pull_once(
+    connector: Connector, client: httpx.AsyncClient, inbound: Inbound, cursors: Cursors
+) -> int:
+    """One page from the app into Kafka, then its cursor; the number of messages."""
+    key = f"{connector.name}/pull"
+    page = await connector.pull(client, cursors.load(key))
+    written = await inbound.write(page.messages)
+    if page.cursor is not None:
+        await cursors.save(key, page.cursor)
+    return written
+
+
+async def import_file(
+    connector: Connector, data: bytes, inbound: Inbound, source: str
+) -> ImportResult:
+    """Every good row of an export into Kafka; every bad row into the DLQ with its reason."""
+    result = ImportResult()
+    good: list[RawMessage] = []
+    for item in connector.read_file(data):
+        if isinstance(item, BadInput):
+            result.refused.append(item.reason)
+            await inbound.refuse(b"", item.reason, source)
+        else:
+            good.append(item)
+    result.accepted = await inbound.write(good)
+    return result
+
+
+async def poll_status_once(
+    connector: Connector,
+    client: httpx.AsyncClient,
+    bootstrap: str,
+    cursors: Cursors,
+    serializer: TopicSerializer,
+) -> int:
+    """One page of the app's status changes, as StatusUpdates on lapor.status.<connector>."""
+    key = f"{connector.name}/status"
+    page = await connector.poll_status(client, cursors.load(key))
+    topic = topics.status(connector.name)
+    records = []
+    for raw in page.messages:
+        try:
+            update = connector.to_status(raw)
+        except BadInput as refused:
+            log.warning(
+                "status message %s of %s refused: %s", raw.source_id, connector.name, refused.reason
+            )
+            continue
+        records.append((topic, update["hub_id"].encode(), serializer.serialize(topic, update), {}))
+    await produce_durably(cursors.producer, records)
+    if page.cursor is not None:
+        await cursors.save(key, page.cursor)
+    return len(records)
+
+
+class DeliveryWorker:
+    """Delivers the routed reports on ``lapor.out.<connector>`` into the app.
+
+    Offsets are committed only after the app took a report (or refused it for good), so a
+    crash re-delivers at most what was in flight, with the same idempotency key.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        connector: Connector,
+        serializer: TopicSerializer,
+        policy: RetryPolicy = RetryPolicy(),
+        group: str | None = None,
+    ) -> None:
+        self.connector = connector
+        self.serializer = serializer
+        self.policy = policy
+        self.topic = topics.outbound(connector.name)
+        self.consumer = make_consumer(bootstrap, group or f"lapor-deliver-{connector.name}")
+        self.consumer.subscribe([self.topic])
+        self.dead = Inbound(bootstrap, connector)
+        self.delivered: dict[str, str] = {}  # hub id -> the app's id, this run
+        self.failed: dict[str, str] = {}  # hub id -> why it was given up
+
+    async def run_once(
+        self, client: httpx.AsyncClient, max_messages: int = 100, timeout: float = 1.0
+    ) -> int:
+        messages = await asyncio.to_thread(self.consumer.consume, max_messages, timeout)
+        for msg in messages:
+            if msg.error():
+                raise KafkaException(msg.error())
+            routed = self.serializer.deserialize(self.topic, msg.value())
+            hub_id = routed["report"]["hub_id"]
+            key = f"{hub_id}:{self.connector.config.agency}"
+            try:
+                done = await deliver_with_retries(self.connector, client, routed, key, self.policy)
+                self.delivered[hub_id] = done.remote_id
+            except (PermanentDeliveryError, RetryableDeliveryError) as exc:
+                self.failed[hub_id] = str(exc)
+                await self.dead.refuse(
+                    msg.value(), str(exc), f"{self.topic}@{msg.offset()}", stage="deliver"
+                )
+        if messages:
+            self.consumer.commit(asynchronous=False)
+        return len(messages)
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def ensure_connector_topics(bootstrap: str, name: str) -> None:
+    ensure_topics(make_admin(bootstrap), connector_topics(name))

@@ -1,0 +1,297 @@
+"""Reports in and out of every simulated agency app, through a real broker.
+
+Each test uses a connector subclass with a name of its own, so its topics
+(lapor.in.<name>, lapor.out.<name>, lapor.status.<name>) are fresh on a shared broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from connectors.csv_export import CsvExport
+from connectors.csv_export.simulator import CsvExportApp
+from connectors.declarative import Declarative
+from connectors.declarative.simulator import DinasJsonApp
+from connectors.lapor_json import LaporJson
+from connectors.lapor_json.simulator import LaporJsonApp
+from connectors.open311 import Open311
+from connectors.open311.simulator import Open311App
+from connectors.simulator import serve
+from connectors.sms1708 import Sms1708
+from connectors.sms1708.simulator import SmsGateway
+from connectors.soap_ministry import SoapMinistry
+from connectors.soap_ministry.simulator import SoapMinistryApp
+from hub import topics
+from hub.connect import (
+    Cursors,
+    DeliveryWorker,
+    Inbound,
+    ensure_connector_topics,
+    import_file,
+    poll_status_once,
+    produce_durably,
+    pull_once,
+    raw_from_message,
+)
+from hub.kafka import make_consumer
+from hub.sdk import RetryPolicy
+from hub.sdk.webhook import webhook_app
+from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
+from hub.serialization.store import default_schema_dir
+from tests.helpers import unique
+
+pytestmark = pytest.mark.kafka
+SERIALIZER = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
+FAST = RetryPolicy(attempts=5, max_seconds=20, initial_wait=0.05, max_wait=0.5)
+
+
+def renamed(cls: type, prefix: str) -> type:
+    """The connector under a fresh name: fresh topics and cursors for this test."""
+    return type(cls.__name__, (cls,), {"name": unique(prefix)})
+
+
+def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 30) -> list:
+    consumer = make_consumer(bootstrap, unique("reader"))
+    consumer.subscribe([topic])
+    found, deadline = [], time.monotonic() + timeout
+    while len(found) < count and time.monotonic() < deadline:
+        found += [m for m in consumer.consume(100, 0.5) if not m.error()]
+    consumer.close()
+    return found
+
+
+def routed(report: dict[str, Any], handler: str) -> dict[str, Any]:
+    return {
+        "report": report,
+        "decision": {
+            "hub_id": report["hub_id"],
+            "destinations": [{"agency": handler, "role": "HANDLER"}],
+            "matched_rules": ["test"],
+            "rules_version": "test",
+            "reason": "test",
+            "decided_at": report["received_at"],
+            "priority": None,
+            "sla_working_days": None,
+            "fallback": False,
+            "escalated": False,
+            "excluded_agencies": [],
+            "location_note": None,
+        },
+    }
+
+
+async def pull_and_translate(bootstrap: str, connector, client, expected: int) -> list[dict]:
+    ensure_connector_topics(bootstrap, connector.name)
+    inbound, cursors = Inbound(bootstrap, connector), Cursors(bootstrap)
+    assert await pull_once(connector, client, inbound, cursors) == expected
+    assert await pull_once(connector, client, inbound, cursors) == 0, "the cursor was kept"
+    messages = read_topic(bootstrap, topics.inbound(connector.name), expected)
+    return [connector.to_report(raw_from_message(m)) for m in messages]
+
+
+async def deliver_and_follow(bootstrap: str, connector, client, report: dict) -> DeliveryWorker:
+    topic = topics.outbound(connector.name)
+    value = SERIALIZER.serialize(topic, routed(report, connector.config.agency))
+    key = report["hub_id"].encode()
+    # the same routed report twice: the app must still hold it once
+    await produce_durably(
+        Cursors(bootstrap).producer, [(topic, key, value, {}), (topic, key, value, {})]
+    )
+    worker = DeliveryWorker(bootstrap, connector, SERIALIZER, FAST, group=unique("deliver"))
+    deadline = time.monotonic() + 30
+    handled = 0
+    while handled < 2 and time.monotonic() < deadline:
+        handled += await worker.run_once(client, timeout=0.5)
+    worker.close()
+    assert handled == 2
+    return worker
+
+
+def test_lapor_json_in_and_out(kafka_bootstrap: str) -> None:
+    app = LaporJsonApp()
+    for n in range(5):
+        app.citizen_files(
+            isi=f"Jalan berlubang nomor {n}",
+            lokasi={"kode_wilayah": "35.78"},
+            pelapor={"nama": "Siti", "telepon": "0812"},
+        )
+    with serve(app.app) as url:
+        connector = renamed(LaporJson, "lapor-json")(
+            {"agency": "kemenpan-rb", "base_url": url, "page_size": 50}
+        )
+
+        async def scenario() -> None:
+            async with httpx.AsyncClient() as client:
+                reports = await pull_and_translate(kafka_bootstrap, connector, client, 5)
+                assert sorted(r["body"] for r in reports) == [
+                    f"Jalan berlubang nomor {n}" for n in range(5)
+                ]
+                app.state.fail_next(2, status=503, retry_after=0.05)
+                worker = await deliver_and_follow(kafka_bootstrap, connector, client, reports[0])
+                assert list(worker.delivered) == [reports[0]["hub_id"]] and not worker.failed
+                assert len(app.state.delivered) == 1, "delivered once despite 503s and a duplicate"
+                app.officer_updates(reports[0]["hub_id"], "selesai", "Sudah diperbaiki")
+                cursors = Cursors(kafka_bootstrap)
+                assert (
+                    await poll_status_once(connector, client, kafka_bootstrap, cursors, SERIALIZER)
+                    == 2
+                )
+                updates = [
+                    SERIALIZER.deserialize(m.topic(), m.value())
+                    for m in read_topic(kafka_bootstrap, topics.status(connector.name), 2)
+                ]
+                assert [u["status"] for u in updates] == ["RECEIVED", "RESOLVED"]
+                assert updates[1]["source_status"] == "selesai"
+
+        asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_open311_in_and_out(kafka_bootstrap: str, fmt: str) -> None:
+    app = Open311App()
+    app.citizen_files(description="Sampah menumpuk di TPS", address="Jl. Darmo, Surabaya")
+    with serve(app.app) as url:
+        connector = renamed(Open311, "open311")(
+            {"agency": "pemkot-surabaya", "base_url": url, "format": fmt}
+        )
+
+        async def scenario() -> None:
+            async with httpx.AsyncClient() as client:
+                (report,) = await pull_and_translate(kafka_bootstrap, connector, client, 1)
+                assert report["source"]["channel"] == "OPEN311"
+                worker = await deliver_and_follow(kafka_bootstrap, connector, client, report)
+                (remote_id,) = worker.delivered.values()
+                app.city_updates(remote_id, "closed", "Sudah diangkut", "fixed")
+                n = await poll_status_once(
+                    connector, client, kafka_bootstrap, Cursors(kafka_bootstrap), SERIALIZER
+                )
+                assert n == 1
+
+        asyncio.run(scenario())
+
+
+def test_soap_ministry_in_and_out(kafka_bootstrap: str) -> None:
+    app = SoapMinistryApp()
+    app.citizen_files(Uraian="PKH belum cair", KodeWilayah="73.06")
+    with serve(app.app) as url:
+        connector = renamed(SoapMinistry, "soap")({"agency": "kemensos", "base_url": url})
+
+        async def scenario() -> None:
+            async with httpx.AsyncClient() as client:
+                (report,) = await pull_and_translate(kafka_bootstrap, connector, client, 1)
+                app.state.fail_next(1, status=500)
+                await deliver_and_follow(kafka_bootstrap, connector, client, report)
+                assert len(app.state.delivered) == 1
+
+        asyncio.run(scenario())
+
+
+def test_declarative_in_and_out(kafka_bootstrap: str) -> None:
+    app = DinasJsonApp()
+    app.citizen_files(subject="Lampu taman", message="Lampu taman kota mati")
+    with serve(app.app) as url:
+        connector = renamed(Declarative, "dinas")(
+            {
+                "agency": "pemkot-bandung",
+                "base_url": url,
+                "mapping": "connectors/declarative/examples/dinas-json.yaml",
+            }
+        )
+
+        async def scenario() -> None:
+            async with httpx.AsyncClient() as client:
+                (report,) = await pull_and_translate(kafka_bootstrap, connector, client, 1)
+                await deliver_and_follow(kafka_bootstrap, connector, client, report)
+                (document,) = app.state.delivered.values()
+                assert document["ref"] == report["hub_id"]
+
+        asyncio.run(scenario())
+
+
+def test_a_permanent_refusal_goes_to_the_dead_letter_topic(kafka_bootstrap: str) -> None:
+    app = LaporJsonApp()
+    app.citizen_files(isi="Laporan")
+    with serve(app.app) as url:
+        connector = renamed(LaporJson, "lapor-json")({"agency": "kemenpan-rb", "base_url": url})
+
+        async def scenario() -> None:
+            async with httpx.AsyncClient() as client:
+                (report,) = await pull_and_translate(kafka_bootstrap, connector, client, 1)
+                app.state.fail_next(5, status=422)
+                worker = await deliver_and_follow(kafka_bootstrap, connector, client, report)
+                assert report["hub_id"] in worker.failed
+                assert "HTTP 422" in worker.failed[report["hub_id"]]
+
+        asyncio.run(scenario())
+        letters = read_topic(kafka_bootstrap, topics.dead_letter("deliver"), 10_000, timeout=5)
+        ours = [
+            m
+            for m in letters
+            if dict(m.headers())["__connect.errors.connector.name"] == connector.name.encode()
+        ]
+        assert ours and b"HTTP 422" in dict(ours[0].headers())["__connect.errors.exception.message"]
+
+
+def test_sms_gateway_pushes_to_the_webhook(kafka_bootstrap: str) -> None:
+    connector = renamed(Sms1708, "sms")({"agency": "admin-nasional"})
+    ensure_connector_topics(kafka_bootstrap, connector.name)
+    inbound = Inbound(kafka_bootstrap, connector)
+    secrets = [SecretStr("rahasia-lama"), SecretStr("rahasia-baru")]  # during a rotation
+    with serve(webhook_app(connector, secrets, inbound.write)) as hook:
+        gateway = SmsGateway(hook + "/", secret="rahasia-baru")
+        with serve(gateway.app) as gateway_url:
+            answer = httpx.post(
+                f"{gateway_url}/kirim-sms-warga",
+                json={
+                    "dari": "+6281234567890",
+                    "pesan": "LAPOR# sampah menumpuk di Kel. Gubeng, Surabaya",
+                },
+            )
+            assert answer.json()["hub"] == 202
+        forged = SmsGateway(hook + "/", secret="bukan-rahasianya")
+        refused = forged.forward([forged.message("+628", "palsu")])
+        assert refused.status_code == 401 and "signature does not match" in refused.text
+        unsigned = httpx.post(hook + "/", content=b"[]")
+        assert unsigned.status_code == 401 and "missing X-Lapor-Signature" in unsigned.text
+        huge = httpx.post(hook + "/", content=b"x" * (connector.max_body_bytes + 1))
+        assert huge.status_code == 413
+    (message,) = read_topic(kafka_bootstrap, topics.inbound(connector.name), 1)
+    report = connector.to_report(raw_from_message(message))
+    assert report["source"]["channel"] == "SMS" and report["reporter"]["phone"] == "+6281234567890"
+    assert "Gubeng" in report["location"]["address"]
+    assert report["category"] == "lingkungan.sampah"
+
+
+def test_csv_export_imports_good_rows_and_refuses_bad_ones(kafka_bootstrap: str) -> None:
+    app = CsvExportApp()
+    rows = [
+        {
+            "no_laporan": f"K-{n}",
+            "tanggal": "2026-11-01 10:00",
+            "jenis": "pengaduan",
+            "isi": f"Sampah pasar {n}",
+            "kode_wilayah": "64.08",
+        }
+        for n in range(20)
+    ]
+    rows.insert(7, {"no_laporan": "", "tanggal": "2026-11-01", "isi": "tanpa nomor"})
+    app.export("november.csv", rows)
+    with serve(app.app) as url:
+        data = httpx.get(f"{url}/ekspor/november.csv").content
+    connector = renamed(CsvExport, "csv")({"agency": "pemkab-kutai-timur"})
+    ensure_connector_topics(kafka_bootstrap, connector.name)
+    inbound = Inbound(kafka_bootstrap, connector)
+    result = asyncio.run(import_file(connector, data, inbound, "november.csv"))
+    assert result.accepted == 20 and result.refused == ["line 9: no_laporan is empty"]
+    again = asyncio.run(import_file(connector, data, inbound, "november.csv"))  # imported twice
+    messages = read_topic(kafka_bootstrap, topics.inbound(connector.name), 40)
+    hub_ids = {connector.to_report(raw_from_message(m))["hub_id"] for m in messages}
+    assert again.accepted == 20 and len(messages) == 40 and len(hub_ids) == 20, (
+        "importing twice gives the same 20 reports (hub ids), not 40"
+    )
