@@ -27,7 +27,7 @@ from hub import topics
 from hub.errors import BadInput, PermanentDeliveryError, RetryableDeliveryError
 from hub.kafka import TopicSpec, ensure_topics, make_admin, make_consumer, make_producer
 from hub.sdk.base import Connector, RawMessage
-from hub.sdk.http import RetryPolicy, deliver_with_retries
+from hub.sdk.http import DEFAULT_POLICY, RetryPolicy, deliver_with_retries
 from hub.serialization import TopicSerializer
 
 log = logging.getLogger(__name__)
@@ -253,7 +253,7 @@ class DeliveryWorker:
         bootstrap: str,
         connector: Connector,
         serializer: TopicSerializer,
-        policy: RetryPolicy = RetryPolicy(),
+        policy: RetryPolicy = DEFAULT_POLICY,
         group: str | None = None,
     ) -> None:
         self.connector = connector

@@ -79,6 +79,9 @@ class RetryPolicy:
     max_wait: float = 20.0
 
 
+DEFAULT_POLICY = RetryPolicy()
+
+
 def _wait(policy: RetryPolicy):
     backoff = wait_exponential_jitter(multiplier=policy.initial_wait, max=policy.max_wait)
 
@@ -97,7 +100,7 @@ async def deliver_with_retries(
     client: httpx.AsyncClient,
     routed: dict[str, Any],
     idempotency_key: str,
-    policy: RetryPolicy = RetryPolicy(),
+    policy: RetryPolicy = DEFAULT_POLICY,
 ) -> Delivered:
     """Deliver once, retrying what is retryable; raises the last error when it gives up."""
     retrying = AsyncRetrying(
