@@ -83,14 +83,23 @@ class Sms1708(Connector):
     Config = Sms1708Config
     max_body_bytes = 64 * 1024
 
-    def parse_push(self, body: bytes, headers: dict[str, str]) -> list[RawMessage]:
+    def parse_push(self, body: bytes, headers: dict[str, str]) -> list[RawMessage | BadInput]:
         data = parse_json(body)
         items = data if isinstance(data, list) else [data]
-        if not items or not all(isinstance(i, dict) for i in items):
+        if not items:
             raise BadInput("expected a JSON object or a list of objects, one per SMS")
-        for item in items:
-            require(item, "id", "dari", "pesan")
-        return [RawMessage(str(i["id"]), json.dumps(i, ensure_ascii=False).encode()) for i in items]
+        parsed: list[RawMessage | BadInput] = []
+        for number, item in enumerate(items):
+            try:
+                if not isinstance(item, dict):
+                    raise BadInput("not a JSON object")
+                require(item, "id", "dari", "pesan")
+                parsed.append(
+                    RawMessage(str(item["id"]), json.dumps(item, ensure_ascii=False).encode())
+                )
+            except BadInput as refused:
+                parsed.append(BadInput(f"SMS #{number + 1}: {refused.reason}"))
+        return parsed
 
     def to_report(self, raw: RawMessage) -> dict[str, Any]:
         data = parse_json(raw.body)

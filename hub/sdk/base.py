@@ -106,8 +106,10 @@ class Connector:
     async def pull(self, client: httpx.AsyncClient, cursor: str | None) -> PullPage:
         raise NotImplementedError
 
-    def parse_push(self, body: bytes, headers: dict[str, str]) -> list[RawMessage]:
-        """Split a (signature-checked) webhook body into raw messages."""
+    def parse_push(self, body: bytes, headers: dict[str, str]) -> list[RawMessage | BadInput]:
+        """Split a (signature-checked) webhook body into raw messages; a bad one in a batch
+        is returned as BadInput so the good ones go on. Raise BadInput if the whole body is
+        unusable."""
         raise NotImplementedError
 
     def read_file(self, data: bytes) -> Iterator[RawMessage | BadInput]:

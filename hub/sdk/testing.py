@@ -136,6 +136,8 @@ class ConnectorContract:
             with pytest.raises(BadInput) as refused:
                 if Capability.PUSH in self.connector_class.capabilities:
                     for message in self.connector().parse_push(raw.body, {}):
+                        if isinstance(message, BadInput):
+                            raise message
                         self.connector().to_report(message)
                 else:
                     self.connector().to_report(raw)

@@ -29,7 +29,8 @@ from hub.sdk.inputs import check_size
 SIGNATURE_HEADER = "X-Lapor-Signature"
 WINDOW_SECONDS = 300
 
-Sink = Callable[[list[RawMessage]], Awaitable[None]]
+Sink = Callable[[list[RawMessage]], Awaitable[object]]
+Refuse = Callable[[bytes, str, str], Awaitable[None]]
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
@@ -72,20 +73,33 @@ def verify(
     raise BadInput("signature does not match: wrong secret, or the body was changed", status=401)
 
 
-def webhook_app(connector: Connector, secrets: Sequence[SecretStr], sink: Sink) -> Starlette:
+def webhook_app(
+    connector: Connector, secrets: Sequence[SecretStr], sink: Sink, refuse: Refuse | None = None
+) -> Starlette:
     """POST / takes one signed request of ``connector``'s app and answers 2xx only after
-    ``sink`` has written its messages durably."""
+    ``sink`` has written its messages durably. In a batch, a bad message is refused on its
+    own (to ``refuse``, the dead letters, with its reason) and the good ones go on."""
 
     async def receive(request: Request) -> JSONResponse:
         body = await request.body()
         try:
             check_size(body, connector.max_body_bytes)
             verify(request.headers.get(SIGNATURE_HEADER), body, secrets)
-            messages = connector.parse_push(body, dict(request.headers))
+            parsed = connector.parse_push(body, dict(request.headers))
         except BadInput as refused:
             return JSONResponse({"error": refused.reason}, status_code=refused.status)
-        await sink(messages)
-        return JSONResponse({"accepted": [m.source_id for m in messages]}, status_code=202)
+        good = [m for m in parsed if isinstance(m, RawMessage)]
+        bad = [m for m in parsed if isinstance(m, BadInput)]
+        if bad and not good:
+            return JSONResponse({"error": "; ".join(b.reason for b in bad)}, status_code=400)
+        await sink(good)
+        for refused in bad:
+            if refuse is not None:
+                await refuse(body, refused.reason, "webhook")
+        return JSONResponse(
+            {"accepted": [m.source_id for m in good], "refused": [b.reason for b in bad]},
+            status_code=202,
+        )
 
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"connector": connector.name, "ok": True})

@@ -243,7 +243,7 @@ def test_sms_gateway_pushes_to_the_webhook(kafka_bootstrap: str) -> None:
     ensure_connector_topics(kafka_bootstrap, connector.name)
     inbound = Inbound(kafka_bootstrap, connector)
     secrets = [SecretStr("rahasia-lama"), SecretStr("rahasia-baru")]  # during a rotation
-    with serve(webhook_app(connector, secrets, inbound.write)) as hook:
+    with serve(webhook_app(connector, secrets, inbound.write, inbound.refuse)) as hook:
         gateway = SmsGateway(hook + "/", secret="rahasia-baru")
         with serve(gateway.app) as gateway_url:
             answer = httpx.post(
@@ -261,8 +261,14 @@ def test_sms_gateway_pushes_to_the_webhook(kafka_bootstrap: str) -> None:
         assert unsigned.status_code == 401 and "missing X-Lapor-Signature" in unsigned.text
         huge = httpx.post(hook + "/", content=b"x" * (connector.max_body_bytes + 1))
         assert huge.status_code == 413
-    (message,) = read_topic(kafka_bootstrap, topics.inbound(connector.name), 1)
-    report = connector.to_report(raw_from_message(message))
+        mixed = SmsGateway(hook + "/", secret="rahasia-lama")  # the old secret still works
+        batch = [mixed.message("+62811", "LAPOR# lampu jalan mati"), {"id": "rusak", "dari": "+62"}]
+        answer = mixed.forward(batch)
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["refused"] == ["SMS #2: missing required field pesan"]
+    first, second = read_topic(kafka_bootstrap, topics.inbound(connector.name), 2)
+    assert connector.to_report(raw_from_message(second))["body"] == "lampu jalan mati"
+    report = connector.to_report(raw_from_message(first))
     assert report["source"]["channel"] == "SMS" and report["reporter"]["phone"] == "+6281234567890"
     assert "Gubeng" in report["location"]["address"]
     assert report["category"] == "lingkungan.sampah"
