@@ -29,29 +29,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from hub.errors import RulesError
 from hub.routing.directory import REGION_CODE, StrList, as_list
+from hub.vocabulary import CHANNELS, KIND_NAMES
 from hub.yamlfile import YamlDocument, load_yaml, validate
 
-KINDS = {
-    "COMPLAINT": "COMPLAINT",
-    "PENGADUAN": "COMPLAINT",
-    "ASPIRATION": "ASPIRATION",
-    "ASPIRASI": "ASPIRATION",
-    "INFORMATION_REQUEST": "INFORMATION_REQUEST",
-    "PERMINTAAN_INFORMASI": "INFORMATION_REQUEST",
-    "WHISTLEBLOWING": "WHISTLEBLOWING",
-    "UNKNOWN": "UNKNOWN",
-}
-CHANNELS = {
-    "WEB",
-    "MOBILE_APP",
-    "SMS",
-    "SOCIAL_MEDIA",
-    "EMAIL",
-    "WALK_IN",
-    "API",
-    "OPEN311",
-    "OTHER",
-}
+KINDS = KIND_NAMES  # a rule may say pengaduan or COMPLAINT
 PROVINCE_GOVERNMENT = "pemda_provinsi"
 LOCAL_GOVERNMENT = "pemda_kabupaten_kota"
 RESOLVED_TARGETS = {LOCAL_GOVERNMENT: 2, PROVINCE_GOVERNMENT: 1}

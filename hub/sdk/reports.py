@@ -8,32 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.errors import BadInput
+from hub.vocabulary import CHANNELS, KINDS, STATUSES
 
 HUB_NAMESPACE = uuid.UUID("5b1f4a43-4c41-504f-5221-4855422d4944")
-KINDS = {"COMPLAINT", "ASPIRATION", "INFORMATION_REQUEST", "WHISTLEBLOWING", "UNKNOWN"}
-CHANNELS = {
-    "WEB",
-    "MOBILE_APP",
-    "SMS",
-    "SOCIAL_MEDIA",
-    "EMAIL",
-    "WALK_IN",
-    "API",
-    "OPEN311",
-    "OTHER",
-}
-STATUSES = {
-    "RECEIVED",
-    "VERIFIED",
-    "FORWARDED",
-    "IN_PROGRESS",
-    "RESOLVED",
-    "NOT_AUTHORITY",
-    "ESCALATED",
-    "POSTPONED",
-    "CLOSED",
-    "UNKNOWN",
-}
+
+
+HUB_NAMESPACE = uuid.UUID("5b1f4a43-4c41-504f-5221-4855422d4944")
 
 
 def hub_id(connector: str, source_id: str) -> str:
