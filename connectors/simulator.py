@@ -52,6 +52,16 @@ class AppState:
         with self.lock:
             self.faults.extend(Fault(status, retry_after, delay) for _ in range(count))
 
+    def remember(self, key: str, document: dict[str, Any], prefix: str) -> tuple[str, bool]:
+        """The app's id for a delivery, made once per idempotency key: (id, created now)."""
+        with self.lock:
+            if key in self.idempotency:
+                return self.idempotency[key], False
+            made = f"{prefix}{len(self.delivered) + 1:06d}"
+            self.idempotency[key] = made
+            self.delivered[made] = document
+            return made, True
+
     def next_fault(self) -> Fault | None:
         with self.lock:
             self.requests += 1

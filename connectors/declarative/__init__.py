@@ -26,6 +26,7 @@ from hub.sdk import (
     new_report,
     parse_json,
     parse_time,
+    post_delivery,
     raise_for_status,
 )
 from hub.yamlfile import load_yaml, validate
@@ -222,10 +223,7 @@ class Declarative(Connector):
         spec = self.mapping.deliver
         if spec is None:
             raise ConnectorError(f"mapping {self.mapping.name} has no deliver section")
-        response = await client.post(
-            f"{self.config.base_url}{spec.path}",
-            content=self.from_routed(routed),
-            headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
-        )
-        raise_for_status(response, f"{self.mapping.name} API")
+        url = f"{self.config.base_url}{spec.path}"
+        what = f"{self.mapping.name} API"
+        response = await post_delivery(client, url, self.from_routed(routed), idempotency_key, what)
         return Delivered(str(get_path(parse_json(response.content), spec.id)))

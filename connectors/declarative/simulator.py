@@ -51,10 +51,5 @@ class DinasJsonApp:
     async def _inbox(self, request: Request) -> JSONResponse:
         key = request.headers.get("Idempotency-Key", "")
         document = json.loads(await request.body())
-        with self.state.lock:
-            ticket = self.state.idempotency.get(key)
-            if ticket is None:
-                ticket = f"T-{len(self.state.delivered) + 1}"
-                self.state.idempotency[key] = ticket
-                self.state.delivered[ticket] = document
+        ticket, _ = self.state.remember(key, document, "T-")
         return JSONResponse({"ticket": ticket}, status_code=201)

@@ -26,6 +26,7 @@ from hub.sdk import (
     new_status,
     parse_json,
     parse_time,
+    post_delivery,
     raise_for_status,
     require,
 )
@@ -217,10 +218,8 @@ class LaporJson(Connector):
     async def deliver(
         self, client: httpx.AsyncClient, routed: dict[str, Any], idempotency_key: str
     ) -> Delivered:
-        response = await client.post(
-            f"{self.config.base_url}/api/v1/laporan",
-            content=self.from_routed(routed),
-            headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
+        url = f"{self.config.base_url}/api/v1/laporan"
+        response = await post_delivery(
+            client, url, self.from_routed(routed), idempotency_key, "LAPOR! API"
         )
-        raise_for_status(response, "LAPOR! API")
         return Delivered(str(response.json()["tracking_id"]))

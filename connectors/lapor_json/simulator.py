@@ -90,11 +90,8 @@ class LaporJsonApp:
             return JSONResponse({"error": "JSON tidak valid"}, status_code=400)
         if not document.get("isi"):
             return JSONResponse({"error": "isi wajib diisi"}, status_code=422)
-        with self.state.lock:
-            if key in self.state.idempotency:
-                return JSONResponse({"tracking_id": self.state.idempotency[key]}, status_code=200)
-            tracking = f"INS-{len(self.state.delivered) + 1:06d}"
-            self.state.idempotency[key] = tracking
-            self.state.delivered[tracking] = document
+        tracking, created = self.state.remember(key, document, "INS-")
+        if not created:
+            return JSONResponse({"tracking_id": tracking}, status_code=200)
         self.officer_updates(document["referensi_hub"], "baru")
         return JSONResponse({"tracking_id": tracking}, status_code=201)

@@ -9,7 +9,7 @@ from hub.sdk.base import (
     PullPage,
     RawMessage,
 )
-from hub.sdk.http import RetryPolicy, deliver_with_retries, raise_for_status
+from hub.sdk.http import RetryPolicy, deliver_with_retries, post_delivery, raise_for_status
 from hub.sdk.inputs import charset_of, check_size, decode_text, parse_json, parse_xml, require
 from hub.sdk.registry import available, get_connector
 from hub.sdk.reports import extra_fields, hub_id, new_report, new_status, parse_time
@@ -38,6 +38,7 @@ __all__ = [
     "parse_json",
     "parse_time",
     "parse_xml",
+    "post_delivery",
     "raise_for_status",
     "require",
 ]

@@ -58,6 +58,24 @@ def raise_for_status(response: httpx.Response, what: str = "the app") -> None:
     raise PermanentDeliveryError(message, status)
 
 
+async def post_delivery(
+    client: httpx.AsyncClient,
+    url: str,
+    content: bytes,
+    idempotency_key: str,
+    what: str,
+    content_type: str = "application/json",
+) -> httpx.Response:
+    """POST a delivery with its idempotency key; a failed answer raises the SDK's errors."""
+    response = await client.post(
+        url,
+        content=content,
+        headers={"Content-Type": content_type, "Idempotency-Key": idempotency_key},
+    )
+    raise_for_status(response, what)
+    return response
+
+
 @contextlib.contextmanager
 def transport_errors(what: str = "the app") -> Iterator[None]:
     """httpx's network errors, as retryable delivery errors."""
