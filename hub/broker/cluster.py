@@ -503,14 +503,26 @@ def default_base_port(nodes: int) -> int:
     return 9092 if nodes == 1 else 9192
 
 
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def existing_clusters(home: Path, cache: Path, kafka_version: str) -> list[LocalCluster]:
     """Every local cluster formatted under ``home``, running or not."""
     found = sorted((home / "broker").glob("*/cluster.json"))
     return [LocalCluster(state.parent, cache=cache, kafka_version=kafka_version) for state in found]
 
 
-def free_base_port(nodes: int = 1, low: int = 20000, high: int = 40000) -> int:
-    """A base port whose 2 x ``nodes`` consecutive ports are free now (for tests and demos)."""
+def free_base_port(nodes: int = 1, low: int = 20000, high: int | None = None) -> int:
+    """A base port whose 2 x ``nodes`` consecutive ports are free now (for tests and demos).
+
+    Ports are taken below the kernel's ephemeral range, where client connections are given
+    ports: a port chosen there could be taken by a client before Kafka binds it.
+    """
+    high = high or _ephemeral_start()
     for _ in range(200):
         base = random.randrange(low, high - 2 * nodes)
         if all(_port_free(port) for port in range(base, base + 2 * nodes)):
