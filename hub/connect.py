@@ -105,12 +105,12 @@ class Inbound:
 
     def __init__(self, bootstrap: str, connector: Connector) -> None:
         self.connector = connector
-        self.topic = topics.inbound(connector.name)
+        self.topic = topics.inbound(connector.instance)
         self.producer = make_producer(bootstrap, linger_ms=5)
 
     async def write(self, messages: Iterable[RawMessage]) -> int:
         batch = [
-            (self.topic, m.source_id.encode(), m.body, raw_headers(self.connector.name, m))
+            (self.topic, m.source_id.encode(), m.body, raw_headers(self.connector.instance, m))
             for m in messages
         ]
         await produce_durably(self.producer, batch)
@@ -119,7 +119,7 @@ class Inbound:
     async def refuse(self, body: bytes, reason: str, source: str, stage: str = "ingest") -> None:
         headers = {
             "__connect.errors.stage": stage.encode(),
-            "__connect.errors.connector.name": self.connector.name.encode(),
+            "__connect.errors.connector.instance": self.connector.instance.encode(),
             "__connect.errors.exception.class.name": b"BadInput",
             "__connect.errors.exception.message": reason.encode(),
             "lapor.source": source.encode(),
@@ -190,7 +190,7 @@ async def pull_once(
     connector: Connector, client: httpx.AsyncClient, inbound: Inbound, cursors: Cursors
 ) -> int:
     """One page from the app into Kafka, then its cursor; the number of messages."""
-    key = f"{connector.name}/pull"
+    key = f"{connector.instance}/pull"
     page = await connector.pull(client, cursors.load(key))
     written = await inbound.write(page.messages)
     if page.cursor is not None:
@@ -222,16 +222,19 @@ async def poll_status_once(
     serializer: TopicSerializer,
 ) -> int:
     """One page of the app's status changes, as StatusUpdates on lapor.status.<connector>."""
-    key = f"{connector.name}/status"
+    key = f"{connector.instance}/status"
     page = await connector.poll_status(client, cursors.load(key))
-    topic = topics.status(connector.name)
+    topic = topics.status(connector.instance)
     records = []
     for raw in page.messages:
         try:
             update = connector.to_status(raw)
         except BadInput as refused:
             log.warning(
-                "status message %s of %s refused: %s", raw.source_id, connector.name, refused.reason
+                "status message %s of %s refused: %s",
+                raw.source_id,
+                connector.instance,
+                refused.reason,
             )
             continue
         records.append((topic, update["hub_id"].encode(), serializer.serialize(topic, update), {}))
@@ -259,8 +262,8 @@ class DeliveryWorker:
         self.connector = connector
         self.serializer = serializer
         self.policy = policy
-        self.topic = topics.outbound(connector.name)
-        self.consumer = make_consumer(bootstrap, group or f"lapor-deliver-{connector.name}")
+        self.topic = topics.outbound(connector.instance)
+        self.consumer = make_consumer(bootstrap, group or f"lapor-deliver-{connector.instance}")
         self.consumer.subscribe([self.topic])
         self.dead = Inbound(bootstrap, connector)
         self.delivered: dict[str, str] = {}  # hub id -> the app's id, this run

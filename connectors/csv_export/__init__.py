@@ -101,7 +101,7 @@ class CsvExport(Connector):
         row = parse_json(raw.body)
         require(row, "no_laporan", "tanggal", "isi")
         return new_report(
-            connector=self.name,
+            connector=self.instance,
             agency=self.config.agency,
             source_id=row["no_laporan"],
             channel="OTHER",

@@ -152,9 +152,12 @@ class Declarative(Connector):
     Config = DeclarativeConfig
     config: DeclarativeConfig
 
-    def __init__(self, config: DeclarativeConfig | dict[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(
+        self, config: DeclarativeConfig | dict[str, Any], instance: str | None = None
+    ) -> None:
+        super().__init__(config, instance)
         self.mapping = load_mapping(self.config.mapping)
+        self.instance = instance or self.mapping.name
 
     def to_report(self, raw: RawMessage) -> dict[str, Any]:
         item = parse_json(raw.body)
@@ -167,7 +170,7 @@ class Declarative(Connector):
         used = {spec.path.split(".")[0] for spec in self.mapping.report.values() if spec.path}
         used.add((self.mapping.pull.id if self.mapping.pull else "id").split(".")[0])
         return new_report(
-            connector=self.mapping.name,
+            connector=self.instance,
             agency=self.config.agency,
             source_id=raw.source_id,
             channel=values.get("channel") or "API",

@@ -107,7 +107,7 @@ class LaporJson(Connector):
             extra_fields(person, {"nama", "telepon", "email", "anonim", "rahasia"}, "pelapor.")
         )
         return new_report(
-            connector=self.name,
+            connector=self.instance,
             agency=self.config.agency,
             source_id=str(data["tracking_id"]),
             channel=CHANNELS.get(str(data.get("sumber", "")).lower(), "OTHER"),

@@ -114,7 +114,7 @@ class Open311(Connector):
         name = " ".join(p for p in (data.get("first_name"), data.get("last_name")) if p) or None
         media = data.get("media_url")
         return new_report(
-            connector=self.name,
+            connector=self.instance,
             agency=self.config.agency,
             source_id=str(data["service_request_id"]),
             channel="OPEN311",

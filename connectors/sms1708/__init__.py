@@ -113,7 +113,7 @@ class Sms1708(Connector):
         body = PREFIX.sub("", text, count=1)
         received = data.get("diterima_pada")
         return new_report(
-            connector=self.name,
+            connector=self.instance,
             agency=self.config.agency,
             source_id=str(data["id"]),
             channel="SMS",

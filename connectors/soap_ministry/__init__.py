@@ -85,7 +85,7 @@ class SoapMinistry(Connector):
         if missing:
             raise BadInput(f"Pengaduan without {', '.join(missing)}")
         return new_report(
-            connector=self.name,
+            connector=self.instance,
             agency=self.config.agency,
             source_id=data["NomorAgenda"],
             channel="API",

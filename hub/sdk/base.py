@@ -81,11 +81,16 @@ class Connector:
     content_type: ClassVar[str] = "application/json"
     max_body_bytes: ClassVar[int] = 256 * 1024
 
-    def __init__(self, config: ConnectorConfig | dict[str, Any]) -> None:
+    def __init__(
+        self, config: ConnectorConfig | dict[str, Any], instance: str | None = None
+    ) -> None:
         self.config = config if isinstance(config, ConnectorConfig) else self.Config(**config)
+        # One connector type may serve several apps (two cities' Open311): each instance has
+        # its own name, which is in its topics (lapor.in.<instance>) and its reports' hub ids.
+        self.instance = instance or self.name
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name} agency={self.config.agency}>"
+        return f"<{type(self).__name__} {self.instance} agency={self.config.agency}>"
 
     # -- translation: pure functions, no I/O ----------------------------------------------
 

@@ -128,6 +128,6 @@ async def deliver_with_retries(
         reraise=True,
     )
     async for attempt in retrying:
-        with attempt, transport_errors(connector.name):
+        with attempt, transport_errors(connector.instance):
             return await connector.deliver(client, routed, idempotency_key)
     raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover

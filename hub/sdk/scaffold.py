@@ -85,7 +85,7 @@ class {cls}(Connector):
             raise BadInput("a report must be a JSON object")
         require(item, "id", "text", "created_at")
         return new_report(
-            connector=self.name,
+            connector=self.instance,
             agency=self.config.agency,
             source_id=str(item["id"]),
             channel="API",

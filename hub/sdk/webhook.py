@@ -102,6 +102,6 @@ def webhook_app(
         )
 
     async def health(_: Request) -> JSONResponse:
-        return JSONResponse({"connector": connector.name, "ok": True})
+        return JSONResponse({"connector": connector.instance, "ok": True})
 
     return Starlette(routes=[Route("/", receive, methods=["POST"]), Route("/health", health)])

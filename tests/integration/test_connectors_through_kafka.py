@@ -51,9 +51,9 @@ SERIALIZER = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())
 FAST = RetryPolicy(attempts=5, max_seconds=20, initial_wait=0.05, max_wait=0.5)
 
 
-def renamed(cls: type, prefix: str) -> type:
-    """The connector under a fresh name: fresh topics and cursors for this test."""
-    return type(cls.__name__, (cls,), {"name": unique(prefix)})
+def renamed(cls: type, prefix: str):
+    """The connector as an instance of a fresh name: fresh topics and cursors for this test."""
+    return lambda config: cls(config, instance=unique(prefix))
 
 
 def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 30) -> list:
@@ -87,16 +87,16 @@ def routed(report: dict[str, Any], handler: str) -> dict[str, Any]:
 
 
 async def pull_and_translate(bootstrap: str, connector, client, expected: int) -> list[dict]:
-    ensure_connector_topics(bootstrap, connector.name)
+    ensure_connector_topics(bootstrap, connector.instance)
     inbound, cursors = Inbound(bootstrap, connector), Cursors(bootstrap)
     assert await pull_once(connector, client, inbound, cursors) == expected
     assert await pull_once(connector, client, inbound, cursors) == 0, "the cursor was kept"
-    messages = read_topic(bootstrap, topics.inbound(connector.name), expected)
+    messages = read_topic(bootstrap, topics.inbound(connector.instance), expected)
     return [connector.to_report(raw_from_message(m)) for m in messages]
 
 
 async def deliver_and_follow(bootstrap: str, connector, client, report: dict) -> DeliveryWorker:
-    topic = topics.outbound(connector.name)
+    topic = topics.outbound(connector.instance)
     value = SERIALIZER.serialize(topic, routed(report, connector.config.agency))
     key = report["hub_id"].encode()
     # the same routed report twice: the app must still hold it once
@@ -144,7 +144,7 @@ def test_lapor_json_in_and_out(kafka_bootstrap: str) -> None:
                 )
                 updates = [
                     SERIALIZER.deserialize(m.topic(), m.value())
-                    for m in read_topic(kafka_bootstrap, topics.status(connector.name), 2)
+                    for m in read_topic(kafka_bootstrap, topics.status(connector.instance), 2)
                 ]
                 assert [u["status"] for u in updates] == ["RECEIVED", "RESOLVED"]
                 assert updates[1]["source_status"] == "selesai"
@@ -233,14 +233,15 @@ def test_a_permanent_refusal_goes_to_the_dead_letter_topic(kafka_bootstrap: str)
         ours = [
             m
             for m in letters
-            if dict(m.headers())["__connect.errors.connector.name"] == connector.name.encode()
+            if dict(m.headers())["__connect.errors.connector.instance"]
+            == connector.instance.encode()
         ]
         assert ours and b"HTTP 422" in dict(ours[0].headers())["__connect.errors.exception.message"]
 
 
 def test_sms_gateway_pushes_to_the_webhook(kafka_bootstrap: str) -> None:
     connector = renamed(Sms1708, "sms")({"agency": "admin-nasional"})
-    ensure_connector_topics(kafka_bootstrap, connector.name)
+    ensure_connector_topics(kafka_bootstrap, connector.instance)
     inbound = Inbound(kafka_bootstrap, connector)
     secrets = [SecretStr("rahasia-lama"), SecretStr("rahasia-baru")]  # during a rotation
     with serve(webhook_app(connector, secrets, inbound.write, inbound.refuse)) as hook:
@@ -266,7 +267,7 @@ def test_sms_gateway_pushes_to_the_webhook(kafka_bootstrap: str) -> None:
         answer = mixed.forward(batch)
         assert answer.status_code == 202, answer.text
         assert answer.json()["refused"] == ["SMS #2: missing required field pesan"]
-    first, second = read_topic(kafka_bootstrap, topics.inbound(connector.name), 2)
+    first, second = read_topic(kafka_bootstrap, topics.inbound(connector.instance), 2)
     assert connector.to_report(raw_from_message(second))["body"] == "lampu jalan mati"
     report = connector.to_report(raw_from_message(first))
     assert report["source"]["channel"] == "SMS" and report["reporter"]["phone"] == "+6281234567890"
@@ -291,12 +292,12 @@ def test_csv_export_imports_good_rows_and_refuses_bad_ones(kafka_bootstrap: str)
     with serve(app.app) as url:
         data = httpx.get(f"{url}/ekspor/november.csv").content
     connector = renamed(CsvExport, "csv")({"agency": "pemkab-kutai-timur"})
-    ensure_connector_topics(kafka_bootstrap, connector.name)
+    ensure_connector_topics(kafka_bootstrap, connector.instance)
     inbound = Inbound(kafka_bootstrap, connector)
     result = asyncio.run(import_file(connector, data, inbound, "november.csv"))
     assert result.accepted == 20 and result.refused == ["line 9: no_laporan is empty"]
     again = asyncio.run(import_file(connector, data, inbound, "november.csv"))  # imported twice
-    messages = read_topic(kafka_bootstrap, topics.inbound(connector.name), 40)
+    messages = read_topic(kafka_bootstrap, topics.inbound(connector.instance), 40)
     hub_ids = {connector.to_report(raw_from_message(m))["hub_id"] for m in messages}
     assert again.accepted == 20 and len(messages) == 40 and len(hub_ids) == 20, (
         "importing twice gives the same 20 reports (hub ids), not 40"
