@@ -529,6 +529,45 @@ def connectors_new(
     console.print(f"next: cd {root} && pip install -e '.[dev]' && pytest")
 
 
+worker_app = typer.Typer(
+    help="Data-plane workers (start several to share partitions).", no_args_is_help=True
+)
+app.add_typer(worker_app, name="worker")
+
+
+@worker_app.command("ingest")
+def worker_ingest(
+    config: Annotated[Path, typer.Option("--config", help="The hub's configuration file.")],
+    name: Annotated[str, typer.Option(help="This worker's name, stable across restarts.")] = "1",
+) -> None:
+    """Translate and route: lapor.in.* -> lapor.reports, lapor.routed, lapor.out.*, in
+    Kafka transactions (a worker killed at any moment loses and duplicates nothing)."""
+    from hub.dataplane.worker import run_ingest
+
+    bootstrap = _bootstrap()
+    stats = run_ingest(config, name, bootstrap)
+    console.print(
+        f"ingest worker {name} stopped: {stats.consumed} consumed, "
+        f"{stats.produced} produced in {stats.transactions} transactions"
+    )
+
+
+def _bootstrap() -> str:
+    settings = load_settings()
+    if settings.kafka_bootstrap_servers:
+        return settings.kafka_bootstrap_servers
+    cluster = _cluster(settings, 1)
+    if not cluster.status().running:
+        from hub.errors import BrokerNotReachable
+
+        raise BrokerNotReachable(
+            "No Kafka to connect to: KAFKA_BOOTSTRAP_SERVERS is not set and the local broker "
+            "is not running.",
+            fix="run `lapor-hub broker start`, or set KAFKA_BOOTSTRAP_SERVERS.",
+        )
+    return cluster.bootstrap
+
+
 @app.command()
 def demo() -> None:
     """Start the broker if needed and send a few citizen reports through the hub's plumbing."""

@@ -1,0 +1,1 @@
+"""The data plane: inbound -> translate -> route -> outbound, on confluent-kafka."""

@@ -1,0 +1,56 @@
+"""Running data-plane workers: ``lapor-hub worker ingest --config hub.yaml --name w1``.
+
+Several workers with the same configuration share the partitions (one consumer group);
+each needs its own ``--name``, which makes its transactional id stable across restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from hub import topics
+from hub.config import build_connectors, load_config
+from hub.dataplane.ingest import IngestAndRoute
+from hub.dataplane.transactional import LoopStats, TransactionalLoop
+from hub.routing import ReloadingRouter
+from hub.serialization import TopicSerializer, load_store, make_codec
+from hub.settings import load_settings
+from hub.topology import ensure_hub_topics
+
+log = logging.getLogger(__name__)
+
+
+def stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def ingest_loop(config_path: Path, name: str, bootstrap: str) -> TransactionalLoop:
+    config = load_config(config_path)
+    settings = load_settings()
+    connectors = build_connectors(config)
+    ensure_hub_topics(bootstrap, config)
+    router = ReloadingRouter(config.rules)
+    serializer = TopicSerializer(make_codec(settings, load_store(settings)))
+    transform = IngestAndRoute(connectors, router, router.router.directory, serializer)
+    return TransactionalLoop(
+        bootstrap,
+        group_id=f"{config.group_prefix}-ingest",
+        transactional_id=f"{config.group_prefix}-ingest-{name}",
+        topics=[topics.inbound(instance) for instance in connectors],
+        transform=transform,
+    )
+
+
+def run_ingest(
+    config_path: Path, name: str, bootstrap: str, stop: threading.Event | None = None
+) -> LoopStats:
+    stop = stop or stop_on_signals()
+    loop = ingest_loop(config_path, name, bootstrap)
+    log.info("ingest worker %s running", name)
+    return loop.run(stop.is_set)

@@ -1,0 +1,40 @@
+"""The hub's topics for a configuration, created with partitions, replication and
+retention set explicitly, and checked when they exist already."""
+
+from __future__ import annotations
+
+from hub import topics
+from hub.config import HubConfig
+from hub.kafka import TopicSpec, ensure_topics, make_admin
+
+STAGES = ("ingest", "translate", "route", "deliver", "status")
+CURSORS = "lapor.cursors"
+
+
+def hub_topics(config: HubConfig) -> list[TopicSpec]:
+    settings = config.topics
+    keep = {"retention.ms": str(settings.retention_days * 24 * 3600 * 1000)}
+    dead_letters = {"retention.ms": str(90 * 24 * 3600 * 1000)}  # an operator may be on leave
+
+    def spec(name: str, extra: dict[str, str] | None = None, partitions: int | None = None):
+        return TopicSpec(
+            name, partitions or settings.partitions, settings.replication, extra or keep
+        )
+
+    found = [
+        spec(topics.REPORTS),
+        spec(topics.ROUTED),
+        spec(CURSORS, {"cleanup.policy": "compact"}, 1),
+    ]
+    for instance in config.connectors:
+        found += [
+            spec(topics.inbound(instance)),
+            spec(topics.outbound(instance)),
+            spec(topics.status(instance)),
+        ]
+    found += [spec(topics.dead_letter(stage), dead_letters) for stage in STAGES]
+    return found
+
+
+def ensure_hub_topics(bootstrap: str, config: HubConfig) -> list[str]:
+    return ensure_topics(make_admin(bootstrap), hub_topics(config))
