@@ -24,10 +24,12 @@ import httpx
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from hub import topics
+from hub.deadletters import dead_letter
 from hub.errors import BadInput, PermanentDeliveryError, RetryableDeliveryError
 from hub.kafka import TopicSpec, ensure_topics, make_admin, make_consumer, make_producer
 from hub.sdk.base import Connector, RawMessage
 from hub.sdk.http import DEFAULT_POLICY, RetryPolicy, deliver_with_retries
+from hub.sdk.reports import new_status
 from hub.serialization import TopicSerializer
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ def connector_topics(name: str, replication: int = 1) -> list[TopicSpec]:
         TopicSpec(topics.dead_letter("ingest"), 3, replication, week),
         TopicSpec(topics.dead_letter("deliver"), 3, replication, week),
         TopicSpec(CURSORS, 1, replication, {"cleanup.policy": "compact"}),
+        TopicSpec(LEDGER, 3, replication, {"cleanup.policy": "compact"}),
     ]
 
 
@@ -119,7 +122,7 @@ class Inbound:
     async def refuse(self, body: bytes, reason: str, source: str, stage: str = "ingest") -> None:
         headers = {
             "__connect.errors.stage": stage.encode(),
-            "__connect.errors.connector.instance": self.connector.instance.encode(),
+            "__connect.errors.connector.name": self.connector.instance.encode(),
             "__connect.errors.exception.class.name": b"BadInput",
             "__connect.errors.exception.message": reason.encode(),
             "lapor.source": source.encode(),
@@ -244,11 +247,48 @@ async def poll_status_once(
     return len(records)
 
 
+LEDGER = "lapor.ledger"
+
+
+class Ledger:
+    """What each destination already acknowledged: ``<hub id>:<agency>`` -> the app's id,
+    in a compacted topic, so a restarted delivery worker does not send it again."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.producer = make_producer(bootstrap)
+        self.entries: dict[str, str] = {}
+
+    def load(self, timeout: float = 30.0) -> int:
+        consumer = make_consumer(self.bootstrap, f"lapor-ledger-reader-{time.time_ns()}")
+        try:
+            partitions = consumer.list_topics(LEDGER, timeout=timeout).topics[LEDGER].partitions
+            for number in partitions:
+                low, high = _watermarks(consumer, TopicPartition(LEDGER, number), timeout)
+                if high <= low:
+                    continue
+                consumer.assign([TopicPartition(LEDGER, number, low)])
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline:
+                    msg = consumer.poll(0.5)
+                    if msg is None or msg.error():
+                        continue
+                    self.entries[msg.key().decode()] = (msg.value() or b"").decode()
+                    if msg.offset() >= high - 1:
+                        break
+        finally:
+            consumer.close()
+        return len(self.entries)
+
+
 class DeliveryWorker:
     """Delivers the routed reports on ``lapor.out.<connector>`` into the app.
 
-    Offsets are committed only after the app took a report (or refused it for good), so a
-    crash re-delivers at most what was in flight, with the same idempotency key.
+    One record per destination agency (header ``lapor.destination``); the idempotency key is
+    ``<hub id>:<agency>``. A delivery the ledger already holds is skipped; a new one is
+    recorded in the ledger, with a RECEIVED status update, before its offset is committed,
+    so a crash re-sends at most what was in flight, with the same key. A batch is delivered
+    concurrently (``concurrency`` requests at a time).
     """
 
     def __init__(
@@ -258,6 +298,8 @@ class DeliveryWorker:
         serializer: TopicSerializer,
         policy: RetryPolicy = DEFAULT_POLICY,
         group: str | None = None,
+        ledger: Ledger | None = None,
+        concurrency: int = 16,
     ) -> None:
         self.connector = connector
         self.serializer = serializer
@@ -265,31 +307,71 @@ class DeliveryWorker:
         self.topic = topics.outbound(connector.instance)
         self.consumer = make_consumer(bootstrap, group or f"lapor-deliver-{connector.instance}")
         self.consumer.subscribe([self.topic])
-        self.dead = Inbound(bootstrap, connector)
-        self.delivered: dict[str, str] = {}  # hub id -> the app's id, this run
+        self.producer = make_producer(bootstrap)
+        self.ledger = ledger
+        self.limit = asyncio.Semaphore(concurrency)
+        self.delivered: dict[str, str] = {}  # "<hub id>:<agency>" -> the app's id, this run
+        self.skipped = 0  # already in the ledger
         self.failed: dict[str, str] = {}  # hub id -> why it was given up
 
     async def run_once(
-        self, client: httpx.AsyncClient, max_messages: int = 100, timeout: float = 1.0
+        self, client: httpx.AsyncClient, max_messages: int = 200, timeout: float = 1.0
     ) -> int:
         messages = await asyncio.to_thread(self.consumer.consume, max_messages, timeout)
         for msg in messages:
-            if msg.error():
+            if msg.error() and msg.error().code() != KafkaError._PARTITION_EOF:
                 raise KafkaException(msg.error())
-            routed = self.serializer.deserialize(self.topic, msg.value())
-            hub_id = routed["report"]["hub_id"]
-            key = f"{hub_id}:{self.connector.config.agency}"
-            try:
-                done = await deliver_with_retries(self.connector, client, routed, key, self.policy)
-                self.delivered[hub_id] = done.remote_id
-            except (PermanentDeliveryError, RetryableDeliveryError) as exc:
-                self.failed[hub_id] = str(exc)
-                await self.dead.refuse(
-                    msg.value(), str(exc), f"{self.topic}@{msg.offset()}", stage="deliver"
-                )
+        todo, seen = [], set()
+        for msg in messages:
+            if msg.error():
+                continue
+            key = self._key(msg)
+            if key in seen or (self.ledger is not None and key in self.ledger.entries):
+                self.skipped += 1  # a duplicate in this batch, or acknowledged before
+                continue
+            seen.add(key)
+            todo.append((msg, key))
+        results = await asyncio.gather(*(self._deliver(client, m, k) for m, k in todo))
+        records = [record for batch in results for record in batch]
+        if records:
+            await produce_durably(self.producer, records)
         if messages:
             self.consumer.commit(asynchronous=False)
         return len(messages)
+
+    def _key(self, msg: Message) -> str:
+        """``<hub id>:<agency>``: the idempotency key and ledger key of one delivery."""
+        agency = dict(msg.headers() or []).get("lapor.destination", b"").decode()
+        return f"{(msg.key() or b'').decode()}:{agency or self.connector.config.agency}"
+
+    async def _deliver(self, client: httpx.AsyncClient, msg: Message, key: str) -> list[tuple]:
+        routed = self.serializer.deserialize(self.topic, msg.value())
+        hub_id = routed["report"]["hub_id"]
+        agency = key.rsplit(":", 1)[1]
+        try:
+            async with self.limit:
+                done = await deliver_with_retries(self.connector, client, routed, key, self.policy)
+        except (PermanentDeliveryError, RetryableDeliveryError) as exc:
+            self.failed[hub_id] = str(exc)
+            letter = dead_letter(msg, "deliver", self.connector.instance, exc)
+            return [(letter.topic, letter.key, letter.value, letter.headers)]
+        self.delivered[key] = done.remote_id
+        if self.ledger is not None:
+            self.ledger.entries[key] = done.remote_id
+        status_topic = topics.status(self.connector.instance)
+        update = new_status(
+            hub_id=hub_id,
+            agency=agency,
+            status="RECEIVED",
+            source_status="delivered",
+            actor="lapor-hub",
+            message=f"{self.connector.instance} id {done.remote_id}",
+            occurred_at=datetime.now(UTC),
+        )
+        return [
+            (LEDGER, key.encode(), done.remote_id.encode(), {}),
+            (status_topic, hub_id.encode(), self.serializer.serialize(status_topic, update), {}),
+        ]
 
     def close(self) -> None:
         self.consumer.close()

@@ -8,7 +8,7 @@ from hub.config import HubConfig
 from hub.kafka import TopicSpec, ensure_topics, make_admin
 
 STAGES = ("ingest", "translate", "route", "deliver", "status")
-CURSORS = "lapor.cursors"
+from hub.connect import CURSORS  # noqa: E402
 
 
 def hub_topics(config: HubConfig) -> list[TopicSpec]:

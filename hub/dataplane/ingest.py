@@ -10,13 +10,11 @@ transaction, with Kafka Connect-style error headers; its partition moves on.
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from confluent_kafka import Message
 
-from hub import topics
+from hub import deadletters, topics
 from hub.connect import raw_from_message
 from hub.dataplane.transactional import Output
 from hub.errors import BadInput, HubError
@@ -26,32 +24,8 @@ from hub.serialization import TopicSerializer
 
 
 def dead_letter(msg: Message, stage: str, connector: str, error: Exception) -> Output:
-    now = datetime.now(UTC).isoformat().encode()
-    reason = error.reason if isinstance(error, BadInput) else str(error)
-    headers = dict(msg.headers() or [])
-    headers.update(
-        {
-            "__connect.errors.topic": msg.topic().encode(),
-            "__connect.errors.partition": str(msg.partition()).encode(),
-            "__connect.errors.offset": str(msg.offset()).encode(),
-            "__connect.errors.stage": stage.encode(),
-            "__connect.errors.connector.name": connector.encode(),
-            "__connect.errors.exception.class.name": type(error).__name__.encode(),
-            "__connect.errors.exception.message": reason.encode()[:2000],
-            "__connect.errors.exception.stacktrace": "".join(
-                traceback.format_exception_only(type(error), error)
-            )[-1000:].encode(),
-            "lapor.errors.attempts": b"1",
-            "lapor.errors.first-failure": now,
-            "lapor.errors.last-failure": now,
-        }
-    )
-    return Output(
-        topics.dead_letter(stage),
-        msg.key(),
-        msg.value() or b"",
-        {k: v or b"" for k, v in headers.items()},
-    )
+    letter = deadletters.dead_letter(msg, stage, connector, error)
+    return Output(letter.topic, letter.key, letter.value, letter.headers)
 
 
 class IngestAndRoute:

@@ -32,6 +32,7 @@ from hub.connect import (
     Cursors,
     DeliveryWorker,
     Inbound,
+    Ledger,
     ensure_connector_topics,
     import_file,
     poll_status_once,
@@ -103,7 +104,11 @@ async def deliver_and_follow(bootstrap: str, connector, client, report: dict) ->
     await produce_durably(
         Cursors(bootstrap).producer, [(topic, key, value, {}), (topic, key, value, {})]
     )
-    worker = DeliveryWorker(bootstrap, connector, SERIALIZER, FAST, group=unique("deliver"))
+    ledger = Ledger(bootstrap)
+    ledger.load()
+    worker = DeliveryWorker(
+        bootstrap, connector, SERIALIZER, FAST, group=unique("deliver"), ledger=ledger
+    )
     deadline = time.monotonic() + 30
     handled = 0
     while handled < 2 and time.monotonic() < deadline:
@@ -134,7 +139,8 @@ def test_lapor_json_in_and_out(kafka_bootstrap: str) -> None:
                 ]
                 app.state.fail_next(2, status=503, retry_after=0.05)
                 worker = await deliver_and_follow(kafka_bootstrap, connector, client, reports[0])
-                assert list(worker.delivered) == [reports[0]["hub_id"]] and not worker.failed
+                assert list(worker.delivered) == [f"{reports[0]['hub_id']}:kemenpan-rb"]
+                assert not worker.failed
                 assert len(app.state.delivered) == 1, "delivered once despite 503s and a duplicate"
                 app.officer_updates(reports[0]["hub_id"], "selesai", "Sudah diperbaiki")
                 cursors = Cursors(kafka_bootstrap)
@@ -144,10 +150,13 @@ def test_lapor_json_in_and_out(kafka_bootstrap: str) -> None:
                 )
                 updates = [
                     SERIALIZER.deserialize(m.topic(), m.value())
-                    for m in read_topic(kafka_bootstrap, topics.status(connector.instance), 2)
+                    for m in read_topic(kafka_bootstrap, topics.status(connector.instance), 3)
                 ]
-                assert [u["status"] for u in updates] == ["RECEIVED", "RESOLVED"]
-                assert updates[1]["source_status"] == "selesai"
+                hub_made = [u for u in updates if u["actor"] == "lapor-hub"]
+                assert [u["source_status"] for u in hub_made] == ["delivered"], "one, not two"
+                app_updates = [u for u in updates if u["actor"] != "lapor-hub"]
+                assert [u["status"] for u in app_updates] == ["RECEIVED", "RESOLVED"]
+                assert app_updates[1]["source_status"] == "selesai"
 
         asyncio.run(scenario())
 
@@ -233,8 +242,7 @@ def test_a_permanent_refusal_goes_to_the_dead_letter_topic(kafka_bootstrap: str)
         ours = [
             m
             for m in letters
-            if dict(m.headers())["__connect.errors.connector.instance"]
-            == connector.instance.encode()
+            if dict(m.headers())["__connect.errors.connector.name"] == connector.instance.encode()
         ]
         assert ours and b"HTTP 422" in dict(ours[0].headers())["__connect.errors.exception.message"]
 

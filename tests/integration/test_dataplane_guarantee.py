@@ -30,11 +30,17 @@ COUNT = 10_000  # ~5 s of work for one worker on these machines: the kills land 
 
 
 def lapor_message(report: dict, number: int) -> bytes:
-    return json.dumps({
-        "tracking_id": f"EO-{number:06d}", "jenis": "pengaduan", "judul": report["title"],
-        "isi": report["body"], "dibuat_pada": report["submitted_at"].isoformat(),
-        "lokasi": {"kode_wilayah": report["location"]["region_code"]},
-    }, ensure_ascii=False).encode()
+    return json.dumps(
+        {
+            "tracking_id": f"EO-{number:06d}",
+            "jenis": "pengaduan",
+            "judul": report["title"],
+            "isi": report["body"],
+            "dibuat_pada": report["submitted_at"].isoformat(),
+            "lokasi": {"kode_wilayah": report["location"]["region_code"]},
+        },
+        ensure_ascii=False,
+    ).encode()
 
 
 def read_all(bootstrap: str, topic: str, stop_when, timeout: float) -> list:
@@ -70,9 +76,22 @@ def test_a_killed_ingest_worker_loses_and_duplicates_nothing(kafka_bootstrap: st
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
 
     def start() -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "hub", "worker", "ingest", "--config",
-                                 str(config_path), "--name", "w1"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hub",
+                "worker",
+                "ingest",
+                "--config",
+                str(config_path),
+                "--name",
+                "w1",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
 
     worker = start()  # creates the topics
     rng = random.Random(9)
@@ -80,8 +99,12 @@ def test_a_killed_ingest_worker_loses_and_duplicates_nothing(kafka_bootstrap: st
     time.sleep(3)
     for number in range(COUNT):
         body = lapor_message(sample_report(rng), number)
-        producer.produce(topics.inbound(source), key=f"EO-{number:06d}".encode(), value=body,
-                         headers={"content-type": b"application/json"})
+        producer.produce(
+            topics.inbound(source),
+            key=f"EO-{number:06d}".encode(),
+            value=body,
+            headers={"content-type": b"application/json"},
+        )
         if number % 500 == 0:
             producer.poll(0)
     assert producer.flush(60) == 0
@@ -94,8 +117,12 @@ def test_a_killed_ingest_worker_loses_and_duplicates_nothing(kafka_bootstrap: st
         kills += 1
         worker = start()
     try:
-        routed = read_all(kafka_bootstrap, topics.ROUTED,
-                          lambda found: sum(1 for m in found if m.key()) >= COUNT, timeout=180)
+        routed = read_all(
+            kafka_bootstrap,
+            topics.ROUTED,
+            lambda found: sum(1 for m in found if m.key()) >= COUNT,
+            timeout=180,
+        )
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)
