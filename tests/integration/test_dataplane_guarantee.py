@@ -68,7 +68,9 @@ def test_a_killed_ingest_worker_loses_and_duplicates_nothing(kafka_bootstrap: st
             source: {"type": "lapor-json", "agency": "admin-nasional"},
             "lapor-nasional": {"type": "lapor-json", "agency": "admin-nasional"},
             "open311-surabaya": {"type": "open311", "agency": "pemkot-surabaya"},
-            "csv-kutim": {"type": "csv-export", "agency": "pemkab-kutai-timur"},
+            "kemensos-soap": {"type": "soap-ministry", "agency": "kemensos"},
+            "dinas-bandung": {"type": "declarative", "agency": "pemkot-bandung",
+                              "mapping": str(Path("connectors/declarative/examples/dinas-json.yaml").resolve())},
         },
     }
     config_path = tmp_path / "hub.yaml"
@@ -141,7 +143,7 @@ def test_a_killed_ingest_worker_loses_and_duplicates_nothing(kafka_bootstrap: st
         for destination in record["decision"]["destinations"]:
             expected[(record["report"]["hub_id"], destination["agency"])] += 1
     delivered = Counter()
-    for instance in ("lapor-nasional", "open311-surabaya", "csv-kutim"):
+    for instance in ("lapor-nasional", "open311-surabaya", "kemensos-soap", "dinas-bandung"):
         for message in read_all(kafka_bootstrap, topics.outbound(instance), lambda f: True, 30):
             hub_id = message.key().decode()
             if hub_id in ours:
