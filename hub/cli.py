@@ -570,28 +570,33 @@ def _bootstrap() -> str:
 
 @app.command()
 def demo() -> None:
-    """Start the broker if needed and send a few citizen reports through the hub's plumbing."""
-    from hub.demo import run_demo
+    """The whole hub with simulated agency apps: reports in from every built-in connector,
+    routed, delivered, answered; ends with a summary. Exits 1 if a report was lost."""
+    from hub.demo import print_summary, run_demo
 
-    settings = load_settings()
-    bootstrap = settings.kafka_bootstrap_servers
-    if bootstrap:
-        console.print(f"using Kafka at {bootstrap} (KAFKA_BOOTSTRAP_SERVERS)")
-    else:
-        cluster = _cluster(settings, 1)
-        with console.status(f"starting the local Kafka broker on {cluster.bootstrap}"):
-            cluster.start()
-        bootstrap = cluster.bootstrap
-        console.print(f"local Kafka {settings.kafka_version} answering on {bootstrap}")
-    result = run_demo(bootstrap, console)
-    console.print(
-        f"\n[bold]demo: produced={result.produced} consumed={result.consumed} "
-        f"seconds={result.seconds:.2f}[/]"
-    )
-    if result.consumed != result.produced:
+    summary = run_demo(console)
+    print_summary(console, summary)
+    if summary.lost:
         raise typer.Exit(1)
-    if not settings.kafka_bootstrap_servers:
-        console.print("the broker keeps running; stop it with `lapor-hub broker stop`")
+
+
+@app.command()
+def up(
+    config: Annotated[Path, typer.Option("--config", help="The hub's configuration file.")],
+    name: Annotated[str, typer.Option(help="This process's name, stable across restarts.")] = "1",
+) -> None:
+    """Run the hub from one configuration file: every side of every connector and the
+    translate-and-route worker. Start more with another --name to share the work."""
+    from hub.dataplane.worker import stop_on_signals
+    from hub.runtime import HubRuntime
+
+    runtime = HubRuntime(config, _bootstrap(), name)
+    console.print(f"lapor-hub {name} up: {', '.join(runtime.connectors)} (Ctrl-C stops)")
+    counters = runtime.run(stop_on_signals())
+    console.print(
+        f"stopped: pulled {counters.pulled}, pushed {counters.pushed}, "
+        f"delivered {counters.delivered}, statuses {counters.statuses}"
+    )
 
 
 def main() -> None:

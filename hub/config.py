@@ -52,11 +52,18 @@ def load_config(path: Path) -> HubConfig:
     return config
 
 
+HUB_SIDE = ("webhook", "poll_interval_s")  # settings of the hub's side, not the connector's
+
+
+def hub_side(config: HubConfig, instance: str) -> dict[str, Any]:
+    return {k: v for k, v in config.connectors[instance].items() if k in HUB_SIDE}
+
+
 def build_connectors(config: HubConfig) -> dict[str, Connector]:
     """Every configured connector instance, its settings validated by its own model."""
     built: dict[str, Connector] = {}
     for instance, entry in config.connectors.items():
-        settings = dict(entry)
+        settings = {k: v for k, v in entry.items() if k not in HUB_SIDE}
         kind = settings.pop("type", None)
         if not kind:
             raise ConnectorError(

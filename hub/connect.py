@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -189,11 +190,22 @@ class ImportResult:
     refused: list[str] = field(default_factory=list)
 
 
+def cursor_key(connector: Connector, side: str, namespace: str = "") -> str:
+    """``[<namespace>/]<instance>/<side>``: a hub deployment keeps its own cursors."""
+    return (
+        f"{namespace}/{connector.instance}/{side}" if namespace else f"{connector.instance}/{side}"
+    )
+
+
 async def pull_once(
-    connector: Connector, client: httpx.AsyncClient, inbound: Inbound, cursors: Cursors
+    connector: Connector,
+    client: httpx.AsyncClient,
+    inbound: Inbound,
+    cursors: Cursors,
+    namespace: str = "",
 ) -> int:
     """One page from the app into Kafka, then its cursor; the number of messages."""
-    key = f"{connector.instance}/pull"
+    key = cursor_key(connector, "pull", namespace)
     page = await connector.pull(client, cursors.load(key))
     written = await inbound.write(page.messages)
     if page.cursor is not None:
@@ -223,9 +235,10 @@ async def poll_status_once(
     bootstrap: str,
     cursors: Cursors,
     serializer: TopicSerializer,
+    namespace: str = "",
 ) -> int:
     """One page of the app's status changes, as StatusUpdates on lapor.status.<connector>."""
-    key = f"{connector.instance}/status"
+    key = cursor_key(connector, "status", namespace)
     page = await connector.poll_status(client, cursors.load(key))
     topic = topics.status(connector.instance)
     records = []
@@ -306,13 +319,15 @@ class DeliveryWorker:
         self.policy = policy
         self.topic = topics.outbound(connector.instance)
         self.consumer = make_consumer(bootstrap, group or f"lapor-deliver-{connector.instance}")
-        self.consumer.subscribe([self.topic])
+        self.assigned = threading.Event()  # set once the group gave this worker partitions
+        self.consumer.subscribe([self.topic], on_assign=lambda *_: self.assigned.set())
         self.producer = make_producer(bootstrap)
         self.ledger = ledger
         self.limit = asyncio.Semaphore(concurrency)
         self.delivered: dict[str, str] = {}  # "<hub id>:<agency>" -> the app's id, this run
         self.skipped = 0  # already in the ledger
         self.failed: dict[str, str] = {}  # hub id -> why it was given up
+        self.latencies_ms: list[float] = []  # from the hub receiving a report to the app's 2xx
 
     async def run_once(
         self, client: httpx.AsyncClient, max_messages: int = 200, timeout: float = 1.0
@@ -356,6 +371,8 @@ class DeliveryWorker:
             letter = dead_letter(msg, "deliver", self.connector.instance, exc)
             return [(letter.topic, letter.key, letter.value, letter.headers)]
         self.delivered[key] = done.remote_id
+        received = routed["report"]["received_at"]
+        self.latencies_ms.append((datetime.now(UTC) - received).total_seconds() * 1000)
         if self.ledger is not None:
             self.ledger.entries[key] = done.remote_id
         status_topic = topics.status(self.connector.instance)

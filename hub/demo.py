@@ -1,132 +1,453 @@
-"""The newcomer's first run: a real broker, a few citizen reports through the hub's plumbing.
+"""``make demo``: the whole hub on this machine, with simulated agency apps, in a minute.
 
-For now the demo shows the foundation: it starts the local broker (unless
-KAFKA_BOOTSTRAP_SERVERS names one), creates an inbound topic the way the hub creates its
-topics, produces sample reports as an agency app would hand them over, reads them back
-with read_committed and prints what happened. Later stages (translate, route, deliver)
-grow it into the whole flow.
+It runs a Kafka broker of its own (``.lapor-hub/broker/demo``, port 9392, wiped at each
+start, stopped at the end) unless KAFKA_BOOTSTRAP_SERVERS names one; starts the simulated
+apps of every built-in connector on loopback; starts the hub (``HubRuntime``: pull loops, the
+SMS webhook, the transactional translate-and-route worker, delivery workers, status
+pollers); lets citizens file a realistic mix of reports in every app (all three kinds,
+Indonesian text, some with only an address, some malformed) and an officer answer them at
+the destination apps; and prints what happened.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import os
+import random
+import statistics
+import tempfile
+import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from confluent_kafka import KafkaException
+import httpx
+import yaml
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hub.errors import BrokerNotReachable
-from hub.kafka import TopicSpec, ensure_topics, make_admin, make_consumer, make_producer
+from hub import topics
+from hub.connect import Inbound, import_file
+from hub.kafka import make_consumer
+from hub.routing import default_rules_dir, load_directory
+from hub.runtime import HubRuntime, wait_until
+from hub.samples import sample_report
+from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
+from hub.serialization.store import default_schema_dir
 
-DEMO_TOPIC = "lapor.in.demo"
-SAMPLE_REPORTS = [
-    {
-        "id": "WEB-2026-000101",
-        "channel": "web",
-        "title": "Jalan berlubang di Jl. Ahmad Yani",
-        "body": "Jalan rusak parah dan berlubang dekat pasar, sudah tiga bulan belum diperbaiki.",
-        "location": "Kel. Gubeng, Kec. Gubeng, Kota Surabaya",
-    },
-    {
-        "id": "SMS-1708-88213",
-        "channel": "sms",
-        "title": "Bansos tidak diterima",
-        "body": "Bantuan sosial PKH bulan ini belum cair, padahal nama saya terdaftar.",
-        "location": "Kab. Kutai Timur",
-    },
-    {
-        "id": "APP-55120",
-        "channel": "mobile",
-        "title": "Pungli pembuatan KTP",
-        "body": "Petugas kelurahan meminta uang Rp50.000 untuk mempercepat pembuatan KTP-el.",
-        "location": "Kota Bandung",
-    },
-    {
-        "id": "EMAIL-7781",
-        "channel": "email",
-        "title": "Aspirasi taman kota",
-        "body": "Mohon ditambah lampu penerangan di taman kota agar aman di malam hari.",
-        "location": "Kota Yogyakarta",
-    },
-    {
-        "id": "WEB-2026-000102",
-        "channel": "web",
-        "title": "Permintaan informasi anggaran desa",
-        "body": "Saya meminta salinan APBDes tahun 2026 sesuai UU Keterbukaan Informasi Publik.",
-        "location": "Desa Sukamaju, Kab. Bogor",
-    },
-]
+DEMO_PORT = 9392
+SMS_SECRET = "rahasia-demo-sms"
+KINDS = {
+    "COMPLAINT": "pengaduan",
+    "ASPIRATION": "aspirasi",
+    "INFORMATION_REQUEST": "permintaan_informasi",
+    "WHISTLEBLOWING": "pengaduan",
+}
+DESTINATION_KINDS = {
+    "ministry": "ministry",
+    "institution": "institution",
+    "province": "province",
+    "regency": "kabupaten/kota",
+    "city": "kabupaten/kota",
+    "national": "fallback (national)",
+}
 
 
 @dataclass
-class DemoResult:
-    produced: int
-    consumed: int
-    seconds: float
+class DemoSummary:
+    filed: Counter = field(default_factory=Counter)  # per origin connector
+    malformed: int = 0
+    routed: int = 0
+    destinations: Counter = field(default_factory=Counter)
+    unmatched: int = 0
+    delivered: Counter = field(default_factory=Counter)  # per destination app, counted there
+    statuses: Counter = field(default_factory=Counter)
+    dead_letters: Counter = field(default_factory=Counter)
+    latencies_ms: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def lost(self) -> int:
+        return sum(self.filed.values()) - self.malformed - self.routed
 
 
-def run_demo(bootstrap: str, console: Console) -> DemoResult:
-    admin = make_admin(bootstrap)
-    created = ensure_topics(
-        admin, [TopicSpec(DEMO_TOPIC, partitions=3, replication=1, config=_retention_7d())]
+def _citizen_reports(rng: random.Random, count: int) -> list[dict[str, Any]]:
+    reports = []
+    for _ in range(count):
+        report = sample_report(rng)
+        if rng.random() < 0.25:  # some reports give only an address, no region code
+            report["location"]["region_code"] = None
+        reports.append(report)
+    return reports
+
+
+def _file_everywhere(apps: dict[str, Any], rng: random.Random, sms_url: str) -> Counter:
+    """Citizens and apps do their part: reports in each app, SMS to the gateway."""
+    filed: Counter = Counter()
+    for report in _citizen_reports(rng, 40):
+        location = report["location"]
+        apps["lapor"].citizen_files(
+            jenis=KINDS[report["kind"]],
+            judul=report["title"],
+            isi=report["body"],
+            lokasi={"kode_wilayah": location["region_code"], "alamat": location["address"]},
+            pelapor={
+                "nama": report["reporter"]["name"],
+                "telepon": report["reporter"]["phone"],
+                "anonim": report["reporter"]["anonymous"],
+            },
+            sumber=rng.choice(["web", "android", "ios"]),
+        )
+        filed["lapor-nasional"] += 1
+    for report in _citizen_reports(rng, 12):
+        apps["open311"].citizen_files(
+            description=report["body"],
+            address=f"{report['location']['address']}, Kota Surabaya",
+            email="warga@contoh.id",
+        )
+        filed["open311-surabaya"] += 1
+    for report in _citizen_reports(rng, 8):
+        apps["soap"].citizen_files(
+            Perihal=report["title"],
+            Uraian=report["body"],
+            KodeWilayah=report["location"]["region_code"] or "",
+            Alamat=report["location"]["address"],
+        )
+        filed["kemensos-soap"] += 1
+    for report in _citizen_reports(rng, 8):
+        apps["dinas"].citizen_files(
+            subject=report["title"],
+            message=report["body"],
+            where={
+                "text": report["location"]["address"],
+                "kemendagri": report["location"]["region_code"],
+            },
+        )
+        filed["dinas-bandung"] += 1
+    texts = [
+        "LAPOR# jalan rusak berlubang di Kel. Gubeng, Surabaya sudah 3 bulan",
+        "sampah numpuk di pasar kec cibungbulang kab bogor tlg diangkut",
+        "ASPIRASI: mohon tambah lampu jalan di desa kami kab. garut",
+        "INFO jadwal pencairan PKH bulan ini?",
+        "ktp sy blm jadi 2 bln di dukcapil kota bandung",
+    ]
+    for number in range(10):
+        httpx.post(
+            f"{sms_url}/kirim-sms-warga",
+            timeout=10,
+            json={
+                "dari": f"+62812{rng.randint(10**6, 10**7 - 1)}",
+                "pesan": texts[number % len(texts)],
+            },
+        )
+        filed["sms-1708"] += 1
+    # malformed reports: the hub must refuse them with a reason and lose nothing else
+    apps["lapor"].citizen_files(isi="", judul="tanpa isi")
+    apps["lapor"].citizen_files(dibuat_pada="kemarin sore", isi="Tanggal tidak valid")
+    filed["lapor-nasional"] += 2
+    return filed
+
+
+def _csv_export(apps: dict[str, Any], rng: random.Random) -> bytes:
+    rows = [
+        {
+            "no_laporan": f"KUTIM-{n:04d}",
+            "tanggal": "2026-11-20 09:00",
+            "jenis": "pengaduan",
+            "judul": r["title"],
+            "isi": r["body"],
+            "kode_wilayah": "64.08",
+            "alamat": "Sangatta Utara, Kutai Timur",
+        }
+        for n, r in enumerate(_citizen_reports(rng, 10))
+    ]
+    rows.insert(4, {"no_laporan": "", "tanggal": "2026-11-20", "isi": "baris tanpa nomor"})
+    return apps["csv"].export("laporan-november.csv", rows)
+
+
+def _answer_as_officers(apps: dict[str, Any], rng: random.Random) -> None:
+    """Officers at the destination apps act on what was delivered to them."""
+    for document in list(apps["lapor"].state.delivered.values()):
+        status = rng.choice(["diproses", "selesai", "bukan_wewenang", "diproses"])
+        apps["lapor"].officer_updates(document["referensi_hub"], status, "Ditindaklanjuti")
+    for remote_id in list(apps["open311"].state.delivered):
+        apps["open311"].city_updates(remote_id, "closed", "Sudah ditangani", "fixed")
+    for document in list(apps["soap"].state.delivered.values()):
+        apps["soap"].official_updates(document["ReferensiHub"], "DIPROSES", "Sedang diverifikasi")
+
+
+def _read(bootstrap: str, topic: str) -> list:
+    consumer = make_consumer(bootstrap, f"demo-reader-{uuid.uuid4().hex[:8]}")
+    consumer.subscribe([topic])
+    found, quiet = [], 0
+    while quiet < 4:
+        batch = [m for m in consumer.consume(500, 0.5) if not m.error()]
+        found += batch
+        quiet = 0 if batch else quiet + 1
+    consumer.close()
+    return found
+
+
+@contextlib.contextmanager
+def _demo_broker(console: Console):
+    from hub.broker import LocalCluster, cluster_root
+    from hub.settings import jar_cache, load_settings
+
+    settings = load_settings()
+    if settings.kafka_bootstrap_servers:
+        console.print(f"Kafka: {settings.kafka_bootstrap_servers} (KAFKA_BOOTSTRAP_SERVERS)")
+        yield settings.kafka_bootstrap_servers
+        return
+    cluster = LocalCluster(
+        cluster_root(settings.home, 1).parent / "demo",
+        cache=jar_cache(settings),
+        base_port=DEMO_PORT,
+        kafka_version=settings.kafka_version,
     )
-    what = "created" if created else "already there"
-    console.print(f"topic [bold]{DEMO_TOPIC}[/] ({what}): 3 partitions, replication 1")
-
-    run_id = uuid.uuid4().hex[:8]
-    started = time.perf_counter()
-    producer = make_producer(bootstrap)
-    acked: list[str] = []
-    for report in SAMPLE_REPORTS:
-        producer.produce(
-            DEMO_TOPIC,
-            key=report["id"].encode(),
-            value=json.dumps(report, ensure_ascii=False).encode(),
-            headers={"content-type": b"application/json", "lapor.demo-run": run_id.encode()},
-            on_delivery=lambda err, msg: acked.append(msg.key().decode()) if err is None else None,
-        )
-    if producer.flush(30) or len(acked) != len(SAMPLE_REPORTS):
-        raise BrokerNotReachable(
-            f"Only {len(acked)} of {len(SAMPLE_REPORTS)} demo reports were acknowledged by "
-            f"Kafka at {bootstrap}.",
-            fix="check `lapor-hub broker status`.",
-        )
-    console.print(f"produced {len(acked)} reports with acks=all (idempotent producer)")
-
-    table = Table(title=f"read back from {DEMO_TOPIC} (read_committed)")
-    for column in ("partition", "offset", "key", "channel", "title", "location"):
-        table.add_column(column)
-    consumer = make_consumer(bootstrap, f"lapor-hub-demo-{run_id}")
-    consumer.subscribe([DEMO_TOPIC])
-    seen = 0
-    deadline = time.monotonic() + 30
+    cluster.reset()
+    with console.status("starting the demo's Kafka broker (its own, wiped at each demo)"):
+        cluster.start()
+    console.print(f"Kafka {settings.kafka_version} on {cluster.bootstrap} (demo broker)")
     try:
-        while seen < len(SAMPLE_REPORTS) and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            if msg.error():
-                raise KafkaException(msg.error())
-            if dict(msg.headers() or []).get("lapor.demo-run") != run_id.encode():
-                continue  # reports of an earlier demo run
-            report = json.loads(msg.value())
-            table.add_row(
-                str(msg.partition()),
-                str(msg.offset()),
-                msg.key().decode(),
-                report["channel"],
-                report["title"],
-                report["location"],
-            )
-            seen += 1
+        yield cluster.bootstrap
     finally:
-        consumer.close()
+        cluster.stop()
+
+
+def run_demo(console: Console) -> DemoSummary:
+    from connectors.csv_export.simulator import CsvExportApp
+    from connectors.declarative.simulator import DinasJsonApp
+    from connectors.lapor_json.simulator import LaporJsonApp
+    from connectors.open311.simulator import Open311App
+    from connectors.simulator import free_port, serve
+    from connectors.sms1708.simulator import SmsGateway
+
+    rng = random.Random(2026)
+    summary = DemoSummary()
+    webhook_port = free_port()
+    apps = {
+        "lapor": LaporJsonApp(),
+        "open311": Open311App(),
+        "soap": None,
+        "dinas": DinasJsonApp(),
+        "csv": CsvExportApp(),
+        "sms": SmsGateway(f"http://127.0.0.1:{webhook_port}/", SMS_SECRET),
+    }
+    from connectors.soap_ministry.simulator import SoapMinistryApp
+
+    apps["soap"] = SoapMinistryApp()
+    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
+        bootstrap = stack.enter_context(_demo_broker(console))
+        urls = {name: stack.enter_context(serve(app.app)) for name, app in apps.items()}
+        console.print("simulated apps: " + ", ".join(f"{k} {v}" for k, v in urls.items()))
+        os.environ["LAPOR_DEMO_SMS_SECRETS"] = SMS_SECRET
+        mapping = (
+            Path(__file__).resolve().parents[1] / "connectors/declarative/examples/dinas-json.yaml"
+        )
+        config = {
+            "group_prefix": f"demo-{uuid.uuid4().hex[:6]}",
+            "connectors": {
+                "lapor-nasional": {
+                    "type": "lapor-json",
+                    "agency": "admin-nasional",
+                    "base_url": urls["lapor"],
+                    "poll_interval_s": 0.3,
+                },
+                "open311-surabaya": {
+                    "type": "open311",
+                    "agency": "pemkot-surabaya",
+                    "base_url": urls["open311"],
+                    "poll_interval_s": 0.3,
+                },
+                "kemensos-soap": {
+                    "type": "soap-ministry",
+                    "agency": "kemensos",
+                    "base_url": urls["soap"],
+                    "poll_interval_s": 0.3,
+                },
+                "dinas-bandung": {
+                    "type": "declarative",
+                    "agency": "pemkot-bandung",
+                    "base_url": urls["dinas"],
+                    "mapping": str(mapping),
+                    "poll_interval_s": 0.3,
+                },
+                "sms-1708": {
+                    "type": "sms-1708",
+                    "agency": "admin-nasional",
+                    "webhook": {"port": webhook_port, "secrets_env": "LAPOR_DEMO_SMS_SECRETS"},
+                },
+                "csv-kutim": {"type": "csv-export", "agency": "pemkab-kutai-timur"},
+            },
+        }
+        config_path = Path(tmp) / "hub.yaml"
+        config_path.write_text(yaml.safe_dump(config, allow_unicode=True))
+        hub = HubRuntime(config_path, bootstrap, name="demo")
+        stop = threading.Event()
+        thread = threading.Thread(target=hub.run, args=(stop,), daemon=True, name="hub")
+        stack.callback(thread.join, 60)
+        stack.callback(stop.set)
+        with console.status("starting the hub: topics, connectors, workers"):
+            thread.start()
+            if not wait_until(hub.started.is_set, 90):
+                raise RuntimeError("the hub did not start within 90 s")
+        started = time.monotonic()
+        summary.filed = _file_everywhere(apps, rng, urls["sms"])
+        data = _csv_export(apps, rng)
+        csv_connector = hub.connectors["csv-kutim"]
+        imported = _run(
+            import_file(
+                csv_connector, data, Inbound(bootstrap, csv_connector), "laporan-november.csv"
+            )
+        )
+        summary.filed["csv-kutim"] = imported.accepted + len(imported.refused)
+        summary.malformed = 2 + len(imported.refused)
+        expected = sum(summary.filed.values()) - summary.malformed
+
+        def delivered_count() -> int:
+            return sum(len(w.delivered) for w in hub.delivery.values())
+
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress:
+            ingest = progress.add_task("ingested by the hub", total=expected)
+            delivered = progress.add_task("delivered to agency apps", total=None)
+            deadline = time.monotonic() + 90
+            last, stable = -1, 0
+            while time.monotonic() < deadline:
+                counters = hub.counters
+                got = (
+                    sum(counters.pulled.values())
+                    + sum(counters.pushed.values())
+                    + imported.accepted
+                )
+                progress.update(ingest, completed=min(got, expected))
+                progress.update(delivered, completed=delivered_count())
+                now = delivered_count()
+                stable = stable + 1 if now == last and got >= expected else 0
+                last = now
+                if stable >= 10:  # nothing new for 2 s after everything came in
+                    break
+                time.sleep(0.2)
+        summary.seconds = time.monotonic() - started
+        with console.status("officers answer at the destination apps; statuses flow back"):
+            _answer_as_officers(apps, rng)
+            time.sleep(3)
+        stop.set()
+        thread.join(timeout=60)
+        _count(summary, bootstrap, hub, apps)
+    return summary
+
+
+def _run(coroutine):
+    import asyncio
+
+    return asyncio.run(coroutine)
+
+
+def _count(summary: DemoSummary, bootstrap: str, hub: HubRuntime, apps: dict[str, Any]) -> None:
+    serializer = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
+    directory = load_directory(default_rules_dir() / "directory")
+    prefix = {
+        "lapor-nasional",
+        "open311-surabaya",
+        "kemensos-soap",
+        "dinas-bandung",
+        "sms-1708",
+        "csv-kutim",
+    }
+    for message in _read(bootstrap, topics.ROUTED):
+        routed = serializer.deserialize(topics.ROUTED, message.value())
+        if routed["report"]["source"]["connector"] not in prefix:
+            continue
+        summary.routed += 1
+        decision = routed["decision"]
+        summary.unmatched += decision["fallback"]
+        for destination in decision["destinations"]:
+            kind = directory.get(destination["agency"]).kind.value
+            summary.destinations[DESTINATION_KINDS[kind]] += 1
+    summary.delivered.update(
+        {
+            "lapor-nasional": len(apps["lapor"].state.delivered),
+            "open311-surabaya": len(apps["open311"].state.delivered),
+            "kemensos-soap": len(apps["soap"].state.delivered),
+            "dinas-bandung": len(apps["dinas"].state.delivered),
+        }
+    )
+    for instance in prefix:
+        for message in _read(bootstrap, topics.status(instance)):
+            update = serializer.deserialize(topics.status(instance), message.value())
+            summary.statuses[update["status"]] += 1
+    for stage in ("ingest", "translate", "route", "deliver"):
+        for message in _read(bootstrap, topics.dead_letter(stage)):
+            headers = dict(message.headers() or [])
+            reason = headers.get("__connect.errors.exception.message", b"").decode()
+            summary.dead_letters[f"{stage}: {reason[:70]}"] += 1
+    for worker in hub.delivery.values():
+        summary.latencies_ms += worker.latencies_ms
+
+
+def print_summary(console: Console, summary: DemoSummary) -> None:
+    table = Table(title="reports in, per origin app")
+    table.add_column("connector")
+    table.add_column("filed", justify="right")
+    for name, count in sorted(summary.filed.items()):
+        table.add_row(name, str(count))
+    table.add_row("[bold]all[/]", f"[bold]{sum(summary.filed.values())}[/]")
     console.print(table)
-    return DemoResult(len(acked), seen, time.perf_counter() - started)
 
+    routed = Table(title=f"routed: {summary.routed} reports, {summary.unmatched} to the fallback")
+    routed.add_column("destination kind")
+    routed.add_column("destinations", justify="right")
+    for kind, count in summary.destinations.most_common():
+        routed.add_row(kind, str(count))
+    console.print(routed)
 
-def _retention_7d() -> dict[str, str]:
-    return {"retention.ms": str(7 * 24 * 3600 * 1000), "cleanup.policy": "delete"}
+    delivered = Table(title="delivered (counted at the destination apps)")
+    delivered.add_column("app")
+    delivered.add_column("reports", justify="right")
+    for name, count in sorted(summary.delivered.items()):
+        delivered.add_row(name, str(count))
+    console.print(delivered)
+
+    statuses = Table(title="status updates read back from the apps")
+    statuses.add_column("status")
+    statuses.add_column("updates", justify="right")
+    for status, count in summary.statuses.most_common():
+        statuses.add_row(status, str(count))
+    console.print(statuses)
+
+    letters = Table(title="dead letters (refused, with the reason)")
+    letters.add_column("stage: reason")
+    letters.add_column("messages", justify="right")
+    for reason, count in summary.dead_letters.most_common():
+        letters.add_row(reason, str(count))
+    console.print(letters)
+
+    latencies = sorted(summary.latencies_ms)
+    if latencies:
+        p50 = statistics.median(latencies)
+        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        console.print(
+            f"latency from the hub receiving a report to the app's 2xx: "
+            f"p50 {p50:.0f} ms, p99 {p99:.0f} ms ({len(latencies)} deliveries)"
+        )
+    rate = summary.routed / summary.seconds if summary.seconds else 0
+    console.print(
+        f"throughput: {summary.routed} reports routed in {summary.seconds:.1f} s "
+        f"({rate:.0f}/s; the demo's pace is set by the apps' polling, not the hub)"
+    )
+    console.print(
+        f"\n[bold]demo: filed={sum(summary.filed.values())} malformed={summary.malformed} "
+        f"routed={summary.routed} delivered={sum(summary.delivered.values())} "
+        f"statuses={sum(summary.statuses.values())} lost={summary.lost}[/]"
+    )

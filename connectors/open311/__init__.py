@@ -77,6 +77,11 @@ class Open311Config(ConnectorConfig):
     default_service_code: str = "lainnya"
 
 
+def _hub_id_of(request: dict[str, Any]) -> str | None:
+    attributes = request.get("attributes") or request.get("extended_attributes") or {}
+    return attributes.get("hub_id") if isinstance(attributes, dict) else None
+
+
 def request_from_xml(element: Element) -> dict[str, Any]:
     """One <request> element as the dict the JSON format gives."""
     data: dict[str, Any] = {}
@@ -186,12 +191,17 @@ class Open311(Connector):
         return str(httpx.QueryParams(self._form(routed))).encode()
 
     async def pull(self, client: httpx.AsyncClient, cursor: str | None) -> PullPage:
-        return await self._requests(client, cursor)
+        """Citizens' requests: those the hub filed itself (attribute hub_id) are skipped, or
+        every delivery would come back as a new report."""
+        return await self._requests(client, cursor, delivered_by_hub=False)
 
     async def poll_status(self, client: httpx.AsyncClient, cursor: str | None) -> PullPage:
-        return await self._requests(client, cursor)
+        """Requests the hub filed, whose status the city changes."""
+        return await self._requests(client, cursor, delivered_by_hub=True)
 
-    async def _requests(self, client: httpx.AsyncClient, cursor: str | None) -> PullPage:
+    async def _requests(
+        self, client: httpx.AsyncClient, cursor: str | None, delivered_by_hub: bool
+    ) -> PullPage:
         params = {"updated_after": cursor} if cursor else {}
         response = await client.get(
             f"{self.config.base_url}/requests.{self.config.format}", params=params
@@ -204,7 +214,9 @@ class Open311(Connector):
             items = parse_json(response.content)
             raw = [(i, json.dumps(i, ensure_ascii=False).encode()) for i in items]
         messages = [
-            RawMessage(str(i["service_request_id"]), body, self.content_type) for i, body in raw
+            RawMessage(str(i["service_request_id"]), body, self.content_type)
+            for i, body in raw
+            if (_hub_id_of(i) is not None) == delivered_by_hub
         ]
         newest = max((str(i.get("updated_datetime") or "") for i in items), default="")
         return PullPage(messages, newest or cursor)

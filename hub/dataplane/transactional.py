@@ -13,6 +13,7 @@ supervisor starts it again).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -85,7 +86,13 @@ class TransactionalLoop:
         self._pending = 0
         self._opened = 0.0
         self.producer.init_transactions(30)
-        self.consumer.subscribe(list(topics), on_revoke=self._on_revoke, on_lost=self._on_lost)
+        self.assigned = threading.Event()  # set once the group gave this worker partitions
+        self.consumer.subscribe(
+            list(topics),
+            on_assign=lambda *_: self.assigned.set(),
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
 
     # -- the loop ------------------------------------------------------------------------
 

@@ -1,0 +1,252 @@
+"""``lapor-hub up``: the hub from one configuration file, every side of every connector.
+
+One process runs the ingest worker (translate and route, transactional) in a thread, and in
+an asyncio loop: a pull loop per pulling connector, a webhook server per pushing one, a
+delivery worker per delivering one, a status poller per one with status. More processes
+with the same configuration and another ``--name`` join the same consumer groups and share
+the partitions.
+
+Hub-side settings sit beside a connector's own in the configuration:
+
+    sms-1708:
+      type: sms-1708
+      agency: admin-nasional
+      webhook: {port: 8104, secrets_env: SMS_1708_SECRETS}   # comma-separated, for rotation
+      poll_interval_s: 2
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from pydantic import SecretStr
+
+from hub.config import build_connectors, hub_side, load_config
+from hub.connect import (
+    Cursors,
+    DeliveryWorker,
+    Inbound,
+    Ledger,
+    poll_status_once,
+    pull_once,
+)
+from hub.dataplane.worker import ingest_loop
+from hub.errors import HubError
+from hub.sdk import Capability, Connector
+from hub.sdk.http import transport_errors
+from hub.serialization import TopicSerializer, load_store, make_codec
+from hub.settings import load_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Counters:
+    pulled: dict[str, int] = field(default_factory=dict)
+    pushed: dict[str, int] = field(default_factory=dict)
+    delivered: dict[str, int] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, table: dict[str, int], key: str, count: int) -> None:
+        table[key] = table.get(key, 0) + count
+
+
+def webhook_secrets(instance: str, webhook: dict[str, Any]) -> list[SecretStr]:
+    values = list(webhook.get("secrets") or [])
+    if webhook.get("secrets_env"):
+        values += [v for v in os.environ.get(webhook["secrets_env"], "").split(",") if v]
+    if not values:
+        raise HubError(
+            f"connector {instance!r} takes webhooks but has no secret",
+            fix="set webhook.secrets_env to a variable holding the secret(s).",
+        )
+    return [SecretStr(v) for v in values]
+
+
+class HubRuntime:
+    def __init__(self, config_path: Path, bootstrap: str, name: str = "1") -> None:
+        self.bootstrap = bootstrap
+        self.name = name
+        self.config = load_config(config_path)
+        self.side = {
+            instance: hub_side(self.config, instance) for instance in self.config.connectors
+        }
+        self.connectors = build_connectors(self.config)
+        settings = load_settings()
+        self.serializer = TopicSerializer(make_codec(settings, load_store(settings)))
+        self.config_path = config_path
+        self.counters = Counters()
+        self.delivery: dict[str, DeliveryWorker] = {}
+        self.started = threading.Event()
+        self._servers: list[uvicorn.Server] = []
+
+    def run(self, stop: threading.Event) -> Counters:
+        ingest = ingest_loop(self.config_path, self.name, self.bootstrap)
+        self._ingest = ingest
+
+        def run_ingest() -> None:
+            try:
+                ingest.run(stop.is_set)
+            except Exception:  # the process must not go on without its ingest worker
+                log.exception("the ingest worker failed; stopping the hub")
+                stop.set()
+
+        thread = threading.Thread(target=run_ingest, daemon=True, name="ingest")
+        thread.start()
+        try:
+            asyncio.run(self._serve(stop))
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+        return self.counters
+
+    async def _serve(self, stop: threading.Event) -> None:
+        cursors = Cursors(self.bootstrap)
+        ledger = Ledger(self.bootstrap)
+        await asyncio.to_thread(ledger.load)
+        tasks = []
+        async with httpx.AsyncClient(timeout=10) as client:
+            for instance, connector in self.connectors.items():
+                every = float(self.side[instance].get("poll_interval_s", 1.0))
+                caps = connector.capabilities
+                if Capability.PULL in caps and connector.config.base_url:
+                    tasks.append(self._every(stop, every, self._pull, connector, client, cursors))
+                if Capability.STATUS in caps and connector.config.base_url:
+                    tasks.append(self._every(stop, every, self._status, connector, client, cursors))
+                if Capability.DELIVER in caps and connector.config.base_url:
+                    worker = DeliveryWorker(
+                        self.bootstrap,
+                        connector,
+                        self.serializer,
+                        group=f"{self.config.group_prefix}-deliver-{instance}",
+                        ledger=ledger,
+                    )
+                    self.delivery[instance] = worker
+                    tasks.append(self._deliveries(stop, worker, client))
+                if Capability.PUSH in caps and "webhook" in self.side[instance]:
+                    tasks.append(self._webhook(stop, connector, self.side[instance]["webhook"]))
+            running = [asyncio.create_task(task) for task in tasks]
+            try:
+                await self._until_ready(stop)
+                self.started.set()
+                await asyncio.gather(*running)
+            finally:
+                stop.set()
+                for task in running:
+                    task.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
+        for worker in self.delivery.values():
+            worker.close()
+
+    async def _until_ready(self, stop: threading.Event, timeout: float = 60.0) -> None:
+        """Started means: webhooks listen and every consumer has its partitions, so the
+        first reports do not wait for a group to form."""
+        deadline = time.monotonic() + timeout
+        # read flags the consumers' own threads set: a consumer is not to be called from two
+        # threads at once (assignment() blocks behind a running consume())
+        consumers = [self._ingest, *self.delivery.values()]
+        while time.monotonic() < deadline and not stop.is_set():
+            listening = all(s.started for s in self._servers)
+            assigned = all(c.assigned.is_set() for c in consumers)
+            if listening and assigned:
+                return
+            await asyncio.sleep(0.1)
+        log.warning("the hub started before all its consumers had partitions (listening: %s, "
+                    "assigned: %s)", [s.started for s in self._servers],
+                    [c.assigned.is_set() for c in consumers])
+
+    async def _every(self, stop: threading.Event, seconds: float, action, *args) -> None:
+        while not stop.is_set():
+            try:
+                with transport_errors("an agency app"):
+                    busy = await action(*args)
+            except HubError as exc:
+                self.counters.errors.append(str(exc))
+                log.warning("%s", exc)
+                busy = 0
+            if not busy:
+                await asyncio.sleep(seconds)
+
+    async def _pull(self, connector: Connector, client: httpx.AsyncClient, cursors: Cursors) -> int:
+        inbound = Inbound(self.bootstrap, connector)
+        count = await pull_once(
+            connector, client, inbound, cursors, namespace=self.config.group_prefix
+        )
+        self.counters.add(self.counters.pulled, connector.instance, count)
+        return count
+
+    async def _status(
+        self, connector: Connector, client: httpx.AsyncClient, cursors: Cursors
+    ) -> int:
+        count = await poll_status_once(
+            connector,
+            client,
+            self.bootstrap,
+            cursors,
+            self.serializer,
+            namespace=self.config.group_prefix,
+        )
+        self.counters.add(self.counters.statuses, connector.instance, count)
+        return count
+
+    async def _deliveries(
+        self, stop: threading.Event, worker: DeliveryWorker, client: httpx.AsyncClient
+    ) -> None:
+        while not stop.is_set():
+            before = len(worker.delivered)
+            await worker.run_once(client, timeout=0.2)
+            self.counters.add(
+                self.counters.delivered, worker.connector.instance, len(worker.delivered) - before
+            )
+
+    async def _webhook(
+        self, stop: threading.Event, connector: Connector, webhook: dict[str, Any]
+    ) -> None:
+        from hub.sdk.webhook import webhook_app
+
+        inbound = Inbound(self.bootstrap, connector)
+
+        async def sink(messages: list) -> None:
+            await inbound.write(messages)
+            self.counters.add(self.counters.pushed, connector.instance, len(messages))
+
+        app = webhook_app(
+            connector, webhook_secrets(connector.instance, webhook), sink, inbound.refuse
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=webhook.get("host", "127.0.0.1"),
+                port=int(webhook["port"]),
+                log_level="warning",
+                lifespan="off",
+            )
+        )
+        server.install_signal_handlers = lambda: None  # the hub handles signals
+        self._servers.append(server)
+        serving = asyncio.create_task(server.serve())
+        while not stop.is_set() and not serving.done():
+            await asyncio.sleep(0.2)
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
