@@ -1,7 +1,8 @@
 """``make demo``: the whole hub on this machine, with simulated agency apps, in a minute.
 
 It runs a Kafka broker of its own (``.lapor-hub/broker/demo``, port 9392, wiped at each
-start, stopped at the end) unless KAFKA_BOOTSTRAP_SERVERS names one; starts the simulated
+start, stopped at the end: hub ids are stable, so a second run on a used cluster would find
+its reports delivered already); starts the simulated
 apps of every built-in connector on loopback; starts the hub (``HubRuntime``: pull loops, the
 SMS webhook, the transactional translate-and-route worker, delivery workers, status
 pollers); lets citizens file a realistic mix of reports in every app (all three kinds,
@@ -145,6 +146,12 @@ def _file_everywhere(apps: dict[str, Any], rng: random.Random, sms_url: str) -> 
             },
         )
         filed["sms-1708"] += 1
+    for text in (
+        "Saya ingin menyampaikan keluhan tapi bingung harus ke mana.",
+        "Tetangga memelihara burung yang berisik setiap pagi.",
+    ):
+        apps["lapor"].citizen_files(isi=text)  # no rule claims these: the national fallback
+        filed["lapor-nasional"] += 1
     # malformed reports: the hub must refuse them with a reason and lose nothing else
     apps["lapor"].citizen_files(isi="", judul="tanpa isi")
     apps["lapor"].citizen_files(dibuat_pada="kemarin sore", isi="Tanggal tidak valid")
@@ -199,9 +206,10 @@ def _demo_broker(console: Console):
 
     settings = load_settings()
     if settings.kafka_bootstrap_servers:
-        console.print(f"Kafka: {settings.kafka_bootstrap_servers} (KAFKA_BOOTSTRAP_SERVERS)")
-        yield settings.kafka_bootstrap_servers
-        return
+        console.print(
+            "the demo runs its own fresh broker (KAFKA_BOOTSTRAP_SERVERS is left alone: "
+            "a second demo run on a used cluster would find its reports delivered)"
+        )
     cluster = LocalCluster(
         cluster_root(settings.home, 1).parent / "demo",
         cache=jar_cache(settings),

@@ -162,9 +162,11 @@ class HubRuntime:
             if listening and assigned:
                 return
             await asyncio.sleep(0.1)
-        log.warning("the hub started before all its consumers had partitions (listening: %s, "
-                    "assigned: %s)", [s.started for s in self._servers],
-                    [c.assigned.is_set() for c in consumers])
+        log.warning(
+            "the hub started before all its consumers had partitions (listening: %s, assigned: %s)",
+            [s.started for s in self._servers],
+            [c.assigned.is_set() for c in consumers],
+        )
 
     async def _every(self, stop: threading.Event, seconds: float, action, *args) -> None:
         while not stop.is_set():

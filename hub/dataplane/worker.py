@@ -36,6 +36,7 @@ def ingest_loop(config_path: Path, name: str, bootstrap: str) -> TransactionalLo
     connectors = build_connectors(config)
     ensure_hub_topics(bootstrap, config)
     router = ReloadingRouter(config.rules)
+    router.router.warm_up()
     serializer = TopicSerializer(make_codec(settings, load_store(settings)))
     transform = IngestAndRoute(connectors, router, router.router.directory, serializer)
     return TransactionalLoop(

@@ -245,6 +245,23 @@ class Router:
         if keys:
             self._automaton.make_automaton()
 
+    def warm_up(self) -> None:
+        """Load what the first decisions would otherwise load lazily (the region data and
+        the address parser, ~2 s), so the first reports are not that much slower."""
+        for location in ({"region_code": "35.78"}, {"address": "Kel. Gubeng, Surabaya"}):
+            self.decide(
+                {
+                    "hub_id": "warm-up",
+                    "kind": "COMPLAINT",
+                    "title": "",
+                    "body": "jalan rusak",
+                    "location": location,
+                }
+            )
+        for outcome, count in self.counts.items():
+            OUTCOMES[outcome] -= count  # warm-up decisions are not real ones
+        self.counts.clear()
+
     # -- deciding --------------------------------------------------------------------------
 
     def decide(

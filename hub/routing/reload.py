@@ -79,6 +79,7 @@ class ReloadingRouter:
                     "routing rules not reloaded, still using %s: %s", self._router.version, exc
                 )
                 return False
+            router.warm_up()
             log.info("routing rules reloaded: %s -> %s", self._router.version, router.version)
             self._router, self.last_error = router, None
             return True

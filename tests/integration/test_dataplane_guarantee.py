@@ -69,8 +69,11 @@ def test_a_killed_ingest_worker_loses_and_duplicates_nothing(kafka_bootstrap: st
             "lapor-nasional": {"type": "lapor-json", "agency": "admin-nasional"},
             "open311-surabaya": {"type": "open311", "agency": "pemkot-surabaya"},
             "kemensos-soap": {"type": "soap-ministry", "agency": "kemensos"},
-            "dinas-bandung": {"type": "declarative", "agency": "pemkot-bandung",
-                              "mapping": str(Path("connectors/declarative/examples/dinas-json.yaml").resolve())},
+            "dinas-bandung": {
+                "type": "declarative",
+                "agency": "pemkot-bandung",
+                "mapping": str(Path("connectors/declarative/examples/dinas-json.yaml").resolve()),
+            },
         },
     }
     config_path = tmp_path / "hub.yaml"

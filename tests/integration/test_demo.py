@@ -1,0 +1,32 @@
+"""`make demo` end to end: every built-in connector, nothing lost, malformed input refused."""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+
+from hub.demo import print_summary, run_demo
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+
+def test_the_demo_loses_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    summary = run_demo(Console(width=120))
+    print_summary(Console(width=120), summary)
+    assert summary.lost == 0
+    assert set(summary.filed) == {
+        "lapor-nasional",
+        "open311-surabaya",
+        "kemensos-soap",
+        "dinas-bandung",
+        "sms-1708",
+        "csv-kutim",
+    }
+    assert summary.routed == sum(summary.filed.values()) - summary.malformed
+    assert summary.unmatched == 2, "two reports no rule claims reach the national fallback"
+    assert sum(summary.delivered.values()) == sum(summary.destinations.values()), (
+        "every destination of every routed report was delivered, once (counted at the apps)"
+    )
+    assert sum(summary.dead_letters.values()) == summary.malformed
+    assert {"RESOLVED", "NOT_AUTHORITY"} <= set(summary.statuses)
+    assert "lost=0" in capsys.readouterr().out
