@@ -52,6 +52,12 @@ class AppState:
         with self.lock:
             self.faults.extend(Fault(status, retry_after, delay) for _ in range(count))
 
+    def file(self, report: dict[str, Any]) -> dict[str, Any]:
+        """A citizen's report, as the app lists it from now on."""
+        with self.lock:
+            self.reports.append(report)
+        return report
+
     def remember(self, key: str, document: dict[str, Any], prefix: str) -> tuple[str, bool]:
         """The app's id for a delivery, made once per idempotency key: (id, created now)."""
         with self.lock:

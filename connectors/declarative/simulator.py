@@ -38,9 +38,7 @@ class DinasJsonApp:
             "created_at": datetime.now(UTC).isoformat(),
             **fields,
         }
-        with self.state.lock:
-            self.state.reports.append(item)
-        return item
+        return self.state.file(item)
 
     async def _list(self, request: Request) -> JSONResponse:
         after = int(request.query_params.get("since") or 0)

@@ -44,9 +44,7 @@ class LaporJsonApp:
             "dibuat_pada": datetime.now(UTC).isoformat(),
             **fields,
         }
-        with self.state.lock:
-            self.state.reports.append(report)
-        return report
+        return self.state.file(report)
 
     def officer_updates(self, hub_id: str, status: str, message: str = "") -> None:
         with self.state.lock:

@@ -64,9 +64,7 @@ class Open311App:
             "updated_datetime": self._now(),
             **fields,
         }
-        with self.state.lock:
-            self.state.reports.append(request)
-        return request
+        return self.state.file(request)
 
     def city_updates(self, request_id: str, status: str, notes: str, external: str) -> None:
         with self.state.lock:

@@ -57,8 +57,7 @@ class SmsGateway:
     async def _citizen_sends(self, request: Request) -> JSONResponse:
         data = await request.json()
         message = self.message(data["dari"], data["pesan"])
-        with self.state.lock:
-            self.state.reports.append(message)
+        self.state.file(message)
         async with httpx.AsyncClient() as client:
             body = json.dumps([message], ensure_ascii=False).encode()
             answer = await client.post(

@@ -43,9 +43,7 @@ class SoapMinistryApp:
             "TanggalSurat": datetime.now(UTC).isoformat(),
             **fields,
         }
-        with self.state.lock:
-            self.state.reports.append(record)
-        return record
+        return self.state.file(record)
 
     def official_updates(self, hub_id: str, status: str, note: str = "") -> None:
         with self.state.lock:
