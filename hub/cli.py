@@ -568,6 +568,158 @@ def _bootstrap() -> str:
     return cluster.bootstrap
 
 
+dlq_app = typer.Typer(
+    help="Dead letters: count them, look at one, replay them once fixed.", no_args_is_help=True
+)
+app.add_typer(dlq_app, name="dlq")
+Since = Annotated[str | None, typer.Option(help="From this time (ISO 8601; no zone = WIB).")]
+Until = Annotated[str | None, typer.Option(help="Up to this time (ISO 8601; no zone = WIB).")]
+Stage = Annotated[
+    list[str] | None,
+    typer.Option("--stage", help="ingest, translate, route, deliver or status (repeatable)."),
+]
+
+
+def _letters_filter(stage, connector=None, error_class=None, since=None, until=None, ids=()):
+    from hub.dlq import STAGES, Filter
+    from hub.sdk.reports import parse_time
+
+    unknown = [s for s in stage or [] if s not in STAGES]
+    if unknown:
+        raise typer.BadParameter(f"unknown stage {unknown[0]!r}; stages: {', '.join(STAGES)}")
+    return Filter(
+        stages=tuple(stage or STAGES),
+        connector=connector,
+        error_class=error_class,
+        since=parse_time(since, "--since") if since else None,
+        until=parse_time(until, "--until") if until else None,
+        ids=tuple(ids),
+    )
+
+
+@dlq_app.command("list")
+def dlq_list(stage: Stage = None, since: Since = None, until: Until = None) -> None:
+    """Dead letters counted by stage, connector and error class, oldest and newest."""
+    from hub.dlq import counts, read_letters
+
+    letters = read_letters(_bootstrap(), _letters_filter(stage, since=since, until=until))
+    table = Table(title=f"{len(letters)} dead letters")
+    for column in ("stage", "connector", "error class", "count", "oldest", "newest", "example id"):
+        table.add_column(column)
+    for (st, connector, error), count in sorted(counts(letters).items()):
+        group = [
+            x for x in letters if (x.stage, x.connector, x.error_class) == (st, connector, error)
+        ]
+        table.add_row(
+            st,
+            connector,
+            error,
+            str(count),
+            f"{min(x.timestamp for x in group):%Y-%m-%d %H:%M}",
+            f"{max(x.timestamp for x in group):%Y-%m-%d %H:%M}",
+            group[0].id,
+        )
+    console.print(table)
+
+
+@dlq_app.command("show")
+def dlq_show(letter_id: Annotated[str, typer.Argument(help="stage:partition:offset")]) -> None:
+    """One dead letter: why it failed, where, how often, and its content (decoded where the
+    topic carries Avro, as text where it is text, hex where it is neither)."""
+    from hub.dlq import read_letters
+    from hub.topics import value_schema
+
+    stage = letter_id.split(":", 1)[0]
+    found = [x for x in read_letters(_bootstrap(), _letters_filter([stage], ids=[letter_id]))]
+    if not found:
+        console.print(f"no dead letter {letter_id} (see `lapor-hub dlq list`)")
+        raise typer.Exit(1)
+    letter = found[0]
+    for label, value in (
+        ("stage", letter.stage),
+        ("connector", letter.connector),
+        (
+            "failed on",
+            f"{letter.original_topic} partition "
+            f"{letter.header('__connect.errors.partition')} offset "
+            f"{letter.header('__connect.errors.offset')}",
+        ),
+        ("error", f"{letter.error_class}: {letter.reason}"),
+        ("attempts", str(letter.attempts)),
+        ("first failure", letter.header("lapor.errors.first-failure")),
+        ("last failure", letter.header("lapor.errors.last-failure")),
+        ("key", (letter.key or b"").decode("utf-8", "replace")),
+    ):
+        console.print(f"[bold]{label:>13}[/] {value}", highlight=False)
+    try:
+        schema = value_schema(letter.original_topic) if letter.original_topic else None
+    except ValueError:
+        schema = None
+    if schema:
+        from hub.serialization import load_store, make_codec
+
+        settings = load_settings()
+        decoded = make_codec(settings, load_store(settings)).decode(schema, letter.value)
+        import json as _json
+
+        console.print_json(_json.dumps(decoded, default=str, ensure_ascii=False))
+        return
+    try:
+        console.print(letter.value.decode("utf-8"), highlight=False, soft_wrap=True)
+    except UnicodeDecodeError:
+        console.print(letter.value[:512].hex(" "), highlight=False)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    stage: Stage = None,
+    connector: Annotated[str | None, typer.Option(help="Only this connector's letters.")] = None,
+    error_class: Annotated[str | None, typer.Option(help="Only this error class.")] = None,
+    since: Since = None,
+    until: Until = None,
+    letter_id: Annotated[
+        list[str] | None, typer.Option("--id", help="A letter (repeatable).")
+    ] = None,
+    to: Annotated[str | None, typer.Option(help="Another topic than the one it failed on.")] = None,
+    rate: Annotated[float, typer.Option(help="At most this many messages per second.")] = 100.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be replayed.")] = False,
+    again: Annotated[bool, typer.Option("--again", help="Also letters replayed before.")] = False,
+) -> None:
+    """Send dead letters back to where they failed, once their cause is fixed; recorded in
+    lapor.replays. A message that fails again returns to the dead letters, attempts raised."""
+    from rich.progress import Progress
+
+    from hub.dlq import read_letters, replay
+
+    bootstrap = _bootstrap()
+    chosen = _letters_filter(stage, connector, error_class, since, until, letter_id or ())
+    letters = read_letters(bootstrap, chosen)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("replaying", total=len(letters))
+        result = replay(
+            bootstrap,
+            letters,
+            chosen,
+            to=to,
+            rate=rate,
+            dry_run=dry_run,
+            again=again,
+            on_progress=lambda n: progress.update(task, completed=n),
+        )
+    verb = "would replay" if dry_run else "replayed"
+    console.print(
+        f"{verb} {len(result.replayed)} of {len(letters)} dead letters; "
+        f"{len(result.skipped)} skipped (replayed before: --again to resend), "
+        f"{len(result.unroutable)} without an original topic (use --to)"
+    )
+    for letter in letters[:20] if dry_run else []:
+        console.print(
+            f"  {letter.id}  {letter.connector}  {letter.error_class}: "
+            f"{letter.reason[:80]} -> {to or letter.original_topic}",
+            highlight=False,
+        )
+
+
 @app.command()
 def demo() -> None:
     """The whole hub with simulated agency apps: reports in from every built-in connector,
