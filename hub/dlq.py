@@ -116,8 +116,12 @@ def _read_all(bootstrap: str, topic: str, timeout: float = 10.0):
                         continue
                     raise RuntimeError(msg.error().str())
                 yield msg
-                if msg.offset() >= ends.get(msg.partition(), 0) - 1:
-                    ends.pop(msg.partition(), None)
+            # done by position, not by the last record seen: a transaction's commit marker
+            # takes the last offset of a topic written in transactions, and is never delivered
+            positions = consumer.position([TopicPartition(topic, n) for n in ends])
+            for partition in positions:
+                if partition.offset >= ends[partition.partition]:
+                    ends.pop(partition.partition)
     finally:
         consumer.close()
 
