@@ -28,6 +28,7 @@ from hub import topics
 from hub.deadletters import dead_letter
 from hub.errors import BadInput, PermanentDeliveryError, RetryableDeliveryError
 from hub.kafka import TopicSpec, ensure_topics, make_admin, make_consumer, make_producer
+from hub.retries import Backoff, retry_or_dead_letter
 from hub.sdk.base import Connector, RawMessage
 from hub.sdk.http import DEFAULT_POLICY, RetryPolicy, deliver_with_retries
 from hub.sdk.reports import new_status
@@ -45,6 +46,7 @@ def connector_topics(name: str, replication: int = 1) -> list[TopicSpec]:
         TopicSpec(topics.status(name), 3, replication, week),
         TopicSpec(topics.dead_letter("ingest"), 3, replication, week),
         TopicSpec(topics.dead_letter("deliver"), 3, replication, week),
+        TopicSpec(topics.retry("deliver"), 3, replication, week),
         TopicSpec(CURSORS, 1, replication, {"cleanup.policy": "compact"}),
         TopicSpec(LEDGER, 3, replication, {"cleanup.policy": "compact"}),
     ]
@@ -261,6 +263,7 @@ async def poll_status_once(
 
 
 LEDGER = "lapor.ledger"
+DEFAULT_BACKOFF = Backoff()
 
 
 class Ledger:
@@ -313,6 +316,7 @@ class DeliveryWorker:
         group: str | None = None,
         ledger: Ledger | None = None,
         concurrency: int = 16,
+        backoff: Backoff = DEFAULT_BACKOFF,
     ) -> None:
         self.connector = connector
         self.serializer = serializer
@@ -326,6 +330,8 @@ class DeliveryWorker:
         self.limit = asyncio.Semaphore(concurrency)
         self.delivered: dict[str, str] = {}  # "<hub id>:<agency>" -> the app's id, this run
         self.skipped = 0  # already in the ledger
+        self.retried = 0  # sent to lapor.retry.deliver
+        self.backoff = backoff
         self.failed: dict[str, str] = {}  # hub id -> why it was given up
         self.latencies_ms: list[float] = []  # from the hub receiving a report to the app's 2xx
 
@@ -366,9 +372,19 @@ class DeliveryWorker:
         try:
             async with self.limit:
                 done = await deliver_with_retries(self.connector, client, routed, key, self.policy)
-        except (PermanentDeliveryError, RetryableDeliveryError) as exc:
+        except PermanentDeliveryError as exc:
             self.failed[hub_id] = str(exc)
             letter = dead_letter(msg, "deliver", self.connector.instance, exc)
+            return [(letter.topic, letter.key, letter.value, letter.headers)]
+        except RetryableDeliveryError as exc:
+            # the app is down or busy: later, through lapor.retry.deliver, not blocking here
+            letter = retry_or_dead_letter(
+                msg, "deliver", self.connector.instance, exc, self.backoff
+            )
+            if letter.topic == topics.dead_letter("deliver"):
+                self.failed[hub_id] = str(exc)
+            else:
+                self.retried += 1
             return [(letter.topic, letter.key, letter.value, letter.headers)]
         self.delivered[key] = done.remote_id
         received = routed["report"]["received_at"]

@@ -136,6 +136,8 @@ class HubRuntime:
                     tasks.append(self._deliveries(stop, worker, client))
                 if Capability.PUSH in caps and "webhook" in self.side[instance]:
                     tasks.append(self._webhook(stop, connector, self.side[instance]["webhook"]))
+            if self.delivery:
+                tasks.append(self._retries(stop))
             running = [asyncio.create_task(task) for task in tasks]
             try:
                 await self._until_ready(stop)
@@ -211,6 +213,16 @@ class HubRuntime:
             self.counters.add(
                 self.counters.delivered, worker.connector.instance, len(worker.delivered) - before
             )
+
+    async def _retries(self, stop: threading.Event) -> None:
+        from hub.retries import RetryWorker
+
+        worker = RetryWorker(self.bootstrap, "deliver", f"{self.config.group_prefix}-retry-deliver")
+        try:
+            while not stop.is_set():
+                await asyncio.to_thread(worker.run_once, 0.5)
+        finally:
+            worker.close()
 
     async def _webhook(
         self, stop: threading.Event, connector: Connector, webhook: dict[str, Any]

@@ -33,6 +33,7 @@ def hub_topics(config: HubConfig) -> list[TopicSpec]:
             spec(topics.status(instance)),
         ]
     found += [spec(topics.dead_letter(stage), dead_letters) for stage in STAGES]
+    found.append(spec(topics.retry("deliver")))
     return found
 
 

@@ -310,3 +310,60 @@ def test_csv_export_imports_good_rows_and_refuses_bad_ones(kafka_bootstrap: str)
     assert again.accepted == 20 and len(messages) == 40 and len(hub_ids) == 20, (
         "importing twice gives the same 20 reports (hub ids), not 40"
     )
+
+
+def test_a_destination_down_for_a_while_fills_retries_not_dead_letters(
+    kafka_bootstrap: str,
+) -> None:
+    from hub.retries import Backoff, RetryWorker
+
+    app = LaporJsonApp()
+    for n in range(4):
+        app.citizen_files(isi=f"Laporan {n}")
+    with serve(app.app) as url:
+        connector = renamed(LaporJson, "lapor-down")({"agency": "kemenpan-rb", "base_url": url})
+
+        async def scenario() -> None:
+            async with httpx.AsyncClient() as client:
+                reports = await pull_and_translate(kafka_bootstrap, connector, client, 4)
+                app.state.fail_next(40, status=503)  # down: every attempt for a while fails
+                topic = topics.outbound(connector.instance)
+                records = [
+                    (
+                        topic,
+                        r["hub_id"].encode(),
+                        SERIALIZER.serialize(topic, routed(r, "kemenpan-rb")),
+                        {},
+                    )
+                    for r in reports
+                ]
+                await produce_durably(Cursors(kafka_bootstrap).producer, records)
+                ledger = Ledger(kafka_bootstrap)
+                worker = DeliveryWorker(
+                    kafka_bootstrap,
+                    connector,
+                    SERIALIZER,
+                    RetryPolicy(attempts=2, max_seconds=2, initial_wait=0.05, max_wait=0.1),
+                    group=unique("deliver"),
+                    ledger=ledger,
+                    backoff=Backoff(first_seconds=0.5, max_seconds=2),
+                )
+                retrier = RetryWorker(kafka_bootstrap, "deliver", unique("retry"))
+                deadline = time.monotonic() + 90
+                while len(worker.delivered) < 4 and time.monotonic() < deadline:
+                    await worker.run_once(client, timeout=0.3)
+                    await asyncio.to_thread(retrier.run_once, 0.3)
+                worker.close()
+                retrier.close()
+                assert len(worker.delivered) == 4 and not worker.failed
+                assert worker.retried >= 4, "the failures went to lapor.retry.deliver"
+                assert len(app.state.delivered) == 4, "each delivered once when the app came back"
+
+        asyncio.run(scenario())
+        letters = read_topic(kafka_bootstrap, topics.dead_letter("deliver"), 10_000, timeout=5)
+        ours = [
+            m
+            for m in letters
+            if dict(m.headers())["__connect.errors.connector.name"] == connector.instance.encode()
+        ]
+        assert ours == [], "a destination down for a while is not a dead letter"

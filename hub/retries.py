@@ -1,0 +1,99 @@
+"""Delayed retries through ``lapor.retry.<stage>``, so one failing record never blocks its
+partition and a destination down for minutes fills retries, not dead letters.
+
+A record that failed for a transient reason is written to the retry topic with its attempt
+count and a ``lapor.retry.not-before`` time (exponential backoff, capped); the retry worker
+sends it back to the topic it came from once that time has passed. After ``max_attempts``
+it goes to the dead letters instead. Headers keep the first failure time and the attempts,
+so an operator sees the whole history.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from confluent_kafka import Message, TopicPartition
+
+from hub import topics
+from hub.deadletters import DeadLetter, dead_letter
+from hub.kafka import make_consumer, make_producer
+
+NOT_BEFORE = "lapor.retry.not-before"
+
+
+@dataclass(frozen=True)
+class Backoff:
+    first_seconds: float = 5.0
+    max_seconds: float = 300.0
+    max_attempts: int = 12  # 5 s doubling to 5 min: about 40 minutes in all
+
+    def delay(self, attempt: int) -> float:
+        return min(self.first_seconds * 2 ** (attempt - 1), self.max_seconds)
+
+
+def retry_or_dead_letter(
+    msg: Message, stage: str, connector: str, error: Exception, backoff: Backoff
+) -> DeadLetter:
+    """Where a transiently failed record goes next: a retry (with its not-before time) or,
+    after the last attempt, the dead letters."""
+    letter = dead_letter(msg, stage, connector, error)
+    attempts = int(letter.headers["lapor.errors.attempts"])
+    if attempts >= backoff.max_attempts:
+        return letter
+    not_before = time.time() + backoff.delay(attempts)
+    headers = {**letter.headers, NOT_BEFORE: str(int(not_before * 1000)).encode()}
+    return DeadLetter(topics.retry(stage), letter.key, letter.value, headers)
+
+
+class RetryWorker:
+    """Sends due retries of one stage back to the topic they failed on."""
+
+    def __init__(self, bootstrap: str, stage: str, group: str) -> None:
+        self.topic = topics.retry(stage)
+        self.consumer = make_consumer(bootstrap, group)
+        self.consumer.subscribe([self.topic])
+        self.producer = make_producer(bootstrap)
+        self.sent = 0
+
+    def run_once(self, timeout: float = 0.5) -> int:
+        """Forward what is due. A record not yet due is read again later (its partition is
+        rewound to it, and committed up to it); the other partitions go on."""
+        messages = self.consumer.consume(500, timeout)
+        held: set[int] = set()
+        next_offsets: dict[int, int] = {}
+        forwarded = 0
+        for msg in messages:
+            if msg.error() or msg.partition() in held:
+                continue
+            headers = {k: v or b"" for k, v in (msg.headers() or [])}
+            if int(headers.get(NOT_BEFORE, b"0") or 0) / 1000 > time.time():
+                held.add(msg.partition())
+                next_offsets[msg.partition()] = msg.offset()
+                self.consumer.seek(TopicPartition(self.topic, msg.partition(), msg.offset()))
+                continue
+            origin = headers.get("__connect.errors.topic", b"").decode()
+            keep = {
+                k: v
+                for k, v in headers.items()
+                if not k.startswith("__connect.errors.") and k != NOT_BEFORE
+            }
+            keep["lapor.retried-at"] = datetime.now(UTC).isoformat().encode()
+            self.producer.produce(origin, key=msg.key(), value=msg.value(), headers=keep)
+            next_offsets[msg.partition()] = msg.offset() + 1
+            forwarded += 1
+        if forwarded and self.producer.flush(30):
+            raise RuntimeError("retries were not acknowledged by Kafka in 30 s")
+        if next_offsets:
+            self.consumer.commit(
+                offsets=[TopicPartition(self.topic, p, o) for p, o in next_offsets.items()],
+                asynchronous=False,
+            )
+        self.sent += forwarded
+        if held and not forwarded:
+            time.sleep(min(timeout, 0.5))  # nothing due yet
+        return forwarded
+
+    def close(self) -> None:
+        self.consumer.close()
