@@ -317,12 +317,15 @@ class DeliveryWorker:
         ledger: Ledger | None = None,
         concurrency: int = 16,
         backoff: Backoff = DEFAULT_BACKOFF,
+        start_at: str = "earliest",
     ) -> None:
         self.connector = connector
         self.serializer = serializer
         self.policy = policy
         self.topic = topics.outbound(connector.instance)
-        self.consumer = make_consumer(bootstrap, group or f"lapor-deliver-{connector.instance}")
+        self.consumer = make_consumer(
+            bootstrap, group or f"lapor-deliver-{connector.instance}", auto_offset_reset=start_at
+        )
         self.assigned = threading.Event()  # set once the group gave this worker partitions
         self.consumer.subscribe([self.topic], on_assign=lambda *_: self.assigned.set())
         self.producer = make_producer(bootstrap)

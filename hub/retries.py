@@ -50,9 +50,9 @@ def retry_or_dead_letter(
 class RetryWorker:
     """Sends due retries of one stage back to the topic they failed on."""
 
-    def __init__(self, bootstrap: str, stage: str, group: str) -> None:
+    def __init__(self, bootstrap: str, stage: str, group: str, start_at: str = "earliest") -> None:
         self.topic = topics.retry(stage)
-        self.consumer = make_consumer(bootstrap, group)
+        self.consumer = make_consumer(bootstrap, group, auto_offset_reset=start_at)
         self.consumer.subscribe([self.topic])
         self.producer = make_producer(bootstrap)
         self.sent = 0

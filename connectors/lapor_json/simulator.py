@@ -19,6 +19,7 @@ from connectors.simulator import AppState, with_faults
 class LaporJsonApp:
     def __init__(self) -> None:
         self.state = AppState()
+        self.refuse_words: set[str] = set()  # the app's own validation refuses these (422)
         self._ids = itertools.count(1)
         self.app = with_faults(
             Starlette(
@@ -88,6 +89,8 @@ class LaporJsonApp:
             return JSONResponse({"error": "JSON tidak valid"}, status_code=400)
         if not document.get("isi"):
             return JSONResponse({"error": "isi wajib diisi"}, status_code=422)
+        if any(word in document["isi"] for word in self.refuse_words):
+            return JSONResponse({"error": "isi ditolak oleh validasi aplikasi"}, status_code=422)
         tracking, created = self.state.remember(key, document, "INS-")
         if not created:
             return JSONResponse({"tracking_id": tracking}, status_code=200)
