@@ -46,6 +46,7 @@ def connector_topics(name: str, replication: int = 1) -> list[TopicSpec]:
         TopicSpec(topics.status(name), 3, replication, week),
         TopicSpec(topics.dead_letter("ingest"), 3, replication, week),
         TopicSpec(topics.dead_letter("deliver"), 3, replication, week),
+        TopicSpec(topics.dead_letter("status"), 3, replication, week),
         TopicSpec(topics.retry("deliver"), 3, replication, week),
         TopicSpec(CURSORS, 1, replication, {"cleanup.policy": "compact"}),
         TopicSpec(LEDGER, 3, replication, {"cleanup.policy": "compact"}),
@@ -248,18 +249,26 @@ async def poll_status_once(
         try:
             update = connector.to_status(raw)
         except BadInput as refused:
-            log.warning(
-                "status message %s of %s refused: %s",
-                raw.source_id,
-                connector.instance,
-                refused.reason,
+            headers = {
+                **raw_headers(connector.instance, raw),
+                "__connect.errors.topic": f"{connector.instance} status feed".encode(),
+                "__connect.errors.stage": b"status",
+                "__connect.errors.connector.name": connector.instance.encode(),
+                "__connect.errors.exception.class.name": b"BadInput",
+                "__connect.errors.exception.message": refused.reason.encode(),
+                "lapor.errors.attempts": b"1",
+                "lapor.errors.first-failure": datetime.now(UTC).isoformat().encode(),
+                "lapor.errors.last-failure": datetime.now(UTC).isoformat().encode(),
+            }
+            records.append(
+                (topics.dead_letter("status"), raw.source_id.encode(), raw.body, headers)
             )
             continue
         records.append((topic, update["hub_id"].encode(), serializer.serialize(topic, update), {}))
     await produce_durably(cursors.producer, records)
     if page.cursor is not None:
         await cursors.save(key, page.cursor)
-    return len(records)
+    return sum(1 for record in records if record[0] == topic)  # status updates, not letters
 
 
 LEDGER = "lapor.ledger"

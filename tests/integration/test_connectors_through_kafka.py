@@ -143,6 +143,7 @@ def test_lapor_json_in_and_out(kafka_bootstrap: str) -> None:
                 assert not worker.failed
                 assert len(app.state.delivered) == 1, "delivered once despite 503s and a duplicate"
                 app.officer_updates(reports[0]["hub_id"], "selesai", "Sudah diperbaiki")
+                app.state.statuses.append({"id": "TL-rusak", "status": "selesai"})  # no hub ref
                 cursors = Cursors(kafka_bootstrap)
                 assert (
                     await poll_status_once(connector, client, kafka_bootstrap, cursors, SERIALIZER)
@@ -156,6 +157,19 @@ def test_lapor_json_in_and_out(kafka_bootstrap: str) -> None:
                 assert [u["source_status"] for u in hub_made] == ["delivered"], "one, not two"
                 app_updates = [u for u in updates if u["actor"] != "lapor-hub"]
                 assert [u["status"] for u in app_updates] == ["RECEIVED", "RESOLVED"]
+                letters = read_topic(kafka_bootstrap, topics.dead_letter("status"), 10_000, 5)
+                ours = [
+                    m
+                    for m in letters
+                    if m.key() == b"TL-rusak"
+                    and dict(m.headers())["__connect.errors.connector.name"]
+                    == connector.instance.encode()
+                ]
+                assert len(ours) == 1, "a status message the hub cannot use is a dead letter"
+                assert (
+                    b"referensi_hub"
+                    in dict(ours[0].headers())["__connect.errors.exception.message"]
+                )
                 assert app_updates[1]["source_status"] == "selesai"
 
         asyncio.run(scenario())
