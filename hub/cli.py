@@ -736,11 +736,19 @@ def demo() -> None:
 def up(
     config: Annotated[Path, typer.Option("--config", help="The hub's configuration file.")],
     name: Annotated[str, typer.Option(help="This process's name, stable across restarts.")] = "1",
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics.")
+    ] = None,
 ) -> None:
     """Run the hub from one configuration file: every side of every connector and the
     translate-and-route worker. Start more with another --name to share the work."""
     from hub.dataplane.worker import stop_on_signals
+    from hub.metrics import serve_metrics
     from hub.runtime import HubRuntime
+
+    if metrics_port:
+        serve_metrics(metrics_port)
+        console.print(f"metrics on http://127.0.0.1:{metrics_port}/metrics")
 
     runtime = HubRuntime(config, _bootstrap(), name)
     console.print(f"lapor-hub {name} up: {', '.join(runtime.connectors)} (Ctrl-C stops)")

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 import httpx
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
-from hub import topics
+from hub import metrics, topics
 from hub.deadletters import dead_letter
 from hub.errors import BadInput, PermanentDeliveryError, RetryableDeliveryError
 from hub.kafka import TopicSpec, ensure_topics, make_admin, make_consumer, make_producer
@@ -121,6 +121,7 @@ class Inbound:
             for m in messages
         ]
         await produce_durably(self.producer, batch)
+        metrics.count("ingest", "out", len(batch))
         return len(batch)
 
     async def refuse(self, body: bytes, reason: str, source: str, stage: str = "ingest") -> None:
@@ -364,6 +365,7 @@ class DeliveryWorker:
                 continue
             seen.add(key)
             todo.append((msg, key))
+        metrics.count("deliver", "in", len(todo))
         results = await asyncio.gather(*(self._deliver(client, m, k) for m, k in todo))
         records = [record for batch in results for record in batch]
         if records:
@@ -385,6 +387,7 @@ class DeliveryWorker:
             async with self.limit:
                 done = await deliver_with_retries(self.connector, client, routed, key, self.policy)
         except PermanentDeliveryError as exc:
+            metrics.count("deliver", "failed")
             self.failed[hub_id] = str(exc)
             letter = dead_letter(msg, "deliver", self.connector.instance, exc)
             return [(letter.topic, letter.key, letter.value, letter.headers)]
@@ -394,13 +397,18 @@ class DeliveryWorker:
                 msg, "deliver", self.connector.instance, exc, self.backoff
             )
             if letter.topic == topics.dead_letter("deliver"):
+                metrics.count("deliver", "failed")
                 self.failed[hub_id] = str(exc)
             else:
+                metrics.count("deliver", "retried")
                 self.retried += 1
             return [(letter.topic, letter.key, letter.value, letter.headers)]
         self.delivered[key] = done.remote_id
         received = routed["report"]["received_at"]
-        self.latencies_ms.append((datetime.now(UTC) - received).total_seconds() * 1000)
+        latency = (datetime.now(UTC) - received).total_seconds()
+        self.latencies_ms.append(latency * 1000)
+        metrics.DELIVERY_LATENCY.observe(latency)
+        metrics.count("deliver", "out")
         if self.ledger is not None:
             self.ledger.entries[key] = done.remote_id
         status_topic = topics.status(self.connector.instance)

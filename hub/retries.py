@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from confluent_kafka import Message, TopicPartition
 
-from hub import topics
+from hub import metrics, topics
 from hub.deadletters import DeadLetter, dead_letter
 from hub.kafka import make_consumer, make_producer
 
@@ -91,6 +91,7 @@ class RetryWorker:
                 asynchronous=False,
             )
         self.sent += forwarded
+        metrics.count("retry", "out", forwarded)
         if held and not forwarded:
             time.sleep(min(timeout, 0.5))  # nothing due yet
         return forwarded

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from confluent_kafka import Message
 
-from hub import deadletters, topics
+from hub import deadletters, metrics, topics
 from hub.connect import raw_from_message
 from hub.dataplane.transactional import Output
 from hub.errors import BadInput, HubError
@@ -24,6 +24,7 @@ from hub.serialization import TopicSerializer
 
 
 def dead_letter(msg: Message, stage: str, connector: str, error: Exception) -> Output:
+    metrics.count(stage, "failed")
     letter = deadletters.dead_letter(msg, stage, connector, error)
     return Output(letter.topic, letter.key, letter.value, letter.headers)
 
@@ -42,6 +43,7 @@ class IngestAndRoute:
         self.serializer = serializer
 
     def __call__(self, msg: Message) -> Sequence[Output]:
+        metrics.count("translate", "in")
         instance = msg.topic().removeprefix("lapor.in.")
         connector = self.connectors.get(instance)
         if connector is None:
@@ -59,6 +61,7 @@ class IngestAndRoute:
             encoded_routed = self.serializer.serialize(topics.ROUTED, routed)
         except (HubError, ValueError, TypeError) as error:
             return [dead_letter(msg, "route", instance, error)]
+        metrics.count("route", "out")
         key = report["hub_id"].encode()
         outputs = [
             Output(topics.REPORTS, key, encoded_report),

@@ -141,6 +141,25 @@ def test_every_report_is_delivered_once_or_dead_lettered_with_its_reason(
         asyncio.run(pump(3))
         delivered = [d["referensi_hub"] for d in destination.state.delivered.values()]
         assert delivered.count(target) == 1 and len(delivered) == GOOD + 1
+        assert_metrics_counted_it()
         loop.consumer.close()
         worker.close()
         retrier.close()
+
+
+def assert_metrics_counted_it() -> None:
+    """What happened above, on the Prometheus endpoint."""
+    from connectors.simulator import free_port
+    from hub.metrics import serve_metrics
+
+    port = free_port()
+    serve_metrics(port)
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    for line in (
+        'lapor_stage_records_total{outcome="retried",stage="deliver"}',
+        'lapor_stage_records_total{outcome="failed",stage="translate"}',
+        'lapor_stage_records_total{outcome="out",stage="deliver"}',
+        "lapor_delivery_latency_seconds_bucket",
+        "lapor_routing_decisions_total",
+    ):
+        assert line in text, line
