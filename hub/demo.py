@@ -404,43 +404,53 @@ def _count(summary: DemoSummary, bootstrap: str, hub: HubRuntime, apps: dict[str
         summary.latencies_ms += worker.latencies_ms
 
 
-def print_summary(console: Console, summary: DemoSummary) -> None:
-    table = Table(title="reports in, per origin app")
-    table.add_column("connector")
-    table.add_column("filed", justify="right")
-    for name, count in sorted(summary.filed.items()):
+def _counts_table(title: str, what: str, unit: str, rows: list[tuple[str, int]]) -> Table:
+    table = Table(title=title)
+    table.add_column(what)
+    table.add_column(unit, justify="right")
+    for name, count in rows:
         table.add_row(name, str(count))
-    table.add_row("[bold]all[/]", f"[bold]{sum(summary.filed.values())}[/]")
-    console.print(table)
+    return table
 
-    routed = Table(title=f"routed: {summary.routed} reports, {summary.unmatched} to the fallback")
-    routed.add_column("destination kind")
-    routed.add_column("destinations", justify="right")
-    for kind, count in summary.destinations.most_common():
-        routed.add_row(kind, str(count))
-    console.print(routed)
 
-    delivered = Table(title="delivered (counted at the destination apps)")
-    delivered.add_column("app")
-    delivered.add_column("reports", justify="right")
-    for name, count in sorted(summary.delivered.items()):
-        delivered.add_row(name, str(count))
-    console.print(delivered)
-
-    statuses = Table(title="status updates read back from the apps")
-    statuses.add_column("status")
-    statuses.add_column("updates", justify="right")
-    for status, count in summary.statuses.most_common():
-        statuses.add_row(status, str(count))
-    console.print(statuses)
-
-    letters = Table(title="dead letters (refused, with the reason)")
-    letters.add_column("stage: reason")
-    letters.add_column("messages", justify="right")
-    for reason, count in summary.dead_letters.most_common():
-        letters.add_row(reason, str(count))
-    console.print(letters)
-
+def print_summary(console: Console, summary: DemoSummary) -> None:
+    filed = _counts_table(
+        "reports in, per origin app", "connector", "filed", sorted(summary.filed.items())
+    )
+    filed.add_row("[bold]all[/]", f"[bold]{sum(summary.filed.values())}[/]")
+    console.print(filed)
+    console.print(
+        _counts_table(
+            f"routed: {summary.routed} reports, {summary.unmatched} to the fallback",
+            "destination kind",
+            "destinations",
+            summary.destinations.most_common(),
+        )
+    )
+    console.print(
+        _counts_table(
+            "delivered (counted at the destination apps)",
+            "app",
+            "reports",
+            sorted(summary.delivered.items()),
+        )
+    )
+    console.print(
+        _counts_table(
+            "status updates read back from the apps",
+            "status",
+            "updates",
+            summary.statuses.most_common(),
+        )
+    )
+    console.print(
+        _counts_table(
+            "dead letters (refused, with the reason)",
+            "stage: reason",
+            "messages",
+            summary.dead_letters.most_common(),
+        )
+    )
     latencies = sorted(summary.latencies_ms)
     if latencies:
         p50 = statistics.median(latencies)
