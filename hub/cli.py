@@ -720,6 +720,84 @@ def dlq_replay(
         )
 
 
+reports_app = typer.Typer(
+    help="Look at reports as they went through the hub.", no_args_is_help=True
+)
+app.add_typer(reports_app, name="reports")
+
+
+@reports_app.command("show")
+def reports_show(
+    hub_id: Annotated[str, typer.Argument(help="The report's hub id.")],
+    show_identity: Annotated[
+        bool, typer.Option("--show-identity", help="Print the reporter's name and contacts.")
+    ] = False,
+) -> None:
+    """A report's whole history: source, each routing decision with its rules version,
+    deliveries acknowledged, status changes, dead letters. The reporter is hidden unless
+    asked."""
+    from hub.history import report_history
+    from hub.serialization import TopicSerializer, load_store, make_codec
+
+    settings = load_settings()
+    serializer = TopicSerializer(make_codec(settings, load_store(settings)))
+    history = report_history(_bootstrap(), hub_id, serializer)
+    if not history.found:
+        console.print(f"no report {hub_id} on this cluster")
+        raise typer.Exit(1)
+    report = history.report
+    if report:
+        source, location = report["source"], report["location"]
+        shown = report if show_identity else _redacted(report)
+        console.print(
+            f"[bold]{report['kind']}[/] {report['title']!r} from {source['connector']} "
+            f"({source['agency']}, {source['channel']}) id {source['source_id']}, "
+            f"received {report['received_at']:%Y-%m-%d %H:%M:%S}",
+            highlight=False,
+        )
+        console.print(
+            f"  location {location['region_code'] or '-'} {location['address'] or ''}",
+            highlight=False,
+        )
+        reporter = shown["reporter"]
+        console.print(
+            f"  reporter {reporter['name'] or '-'} {reporter['phone'] or ''} "
+            f"{reporter['email'] or ''} anonymous={reporter['anonymous']} "
+            f"confidential={reporter['confidential']}",
+            highlight=False,
+        )
+        console.print(f"  {report['body'][:300]}", highlight=False, soft_wrap=True)
+    for decision in history.decisions:
+        targets = ", ".join(
+            f"{d['agency']} ({d['role'].lower()})" for d in decision["destinations"]
+        )
+        console.print(
+            f"[bold]routed[/] {decision['decided_at']:%Y-%m-%d %H:%M:%S} rules "
+            f"{decision['rules_version']}: {targets}; {decision['reason']}",
+            highlight=False,
+        )
+        if decision.get("location_note"):
+            console.print(f"  location: {decision['location_note']}", highlight=False)
+    for agency, remote in sorted(history.deliveries.items()):
+        console.print(f"[bold]delivered[/] to {agency}: their id {remote}", highlight=False)
+    table = Table(title="status")
+    for column in ("when", "agency", "status", "app's status", "by", "message"):
+        table.add_column(column)
+    for update in history.statuses:
+        table.add_row(
+            f"{update['occurred_at']:%Y-%m-%d %H:%M:%S}",
+            update["agency"],
+            update["status"],
+            update["source_status"] or "",
+            update["actor"] or "",
+            (update["message"] or "")[:60],
+        )
+    if history.statuses:
+        console.print(table)
+    for stage, reason in history.dead_letters:
+        console.print(f"[bold red]dead letter[/] ({stage}): {reason}", highlight=False)
+
+
 @app.command()
 def demo() -> None:
     """The whole hub with simulated agency apps: reports in from every built-in connector,

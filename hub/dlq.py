@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from confluent_kafka import KafkaError, TopicPartition
-
 from hub import topics
-from hub.kafka import TopicSpec, ensure_topics, make_admin, make_consumer, make_producer
+from hub.kafka import TopicSpec, ensure_topics, make_admin, make_producer, read_to_end
 
 STAGES = ("ingest", "translate", "route", "deliver", "status")
 REPLAYS = "lapor.replays"
@@ -93,43 +90,10 @@ class Filter:
         }
 
 
-def _read_all(bootstrap: str, topic: str, timeout: float = 10.0):
-    """Every record of ``topic``, from the start to the end it had when asked."""
-    consumer = make_consumer(bootstrap, f"lapor-dlq-reader-{uuid.uuid4().hex[:8]}")
-    try:
-        metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
-        if metadata is None or metadata.error is not None:
-            return
-        ends = {}
-        for number in metadata.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, number), timeout)
-            if high > low:
-                ends[number] = high
-        if not ends:
-            return
-        consumer.assign([TopicPartition(topic, n, 0) for n in ends])
-        deadline = time.monotonic() + max(timeout, 60)
-        while ends and time.monotonic() < deadline:
-            for msg in consumer.consume(500, 0.5):
-                if msg.error():
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
-                        continue
-                    raise RuntimeError(msg.error().str())
-                yield msg
-            # done by position, not by the last record seen: a transaction's commit marker
-            # takes the last offset of a topic written in transactions, and is never delivered
-            positions = consumer.position([TopicPartition(topic, n) for n in ends])
-            for partition in positions:
-                if partition.offset >= ends[partition.partition]:
-                    ends.pop(partition.partition)
-    finally:
-        consumer.close()
-
-
 def read_letters(bootstrap: str, chosen: Filter) -> list[Letter]:
     letters = []
     for stage in chosen.stages:
-        for msg in _read_all(bootstrap, topics.dead_letter(stage)):
+        for msg in read_to_end(bootstrap, topics.dead_letter(stage)):
             letter = Letter(
                 stage=stage,
                 partition=msg.partition(),
@@ -150,7 +114,7 @@ def counts(letters: Iterable[Letter]) -> Counter[tuple[str, str, str]]:
 
 def replayed_ids(bootstrap: str) -> set[str]:
     done: set[str] = set()
-    for msg in _read_all(bootstrap, REPLAYS):
+    for msg in read_to_end(bootstrap, REPLAYS):
         record = json.loads(msg.value())
         if record.get("outcome") == "replayed":
             done.update(record.get("letters", []))

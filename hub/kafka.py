@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from hub.errors import BrokerNotReachable, TopicMismatch
@@ -129,3 +130,36 @@ def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float) -> N
         ):
             return
         time.sleep(0.1)
+
+
+def read_to_end(bootstrap: str, topic: str, timeout: float = 10.0):
+    """Every record of ``topic``, from the start to the end it had when asked."""
+    consumer = make_consumer(bootstrap, f"lapor-reader-{uuid.uuid4().hex[:8]}")
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return
+        ends = {}
+        for number in metadata.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, number), timeout)
+            if high > low:
+                ends[number] = high
+        if not ends:
+            return
+        consumer.assign([TopicPartition(topic, n, 0) for n in ends])
+        deadline = time.monotonic() + max(timeout, 60)
+        while ends and time.monotonic() < deadline:
+            for msg in consumer.consume(500, 0.5):
+                if msg.error():
+                    if msg.error().code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise RuntimeError(msg.error().str())
+                yield msg
+            # done by position, not by the last record seen: a transaction's commit marker
+            # takes the last offset of a topic written in transactions, and is never delivered
+            positions = consumer.position([TopicPartition(topic, n) for n in ends])
+            for partition in positions:
+                if partition.offset >= ends[partition.partition]:
+                    ends.pop(partition.partition)
+    finally:
+        consumer.close()

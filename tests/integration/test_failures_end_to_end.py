@@ -142,6 +142,7 @@ def test_every_report_is_delivered_once_or_dead_lettered_with_its_reason(
         delivered = [d["referensi_hub"] for d in destination.state.delivered.values()]
         assert delivered.count(target) == 1 and len(delivered) == GOOD + 1
         assert_metrics_counted_it()
+        assert_history_of(kafka_bootstrap, target)
         loop.consumer.close()
         worker.close()
         retrier.close()
@@ -163,3 +164,30 @@ def assert_metrics_counted_it() -> None:
         "lapor_routing_decisions_total",
     ):
         assert line in text, line
+
+
+def assert_history_of(bootstrap: str, target: str) -> None:
+    """`lapor-hub reports show`: the refused-then-replayed report's whole story."""
+    import os
+    import subprocess
+    import sys
+
+    from hub.history import report_history
+
+    history = report_history(bootstrap, target, SERIALIZER)
+    assert history.report is not None and history.report["body"] == "TOLAK laporan ini"
+    assert len(history.decisions) == 1 and history.decisions[0]["rules_version"]
+    assert list(history.deliveries) == ["admin-nasional"]
+    assert [stage for stage, _ in history.dead_letters] == ["deliver"]
+    assert any(u["source_status"] == "delivered" for u in history.statuses)
+    shown = subprocess.run(
+        [sys.executable, "-m", "hub", "reports", "show", target],
+        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "routed" in shown.stdout and "delivered to admin-nasional" in shown.stdout
+    assert "dead letter (deliver): " in shown.stdout and "HTTP 422" in shown.stdout

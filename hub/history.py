@@ -1,0 +1,65 @@
+"""One report's history, read from the hub's topics (``lapor-hub reports show ID``).
+
+Until the tracker keeps reports in its tables, the history is gathered by scanning the
+topics for the report's key: lapor.reports (what came in), lapor.routed (every decision,
+with its rules version), lapor.ledger (what each destination acknowledged),
+lapor.status.* (every status change) and the dead-letter topics. A scan reads whole topics:
+right for a demo or an investigation, not for a dashboard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub import topics
+from hub.connect import LEDGER
+from hub.dlq import STAGES
+from hub.kafka import make_admin, read_to_end
+from hub.serialization import TopicSerializer
+
+
+@dataclass
+class History:
+    hub_id: str
+    report: dict[str, Any] | None = None
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: dict[str, str] = field(default_factory=dict)  # agency -> the app's id
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+    dead_letters: list[tuple[str, str]] = field(default_factory=list)  # (stage, reason)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.report or self.decisions or self.statuses or self.dead_letters)
+
+
+def report_history(bootstrap: str, hub_id: str, serializer: TopicSerializer) -> History:
+    history = History(hub_id)
+    key = hub_id.encode()
+    for msg in read_to_end(bootstrap, topics.REPORTS):
+        if msg.key() == key:
+            history.report = serializer.deserialize(topics.REPORTS, msg.value())
+    for msg in read_to_end(bootstrap, topics.ROUTED):
+        if msg.key() == key:
+            history.decisions.append(serializer.deserialize(topics.ROUTED, msg.value())["decision"])
+    for msg in read_to_end(bootstrap, LEDGER):
+        entry = (msg.key() or b"").decode()
+        if entry.startswith(f"{hub_id}:"):
+            history.deliveries[entry.split(":", 1)[1]] = (msg.value() or b"").decode()
+    status_topics = [
+        t
+        for t in make_admin(bootstrap).list_topics(timeout=10).topics
+        if t.startswith("lapor.status.")
+    ]
+    for topic in sorted(status_topics):
+        for msg in read_to_end(bootstrap, topic):
+            if msg.key() == key:
+                history.statuses.append(serializer.deserialize(topic, msg.value()))
+    history.statuses.sort(key=lambda update: update["occurred_at"])
+    for stage in STAGES:
+        for msg in read_to_end(bootstrap, topics.dead_letter(stage)):
+            if msg.key() == key:
+                headers = {k: v or b"" for k, v in (msg.headers() or [])}
+                reason = headers.get("__connect.errors.exception.message", b"").decode()
+                history.dead_letters.append((stage, reason))
+    return history
