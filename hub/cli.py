@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections import Counter
 from pathlib import Path
@@ -839,8 +838,9 @@ def up(
 
 def main() -> None:
     """Entry point: HubErrors become a two-line message (cause, fix) and exit code 2."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("hub.librdkafka").setLevel(logging.ERROR)
+    from hub.logs import configure_logging
+
+    configure_logging()
     try:
         app()
     except HubError as exc:

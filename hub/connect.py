@@ -404,6 +404,17 @@ class DeliveryWorker:
                 self.retried += 1
             return [(letter.topic, letter.key, letter.value, letter.headers)]
         self.delivered[key] = done.remote_id
+        log.info(
+            "delivered to %s as %s",
+            agency,
+            done.remote_id,
+            extra={
+                "hub_id": hub_id,
+                "agency": agency,
+                "stage": "deliver",
+                "connector": self.connector.instance,
+            },
+        )
         received = routed["report"]["received_at"]
         latency = (datetime.now(UTC) - received).total_seconds()
         self.latencies_ms.append(latency * 1000)

@@ -10,6 +10,7 @@ transaction, with Kafka Connect-style error headers; its partition moves on.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from confluent_kafka import Message
@@ -22,9 +23,20 @@ from hub.routing import Directory, ReloadingRouter
 from hub.sdk import Connector
 from hub.serialization import TopicSerializer
 
+log = logging.getLogger(__name__)
+
 
 def dead_letter(msg: Message, stage: str, connector: str, error: Exception) -> Output:
     metrics.count(stage, "failed")
+    log.warning(
+        "dead letter: %s",
+        getattr(error, "reason", error),
+        extra={
+            "stage": stage,
+            "connector": connector,
+            "hub_id": (msg.key() or b"").decode("utf-8", "replace"),
+        },
+    )
     letter = deadletters.dead_letter(msg, stage, connector, error)
     return Output(letter.topic, letter.key, letter.value, letter.headers)
 
@@ -62,6 +74,12 @@ class IngestAndRoute:
         except (HubError, ValueError, TypeError) as error:
             return [dead_letter(msg, "route", instance, error)]
         metrics.count("route", "out")
+        log.info(
+            "routed to %s (%s)",
+            ", ".join(decision.destinations),
+            decision.reason,
+            extra={"hub_id": report["hub_id"], "connector": instance, "stage": "route"},
+        )
         key = report["hub_id"].encode()
         outputs = [
             Output(topics.REPORTS, key, encoded_report),
