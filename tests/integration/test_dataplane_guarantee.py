@@ -94,10 +94,11 @@ def test_a_killed_ingest_worker_loses_and_duplicates_nothing(kafka_bootstrap: st
                 "w1",
             ],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=worker_log,
+            stderr=worker_log,  # not a pipe: one nobody reads fills up and blocks the worker
         )
 
+    worker_log = (tmp_path / "worker.log").open("ab")
     worker = start()  # creates the topics
     rng = random.Random(9)
     producer = Producer({"bootstrap.servers": kafka_bootstrap, "acks": "all"})
@@ -125,8 +126,8 @@ def test_a_killed_ingest_worker_loses_and_duplicates_nothing(kafka_bootstrap: st
         routed = read_all(
             kafka_bootstrap,
             topics.ROUTED,
-            lambda found: sum(1 for m in found if m.key()) >= COUNT,
-            timeout=180,
+            lambda found: sum(1 for m in found if source.encode() in (m.value() or b"")) >= COUNT,
+            timeout=240,
         )
     finally:
         worker.send_signal(signal.SIGTERM)
