@@ -816,6 +816,14 @@ def up(
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics.")
     ] = None,
+    primary: Annotated[
+        bool | None,
+        typer.Option(
+            "--primary/--secondary",
+            help="Run pulls, status polls and webhooks "
+            "here (default: only in the process named 1).",
+        ),
+    ] = None,
 ) -> None:
     """Run the hub from one configuration file: every side of every connector and the
     translate-and-route worker. Start more with another --name to share the work."""
@@ -827,7 +835,7 @@ def up(
         serve_metrics(metrics_port)
         console.print(f"metrics on http://127.0.0.1:{metrics_port}/metrics")
 
-    runtime = HubRuntime(config, _bootstrap(), name)
+    runtime = HubRuntime(config, _bootstrap(), name, primary)
     console.print(f"lapor-hub {name} up: {', '.join(runtime.connectors)} (Ctrl-C stops)")
     counters = runtime.run(stop_on_signals())
     console.print(

@@ -163,8 +163,14 @@ class Cursors:
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
         self.producer = make_producer(bootstrap)
+        self._known: dict[str, str | None] = {}  # read once, then kept as this process moves it
 
     def load(self, key: str, timeout: float = 10.0) -> str | None:
+        if key not in self._known:
+            self._known[key] = self._read(key, timeout)
+        return self._known[key]
+
+    def _read(self, key: str, timeout: float) -> str | None:
         consumer = make_consumer(self.bootstrap, f"lapor-cursor-reader-{time.time_ns()}")
         try:
             low, high = _watermarks(consumer, TopicPartition(CURSORS, 0), timeout)
@@ -186,6 +192,7 @@ class Cursors:
 
     async def save(self, key: str, cursor: str) -> None:
         await produce_durably(self.producer, [(CURSORS, key.encode(), cursor.encode(), {})])
+        self._known[key] = cursor
 
 
 @dataclass

@@ -294,7 +294,7 @@ def run_demo(console: Console) -> DemoSummary:
         }
         config_path = Path(tmp) / "hub.yaml"
         config_path.write_text(yaml.safe_dump(config, allow_unicode=True))
-        hub = HubRuntime(config_path, bootstrap, name="demo")
+        hub = HubRuntime(config_path, bootstrap, name="demo", primary=True)
         stop = threading.Event()
         thread = threading.Thread(target=hub.run, args=(stop,), daemon=True, name="hub")
         stack.callback(thread.join, 60)

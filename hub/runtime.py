@@ -1,10 +1,11 @@
 """``lapor-hub up``: the hub from one configuration file, every side of every connector.
 
-One process runs the ingest worker (translate and route, transactional) in a thread, and in
-an asyncio loop: a pull loop per pulling connector, a webhook server per pushing one, a
-delivery worker per delivering one, a status poller per one with status. More processes
-with the same configuration and another ``--name`` join the same consumer groups and share
-the partitions.
+The primary process (named "1" unless told otherwise) runs the ingest worker (translate and
+route, transactional) in a thread, and in an asyncio loop: a pull loop per pulling
+connector, a webhook server per pushing one, a delivery worker per delivering one, a status
+poller per one with status. More processes
+with the same configuration and another ``--name`` run the ingest, delivery and retry
+workers only: they join the same consumer groups and share the partitions.
 
 Hub-side settings sit beside a connector's own in the configuration:
 
@@ -75,9 +76,15 @@ def webhook_secrets(instance: str, webhook: dict[str, Any]) -> list[SecretStr]:
 
 
 class HubRuntime:
-    def __init__(self, config_path: Path, bootstrap: str, name: str = "1") -> None:
+    def __init__(
+        self, config_path: Path, bootstrap: str, name: str = "1", primary: bool | None = None
+    ) -> None:
         self.bootstrap = bootstrap
         self.name = name
+        # Pull loops, status pollers and webhooks run in one process only (the primary, by
+        # default the one named "1"): two processes pulling the same app would ingest each
+        # page twice. Workers of the consumer groups run in every process.
+        self.primary = name == "1" if primary is None else primary
         self.config = load_config(config_path)
         self.side = {
             instance: hub_side(self.config, instance) for instance in self.config.connectors
@@ -120,9 +127,9 @@ class HubRuntime:
             for instance, connector in self.connectors.items():
                 every = float(self.side[instance].get("poll_interval_s", 1.0))
                 caps = connector.capabilities
-                if Capability.PULL in caps and connector.config.base_url:
+                if Capability.PULL in caps and connector.config.base_url and self.primary:
                     tasks.append(self._every(stop, every, self._pull, connector, client, cursors))
-                if Capability.STATUS in caps and connector.config.base_url:
+                if Capability.STATUS in caps and connector.config.base_url and self.primary:
                     tasks.append(self._every(stop, every, self._status, connector, client, cursors))
                 if Capability.DELIVER in caps and connector.config.base_url:
                     worker = DeliveryWorker(
@@ -134,7 +141,7 @@ class HubRuntime:
                     )
                     self.delivery[instance] = worker
                     tasks.append(self._deliveries(stop, worker, client))
-                if Capability.PUSH in caps and "webhook" in self.side[instance]:
+                if Capability.PUSH in caps and "webhook" in self.side[instance] and self.primary:
                     tasks.append(self._webhook(stop, connector, self.side[instance]["webhook"]))
             if self.delivery:
                 tasks.append(self._retries(stop))
