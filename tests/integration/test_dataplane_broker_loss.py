@@ -1,0 +1,129 @@
+"""The transactional ingest worker on a three-broker cluster that loses a broker mid-stream:
+every report is routed once and reaches each destination's outbound topic once."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+from confluent_kafka import Producer
+
+from hub import topics
+from hub.kafka import make_consumer
+from hub.samples import sample_report
+from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
+from hub.serialization.store import default_schema_dir
+from tests.helpers import unique
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+SERIALIZER = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
+COUNT = 6000
+MAPPING = str(Path("connectors/declarative/examples/dinas-json.yaml").resolve())
+
+
+def test_losing_a_broker_mid_stream_loses_and_duplicates_nothing(
+    local_cluster_factory, tmp_path: Path
+) -> None:
+    cluster = local_cluster_factory(nodes=3)
+    cluster.start()
+    bootstrap = cluster.bootstrap
+    source = "lapor-loss"
+    config_path = tmp_path / "hub.yaml"
+    config_path.write_text(
+        yaml.safe_dump(
+            {
+                "group_prefix": unique("loss"),
+                "topics": {"partitions": 3, "replication": 3},
+                "connectors": {
+                    source: {"type": "lapor-json", "agency": "admin-nasional"},
+                    "lapor-nasional": {"type": "lapor-json", "agency": "admin-nasional"},
+                    "open311-surabaya": {"type": "open311", "agency": "pemkot-surabaya"},
+                    "kemensos-soap": {"type": "soap-ministry", "agency": "kemensos"},
+                    "dinas-bandung": {
+                        "type": "declarative",
+                        "agency": "pemkot-bandung",
+                        "mapping": MAPPING,
+                    },
+                },
+            }
+        )
+    )
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    log = (tmp_path / "worker.log").open("ab")
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hub",
+                "worker",
+                "ingest",
+                "--config",
+                str(config_path),
+                "--name",
+                "w1",
+            ],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+
+    worker = start()
+    time.sleep(4)
+    rng = random.Random(3)
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    for number in range(COUNT):
+        report = sample_report(rng)
+        body = json.dumps(
+            {
+                "tracking_id": f"L-{number}",
+                "isi": report["body"],
+                "judul": report["title"],
+                "dibuat_pada": report["submitted_at"].isoformat(),
+                "lokasi": {"kode_wilayah": report["location"]["region_code"]},
+            }
+        )
+        producer.produce(
+            topics.inbound(source),
+            key=f"L-{number}".encode(),
+            value=body.encode(),
+            headers={"content-type": b"application/json"},
+        )
+        if number % 500 == 0:
+            producer.poll(0)
+    assert producer.flush(60) == 0
+
+    time.sleep(1.5)
+    cluster.stop_node(2)  # mid-stream: the worker is routing by now
+    routed: dict[str, int] = Counter()
+    consumer = make_consumer(bootstrap, unique("check"))
+    consumer.subscribe([topics.ROUTED])
+    deadline, restarts = time.monotonic() + 240, 0
+    while len(routed) < COUNT and time.monotonic() < deadline:
+        if worker.poll() is not None:  # a supervisor would restart it
+            restarts += 1
+            worker = start()
+        for message in consumer.consume(1000, 0.5):
+            if not message.error():
+                record = SERIALIZER.deserialize(topics.ROUTED, message.value())
+                routed[record["report"]["hub_id"]] += 1
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(60)
+    time.sleep(1)
+    for message in consumer.consume(1000, 2):  # anything that came late
+        if not message.error():
+            record = SERIALIZER.deserialize(topics.ROUTED, message.value())
+            routed[record["report"]["hub_id"]] += 1
+    consumer.close()
+    assert len(routed) == COUNT, f"{COUNT - len(routed)} lost ({restarts} worker restarts)"
+    assert max(routed.values()) == 1, "a report was routed twice"
