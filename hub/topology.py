@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from hub import topics
 from hub.config import HubConfig
+from hub.connect import CURSORS, LEDGER
+from hub.dlq import STAGES
 from hub.kafka import TopicSpec, ensure_topics, make_admin
-
-STAGES = ("ingest", "translate", "route", "deliver", "status")
-from hub.connect import CURSORS  # noqa: E402
 
 
 def hub_topics(config: HubConfig) -> list[TopicSpec]:
@@ -21,10 +20,12 @@ def hub_topics(config: HubConfig) -> list[TopicSpec]:
             name, partitions or settings.partitions, settings.replication, extra or keep
         )
 
+    compact = {"cleanup.policy": "compact"}
     found = [
         spec(topics.REPORTS),
         spec(topics.ROUTED),
-        spec(CURSORS, {"cleanup.policy": "compact"}, 1),
+        spec(CURSORS, compact, 1),
+        spec(LEDGER, compact),  # what each destination acknowledged, kept per key
     ]
     for instance in config.connectors:
         found += [
