@@ -28,7 +28,6 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
 import tempfile  # noqa: E402
@@ -42,7 +41,7 @@ from fastavro import schemaless_reader, schemaless_writer  # noqa: E402
 
 from hub.dataplane.worker import ingest_loop  # noqa: E402
 from hub.kafka import TopicSpec, ensure_topics, make_admin, make_consumer, make_producer  # noqa: E402
-from hub.samples import sample_report  # noqa: E402
+from hub.samples import destination_connectors, lapor_app_message, sample_report  # noqa: E402
 from hub.serialization import SchemaStore, SingleObjectCodec  # noqa: E402
 from hub.serialization.store import default_schema_dir  # noqa: E402
 
@@ -112,20 +111,7 @@ def main() -> None:
     run = uuid.uuid4().hex[:6]
     rng = random.Random(1708)
     reports = [sample_report(rng) for _ in range(args.reports)]
-    raw = [
-        json.dumps(
-            {
-                "tracking_id": f"B-{n}",
-                "jenis": "pengaduan",
-                "judul": r["title"],
-                "isi": r["body"],
-                "dibuat_pada": r["submitted_at"].isoformat(),
-                "lokasi": {"kode_wilayah": r["location"]["region_code"]},
-            },
-            ensure_ascii=False,
-        ).encode()
-        for n, r in enumerate(reports)
-    ]
+    raw = [lapor_app_message(r, f"B-{n}") for n, r in enumerate(reports)]
     parsed = SchemaStore(default_schema_dir()).latest("Report").parsed
     codec = SingleObjectCodec(SchemaStore(default_schema_dir()))
     avro = [codec.encode("Report", r) for r in reports]
@@ -153,23 +139,13 @@ def main() -> None:
     source = f"lapor-bench-{run}"
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "hub.yaml"
-        mapping = str(
-            Path(__file__).resolve().parents[1] / "connectors/declarative/examples/dinas-json.yaml"
-        )
         config.write_text(
             yaml.safe_dump(
                 {
                     "group_prefix": f"bench-{run}",
                     "connectors": {
                         source: {"type": "lapor-json", "agency": "admin-nasional"},
-                        "lapor-nasional": {"type": "lapor-json", "agency": "admin-nasional"},
-                        "open311-surabaya": {"type": "open311", "agency": "pemkot-surabaya"},
-                        "kemensos-soap": {"type": "soap-ministry", "agency": "kemensos"},
-                        "dinas-bandung": {
-                            "type": "declarative",
-                            "agency": "pemkot-bandung",
-                            "mapping": mapping,
-                        },
+                        **destination_connectors(),
                     },
                 }
             )

@@ -106,3 +106,40 @@ def sample_report(rng: random.Random, body_sentences: int | None = None) -> dict
         ],
         "extra": {"source.rt_rw": '"RT 03/RW 05"'} if rng.random() < 0.3 else {},
     }
+
+
+def lapor_app_message(report: dict[str, Any], tracking_id: str) -> bytes:
+    """A sample report as the LAPOR!-style app sends it (what the lapor-json connector reads)."""
+    import json
+
+    return json.dumps(
+        {
+            "tracking_id": tracking_id,
+            "jenis": "pengaduan",
+            "judul": report["title"],
+            "isi": report["body"],
+            "dibuat_pada": report["submitted_at"].isoformat(),
+            "lokasi": {"kode_wilayah": report["location"]["region_code"]},
+        },
+        ensure_ascii=False,
+    ).encode()
+
+
+def destination_connectors() -> dict[str, dict[str, Any]]:
+    """Configuration of the connectors the agency directory delivers through (no app URLs:
+    for workers that route, not deliver)."""
+    from pathlib import Path
+
+    mapping = (
+        Path(__file__).resolve().parents[1] / "connectors/declarative/examples/dinas-json.yaml"
+    )
+    return {
+        "lapor-nasional": {"type": "lapor-json", "agency": "admin-nasional"},
+        "open311-surabaya": {"type": "open311", "agency": "pemkot-surabaya"},
+        "kemensos-soap": {"type": "soap-ministry", "agency": "kemensos"},
+        "dinas-bandung": {
+            "type": "declarative",
+            "agency": "pemkot-bandung",
+            "mapping": str(mapping),
+        },
+    }

@@ -3,7 +3,6 @@ every report is routed once and reaches each destination's outbound topic once."
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -19,7 +18,7 @@ from confluent_kafka import Producer
 
 from hub import topics
 from hub.kafka import make_consumer
-from hub.samples import sample_report
+from hub.samples import destination_connectors, lapor_app_message, sample_report
 from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
 from tests.helpers import unique
@@ -27,7 +26,6 @@ from tests.helpers import unique
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 SERIALIZER = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
 COUNT = 6000
-MAPPING = str(Path("connectors/declarative/examples/dinas-json.yaml").resolve())
 
 
 def test_losing_a_broker_mid_stream_loses_and_duplicates_nothing(
@@ -45,14 +43,7 @@ def test_losing_a_broker_mid_stream_loses_and_duplicates_nothing(
                 "topics": {"partitions": 3, "replication": 3},
                 "connectors": {
                     source: {"type": "lapor-json", "agency": "admin-nasional"},
-                    "lapor-nasional": {"type": "lapor-json", "agency": "admin-nasional"},
-                    "open311-surabaya": {"type": "open311", "agency": "pemkot-surabaya"},
-                    "kemensos-soap": {"type": "soap-ministry", "agency": "kemensos"},
-                    "dinas-bandung": {
-                        "type": "declarative",
-                        "agency": "pemkot-bandung",
-                        "mapping": MAPPING,
-                    },
+                    **destination_connectors(),
                 },
             }
         )
@@ -83,20 +74,11 @@ def test_losing_a_broker_mid_stream_loses_and_duplicates_nothing(
     rng = random.Random(3)
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
     for number in range(COUNT):
-        report = sample_report(rng)
-        body = json.dumps(
-            {
-                "tracking_id": f"L-{number}",
-                "isi": report["body"],
-                "judul": report["title"],
-                "dibuat_pada": report["submitted_at"].isoformat(),
-                "lokasi": {"kode_wilayah": report["location"]["region_code"]},
-            }
-        )
+        body = lapor_app_message(sample_report(rng), f"L-{number}")
         producer.produce(
             topics.inbound(source),
             key=f"L-{number}".encode(),
-            value=body.encode(),
+            value=body,
             headers={"content-type": b"application/json"},
         )
         if number % 500 == 0:

@@ -4,7 +4,6 @@ destinations' outbound topics once."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -19,7 +18,7 @@ import yaml
 
 from hub import topics
 from hub.kafka import make_consumer
-from hub.samples import sample_report
+from hub.samples import destination_connectors, lapor_app_message, sample_report
 from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
 from tests.helpers import unique
@@ -27,20 +26,6 @@ from tests.helpers import unique
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 SERIALIZER = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
 COUNT = 10_000  # ~5 s of work for one worker on these machines: the kills land mid-stream
-
-
-def lapor_message(report: dict, number: int) -> bytes:
-    return json.dumps(
-        {
-            "tracking_id": f"EO-{number:06d}",
-            "jenis": "pengaduan",
-            "judul": report["title"],
-            "isi": report["body"],
-            "dibuat_pada": report["submitted_at"].isoformat(),
-            "lokasi": {"kode_wilayah": report["location"]["region_code"]},
-        },
-        ensure_ascii=False,
-    ).encode()
 
 
 def read_all(bootstrap: str, topic: str, stop_when, timeout: float) -> list:
@@ -66,14 +51,7 @@ def test_a_killed_ingest_worker_loses_and_duplicates_nothing(kafka_bootstrap: st
         "group_prefix": prefix,
         "connectors": {
             source: {"type": "lapor-json", "agency": "admin-nasional"},
-            "lapor-nasional": {"type": "lapor-json", "agency": "admin-nasional"},
-            "open311-surabaya": {"type": "open311", "agency": "pemkot-surabaya"},
-            "kemensos-soap": {"type": "soap-ministry", "agency": "kemensos"},
-            "dinas-bandung": {
-                "type": "declarative",
-                "agency": "pemkot-bandung",
-                "mapping": str(Path("connectors/declarative/examples/dinas-json.yaml").resolve()),
-            },
+            **destination_connectors(),
         },
     }
     config_path = tmp_path / "hub.yaml"
@@ -104,7 +82,7 @@ def test_a_killed_ingest_worker_loses_and_duplicates_nothing(kafka_bootstrap: st
     producer = Producer({"bootstrap.servers": kafka_bootstrap, "acks": "all"})
     time.sleep(3)
     for number in range(COUNT):
-        body = lapor_message(sample_report(rng), number)
+        body = lapor_app_message(sample_report(rng), f"EO-{number:06d}")
         producer.produce(
             topics.inbound(source),
             key=f"EO-{number:06d}".encode(),
