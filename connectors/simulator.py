@@ -38,6 +38,10 @@ class AppState:
     delivered: dict[str, dict[str, Any]] = field(default_factory=dict)  # by the app's id
     idempotency: dict[str, str] = field(default_factory=dict)  # key -> the app's id
     statuses: list[dict[str, Any]] = field(default_factory=list)  # status changes, in order
+    # statuses the hub sent back about the app's own reports, by idempotency key, and how
+    # many times a key came again (the hub may send twice; the app keeps one)
+    feedback: dict[str, dict[str, Any]] = field(default_factory=dict)
+    feedback_repeats: int = 0
     faults: list[Fault] = field(default_factory=list)
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -67,6 +71,18 @@ class AppState:
             self.idempotency[key] = made
             self.delivered[made] = document
             return made, True
+
+    def take_feedback(self, key: str, source_id: str, status: dict[str, Any]) -> bool | None:
+        """Record a status the hub sent about report ``source_id``: True if new, False if
+        its key came before, None if the app has no such report."""
+        with self.lock:
+            if not any(source_id in r.values() for r in self.reports):
+                return None
+            if key in self.feedback:
+                self.feedback_repeats += 1
+                return False
+            self.feedback[key] = {"source_id": source_id, **status}
+            return True
 
     def next_fault(self) -> Fault | None:
         with self.lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -551,6 +552,29 @@ def worker_ingest(
     )
 
 
+@app.command()
+def tracker(
+    config: Annotated[Path, typer.Option("--config", help="The hub's configuration file.")],
+    name: Annotated[str, typer.Option(help="This tracker's name, stable across restarts.")] = "1",
+    tick_seconds: Annotated[
+        float, typer.Option(help="How often SLA clocks are checked.", min=0.5)
+    ] = 5.0,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics.")
+    ] = None,
+) -> None:
+    """The state plane: each report's lifecycle, SLA clocks (working days), re-routing,
+    escalation, and statuses back to the app the report came from. Start several to share
+    partitions; the tables recover from their changelogs after a crash."""
+    from hub.metrics import serve_metrics
+    from hub.tracker.app import run_tracker
+
+    if metrics_port:
+        serve_metrics(metrics_port)
+    applied = run_tracker(config, _bootstrap(), name, tick_seconds)
+    console.print(f"tracker {name} stopped: applied {applied}")
+
+
 def _bootstrap() -> str:
     settings = load_settings()
     if settings.kafka_bootstrap_servers:
@@ -824,20 +848,25 @@ def up(
             "here (default: only in the process named 1).",
         ),
     ] = None,
+    with_tracker: Annotated[
+        bool, typer.Option("--tracker/--no-tracker", help="Run a tracker process beside.")
+    ] = True,
 ) -> None:
     """Run the hub from one configuration file: every side of every connector and the
     translate-and-route worker. Start more with another --name to share the work."""
     from hub.dataplane.worker import stop_on_signals
     from hub.metrics import serve_metrics
-    from hub.runtime import HubRuntime
+    from hub.runtime import HubRuntime, tracker_process
 
     if metrics_port:
         serve_metrics(metrics_port)
         console.print(f"metrics on http://127.0.0.1:{metrics_port}/metrics")
 
-    runtime = HubRuntime(config, _bootstrap(), name, primary)
+    bootstrap = _bootstrap()
+    runtime = HubRuntime(config, bootstrap, name, primary)
     console.print(f"lapor-hub {name} up: {', '.join(runtime.connectors)} (Ctrl-C stops)")
-    counters = runtime.run(stop_on_signals())
+    with tracker_process(config, bootstrap, name) if with_tracker else nullcontext():
+        counters = runtime.run(stop_on_signals())
     console.print(
         f"stopped: pulled {counters.pulled}, pushed {counters.pushed}, "
         f"delivered {counters.delivered}, statuses {counters.statuses}"

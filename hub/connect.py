@@ -25,12 +25,17 @@ import httpx
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from hub import metrics, topics
-from hub.deadletters import dead_letter
+from hub.deadletters import DeadLetter, dead_letter
 from hub.errors import BadInput, PermanentDeliveryError, RetryableDeliveryError
 from hub.kafka import TopicSpec, ensure_topics, make_admin, make_consumer, make_producer
 from hub.retries import Backoff, retry_or_dead_letter
 from hub.sdk.base import Connector, RawMessage
-from hub.sdk.http import DEFAULT_POLICY, RetryPolicy, deliver_with_retries
+from hub.sdk.http import (
+    DEFAULT_POLICY,
+    RetryPolicy,
+    deliver_with_retries,
+    send_status_with_retries,
+)
 from hub.sdk.reports import new_status
 from hub.serialization import TopicSerializer
 
@@ -44,10 +49,13 @@ def connector_topics(name: str, replication: int = 1) -> list[TopicSpec]:
         TopicSpec(topics.inbound(name), 3, replication, week),
         TopicSpec(topics.outbound(name), 3, replication, week),
         TopicSpec(topics.status(name), 3, replication, week),
+        TopicSpec(topics.feedback(name), 3, replication, week),
         TopicSpec(topics.dead_letter("ingest"), 3, replication, week),
         TopicSpec(topics.dead_letter("deliver"), 3, replication, week),
         TopicSpec(topics.dead_letter("status"), 3, replication, week),
         TopicSpec(topics.retry("deliver"), 3, replication, week),
+        TopicSpec(topics.retry("feedback"), 3, replication, week),
+        TopicSpec(topics.dead_letter("feedback"), 3, replication, week),
         TopicSpec(CURSORS, 1, replication, {"cleanup.policy": "compact"}),
         TopicSpec(LEDGER, 3, replication, {"cleanup.policy": "compact"}),
     ]
@@ -381,33 +389,30 @@ class DeliveryWorker:
             self.consumer.commit(asynchronous=False)
         return len(messages)
 
-    def _key(self, msg: Message) -> str:
-        """``<hub id>:<agency>``: the idempotency key and ledger key of one delivery."""
+    def _agency(self, msg: Message) -> str:
         agency = dict(msg.headers() or []).get("lapor.destination", b"").decode()
-        return f"{(msg.key() or b'').decode()}:{agency or self.connector.config.agency}"
+        return agency or self.connector.config.agency
+
+    def _key(self, msg: Message) -> str:
+        """The idempotency key and ledger key of one delivery: ``<hub id>:<agency>`` for a
+        handler, ``<hub id>:<agency>:copy`` for a copy, so an agency informed first and
+        made the handler later (re-routing) receives the report again, as its handler."""
+        role = dict(msg.headers() or []).get("lapor.role", b"HANDLER")
+        copy = ":copy" if role == b"COPY" else ""
+        return f"{(msg.key() or b'').decode()}:{self._agency(msg)}{copy}"
 
     async def _deliver(self, client: httpx.AsyncClient, msg: Message, key: str) -> list[tuple]:
         routed = self.serializer.deserialize(self.topic, msg.value())
         hub_id = routed["report"]["hub_id"]
-        agency = key.rsplit(":", 1)[1]
+        agency = self._agency(msg)
         try:
             async with self.limit:
                 done = await deliver_with_retries(self.connector, client, routed, key, self.policy)
-        except PermanentDeliveryError as exc:
-            metrics.count("deliver", "failed")
-            self.failed[hub_id] = str(exc)
-            letter = dead_letter(msg, "deliver", self.connector.instance, exc)
-            return [(letter.topic, letter.key, letter.value, letter.headers)]
-        except RetryableDeliveryError as exc:
-            # the app is down or busy: later, through lapor.retry.deliver, not blocking here
-            letter = retry_or_dead_letter(
-                msg, "deliver", self.connector.instance, exc, self.backoff
-            )
+        except (PermanentDeliveryError, RetryableDeliveryError) as exc:
+            letter = failed_letter(msg, "deliver", self.connector.instance, exc, self.backoff)
             if letter.topic == topics.dead_letter("deliver"):
-                metrics.count("deliver", "failed")
                 self.failed[hub_id] = str(exc)
             else:
-                metrics.count("deliver", "retried")
                 self.retried += 1
             return [(letter.topic, letter.key, letter.value, letter.headers)]
         self.delivered[key] = done.remote_id
@@ -443,6 +448,100 @@ class DeliveryWorker:
             (LEDGER, key.encode(), done.remote_id.encode(), {}),
             (status_topic, hub_id.encode(), self.serializer.serialize(status_topic, update), {}),
         ]
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def failed_letter(
+    msg: Message, stage: str, connector: str, error: Exception, backoff: Backoff
+) -> DeadLetter:
+    """A permanent failure goes to the dead letters; a transient one to the stage's retry
+    topic (the dead letters after the last attempt). Counted either way."""
+    if isinstance(error, RetryableDeliveryError):
+        letter = retry_or_dead_letter(msg, stage, connector, error, backoff)
+    else:
+        letter = dead_letter(msg, stage, connector, error)
+    failed = letter.topic == topics.dead_letter(stage)
+    metrics.count(stage, "failed" if failed else "retried")
+    return letter
+
+
+SOURCE_ID = "lapor.source-id"  # header of feedback records: the origin app's id for the report
+
+
+class FeedbackWorker:
+    """Tells origin apps what became of their reports: the tracker's StatusUpdates on
+    ``lapor.feedback.<connector>`` go to the app through ``send_status``, with the update id
+    as idempotency key (the tracker may write one twice; the app takes it once). Failures
+    take the same way as deliveries: retries, then dead letters (stage ``feedback``)."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        connector: Connector,
+        serializer: TopicSerializer,
+        group: str,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        concurrency: int = 16,
+    ) -> None:
+        self.connector = connector
+        self.serializer = serializer
+        self.policy = policy
+        self.backoff = backoff
+        self.topic = topics.feedback(connector.instance)
+        self.consumer = make_consumer(bootstrap, group)
+        self.assigned = threading.Event()
+        self.consumer.subscribe([self.topic], on_assign=lambda *_: self.assigned.set())
+        self.producer = make_producer(bootstrap)
+        self.limit = asyncio.Semaphore(concurrency)
+        self.sent = 0
+        self.failed = 0
+
+    async def run_once(self, client: httpx.AsyncClient, timeout: float = 1.0) -> int:
+        messages = await asyncio.to_thread(self.consumer.consume, 200, timeout)
+        todo: dict[str, Message] = {}
+        for msg in messages:
+            if msg.error():
+                if msg.error().code() != KafkaError._PARTITION_EOF:
+                    raise KafkaException(msg.error())
+                continue
+            todo.setdefault(self._update_id(msg), msg)
+        metrics.count("feedback", "in", len(todo))
+        results = await asyncio.gather(*(self._send(client, msg) for msg in todo.values()))
+        records = [record for record in results if record is not None]
+        if records:
+            await produce_durably(self.producer, records)
+        if messages:
+            self.consumer.commit(asynchronous=False)
+        return len(messages)
+
+    def _update_id(self, msg: Message) -> str:
+        return self.serializer.deserialize(self.topic, msg.value())["update_id"]
+
+    async def _send(self, client: httpx.AsyncClient, msg: Message) -> tuple | None:
+        update = self.serializer.deserialize(self.topic, msg.value())
+        source_id = dict(msg.headers() or []).get(SOURCE_ID, b"").decode()
+        try:
+            async with self.limit:
+                await send_status_with_retries(
+                    self.connector, client, update, source_id, self.policy
+                )
+        except (PermanentDeliveryError, RetryableDeliveryError) as exc:
+            self.failed += 1
+            letter = failed_letter(msg, "feedback", self.connector.instance, exc, self.backoff)
+            return (letter.topic, letter.key, letter.value, letter.headers)
+        self.sent += 1
+        metrics.count("feedback", "out")
+        log.info(
+            "told %s: %s at %s",
+            self.connector.instance,
+            update["status"],
+            update["agency"],
+            extra={"hub_id": update["hub_id"], "stage": "feedback"},
+        )
+        return None
 
     def close(self) -> None:
         self.consumer.close()

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from hub import topics
 from hub.kafka import TopicSpec, ensure_topics, make_admin, make_producer, read_to_end
 
-STAGES = ("ingest", "translate", "route", "deliver", "status")
+STAGES = ("ingest", "translate", "route", "deliver", "status", "feedback")
 REPLAYS = "lapor.replays"
 ERROR_PREFIX = "__connect.errors."
 

@@ -24,7 +24,7 @@ class History:
     hub_id: str
     report: dict[str, Any] | None = None
     decisions: list[dict[str, Any]] = field(default_factory=list)
-    deliveries: dict[str, str] = field(default_factory=dict)  # agency -> the app's id
+    deliveries: dict[str, str] = field(default_factory=dict)  # agency[:copy] -> the app's id
     statuses: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[tuple[str, str]] = field(default_factory=list)  # (stage, reason)
 

@@ -27,6 +27,9 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "enable.idempotence": True,
     "linger.ms": 5,
     "compression.type": "lz4",
+    # Java's and aiokafka's partitioner (librdkafka's default is crc32): the faust tracker
+    # and a Java connector put a hub id on the same partition as the hub's own producers.
+    "partitioner": "murmur2_random",
 }
 CONSUMER_DEFAULTS: dict[str, Any] = {
     "group.protocol": "classic",

@@ -3,7 +3,8 @@
 The primary process (named "1" unless told otherwise) runs the ingest worker (translate and
 route, transactional) in a thread, and in an asyncio loop: a pull loop per pulling
 connector, a webhook server per pushing one, a delivery worker per delivering one, a status
-poller per one with status. More processes
+poller per one with status, a feedback worker per one that takes statuses of its own reports
+back (written by the tracker, which ``lapor-hub up`` runs as a child process). More processes
 with the same configuration and another ``--name`` run the ingest, delivery and retry
 workers only: they join the same consumer groups and share the partitions.
 
@@ -22,8 +23,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +41,7 @@ from hub.config import build_connectors, hub_side, load_config
 from hub.connect import (
     Cursors,
     DeliveryWorker,
+    FeedbackWorker,
     Inbound,
     Ledger,
     poll_status_once,
@@ -57,6 +63,7 @@ class Counters:
     pushed: dict[str, int] = field(default_factory=dict)
     delivered: dict[str, int] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
+    told: dict[str, int] = field(default_factory=dict)  # statuses sent back to origin apps
     errors: list[str] = field(default_factory=list)
 
     def add(self, table: dict[str, int], key: str, count: int) -> None:
@@ -95,6 +102,7 @@ class HubRuntime:
         self.config_path = config_path
         self.counters = Counters()
         self.delivery: dict[str, DeliveryWorker] = {}
+        self.feedback: dict[str, FeedbackWorker] = {}
         self.started = threading.Event()
         self._servers: list[uvicorn.Server] = []
 
@@ -141,10 +149,21 @@ class HubRuntime:
                     )
                     self.delivery[instance] = worker
                     tasks.append(self._deliveries(stop, worker, client))
+                if Capability.FEEDBACK in caps:
+                    feedback = FeedbackWorker(
+                        self.bootstrap,
+                        connector,
+                        self.serializer,
+                        group=f"{self.config.group_prefix}-feedback-{instance}",
+                    )
+                    self.feedback[instance] = feedback
+                    tasks.append(self._feedback(stop, feedback, client))
                 if Capability.PUSH in caps and "webhook" in self.side[instance] and self.primary:
                     tasks.append(self._webhook(stop, connector, self.side[instance]["webhook"]))
             if self.delivery:
-                tasks.append(self._retries(stop))
+                tasks.append(self._retries(stop, "deliver"))
+            if self.feedback:
+                tasks.append(self._retries(stop, "feedback"))
             running = [asyncio.create_task(task) for task in tasks]
             try:
                 await self._until_ready(stop)
@@ -155,7 +174,7 @@ class HubRuntime:
                 for task in running:
                     task.cancel()
                 await asyncio.gather(*running, return_exceptions=True)
-        for worker in self.delivery.values():
+        for worker in [*self.delivery.values(), *self.feedback.values()]:
             worker.close()
 
     async def _until_ready(self, stop: threading.Event, timeout: float = 60.0) -> None:
@@ -164,7 +183,7 @@ class HubRuntime:
         deadline = time.monotonic() + timeout
         # read flags the consumers' own threads set: a consumer is not to be called from two
         # threads at once (assignment() blocks behind a running consume())
-        consumers = [self._ingest, *self.delivery.values()]
+        consumers = [self._ingest, *self.delivery.values(), *self.feedback.values()]
         while time.monotonic() < deadline and not stop.is_set():
             listening = all(s.started for s in self._servers)
             assigned = all(c.assigned.is_set() for c in consumers)
@@ -221,10 +240,18 @@ class HubRuntime:
                 self.counters.delivered, worker.connector.instance, len(worker.delivered) - before
             )
 
-    async def _retries(self, stop: threading.Event) -> None:
+    async def _feedback(
+        self, stop: threading.Event, worker: FeedbackWorker, client: httpx.AsyncClient
+    ) -> None:
+        while not stop.is_set():
+            before = worker.sent
+            await worker.run_once(client, timeout=0.2)
+            self.counters.add(self.counters.told, worker.connector.instance, worker.sent - before)
+
+    async def _retries(self, stop: threading.Event, stage: str) -> None:
         from hub.retries import RetryWorker
 
-        worker = RetryWorker(self.bootstrap, "deliver", f"{self.config.group_prefix}-retry-deliver")
+        worker = RetryWorker(self.bootstrap, stage, f"{self.config.group_prefix}-retry-{stage}")
         try:
             while not stop.is_set():
                 await asyncio.to_thread(worker.run_once, 0.5)
@@ -271,3 +298,41 @@ def wait_until(predicate, timeout: float, interval: float = 0.2) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+@contextlib.contextmanager
+def tracker_process(
+    config: Path,
+    bootstrap: str,
+    name: str,
+    tick_seconds: float = 5.0,
+    log_path: Path | None = None,
+) -> Iterator[subprocess.Popen]:
+    """The tracker in a child process of its own (faust runs its own event loop; its
+    work should not share a GIL with the data plane), stopped with the hub. Its output goes
+    to ``log_path`` if given."""
+    child = start_tracker(config, bootstrap, name, tick_seconds, log_path)
+    try:
+        yield child
+    finally:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def start_tracker(
+    config: Path,
+    bootstrap: str,
+    name: str,
+    tick_seconds: float = 5.0,
+    log_path: Path | None = None,
+) -> subprocess.Popen:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    command = [sys.executable, "-m", "hub", "tracker", "--config", str(config), "--name", name]
+    command += ["--tick-seconds", str(tick_seconds)]
+    if log_path is None:
+        return subprocess.Popen(command, env=env)
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 REPORTS = "lapor.reports"
 ROUTED = "lapor.routed"
+TICKS = "lapor.tracker.ticks"  # the tracker's clock: one tick per partition, every few seconds
 
 
 def inbound(connector: str) -> str:
@@ -22,6 +23,11 @@ def outbound(connector: str) -> str:
 
 def status(connector: str) -> str:
     return f"lapor.status.{connector}"
+
+
+def feedback(connector: str) -> str:
+    """Status updates the hub sends back to the app a report came from."""
+    return f"lapor.feedback.{connector}"
 
 
 def retry(stage: str) -> str:
@@ -38,6 +44,8 @@ _VALUE_SCHEMAS: list[tuple[str, str | None]] = [
     (ROUTED, "RoutedReport"),
     ("lapor.out.", "RoutedReport"),
     ("lapor.status.", "StatusUpdate"),
+    ("lapor.feedback.", "StatusUpdate"),
+    (TICKS, None),
     ("lapor.in.", None),
     ("lapor.retry.", None),
     ("lapor.dlq.", None),

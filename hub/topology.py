@@ -32,9 +32,11 @@ def hub_topics(config: HubConfig) -> list[TopicSpec]:
             spec(topics.inbound(instance)),
             spec(topics.outbound(instance)),
             spec(topics.status(instance)),
+            spec(topics.feedback(instance)),
         ]
     found += [spec(topics.dead_letter(stage), dead_letters) for stage in STAGES]
-    found.append(spec(topics.retry("deliver")))
+    found += [spec(topics.retry("deliver")), spec(topics.retry("feedback"))]
+    found.append(spec(topics.TICKS, {"retention.ms": str(3600 * 1000)}))  # ticks age fast
     return found
 
 

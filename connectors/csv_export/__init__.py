@@ -8,11 +8,17 @@ other rows go on.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
+import os
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 from hub.errors import BadInput
 from hub.sdk import (
@@ -52,18 +58,77 @@ COLUMNS = [
 TRUE = {"ya", "y", "true", "1", "yes"}
 
 
+STATUS_COLUMNS = ["id_pembaruan", "no_laporan", "status", "instansi", "pesan", "waktu"]
+
+
 class CsvExportConfig(ConnectorConfig):
     delimiter: str = ","
     charset: str = "utf-8"
+    # where the hub writes statuses of the app's reports for it to import (status.csv);
+    # without it the app hears nothing back
+    feedback_dir: Path | None = None
 
 
 class CsvExport(Connector):
     name = "csv-export"
     title = "CSV export of a legacy complaint app"
-    capabilities = frozenset({Capability.FILE})
+    capabilities = frozenset({Capability.FILE, Capability.FEEDBACK})
     Config = CsvExportConfig
     config: CsvExportConfig
     content_type = "text/csv"
+
+    def __init__(self, config: CsvExportConfig | dict[str, Any], instance: str | None = None):
+        super().__init__(config, instance)
+        if self.config.feedback_dir is None:
+            self.capabilities = frozenset({Capability.FILE})
+        self._written: set[str] | None = None  # update ids already in the status file
+        self._lock = threading.Lock()
+
+    @property
+    def status_file(self) -> Path:
+        assert self.config.feedback_dir is not None
+        return self.config.feedback_dir / f"status-{self.instance}.csv"
+
+    async def send_status(
+        self,
+        client: httpx.AsyncClient,
+        update: dict[str, Any],
+        source_id: str,
+        idempotency_key: str,
+    ) -> None:
+        """One row appended to the status file the app imports (its only way in). A row is
+        written once per update id, also across restarts: the file is read back first."""
+        await asyncio.to_thread(self._append, update, source_id, idempotency_key)
+
+    def _append(self, update: dict[str, Any], source_id: str, key: str) -> None:
+        path = self.status_file
+        with self._lock:
+            if self._written is None:
+                self._written = set()
+                if path.exists():
+                    with path.open(newline="", encoding="utf-8") as existing:
+                        self._written = {r["id_pembaruan"] for r in csv.DictReader(existing)}
+            if key in self._written:
+                return
+            path.parent.mkdir(parents=True, exist_ok=True)
+            new = not path.exists() or path.stat().st_size == 0
+            with path.open("a", newline="", encoding="utf-8") as out:
+                writer = csv.DictWriter(out, fieldnames=STATUS_COLUMNS, lineterminator="\n")
+                if new:
+                    writer.writeheader()
+                writer.writerow(
+                    {
+                        "id_pembaruan": key,
+                        "no_laporan": source_id,
+                        "status": update["status"],
+                        "instansi": update["agency"],
+                        "pesan": update.get("message") or "",
+                        "waktu": update["occurred_at"].isoformat(),
+                    }
+                )
+                out.flush()
+                os.fsync(out.fileno())
+            self._written.add(key)
 
     def read_file(self, data: bytes) -> Iterator[RawMessage | BadInput]:
         text = decode_text(data.removeprefix(b"\xef\xbb\xbf"), self.config.charset)

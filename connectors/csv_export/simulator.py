@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -35,6 +36,7 @@ class CsvExportApp:
         writer.writeheader()
         for row in rows:
             writer.writerow(row)
+            self.state.file(dict(row))
         self.files[name] = out.getvalue().encode()
         return self.files[name]
 
@@ -46,3 +48,13 @@ class CsvExportApp:
         if name not in self.files:
             return JSONResponse({"error": "tidak ada"}, status_code=404)
         return Response(self.files[name], media_type="text/csv; charset=utf-8")
+
+    def import_statuses(self, path: Path) -> int:
+        """What the app does with the hub's status file: takes each row once."""
+        if not path.exists():
+            return 0
+        with path.open(newline="", encoding="utf-8") as rows:
+            return sum(
+                bool(self.state.take_feedback(r["id_pembaruan"], r["no_laporan"], r))
+                for r in csv.DictReader(rows)
+            )

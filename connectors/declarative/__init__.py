@@ -89,6 +89,17 @@ class DeliverSpec(BaseModel):
     id: str  # path in the app's answer to its id for the report
 
 
+class FeedbackSpec(BaseModel):
+    """Where the app takes statuses of its own reports: ``{source_id}`` in the path is its
+    id for the report; the body maps app fields to paths into the StatusUpdate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(pattern=r"\{source_id\}")
+    body: dict[str, str]
+    statuses: dict[str, str] = {}  # canonical status -> the app's word for it
+
+
 class Mapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -96,6 +107,7 @@ class Mapping(BaseModel):
     title: str = "Declarative JSON connector"
     pull: PullSpec | None = None
     deliver: DeliverSpec | None = None
+    feedback: FeedbackSpec | None = None
     report: dict[str, Field_]
 
 
@@ -148,7 +160,7 @@ class DeclarativeConfig(ConnectorConfig):
 class Declarative(Connector):
     name = "declarative"
     title = "Declarative JSON connector (a YAML mapping, no Python)"
-    capabilities = frozenset({Capability.PULL, Capability.DELIVER})
+    capabilities = frozenset({Capability.PULL, Capability.DELIVER, Capability.FEEDBACK})
     Config = DeclarativeConfig
     config: DeclarativeConfig
 
@@ -158,6 +170,13 @@ class Declarative(Connector):
         super().__init__(config, instance)
         self.mapping = load_mapping(self.config.mapping)
         self.instance = instance or self.mapping.name
+        sections = {
+            Capability.PULL: self.mapping.pull,
+            Capability.DELIVER: self.mapping.deliver,
+            Capability.FEEDBACK: self.mapping.feedback,
+        }
+        # this instance can do what its mapping has a section for
+        self.capabilities = frozenset(c for c, spec in sections.items() if spec is not None)
 
     def to_report(self, raw: RawMessage) -> dict[str, Any]:
         item = parse_json(raw.body)
@@ -230,3 +249,22 @@ class Declarative(Connector):
         what = f"{self.mapping.name} API"
         response = await post_delivery(client, url, self.from_routed(routed), idempotency_key, what)
         return Delivered(str(get_path(parse_json(response.content), spec.id)))
+
+    async def send_status(
+        self,
+        client: httpx.AsyncClient,
+        update: dict[str, Any],
+        source_id: str,
+        idempotency_key: str,
+    ) -> None:
+        spec = self.mapping.feedback
+        if spec is None:
+            raise ConnectorError(f"mapping {self.mapping.name} has no feedback section")
+        status = {**update, "status": spec.statuses.get(update["status"], update["status"])}
+        body = {}
+        for field, path in spec.body.items():
+            value = get_path(status, path.removeprefix("update."))
+            body[field] = None if value is MISSING else value
+        url = f"{self.config.base_url}{spec.path.replace('{source_id}', source_id)}"
+        content = json.dumps(body, ensure_ascii=False, default=str).encode()
+        await post_delivery(client, url, content, idempotency_key, f"{self.mapping.name} API")

@@ -24,6 +24,7 @@ class DinasJsonApp:
                 routes=[
                     Route("/api/aduan", self._list),
                     Route("/api/inbox", self._inbox, methods=["POST"]),
+                    Route("/api/aduan/{id}/status", self._status, methods=["POST"]),
                 ]
             ),
             self.state,
@@ -51,3 +52,11 @@ class DinasJsonApp:
         document = json.loads(await request.body())
         ticket, _ = self.state.remember(key, document, "T-")
         return JSONResponse({"ticket": ticket}, status_code=201)
+
+    async def _status(self, request: Request) -> JSONResponse:
+        key = request.headers.get("Idempotency-Key", "")
+        document = json.loads(await request.body())
+        taken = self.state.take_feedback(key, request.path_params["id"], document)
+        if taken is None:
+            return JSONResponse({"error": "no such complaint"}, status_code=404)
+        return JSONResponse({"ok": True}, status_code=201 if taken else 200)

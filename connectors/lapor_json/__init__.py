@@ -2,7 +2,9 @@
 
 Pull: ``GET /api/v1/laporan?setelah=<cursor>`` pages through reports in the order the app
 received them. Deliver: ``POST /api/v1/laporan`` with an Idempotency-Key. Status:
-``GET /api/v1/status?setelah=<cursor>`` lists follow-ups (tindak lanjut) of delivered reports.
+``GET /api/v1/status?setelah=<cursor>`` lists follow-ups (tindak lanjut) of delivered reports,
+each with the agency (``instansi``) that gave it. Feedback: ``POST /api/v1/laporan/<tracking
+id>/tanggapan`` tells the app what became of a report its citizens filed.
 """
 
 from __future__ import annotations
@@ -62,6 +64,17 @@ STATUSES = {
     "diarsipkan": "CLOSED",
     "ditutup": "CLOSED",
 }
+APP_STATUSES = {
+    "RECEIVED": "baru",
+    "VERIFIED": "terverifikasi",
+    "FORWARDED": "didisposisikan",
+    "IN_PROGRESS": "ditindaklanjuti",
+    "RESOLVED": "selesai",
+    "NOT_AUTHORITY": "dilimpahkan",
+    "ESCALATED": "dieskalasi",
+    "POSTPONED": "ditunda",
+    "CLOSED": "ditutup",
+}
 USED = {
     "tracking_id",
     "judul",
@@ -84,7 +97,9 @@ class LaporJsonConfig(ConnectorConfig):
 class LaporJson(Connector):
     name = "lapor-json"
     title = "LAPOR!-style JSON REST API"
-    capabilities = frozenset({Capability.PULL, Capability.DELIVER, Capability.STATUS})
+    capabilities = frozenset(
+        {Capability.PULL, Capability.DELIVER, Capability.STATUS, Capability.FEEDBACK}
+    )
     Config = LaporJsonConfig
     config: LaporJsonConfig
 
@@ -188,7 +203,8 @@ class LaporJson(Connector):
         app_status = str(data["status"]).lower()
         return new_status(
             hub_id=data["referensi_hub"],
-            agency=self.config.agency,
+            # one LAPOR! app serves many agencies: its status says whose it is
+            agency=str(data.get("instansi") or self.config.agency),
             status=STATUSES.get(app_status, "UNKNOWN"),
             source_status=app_status,
             message=data.get("pesan"),
@@ -223,3 +239,26 @@ class LaporJson(Connector):
             client, url, self.from_routed(routed), idempotency_key, "LAPOR! API"
         )
         return Delivered(str(response.json()["tracking_id"]))
+
+    async def send_status(
+        self,
+        client: httpx.AsyncClient,
+        update: dict[str, Any],
+        source_id: str,
+        idempotency_key: str,
+    ) -> None:
+        """``POST /api/v1/laporan/<tracking id>/tanggapan``: the follow-up the citizen sees."""
+        document = {
+            "status": APP_STATUSES.get(update["status"], "diproses"),
+            "instansi": update["agency"],
+            "pesan": update.get("message"),
+            "status_instansi": update.get("source_status"),
+            "waktu": update["occurred_at"].isoformat(),
+        }
+        await post_delivery(
+            client,
+            f"{self.config.base_url}/api/v1/laporan/{source_id}/tanggapan",
+            json.dumps(document, ensure_ascii=False).encode(),
+            idempotency_key,
+            "LAPOR! app",
+        )

@@ -27,6 +27,9 @@ class LaporJsonApp:
                     Route("/api/v1/laporan", self._list, methods=["GET"]),
                     Route("/api/v1/laporan", self._create, methods=["POST"]),
                     Route("/api/v1/status", self._statuses, methods=["GET"]),
+                    Route(
+                        "/api/v1/laporan/{tracking_id}/tanggapan", self._feedback, methods=["POST"]
+                    ),
                 ]
             ),
             self.state,
@@ -47,12 +50,20 @@ class LaporJsonApp:
         }
         return self.state.file(report)
 
-    def officer_updates(self, hub_id: str, status: str, message: str = "") -> None:
+    def officer_updates(
+        self, hub_id: str, status: str, message: str = "", agency: str | None = None
+    ) -> None:
+        """An officer of ``agency`` (by default: the first the report was delivered for)
+        changes its status."""
         with self.state.lock:
+            if agency is None:
+                keys = [k for k in self.state.idempotency if k.startswith(f"{hub_id}:")]
+                agency = keys[0].split(":")[1] if keys else None
             self.state.statuses.append(
                 {
                     "id": f"TL-{len(self.state.statuses) + 1}",
                     "referensi_hub": hub_id,
+                    "instansi": agency,
                     "status": status,
                     "pesan": message,
                     "petugas": "admin.instansi",
@@ -94,5 +105,19 @@ class LaporJsonApp:
         tracking, created = self.state.remember(key, document, "INS-")
         if not created:
             return JSONResponse({"tracking_id": tracking}, status_code=200)
-        self.officer_updates(document["referensi_hub"], "baru")
+        self.officer_updates(document["referensi_hub"], "baru", agency=key.split(":")[1])
         return JSONResponse({"tracking_id": tracking}, status_code=201)
+
+    async def _feedback(self, request: Request) -> JSONResponse:
+        """A follow-up for one of the app's own reports, shown to the citizen who filed it."""
+        key = request.headers.get("Idempotency-Key")
+        if not key:
+            return JSONResponse({"error": "Idempotency-Key wajib"}, status_code=400)
+        try:
+            document = json.loads(await request.body())
+        except json.JSONDecodeError:
+            return JSONResponse({"error": "JSON tidak valid"}, status_code=400)
+        taken = self.state.take_feedback(key, request.path_params["tracking_id"], document)
+        if taken is None:
+            return JSONResponse({"error": "laporan tidak ditemukan"}, status_code=404)
+        return JSONResponse({"diterima": True}, status_code=201 if taken else 200)

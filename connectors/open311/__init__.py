@@ -96,7 +96,9 @@ def request_from_xml(element: Element) -> dict[str, Any]:
 class Open311(Connector):
     name = "open311"
     title = "Open311 GeoReport v2 (JSON and XML)"
-    capabilities = frozenset({Capability.PULL, Capability.DELIVER, Capability.STATUS})
+    capabilities = frozenset(
+        {Capability.PULL, Capability.DELIVER, Capability.STATUS, Capability.FEEDBACK}
+    )
     Config = Open311Config
     config: Open311Config
 
@@ -253,3 +255,31 @@ class Open311(Connector):
         else:
             created = parse_json(response.content)[0]
         return Delivered(str(created["service_request_id"]))
+
+    async def send_status(
+        self,
+        client: httpx.AsyncClient,
+        update: dict[str, Any],
+        source_id: str,
+        idempotency_key: str,
+    ) -> None:
+        """FixMyStreet's Open311 update extension: ``POST /servicerequestupdates``, with the
+        agency's canonical status as ``external_status_code``."""
+        finished = update["status"] in ("RESOLVED", "CLOSED")
+        form = {
+            "service_request_id": source_id,
+            "update_id": idempotency_key,
+            "status": "closed" if finished else "open",
+            "external_status_code": update["status"].lower(),
+            "description": update.get("message") or f"{update['agency']}: {update['status']}",
+            "updated_datetime": update["occurred_at"].isoformat(),
+        }
+        response = await client.post(
+            f"{self.config.base_url}/servicerequestupdates.{self.config.format}",
+            content=str(httpx.QueryParams(form)).encode(),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Idempotency-Key": idempotency_key,
+            },
+        )
+        raise_for_status(response, "Open311 endpoint")

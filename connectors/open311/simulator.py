@@ -45,6 +45,7 @@ class Open311App:
                     Route("/services.{fmt}", self._services),
                     Route("/requests.{fmt}", self._requests, methods=["GET"]),
                     Route("/requests.{fmt}", self._create, methods=["POST"]),
+                    Route("/servicerequestupdates.{fmt}", self._update, methods=["POST"]),
                 ]
             ),
             self.state,
@@ -124,3 +125,19 @@ class Open311App:
                 self.state.idempotency[key] = existing
                 self.state.delivered[existing] = form
         return self._render(fmt, [{"service_request_id": existing}], "service_requests", "request")
+
+    async def _update(self, request: Request) -> Response:
+        """A status the hub sends about one of the city's own requests."""
+        fmt = request.path_params["fmt"]
+        form = dict((await request.form()).items())
+        missing = [f for f in ("service_request_id", "update_id", "status") if not form.get(f)]
+        if missing:
+            error = {"code": 400, "description": f"missing {', '.join(missing)}"}
+            return self._render(fmt, [error], "errors", "error")
+        taken = self.state.take_feedback(form["update_id"], form["service_request_id"], form)
+        if taken is None:
+            error = {"code": 404, "description": "no such service request"}
+            response = self._render(fmt, [error], "errors", "error")
+            response.status_code = 404
+            return response
+        return self._render(fmt, [{"update_id": form["update_id"]}], "updates", "update")

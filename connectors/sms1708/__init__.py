@@ -12,6 +12,8 @@ import json
 import re
 from typing import Any
 
+import httpx
+
 from hub.errors import BadInput
 from hub.sdk import (
     Capability,
@@ -22,9 +24,21 @@ from hub.sdk import (
     new_report,
     parse_json,
     parse_time,
+    post_delivery,
     require,
 )
 
+STATUS_WORDS = {
+    "RECEIVED": "diterima",
+    "VERIFIED": "diverifikasi",
+    "FORWARDED": "diteruskan",
+    "IN_PROGRESS": "sedang ditindaklanjuti",
+    "RESOLVED": "selesai ditindaklanjuti",
+    "NOT_AUTHORITY": "dilimpahkan ke instansi lain",
+    "ESCALATED": "dieskalasi ke instansi atasan",
+    "POSTPONED": "ditunda",
+    "CLOSED": "ditutup",
+}
 PREFIX = re.compile(r"^\s*(lapor|aduan|adu|aspirasi|usul|info|informasi|tanya)\s*[#:.\s]\s*", re.I)
 PREFIX_KINDS = {
     "lapor": "COMPLAINT",
@@ -79,7 +93,7 @@ def parse_sms(text: str) -> dict[str, Any]:
 class Sms1708(Connector):
     name = "sms-1708"
     title = "SMS 1708 gateway"
-    capabilities = frozenset({Capability.PUSH})
+    capabilities = frozenset({Capability.PUSH, Capability.FEEDBACK})
     Config = Sms1708Config
     max_body_bytes = 64 * 1024
 
@@ -126,4 +140,26 @@ class Sms1708(Connector):
             address=hints["place"],
             reporter={"phone": str(data["dari"])},
             extra=extra_fields(data, {"id", "dari", "pesan", "diterima_pada"}),
+        )
+
+    async def send_status(
+        self,
+        client: httpx.AsyncClient,
+        update: dict[str, Any],
+        source_id: str,
+        idempotency_key: str,
+    ) -> None:
+        """A reply SMS through the gateway, addressed by the citizen's message id: the
+        gateway knows the number, so the hub never needs it to answer."""
+        words = STATUS_WORDS.get(update["status"], "diperbarui")
+        text = f"LAPOR 1708: aduan {source_id} {words} ({update['agency']})."
+        if update.get("message"):
+            text += f" {update['message']}"
+        document = {"balasan_untuk": source_id, "pesan": text[:160]}
+        await post_delivery(
+            client,
+            f"{self.config.base_url}/balas",
+            json.dumps(document, ensure_ascii=False).encode(),
+            idempotency_key,
+            "SMS gateway",
         )

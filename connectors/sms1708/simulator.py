@@ -30,6 +30,7 @@ class SmsGateway:
                     Route("/kirim-sms-warga", self._citizen_sends, methods=["POST"]),
                     Route("/kirim", self._hub_sends, methods=["POST"]),
                     Route("/keluar", self._outbox, methods=["GET"]),
+                    Route("/balas", self._reply, methods=["POST"]),
                 ]
             ),
             self.state,
@@ -46,6 +47,11 @@ class SmsGateway:
 
     def forward(self, messages: list[dict[str, str]]) -> httpx.Response:
         """Push messages to the hub's webhook, signed, as the real gateway does."""
+        with self.state.lock:
+            known = {m["id"] for m in self.state.reports}
+        for message in messages:
+            if isinstance(message, dict) and message.get("id") not in known:
+                self.state.file(message)
         body = json.dumps(messages, ensure_ascii=False).encode()
         return httpx.post(
             self.webhook_url or "",
@@ -77,3 +83,18 @@ class SmsGateway:
 
     async def _outbox(self, _: Request) -> JSONResponse:
         return JSONResponse(self.outbox)
+
+    async def _reply(self, request: Request) -> JSONResponse:
+        """The hub answers a citizen's SMS by its id; the gateway knows the number."""
+        key = request.headers.get("Idempotency-Key", "")
+        data = await request.json()
+        with self.state.lock:
+            sender = next(
+                (m["dari"] for m in self.state.reports if m["id"] == data["balasan_untuk"]), None
+            )
+        taken = self.state.take_feedback(key, data["balasan_untuk"], data)
+        if taken is None or sender is None:
+            return JSONResponse({"error": "pesan tidak dikenal"}, status_code=404)
+        if taken:
+            self.outbox.append({"ke": sender, "pesan": data["pesan"]})
+        return JSONResponse({"terkirim": True}, status_code=201 if taken else 200)

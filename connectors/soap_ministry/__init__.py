@@ -41,6 +41,7 @@ STATUSES = {
     "DITUNDA": "POSTPONED",
     "DITUTUP": "CLOSED",
 }
+APP_STATUSES = {v: k for k, v in STATUSES.items()} | {"ESCALATED": "DIESKALASI"}
 USED = {
     "NomorAgenda",
     "Jenis",
@@ -76,7 +77,9 @@ def records(document: Element, tag: str) -> list[Element]:
 class SoapMinistry(Connector):
     name = "soap-ministry"
     title = "Legacy XML/SOAP ministry system"
-    capabilities = frozenset({Capability.PULL, Capability.DELIVER, Capability.STATUS})
+    capabilities = frozenset(
+        {Capability.PULL, Capability.DELIVER, Capability.STATUS, Capability.FEEDBACK}
+    )
     content_type = "application/xml"
 
     def to_report(self, raw: RawMessage) -> dict[str, Any]:
@@ -186,3 +189,32 @@ class SoapMinistry(Connector):
 
             raise PermanentDeliveryError(f"ministry SOAP fault: {fields_of(faults[0])}")
         return Delivered(records(document, "NomorAgenda")[0].text or "")
+
+    async def send_status(
+        self,
+        client: httpx.AsyncClient,
+        update: dict[str, Any],
+        source_id: str,
+        idempotency_key: str,
+    ) -> None:
+        """``KirimStatus``: the status of a report the ministry's system sent in; the
+        update id makes a repeated call harmless."""
+        fields = {
+            "IdPembaruan": idempotency_key,
+            "NomorAgenda": source_id,
+            "Status": APP_STATUSES.get(update["status"], "DIPROSES"),
+            "Instansi": update["agency"],
+            "Keterangan": update.get("message") or "",
+            "Waktu": update["occurred_at"].isoformat(),
+        }
+        body = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in fields.items())
+        document = await self._call(
+            client,
+            "KirimStatus",
+            envelope("KirimStatus", f"<StatusPengaduan>{body}</StatusPengaduan>"),
+        )
+        faults = records(document, "Fault")
+        if faults:
+            from hub.errors import PermanentDeliveryError
+
+            raise PermanentDeliveryError(f"ministry SOAP fault: {fields_of(faults[0])}")

@@ -85,6 +85,12 @@ class SoapMinistryApp:
                     self.state.idempotency[data["ReferensiHub"]] = number
                     self.state.delivered[number] = data
             return self._ok(action, f"<NomorAgenda>{number}</NomorAgenda>")
+        if action == "KirimStatus":
+            data = fields_of(records(document, "StatusPengaduan")[0])
+            taken = self.state.take_feedback(data["IdPembaruan"], data["NomorAgenda"], data)
+            if taken is None:
+                return self._fault(f"NomorAgenda {data['NomorAgenda']} tidak dikenal", 400)
+            return self._ok(action, "<Diterima>true</Diterima>")
         return self._fault(f"unknown SOAPAction {action!r}", 500)
 
     @staticmethod

@@ -11,7 +11,8 @@ transaction, with Kafka Connect-style error headers; its partition moves on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from confluent_kafka import Message
 
@@ -69,7 +70,8 @@ class IngestAndRoute:
         try:
             decision = self.router.router.decide(report)
             report = decision.located(report)
-            routed = {"report": report, "decision": decision.to_record()}
+            record = decision.to_record()
+            routed = {"report": report, "decision": record}
             encoded_routed = self.serializer.serialize(topics.ROUTED, routed)
         except (HubError, ValueError, TypeError) as error:
             return [dead_letter(msg, "route", instance, error)]
@@ -85,21 +87,39 @@ class IngestAndRoute:
             Output(topics.REPORTS, key, encoded_report),
             Output(topics.ROUTED, key, encoded_routed),
         ]
-        for role, agencies in (("HANDLER", decision.handlers), ("COPY", decision.copies)):
-            for agency in agencies:
-                destination = self.directory.connector_of(agency)
-                if destination not in self.connectors:
-                    error = HubError(
-                        f"{agency} is reached through connector {destination!r}, "
-                        "which this hub does not configure"
-                    )
-                    return [dead_letter(msg, "route", instance, error)]
-                outputs.append(
-                    Output(
-                        topics.outbound(destination),
-                        key,
-                        encoded_routed,
-                        {"lapor.destination": agency.encode(), "lapor.role": role.encode()},
-                    )
-                )
-        return outputs
+        try:
+            return outputs + destination_outputs(
+                key, encoded_routed, record, self.directory, self.connectors
+            )
+        except HubError as error:
+            return [dead_letter(msg, "route", instance, error)]
+
+
+def destination_outputs(
+    key: bytes,
+    encoded_routed: bytes,
+    decision: dict[str, Any],
+    directory: Directory,
+    connectors: Mapping[str, Connector],
+) -> list[Output]:
+    """One record per destination on its connector's outbound topic, the agency and its
+    role in headers (so each delivery has its own idempotency key). Raises HubError for an
+    agency reached through a connector this hub does not configure."""
+    outputs = []
+    for destination in decision["destinations"]:
+        agency, role = destination["agency"], destination["role"]
+        connector = directory.connector_of(agency)
+        if connector not in connectors:
+            raise HubError(
+                f"{agency} is reached through connector {connector!r}, "
+                "which this hub does not configure"
+            )
+        outputs.append(
+            Output(
+                topics.outbound(connector),
+                key,
+                encoded_routed,
+                {"lapor.destination": agency.encode(), "lapor.role": role.encode()},
+            )
+        )
+    return outputs

@@ -37,6 +37,7 @@ class Capability(StrEnum):
     FILE = "file"  # batch import of an export file
     DELIVER = "deliver"  # the hub delivers routed reports into the app
     STATUS = "status"  # the hub reads status updates back from the app
+    FEEDBACK = "feedback"  # the hub tells the app what became of the reports it sent in
 
 
 class ConnectorConfig(BaseModel):
@@ -131,6 +132,18 @@ class Connector:
     async def poll_status(self, client: httpx.AsyncClient, cursor: str | None) -> PullPage:
         """Status messages of reports delivered to the app (turned into StatusUpdates by
         ``to_status``)."""
+        raise NotImplementedError
+
+    async def send_status(
+        self,
+        client: httpx.AsyncClient,
+        update: dict[str, Any],
+        source_id: str,
+        idempotency_key: str,
+    ) -> None:
+        """Tell the origin app a StatusUpdate of the report it knows as ``source_id``
+        (statuses of the agencies handling it, escalations, closing). Same errors as
+        ``deliver``; the key is the update's id, the same on every attempt."""
         raise NotImplementedError
 
     @classmethod

@@ -10,11 +10,11 @@ app that took a delivery whose answer was lost does not get it twice.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from tenacity import (
@@ -30,6 +30,7 @@ from hub.errors import PermanentDeliveryError, RetryableDeliveryError
 from hub.sdk.base import Connector, Delivered
 
 RETRYABLE_STATUS = {408, 425, 429}
+T = TypeVar("T")
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -121,6 +122,29 @@ async def deliver_with_retries(
     policy: RetryPolicy = DEFAULT_POLICY,
 ) -> Delivered:
     """Deliver once, retrying what is retryable; raises the last error when it gives up."""
+    return await with_retries(
+        connector, policy, lambda: connector.deliver(client, routed, idempotency_key)
+    )
+
+
+async def send_status_with_retries(
+    connector: Connector,
+    client: httpx.AsyncClient,
+    update: dict[str, Any],
+    source_id: str,
+    policy: RetryPolicy = DEFAULT_POLICY,
+) -> None:
+    """Tell the origin app a status once, retrying what is retryable."""
+    await with_retries(
+        connector,
+        policy,
+        lambda: connector.send_status(client, update, source_id, update["update_id"]),
+    )
+
+
+async def with_retries(
+    connector: Connector, policy: RetryPolicy, call: Callable[[], Awaitable[T]]
+) -> T:
     retrying = AsyncRetrying(
         stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
         wait=_wait(policy),
@@ -129,5 +153,5 @@ async def deliver_with_retries(
     )
     async for attempt in retrying:
         with attempt, transport_errors(connector.instance):
-            return await connector.deliver(client, routed, idempotency_key)
+            return await call()
     raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover

@@ -31,7 +31,7 @@ def test_list_and_show() -> None:
     for name in BUILT_IN:
         assert name in listed.stdout
     shown = json.loads(hub("show", "open311").stdout)
-    assert shown["capabilities"] == ["deliver", "pull", "status"]
+    assert shown["capabilities"] == ["deliver", "feedback", "pull", "status"]
     assert "format" in shown["config_schema"]["properties"]
     unknown = hub("show", "open-311")
     assert unknown.returncode == 2 and "installed: csv-export" in " ".join(unknown.stderr.split())

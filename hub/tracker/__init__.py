@@ -1,0 +1,1 @@
+"""The state plane: each report's lifecycle, SLA clocks and re-routing (faust-streaming)."""

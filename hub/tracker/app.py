@@ -1,0 +1,348 @@
+"""The tracker: the hub's state plane, a faust-streaming app (``lapor-hub tracker``).
+
+One agent reads, keyed by hub id: the routing decisions (``lapor.routed``), the status
+updates of every connector (``lapor.status.*``) and the tracker's own clock ticks
+(``lapor.tracker.ticks``). A changelog-backed table holds each report's state
+(hub.tracker.lifecycle); after a crash it is rebuilt from its compacted changelog. Effects
+leave through Kafka: statuses for the origin app on ``lapor.feedback.<origin>``, re-routed
+and escalated reports on ``lapor.routed`` and ``lapor.out.<connector>``.
+
+Delivery is at least once (DESIGN.md: faust's exactly-once has open bugs): an event seen
+again is recognised by its id and changes nothing, and what it would send again is sent with
+the same idempotency key, which the delivery ledger and the apps recognise.
+
+Ticks: a leader timer writes one tick to every partition of the ticks topic. The agent
+handling a tick scans the reports of that partition only, so a table write always goes to
+the changelog partition of its key (a faust timer cannot write tables itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faust
+from aiokafka.partitioner import murmur2
+from prometheus_client import Counter as PromCounter
+from prometheus_client import Gauge
+
+from hub import topics
+from hub.config import HubConfig, build_connectors, load_config
+from hub.connect import SOURCE_ID
+from hub.dataplane.ingest import destination_outputs
+from hub.errors import HubError
+from hub.kafka import TopicSpec, ensure_topics, make_admin
+from hub.routing import ReloadingRouter
+from hub.sdk import Capability
+from hub.serialization import TopicSerializer, load_store, make_codec
+from hub.settings import load_settings
+from hub.topology import ensure_hub_topics
+from hub.tracker import lifecycle
+from hub.tracker.lifecycle import Escalate, Feedback, Reroute, SlaDefaults
+
+log = logging.getLogger(__name__)
+
+OPEN_REPORTS = Gauge(
+    "lapor_agency_open_reports", "Reports an agency handles and has not finished.", ["agency"]
+)
+OVERDUE_REPORTS = Gauge(
+    "lapor_agency_overdue_reports", "Open reports with an SLA clock past its deadline.", ["agency"]
+)
+OVERDUE = PromCounter(
+    "lapor_overdue_clocks", "SLA clocks that ran out, by agency and clock.", ["agency", "clock"]
+)
+ESCALATIONS = PromCounter(
+    "lapor_escalations", "Reports passed to a parent agency after a clock ran out.", ["agency"]
+)
+EVENTS = PromCounter("lapor_tracker_events", "Events the tracker applied, by kind.", ["kind"])
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default (murmur2) partitioner gives ``key``."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def changelog_topic(group_prefix: str) -> str:
+    return f"{group_prefix}-tracker-reports-changelog"
+
+
+def tracker_topics(config: HubConfig) -> list[TopicSpec]:
+    """faust's own topics, created by the hub with their settings explicit (faust would
+    create them only under its worker, with the broker's defaults): the table's compacted
+    changelog, co-partitioned with the inputs, and the assignor's leader topic."""
+    app_id = f"{config.group_prefix}-tracker"
+    settings = config.topics
+    return [
+        TopicSpec(
+            changelog_topic(config.group_prefix),
+            settings.partitions,
+            settings.replication,
+            {"cleanup.policy": "compact"},
+        ),
+        TopicSpec(f"{app_id}-__assignor-__leader", 1, settings.replication),
+    ]
+
+
+class Tracker:
+    def __init__(
+        self,
+        config_path: Path,
+        bootstrap: str,
+        name: str = "1",
+        tick_seconds: float = 5.0,
+        sla: SlaDefaults | None = None,
+        datadir: Path | None = None,
+    ) -> None:
+        config = load_config(config_path)
+        settings = load_settings()
+        ensure_hub_topics(bootstrap, config)
+        ensure_topics(make_admin(bootstrap), tracker_topics(config))
+        self.config = config
+        self.connectors = build_connectors(config)
+        self.router = ReloadingRouter(config.rules)
+        self.serializer = TopicSerializer(make_codec(settings, load_store(settings)))
+        self.sla = sla or SlaDefaults()
+        self.partitions = config.topics.partitions
+        self.tick_seconds = tick_seconds
+        self.applied = Counter()  # events applied by this process, by kind
+        self._gauges: dict[int, tuple[Counter, Counter]] = {}  # partition -> (open, overdue)
+        home = datadir or Path(settings.home) / "tracker"
+        (home / name).mkdir(parents=True, exist_ok=True)
+        self.app = faust.App(
+            f"{config.group_prefix}-tracker",
+            broker=";".join(f"kafka://{host}" for host in bootstrap.split(",")),
+            store="memory://",
+            web_enabled=False,
+            datadir=str(home / name),
+            topic_partitions=self.partitions,
+            topic_replication_factor=config.topics.replication,
+            consumer_auto_offset_reset="earliest",
+            processing_guarantee="at_least_once",
+            broker_commit_interval=1.0,
+            # a tracker killed outright is noticed in 10 s, not faust's 60: its partitions
+            # go to the survivors (or its restarted self) that much sooner
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=3.0,
+            producer_acks=-1,
+            key_serializer="raw",
+            value_serializer="json",
+        )
+        self.table = self.app.Table(
+            "reports",
+            default=None,
+            partitions=self.partitions,
+            key_type=bytes,  # the hub id, raw in the changelog; values are JSON
+        )
+        inputs = [topics.ROUTED, topics.TICKS]
+        inputs += [topics.status(instance) for instance in self.connectors]
+        self.inputs = self.app.topic(*inputs, key_serializer="raw", value_serializer="raw")
+        self.ticks = self.app.topic(topics.TICKS, key_serializer="raw", value_serializer="raw")
+        self._outputs: dict[str, faust.TopicT] = {}
+        self.app.agent(self.inputs, name="track")(self._track)
+        self.app.timer(tick_seconds, on_leader=True)(self._send_ticks)
+
+    # -- running -------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.app.start()
+        try:
+            while not stop.is_set() and not self.app.should_stop:
+                await asyncio.sleep(0.2)
+        finally:
+            await self.app.stop()
+
+    async def _send_ticks(self) -> None:
+        now = datetime.now(UTC).isoformat().encode()
+        for partition in range(self.partitions):
+            await self.ticks.send(key=None, value=now, partition=partition)
+
+    # -- the agent -----------------------------------------------------------------------
+
+    async def _track(self, stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            message = event.message
+            try:
+                if message.topic == topics.TICKS:
+                    await self._on_tick(message.partition, datetime.now(UTC))
+                else:
+                    await self._on_record(message.topic, message.key, message.value)
+            except HubError as exc:  # one bad record must not stop the tracker
+                log.error("tracker skipped a record of %s: %s", message.topic, exc)
+
+    async def _on_record(self, topic: str, key: bytes, value: bytes) -> None:
+        hub_id = key.decode()
+        state = self.table.get(key) or lifecycle.empty_state(hub_id)
+        if topic == topics.ROUTED:
+            routed = self.serializer.deserialize(topic, value)
+            encoded = self.serializer.serialize(topics.REPORTS, routed["report"])
+            effects = lifecycle.apply_decision(
+                state,
+                routed["report"],
+                base64.b64encode(encoded).decode(),
+                routed["decision"],
+                self.sla,
+            )
+            kind = "decision"
+        else:
+            update = self.serializer.deserialize(topic, value)
+            effects = lifecycle.apply_status(state, update, self.sla)
+            kind = "status"
+        self.table[key] = state
+        self.applied[kind] += 1
+        EVENTS.labels(kind).inc()
+        await self._carry_out(state, effects)
+
+    async def _on_tick(self, partition: int, now: datetime) -> None:
+        opened, overdue = Counter(), Counter()
+        for key, state in list(self.table.items()):
+            if partition_of(key, self.partitions) != partition or state is None:
+                continue
+            effects = lifecycle.apply_tick(state, now)
+            if effects:
+                self.table[key] = state
+                await self._carry_out(state, effects)
+            if state["state"] == lifecycle.OPEN:
+                opened.update(lifecycle.open_agencies(state))
+                overdue.update(lifecycle.overdue_agencies(state))
+        self.applied["tick"] += 1
+        EVENTS.labels("tick").inc()
+        self._gauges[partition] = (opened, overdue)
+        self._publish_gauges()
+
+    def _publish_gauges(self) -> None:
+        opened, overdue = Counter(), Counter()
+        for part_open, part_overdue in self._gauges.values():
+            opened.update(part_open)
+            overdue.update(part_overdue)
+        for agency in set(opened) | set(overdue):
+            OPEN_REPORTS.labels(agency).set(opened[agency])
+            OVERDUE_REPORTS.labels(agency).set(overdue[agency])
+
+    # -- effects -------------------------------------------------------------------------
+
+    async def _carry_out(self, state: dict[str, Any], effects: list[Any]) -> None:
+        sent = []
+        for effect in effects:
+            if isinstance(effect, Feedback):
+                sent += await self._feedback(state, effect.update)
+            elif isinstance(effect, Reroute):
+                sent += await self._reroute(state, effect.refused_by)
+            elif isinstance(effect, Escalate):
+                sent += await self._escalate(state, effect)
+        if sent:
+            await asyncio.gather(*sent)  # acknowledged before the event counts as done
+
+    async def _send(self, topic: str, key: bytes, value: bytes, headers: dict[str, bytes]):
+        if topic not in self._outputs:
+            self._outputs[topic] = self.app.topic(
+                topic, key_serializer="raw", value_serializer="raw"
+            )
+        return await self._outputs[topic].send(key=key, value=value, headers=headers)
+
+    async def _feedback(self, state: dict[str, Any], update: dict[str, Any]) -> list:
+        origin = self.connectors.get(state["origin"] or "")
+        if origin is None or Capability.FEEDBACK not in origin.capabilities:
+            return []  # the app the report came from cannot take statuses
+        topic = topics.feedback(origin.instance)
+        update = {**update, "occurred_at": lifecycle.when(update["occurred_at"])}
+        value = self.serializer.serialize(topic, update)
+        headers = {SOURCE_ID: (state["source_id"] or "").encode()}
+        return [await self._send(topic, state["hub_id"].encode(), value, headers)]
+
+    def _report(self, state: dict[str, Any]) -> dict[str, Any]:
+        return self.serializer.deserialize(topics.REPORTS, base64.b64decode(state["report"]))
+
+    async def _reroute(self, state: dict[str, Any], refused_by: str) -> list:
+        """Route again without every agency that refused; the router escalates to the
+        national administrator after too many transfers."""
+        report = self._report(state)
+        decision = self.router.router.decide(
+            report, excluded=state["chain"], transfers=len(state["chain"])
+        )
+        record = decision.to_record()
+        log.info(
+            "re-routed after %s refused: %s",
+            refused_by,
+            ", ".join(decision.destinations),
+            extra={"hub_id": state["hub_id"], "stage": "reroute"},
+        )
+        return await self._route(state, decision.located(report), record)
+
+    async def _escalate(self, state: dict[str, Any], effect: Escalate) -> list:
+        directory = self.router.router.directory
+        parents = directory.parents(effect.agency)
+        OVERDUE.labels(effect.agency, effect.clock).inc()
+        if not parents:
+            log.warning(
+                "%s let its %s clock run out and has no parent to escalate to",
+                effect.agency,
+                effect.clock,
+                extra={"hub_id": state["hub_id"], "stage": "escalate"},
+            )
+            return []
+        parent = parents[0]
+        ESCALATIONS.labels(effect.agency).inc()
+        now = datetime.now(UTC)
+        record = {
+            "hub_id": state["hub_id"],
+            "destinations": [{"agency": parent, "role": "HANDLER"}],
+            "matched_rules": [],
+            "rules_version": self.router.router.version,
+            "reason": f"escalated: {effect.agency} let its {effect.clock} clock run out",
+            "decided_at": now,
+            "priority": "HIGH",
+            "sla_working_days": None,
+            "fallback": False,
+            "escalated": True,
+            "excluded_agencies": list(state["chain"]),
+            "location_note": None,
+        }
+        escalated = lifecycle.hub_status(state, effect.agency, "ESCALATED", now, effect.clock)
+        escalated["message"] = f"diteruskan ke {parent}"
+        sent = await self._route(state, self._report(state), record)
+        effects = lifecycle.apply_status(state, escalated, self.sla)
+        for follow in effects:
+            if isinstance(follow, Feedback):
+                sent += await self._feedback(state, follow.update)
+        return sent
+
+    async def _route(
+        self, state: dict[str, Any], report: dict[str, Any], record: dict[str, Any]
+    ) -> list:
+        key = state["hub_id"].encode()
+        routed = self.serializer.serialize(topics.ROUTED, {"report": report, "decision": record})
+        outputs = destination_outputs(
+            key, routed, record, self.router.router.directory, self.connectors
+        )
+        sent = [await self._send(topics.ROUTED, key, routed, {})]
+        for output in outputs:
+            sent.append(await self._send(output.topic, output.key, output.value, output.headers))
+        return sent
+
+
+def run_tracker(
+    config_path: Path, bootstrap: str, name: str, tick_seconds: float = 5.0
+) -> dict[str, int]:
+    """Run until SIGTERM or SIGINT; returns how many events of each kind it applied."""
+    import signal
+
+    tracker = Tracker(config_path, bootstrap, name, tick_seconds)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        started = time.monotonic()
+        log.info("tracker %s starting", name)
+        await tracker.run(stop)
+        log.info("tracker %s stopped after %.0f s", name, time.monotonic() - started)
+
+    asyncio.run(main())
+    return dict(tracker.applied)

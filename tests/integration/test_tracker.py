@@ -1,0 +1,273 @@
+"""The tracker through a real broker, with the whole hub and simulated apps around it.
+
+Reports filed in an origin app are pulled, routed, delivered; officers at the destination
+apps answer; the tracker sends every handler's status back to the origin app (counted
+there, once each). "Not our authority" re-routes the report to another agency. The tracker
+is SIGKILLed and restarted: its table comes back from the changelog, so a status for a report
+it saw before the crash still reaches the origin. An overdue report escalates to the
+agency's parent, and the origin hears of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import signal
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from connectors.declarative.simulator import DinasJsonApp
+from connectors.lapor_json.simulator import LaporJsonApp
+from connectors.open311.simulator import Open311App
+from connectors.simulator import serve
+from connectors.soap_ministry.simulator import SoapMinistryApp
+from hub import topics
+from hub.kafka import make_producer
+from hub.runtime import HubRuntime, start_tracker, wait_until
+from hub.samples import sample_report
+from hub.sdk.reports import hub_id
+from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
+from hub.serialization.store import default_schema_dir
+from hub.tracker.app import changelog_topic
+from tests.conftest import new_local_cluster
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+SERIALIZER = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
+ORIGIN = "warga-jatim"
+MAPPING = Path(__file__).resolve().parents[2] / "connectors/declarative/examples/dinas-json.yaml"
+
+
+@pytest.fixture(scope="module")
+def fresh_bootstrap(tmp_path_factory: pytest.TempPathFactory):
+    """A broker of its own: the tracker reads lapor.routed from the start, and the shared
+    test broker's holds thousands of other tests' reports."""
+    cluster = new_local_cluster(tmp_path_factory.mktemp("kafka") / "tracker")
+    cluster.start()
+    try:
+        yield cluster.bootstrap
+    finally:
+        cluster.stop()
+
+
+def delivered_hub_ids(apps: dict) -> dict[str, list[str]]:
+    """hub id -> the apps it was delivered to (one entry per delivery)."""
+    found: dict[str, list[str]] = {}
+    for document in apps["lapor"].state.delivered.values():
+        found.setdefault(document["referensi_hub"], []).append("lapor")
+    for form in apps["open311"].state.delivered.values():
+        found.setdefault(form["attribute[hub_id]"], []).append("open311")
+    for data in apps["soap"].state.delivered.values():
+        found.setdefault(data["ReferensiHub"], []).append("soap")
+    for document in apps["dinas"].state.delivered.values():
+        found.setdefault(document["ref"], []).append("dinas")
+    return found
+
+
+def told(origin: LaporJsonApp, source_id: str) -> list[str]:
+    """The statuses the origin app heard about one of its reports, in order."""
+    with origin.state.lock:
+        return [f["status"] for f in origin.state.feedback.values() if f["source_id"] == source_id]
+
+
+def test_statuses_reach_the_origin_and_the_tracker_survives_a_kill(
+    fresh_bootstrap: str, tmp_path: Path
+) -> None:
+    origin = LaporJsonApp()
+    apps = {
+        "lapor": LaporJsonApp(),
+        "open311": Open311App(),
+        "soap": SoapMinistryApp(),
+        "dinas": DinasJsonApp(),
+    }
+    with contextlib.ExitStack() as stack:
+        url = {name: stack.enter_context(serve(app.app)) for name, app in apps.items()}
+        origin_url = stack.enter_context(serve(origin.app))
+        fast = {"poll_interval_s": 0.3}
+        config = {
+            "group_prefix": "trk",
+            "connectors": {
+                ORIGIN: {
+                    "type": "lapor-json",
+                    "agency": "pemprov-jawa-timur",
+                    "base_url": origin_url,
+                    **fast,
+                },
+                "lapor-nasional": {
+                    "type": "lapor-json",
+                    "agency": "admin-nasional",
+                    "base_url": url["lapor"],
+                    **fast,
+                },
+                "open311-surabaya": {
+                    "type": "open311",
+                    "agency": "pemkot-surabaya",
+                    "base_url": url["open311"],
+                    **fast,
+                },
+                "kemensos-soap": {
+                    "type": "soap-ministry",
+                    "agency": "kemensos",
+                    "base_url": url["soap"],
+                    **fast,
+                },
+                "dinas-bandung": {
+                    "type": "declarative",
+                    "agency": "pemkot-bandung",
+                    "base_url": url["dinas"],
+                    "mapping": str(MAPPING),
+                },
+            },
+        }
+        config_path = tmp_path / "hub.yaml"
+        config_path.write_text(yaml.safe_dump(config))
+        log_path = tmp_path / "tracker.log"
+        hub = HubRuntime(config_path, fresh_bootstrap, name="1", primary=True)
+        stop = threading.Event()
+        thread = threading.Thread(target=hub.run, args=(stop,), daemon=True)
+        thread.start()
+        stack.callback(thread.join, 60)
+        stack.callback(stop.set)
+        tracker = start_tracker(config_path, fresh_bootstrap, "t1", 1.0, log_path)
+        stack.callback(lambda: tracker.poll() is None and tracker.kill())
+        assert wait_until(hub.started.is_set, 90), "the hub did not start"
+
+        rng = random.Random(9)
+        sources = []
+        for _ in range(8):
+            report = sample_report(rng)
+            filed = origin.citizen_files(
+                judul=report["title"],
+                isi=report["body"],
+                lokasi={"kode_wilayah": report["location"]["region_code"]},
+            )
+            sources.append(filed["tracking_id"])
+        ids = {hub_id(ORIGIN, s): s for s in sources}
+        assert wait_until(lambda: set(delivered_hub_ids(apps)) >= set(ids), 60), (
+            "every report was delivered"
+        )
+        # the destination apps' RECEIVED comes back to the origin for every report
+        assert wait_until(lambda: all("baru" in told(origin, s) for s in sources), 60), (
+            {s: told(origin, s) for s in sources},
+            log_path.read_text()[-3000:],
+        )
+
+        # officers answer where they can be read back (the dinas app has no status feed)
+        answered: dict[str, str] = {}
+        for key in list(apps["lapor"].state.idempotency):  # one per (report, agency)
+            report_id, agency = key.split(":")[:2]
+            apps["lapor"].officer_updates(report_id, "diproses", "Dicek", agency=agency)
+            answered[report_id] = "ditindaklanjuti"
+        for remote, form in list(apps["open311"].state.delivered.items()):
+            apps["open311"].city_updates(remote, "closed", "Sudah ditambal", "fixed")
+            answered[form["attribute[hub_id]"]] = "selesai"
+        for data in list(apps["soap"].state.delivered.values()):
+            apps["soap"].official_updates(data["ReferensiHub"], "DIPROSES", "Diverifikasi")
+            answered[data["ReferensiHub"]] = "ditindaklanjuti"
+        assert answered
+        assert wait_until(
+            lambda: all(word in told(origin, ids[h]) for h, word in answered.items() if h in ids),
+            60,
+        ), {s: told(origin, s) for s in sources}
+
+        # not our authority: one report delivered through the national app is re-routed
+        document = next(
+            d for d in apps["lapor"].state.delivered.values() if d["referensi_hub"] in ids
+        )
+        refused, handler = document["referensi_hub"], document["instansi_tujuan"][0]
+        apps["lapor"].officer_updates(refused, "bukan_wewenang", "Bukan kewenangan", handler)
+
+        def new_handlers() -> set[str]:
+            keys = {k for worker in hub.delivery.values() for k in worker.delivered}
+            return {
+                k.split(":")[1]
+                for k in keys
+                if k.startswith(f"{refused}:") and not k.endswith(":copy")
+            } - {handler}
+
+        # delivered as handler to another agency (an app that had it as a copy answers
+        # with its id for it: the SOAP system knows a report by the hub's reference)
+        assert wait_until(lambda: bool(new_handlers()), 60), "re-routed and delivered"
+        assert wait_until(lambda: "dilimpahkan" in told(origin, ids[refused]), 30)
+
+        # the tracker dies mid-stream and comes back: its table is rebuilt from the changelog
+        tracker.send_signal(signal.SIGKILL)
+        tracker.wait(10)
+        document = next(
+            d
+            for d in apps["lapor"].state.delivered.values()
+            if d["referensi_hub"] in ids and d["referensi_hub"] != refused
+        )
+        late = document["referensi_hub"]
+        apps["lapor"].officer_updates(late, "selesai", "Diperbaiki", document["instansi_tujuan"][0])
+        tracker = start_tracker(config_path, fresh_bootstrap, "t1", 1.0, log_path)
+        stack.callback(lambda: tracker.poll() is None and tracker.kill())
+        assert wait_until(lambda: "selesai" in told(origin, ids[late]), 90), (
+            "a status for a report seen before the crash reached the origin: state recovered",
+            log_path.read_text()[-3000:],
+        )
+
+        # an overdue report escalates to the agency's parent; the origin hears of it
+        old = sample_report(rng)
+        old_source = sources[0]
+        old.update(
+            hub_id=hub_id(ORIGIN, "LAMA-1"),
+            received_at=datetime.now(UTC) - timedelta(days=70),
+            source={**old["source"], "connector": ORIGIN, "source_id": old_source},
+        )
+        old["location"]["region_code"] = "35.78"
+        decided = {
+            "hub_id": old["hub_id"],
+            "destinations": [{"agency": "pemkot-surabaya", "role": "HANDLER"}],
+            "matched_rules": [],
+            "rules_version": "test",
+            "reason": "test: a report filed 70 days ago",
+            "decided_at": old["received_at"],
+            "priority": None,
+            "sla_working_days": None,
+            "fallback": False,
+            "escalated": False,
+            "excluded_agencies": [],
+            "location_note": None,
+        }
+        producer = make_producer(fresh_bootstrap)
+        value = SERIALIZER.serialize(topics.ROUTED, {"report": old, "decision": decided})
+        producer.produce(topics.ROUTED, key=old["hub_id"].encode(), value=value)
+        assert producer.flush(30) == 0
+        assert wait_until(lambda: "dieskalasi" in told(origin, old_source), 60), told(
+            origin, old_source
+        )
+
+        def escalated() -> list[dict]:
+            documents = list(apps["lapor"].state.delivered.values())
+            return [d for d in documents if d["referensi_hub"] == old["hub_id"]]
+
+        assert wait_until(lambda: bool(escalated()), 30), "the parent received the report"
+        assert [d["instansi_tujuan"] for d in escalated()] == [["pemprov-jawa-timur"]]
+        assert "escalated" in escalated()[0]["alasan_rute"]
+
+        # each status was taken once by the origin app, whatever was sent twice
+        with origin.state.lock:
+            keys = list(origin.state.feedback)
+        assert len(keys) == len(set(keys))
+
+    state = read_state(fresh_bootstrap, "trk", refused)
+    assert state["chain"] and state["chain"][0] in {
+        a for a, e in state["agencies"].items() if e["status"] == "NOT_AUTHORITY"
+    }
+    assert len(state["decisions"]) >= 2
+
+
+def read_state(bootstrap: str, prefix: str, hub: str) -> dict:
+    from hub.kafka import read_to_end
+
+    found = None
+    for message in read_to_end(bootstrap, changelog_topic(prefix)):
+        if message.key() == hub.encode() and message.value():
+            found = json.loads(message.value())
+    assert found is not None, f"no tracker state for {hub}"
+    return found
