@@ -35,7 +35,7 @@ from hub import topics
 from hub.connect import Inbound, import_file
 from hub.kafka import make_consumer
 from hub.routing import default_rules_dir, load_directory
-from hub.runtime import HubRuntime, wait_until
+from hub.runtime import HubRuntime, tracker_process, wait_until
 from hub.samples import sample_report
 from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
@@ -67,6 +67,8 @@ class DemoSummary:
     unmatched: int = 0
     delivered: Counter = field(default_factory=Counter)  # per destination app, counted there
     statuses: Counter = field(default_factory=Counter)
+    told: Counter = field(default_factory=Counter)  # statuses received by each origin app
+    to_tell: Counter = field(default_factory=Counter)  # handlers' statuses, per origin
     dead_letters: Counter = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)
     seconds: float = 0.0
@@ -178,9 +180,12 @@ def _csv_export(apps: dict[str, Any], rng: random.Random) -> bytes:
 
 def _answer_as_officers(apps: dict[str, Any], rng: random.Random) -> None:
     """Officers at the destination apps act on what was delivered to them."""
-    for document in list(apps["lapor"].state.delivered.values()):
-        status = rng.choice(["diproses", "selesai", "bukan_wewenang", "diproses"])
-        apps["lapor"].officer_updates(document["referensi_hub"], status, "Ditindaklanjuti")
+    for key in list(apps["lapor"].state.idempotency):  # one per (report, agency)
+        if key.endswith(":copy"):
+            continue  # an agency informed by a copy does not answer
+        report, agency = key.split(":")[:2]
+        status = rng.choice(["diproses", "selesai", "ditunda", "diproses"])
+        apps["lapor"].officer_updates(report, status, "Ditindaklanjuti", agency)
     for remote_id in list(apps["open311"].state.delivered):
         apps["open311"].city_updates(remote_id, "closed", "Sudah ditangani", "fixed")
     for document in list(apps["soap"].state.delivered.values()):
@@ -287,14 +292,22 @@ def run_demo(console: Console) -> DemoSummary:
                 "sms-1708": {
                     "type": "sms-1708",
                     "agency": "admin-nasional",
+                    "base_url": urls["sms"],
                     "webhook": {"port": webhook_port, "secrets_env": "LAPOR_DEMO_SMS_SECRETS"},
                 },
-                "csv-kutim": {"type": "csv-export", "agency": "pemkab-kutai-timur"},
+                "csv-kutim": {
+                    "type": "csv-export",
+                    "agency": "pemkab-kutai-timur",
+                    "feedback_dir": str(Path(tmp) / "status-kutim"),
+                },
             },
         }
         config_path = Path(tmp) / "hub.yaml"
         config_path.write_text(yaml.safe_dump(config, allow_unicode=True))
         hub = HubRuntime(config_path, bootstrap, name="demo", primary=True)
+        stack.enter_context(
+            tracker_process(config_path, bootstrap, "demo", 1.0, Path(tmp) / "tracker.log")
+        )
         stop = threading.Event()
         thread = threading.Thread(target=hub.run, args=(stop,), daemon=True, name="hub")
         stack.callback(thread.join, 60)
@@ -349,7 +362,14 @@ def run_demo(console: Console) -> DemoSummary:
         summary.seconds = time.monotonic() - started
         with console.status("officers answer at the destination apps; statuses flow back"):
             _answer_as_officers(apps, rng)
-            time.sleep(3)
+            status_file = Path(tmp) / "status-kutim" / "status-csv-kutim.csv"
+            last, stable, deadline = -1, 0, time.monotonic() + 60
+            while stable < 15 and time.monotonic() < deadline:  # nothing new for 3 s
+                apps["csv"].import_statuses(status_file)  # what the CSV app does daily
+                now = sum(len(app.state.feedback) for app in apps.values())
+                stable = stable + 1 if now == last else 0
+                last = now
+                time.sleep(0.2)
         stop.set()
         thread.join(timeout=60)
         _count(summary, bootstrap, hub, apps)
@@ -373,12 +393,18 @@ def _count(summary: DemoSummary, bootstrap: str, hub: HubRuntime, apps: dict[str
         "sms-1708",
         "csv-kutim",
     }
+    handlers: dict[str, tuple[str, set[str]]] = {}  # hub id -> (origin, handling agencies)
     for message in _read(bootstrap, topics.ROUTED):
         routed = serializer.deserialize(topics.ROUTED, message.value())
-        if routed["report"]["source"]["connector"] not in prefix:
+        origin = routed["report"]["source"]["connector"]
+        if origin not in prefix:
             continue
         summary.routed += 1
         decision = routed["decision"]
+        handlers[decision["hub_id"]] = (
+            origin,
+            {d["agency"] for d in decision["destinations"] if d["role"] == "HANDLER"},
+        )
         summary.unmatched += decision["fallback"]
         for destination in decision["destinations"]:
             kind = directory.get(destination["agency"]).kind.value
@@ -391,17 +417,32 @@ def _count(summary: DemoSummary, bootstrap: str, hub: HubRuntime, apps: dict[str
             "dinas-bandung": len(apps["dinas"].state.delivered),
         }
     )
+    expected: dict[str, set[str]] = {}  # origin -> ids of the statuses it should hear
     for instance in prefix:
         for message in _read(bootstrap, topics.status(instance)):
             update = serializer.deserialize(topics.status(instance), message.value())
             summary.statuses[update["status"]] += 1
-    for stage in ("ingest", "translate", "route", "deliver"):
+            origin, agencies = handlers.get(update["hub_id"], ("", set()))
+            if update["agency"] in agencies:
+                expected.setdefault(origin, set()).add(update["update_id"])
+    summary.to_tell = Counter({origin: len(ids) for origin, ids in expected.items()})
+    for stage in ("ingest", "translate", "route", "deliver", "feedback"):
         for message in _read(bootstrap, topics.dead_letter(stage)):
             headers = dict(message.headers() or [])
             reason = headers.get("__connect.errors.exception.message", b"").decode()
             summary.dead_letters[f"{stage}: {reason[:70]}"] += 1
     for worker in hub.delivery.values():
         summary.latencies_ms += worker.latencies_ms
+    origins = {
+        "lapor": "lapor-nasional",
+        "open311": "open311-surabaya",
+        "soap": "kemensos-soap",
+        "dinas": "dinas-bandung",
+        "sms": "sms-1708",
+        "csv": "csv-kutim",
+    }
+    for name, app in apps.items():
+        summary.told[origins[name]] = len(app.state.feedback)
 
 
 def _counts_table(title: str, what: str, unit: str, rows: list[tuple[str, int]]) -> Table:
@@ -443,6 +484,12 @@ def print_summary(console: Console, summary: DemoSummary) -> None:
             summary.statuses.most_common(),
         )
     )
+    told = Table(title="statuses returned to the origin apps (counted there, once each)")
+    for column in ("origin app", "handlers' statuses", "received"):
+        told.add_column(column, justify="left" if column == "origin app" else "right")
+    for origin in sorted(summary.filed):
+        told.add_row(origin, str(summary.to_tell[origin]), str(summary.told[origin]))
+    console.print(told)
     console.print(
         _counts_table(
             "dead letters (refused, with the reason)",
@@ -467,5 +514,7 @@ def print_summary(console: Console, summary: DemoSummary) -> None:
     console.print(
         f"\n[bold]demo: filed={sum(summary.filed.values())} malformed={summary.malformed} "
         f"routed={summary.routed} delivered={sum(summary.delivered.values())} "
-        f"statuses={sum(summary.statuses.values())} lost={summary.lost}[/]"
+        f"statuses={sum(summary.statuses.values())} "
+        f"told_origins={sum(summary.told.values())}/{sum(summary.to_tell.values())} "
+        f"lost={summary.lost}[/]"
     )
