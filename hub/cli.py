@@ -755,16 +755,22 @@ def reports_show(
     show_identity: Annotated[
         bool, typer.Option("--show-identity", help="Print the reporter's name and contacts.")
     ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="The hub's configuration (for its group prefix)."),
+    ] = None,
 ) -> None:
     """A report's whole history: source, each routing decision with its rules version,
-    deliveries acknowledged, status changes, dead letters. The reporter is hidden unless
-    asked."""
+    deliveries and failed attempts, status changes, the SLA clocks of each agency (from the
+    tracker), dead letters. The reporter is hidden unless asked."""
+    from hub.config import load_config
     from hub.history import report_history
     from hub.serialization import TopicSerializer, load_store, make_codec
 
     settings = load_settings()
     serializer = TopicSerializer(make_codec(settings, load_store(settings)))
-    history = report_history(_bootstrap(), hub_id, serializer)
+    prefix = load_config(config).group_prefix if config else "lapor"
+    history = report_history(_bootstrap(), hub_id, serializer, prefix)
     if not history.found:
         console.print(f"no report {hub_id} on this cluster")
         raise typer.Exit(1)
@@ -801,6 +807,8 @@ def reports_show(
         )
         if decision.get("location_note"):
             console.print(f"  location: {decision['location_note']}", highlight=False)
+    for when, agency, why in history.attempts:
+        console.print(f"[bold]attempt failed[/] {when} {agency}: {why}", highlight=False)
     for agency, remote in sorted(history.deliveries.items()):
         console.print(f"[bold]delivered[/] to {agency}: their id {remote}", highlight=False)
     table = Table(title="status")
@@ -817,8 +825,51 @@ def reports_show(
         )
     if history.statuses:
         console.print(table)
+    if history.tracked:
+        console.print(_clocks_table(history.tracked))
     for stage, reason in history.dead_letters:
         console.print(f"[bold red]dead letter[/] ({stage}): {reason}", highlight=False)
+
+
+def _clocks_table(state: dict) -> Table:
+    """The tracker's view: each agency's lifecycle and its SLA clocks (working days)."""
+    from datetime import UTC, datetime
+
+    def moment(ms: int | None) -> str:
+        return "" if ms is None else f"{datetime.fromtimestamp(ms / 1000, UTC):%Y-%m-%d %H:%M}"
+
+    chain = " -> ".join(state["chain"]) or "none"
+    table = Table(title=f"tracker: {state['state']}, re-routing chain: {chain} (times UTC)")
+    for column in ("agency", "role", "status", "clock", "started", "due", "clock state"):
+        table.add_column(column)
+    for agency, entry in state["agencies"].items():
+        clocks = entry["clocks"] or {"-": None}
+        for name, clock in clocks.items():
+            if clock is None:
+                started = due = condition = ""
+            else:
+                started, due = moment(clock["started"]), moment(clock["due"])
+                condition = (
+                    "stopped"
+                    if clock.get("stopped") is not None
+                    else "paused (tunda)"
+                    if clock.get("paused_at") is not None
+                    else "OVERDUE"
+                    if clock.get("overdue")
+                    else "running"
+                )
+                if clock.get("paused_days"):
+                    condition += f", {clock['paused_days']} working days paused"
+            table.add_row(
+                agency,
+                entry["role"].lower(),
+                entry["status"] or "",
+                name,
+                started,
+                due,
+                condition,
+            )
+    return table
 
 
 @app.command()

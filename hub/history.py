@@ -1,14 +1,16 @@
 """One report's history, read from the hub's topics (``lapor-hub reports show ID``).
 
-Until the tracker keeps reports in its tables, the history is gathered by scanning the
-topics for the report's key: lapor.reports (what came in), lapor.routed (every decision,
-with its rules version), lapor.ledger (what each destination acknowledged),
-lapor.status.* (every status change) and the dead-letter topics. A scan reads whole topics:
-right for a demo or an investigation, not for a dashboard.
+The tracker's state (lifecycle per agency, SLA clocks, the re-routing chain) comes from its
+table's compacted changelog; the rest is gathered by scanning the topics for the report's
+key: lapor.reports (what came in), lapor.routed (every decision, with its rules version),
+lapor.ledger (what each destination acknowledged), lapor.status.* (every status change),
+the retry topics (delivery attempts that failed and were retried) and the dead-letter
+topics. A scan reads whole topics: right for an investigation, not for a dashboard.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,15 +29,22 @@ class History:
     deliveries: dict[str, str] = field(default_factory=dict)  # agency[:copy] -> the app's id
     statuses: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[tuple[str, str]] = field(default_factory=list)  # (stage, reason)
+    attempts: list[tuple[str, str, str]] = field(default_factory=list)  # (when, agency, why)
+    tracked: dict[str, Any] | None = None  # the tracker's state of the report
 
     @property
     def found(self) -> bool:
         return bool(self.report or self.decisions or self.statuses or self.dead_letters)
 
 
-def report_history(bootstrap: str, hub_id: str, serializer: TopicSerializer) -> History:
+def report_history(
+    bootstrap: str, hub_id: str, serializer: TopicSerializer, group_prefix: str = "lapor"
+) -> History:
     history = History(hub_id)
     key = hub_id.encode()
+    for msg in read_to_end(bootstrap, topics.tracker_changelog(group_prefix)):
+        if msg.key() == key:
+            history.tracked = json.loads(msg.value()) if msg.value() else None
     for msg in read_to_end(bootstrap, topics.REPORTS):
         if msg.key() == key:
             history.report = serializer.deserialize(topics.REPORTS, msg.value())
@@ -56,6 +65,17 @@ def report_history(bootstrap: str, hub_id: str, serializer: TopicSerializer) -> 
             if msg.key() == key:
                 history.statuses.append(serializer.deserialize(topic, msg.value()))
     history.statuses.sort(key=lambda update: update["occurred_at"])
+    for stage in ("deliver", "feedback"):
+        for msg in read_to_end(bootstrap, topics.retry(stage)):
+            if msg.key() == key:
+                headers = {k: (v or b"").decode() for k, v in (msg.headers() or [])}
+                history.attempts.append(
+                    (
+                        headers.get("lapor.errors.last-failure", ""),
+                        headers.get("lapor.destination", stage),
+                        headers.get("__connect.errors.exception.message", ""),
+                    )
+                )
     for stage in STAGES:
         for msg in read_to_end(bootstrap, topics.dead_letter(stage)):
             if msg.key() == key:

@@ -30,6 +30,11 @@ def feedback(connector: str) -> str:
     return f"lapor.feedback.{connector}"
 
 
+def tracker_changelog(group_prefix: str) -> str:
+    """The tracker table's compacted changelog (faust's name for it): each report's state."""
+    return f"{group_prefix}-tracker-reports-changelog"
+
+
 def retry(stage: str) -> str:
     return f"lapor.retry.{stage}"
 

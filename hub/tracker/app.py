@@ -68,10 +68,6 @@ def partition_of(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-def changelog_topic(group_prefix: str) -> str:
-    return f"{group_prefix}-tracker-reports-changelog"
-
-
 def tracker_topics(config: HubConfig) -> list[TopicSpec]:
     """faust's own topics, created by the hub with their settings explicit (faust would
     create them only under its worker, with the broker's defaults): the table's compacted
@@ -80,7 +76,7 @@ def tracker_topics(config: HubConfig) -> list[TopicSpec]:
     settings = config.topics
     return [
         TopicSpec(
-            changelog_topic(config.group_prefix),
+            topics.tracker_changelog(config.group_prefix),
             settings.partitions,
             settings.replication,
             {"cleanup.policy": "compact"},

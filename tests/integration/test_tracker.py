@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import signal
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +36,6 @@ from hub.samples import sample_report
 from hub.sdk.reports import hub_id
 from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
-from hub.tracker.app import changelog_topic
 from tests.conftest import new_local_cluster
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -256,17 +258,29 @@ def test_statuses_reach_the_origin_and_the_tracker_survives_a_kill(
         assert len(keys) == len(set(keys))
 
     state = read_state(fresh_bootstrap, "trk", refused)
-    assert state["chain"] and state["chain"][0] in {
-        a for a, e in state["agencies"].items() if e["status"] == "NOT_AUTHORITY"
-    }
+    assert state["chain"] == [handler]
+    assert state["agencies"][handler]["status"] == "NOT_AUTHORITY"
     assert len(state["decisions"]) >= 2
+
+    # `reports show` tells the whole story, the tracker's clocks included
+    shown = subprocess.run(
+        [sys.executable, "-m", "hub", "reports", "show", refused, "--config", str(config_path)],
+        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": fresh_bootstrap, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert f"re-routing chain: {handler}" in shown.stdout
+    assert "NOT_AUTHORITY" in shown.stdout and "completion" in shown.stdout
+    assert shown.stdout.count("routed") >= 2, "the first decision and the re-routed one"
 
 
 def read_state(bootstrap: str, prefix: str, hub: str) -> dict:
     from hub.kafka import read_to_end
 
     found = None
-    for message in read_to_end(bootstrap, changelog_topic(prefix)):
+    for message in read_to_end(bootstrap, topics.tracker_changelog(prefix)):
         if message.key() == hub.encode() and message.value():
             found = json.loads(message.value())
     assert found is not None, f"no tracker state for {hub}"
