@@ -1,0 +1,326 @@
+"""The whole hub under faults, counted at the simulated apps.
+
+Several thousand reports are filed in an origin app; `lapor-hub up` processes (ingest,
+delivery, feedback, status polls) and tracker processes run against a real broker while
+(a) every one of them is SIGKILLed at random moments and restarted, or (b) one broker of a
+three-broker cluster is stopped mid-stream. Officers answer at the destination apps as
+reports arrive. At the end every report is held exactly once by each of its destinations,
+and every status of a handling agency reached the origin app, once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from connectors.declarative.simulator import DinasJsonApp
+from connectors.lapor_json.simulator import LaporJsonApp
+from connectors.open311.simulator import Open311App
+from connectors.simulator import serve
+from connectors.soap_ministry.simulator import SoapMinistryApp
+from hub import topics
+from hub.kafka import read_to_end
+from hub.routing import default_rules_dir, load_directory
+from hub.runtime import wait_until
+from hub.samples import sample_report
+from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
+from hub.serialization.store import default_schema_dir
+from tests.conftest import new_local_cluster
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+SERIALIZER = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
+ORIGIN = "warga-app"
+MAPPING = Path(__file__).resolve().parents[2] / "connectors/declarative/examples/dinas-json.yaml"
+DIRECTORY = load_directory(default_rules_dir() / "directory")
+
+
+class Network:
+    """The simulated apps: one origin where citizens file, the destinations, and officers
+    who answer each report delivered to them as a handler, once."""
+
+    def __init__(self) -> None:
+        self.origin = LaporJsonApp()
+        self.lapor, self.open311 = LaporJsonApp(), Open311App()
+        self.soap, self.dinas = SoapMinistryApp(), DinasJsonApp()
+        self.answered: set[str] = set()
+        self.stop = threading.Event()
+
+    def apps(self) -> dict:
+        return {
+            "origin": self.origin,
+            "lapor": self.lapor,
+            "open311": self.open311,
+            "soap": self.soap,
+            "dinas": self.dinas,
+        }
+
+    def config(self, urls: dict[str, str], replication: int) -> dict:
+        fast = {"poll_interval_s": 0.3, "timeout_s": 5.0}
+        return {
+            "group_prefix": "faults",
+            "topics": {"partitions": 3, "replication": replication},
+            "connectors": {
+                ORIGIN: {
+                    "type": "lapor-json",
+                    "agency": "pemprov-jawa-timur",
+                    "base_url": urls["origin"],
+                    **fast,
+                },
+                "lapor-nasional": {
+                    "type": "lapor-json",
+                    "agency": "admin-nasional",
+                    "base_url": urls["lapor"],
+                    **fast,
+                },
+                "open311-surabaya": {
+                    "type": "open311",
+                    "agency": "pemkot-surabaya",
+                    "base_url": urls["open311"],
+                    **fast,
+                },
+                "kemensos-soap": {
+                    "type": "soap-ministry",
+                    "agency": "kemensos",
+                    "base_url": urls["soap"],
+                    **fast,
+                },
+                "dinas-bandung": {
+                    "type": "declarative",
+                    "agency": "pemkot-bandung",
+                    "base_url": urls["dinas"],
+                    "mapping": str(MAPPING),
+                },
+            },
+        }
+
+    def file(self, count: int) -> None:
+        rng = random.Random(17)
+        for _ in range(count):
+            report = sample_report(rng)
+            self.origin.citizen_files(
+                judul=report["title"],
+                isi=report["body"],
+                lokasi={"kode_wilayah": report["location"]["region_code"]},
+            )
+
+    def officers(self) -> None:
+        while not self.stop.wait(1.0):
+            self.answer()
+
+    def answer(self) -> None:
+        with self.lapor.state.lock:
+            keys = [k for k in self.lapor.state.idempotency if not k.endswith(":copy")]
+        for key in keys:
+            if key not in self.answered:
+                report, agency = key.split(":")[:2]
+                self.lapor.officer_updates(report, "diproses", "Sedang dicek", agency)
+                self.answered.add(key)
+        with self.open311.state.lock:
+            remote = list(self.open311.state.delivered)
+        for request in remote:
+            if f"open311:{request}" not in self.answered:
+                self.open311.city_updates(request, "closed", "Sudah ditangani", "fixed")
+                self.answered.add(f"open311:{request}")
+        with self.soap.state.lock:
+            references = [d["ReferensiHub"] for d in self.soap.state.delivered.values()]
+        for reference in references:
+            if f"soap:{reference}" not in self.answered:
+                self.soap.official_updates(reference, "DIPROSES", "Diverifikasi")
+                self.answered.add(f"soap:{reference}")
+
+    def held(self) -> set[str]:
+        """Every delivery the destination apps hold: ``<hub id>:<agency>[:copy]`` (the SOAP
+        system knows a report by the hub's reference only: ``<hub id>:kemensos``)."""
+        found: set[str] = set()
+        for app in (self.lapor, self.open311, self.dinas):
+            with app.state.lock:
+                found |= set(app.state.idempotency)
+        with self.soap.state.lock:
+            found |= {f"{reference}:kemensos" for reference in self.soap.state.idempotency}
+        return found
+
+    def told(self) -> set[str]:
+        with self.origin.state.lock:
+            return set(self.origin.state.feedback)
+
+
+def expected_deliveries(bootstrap: str) -> set[str]:
+    wanted = set()
+    for message in read_to_end(bootstrap, topics.ROUTED):
+        decision = SERIALIZER.deserialize(topics.ROUTED, message.value())["decision"]
+        for destination in decision["destinations"]:
+            copy = ":copy" if destination["role"] == "COPY" else ""
+            if DIRECTORY.connector_of(destination["agency"]) == "kemensos-soap":
+                copy = ""  # one record per report in the SOAP system
+            wanted.add(f"{decision['hub_id']}:{destination['agency']}{copy}")
+    return wanted
+
+
+def expected_statuses(bootstrap: str, connectors: list[str]) -> set[str]:
+    """Ids of the status updates of handling agencies: what the origin must hear."""
+    handlers: dict[str, set[str]] = {}
+    for message in read_to_end(bootstrap, topics.ROUTED):
+        decision = SERIALIZER.deserialize(topics.ROUTED, message.value())["decision"]
+        handlers.setdefault(decision["hub_id"], set()).update(
+            d["agency"] for d in decision["destinations"] if d["role"] == "HANDLER"
+        )
+    wanted = set()
+    for connector in connectors:
+        topic = topics.status(connector)
+        for message in read_to_end(bootstrap, topic):
+            update = SERIALIZER.deserialize(topic, message.value())
+            if update["agency"] in handlers.get(update["hub_id"], ()):
+                wanted.add(update["update_id"])
+    return wanted
+
+
+class Processes:
+    """The hub's processes, each restartable under its name."""
+
+    def __init__(self, config_path: Path, bootstrap: str, log_dir: Path) -> None:
+        self.env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+        self.config_path, self.log_dir = config_path, log_dir
+        self.running: dict[str, subprocess.Popen] = {}
+        self.kills = 0
+
+    def command(self, name: str) -> list[str]:
+        base = [sys.executable, "-m", "hub"]
+        config = ["--config", str(self.config_path), "--name", name]
+        if name.startswith("tracker"):
+            return [*base, "tracker", *config, "--tick-seconds", "2"]
+        role = "--primary" if name == "hub-1" else "--secondary"
+        return [*base, "up", *config, role, "--no-tracker"]
+
+    def start(self, name: str) -> None:
+        with (self.log_dir / f"{name}.log").open("ab") as log:
+            self.running[name] = subprocess.Popen(
+                self.command(name), env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def kill(self, name: str) -> None:
+        self.running[name].send_signal(signal.SIGKILL)
+        self.running[name].wait(10)
+        self.kills += 1
+
+    def stop_all(self) -> None:
+        for process in self.running.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.running.values():
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def run_under_faults(bootstrap: str, tmp_path: Path, count: int, fault, replication: int):
+    network = Network()
+    with contextlib.ExitStack() as stack:
+        urls = {name: stack.enter_context(serve(app.app)) for name, app in network.apps().items()}
+        config = network.config(urls, replication)
+        config_path = tmp_path / "hub.yaml"
+        config_path.write_text(yaml.safe_dump(config))
+        processes = Processes(config_path, bootstrap, tmp_path)
+        stack.callback(processes.stop_all)
+        for name in ("hub-1", "hub-2", "tracker-1", "tracker-2"):
+            processes.start(name)
+        officers = threading.Thread(target=network.officers, daemon=True)
+        officers.start()
+        stack.callback(network.stop.set)
+        network.file(count)
+        fault(processes)  # returns when its faults are over
+        for name, process in processes.running.items():  # whatever a fault left down
+            if process.poll() is not None:
+                processes.start(name)
+
+        def settled() -> bool:
+            network.answer()
+            wanted = expected_deliveries(bootstrap)
+            return len(wanted) >= count and wanted <= network.held()
+
+        assert wait_until(settled, 240, interval=3), (
+            f"{len(expected_deliveries(bootstrap) - network.held())} deliveries missing; "
+            + tail_logs(tmp_path)
+        )
+        connectors = list(config["connectors"])
+        assert wait_until(
+            lambda: expected_statuses(bootstrap, connectors) <= network.told(), 240, interval=3
+        ), (
+            f"{len(expected_statuses(bootstrap, connectors) - network.told())} statuses "
+            "did not reach the origin; " + tail_logs(tmp_path)
+        )
+        wanted = expected_deliveries(bootstrap)
+        held = network.held()
+        assert held == wanted, f"held but not routed: {sorted(held - wanted)[:5]}"
+        hub_ids = {key.split(":")[0] for key in wanted}
+        assert len(hub_ids) == count, "every filed report was routed, none twice under 2 ids"
+        statuses = expected_statuses(bootstrap, connectors)
+        assert network.told() == statuses, "the origin heard each handler's status, once"
+        return processes, network, len(statuses)
+
+
+def tail_logs(folder: Path) -> str:
+    return " | ".join(
+        f"{log.name}: {log.read_text(errors='replace')[-800:]}" for log in folder.glob("*.log")
+    )
+
+
+@pytest.fixture
+def fresh_cluster(tmp_path: Path):
+    clusters = []
+
+    def make(nodes: int):
+        cluster = new_local_cluster(tmp_path / f"kafka-{nodes}", nodes)
+        clusters.append(cluster)
+        cluster.start()
+        return cluster
+
+    yield make
+    for cluster in clusters:
+        cluster.stop()
+
+
+def test_every_process_killed_at_random_loses_and_duplicates_nothing(
+    fresh_cluster, tmp_path: Path
+) -> None:
+    cluster = fresh_cluster(1)
+    rng = random.Random(5)
+
+    def kill_at_random(processes: Processes) -> None:
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline:
+            time.sleep(rng.uniform(2.0, 5.0))
+            name = rng.choice(sorted(processes.running))
+            processes.kill(name)
+            time.sleep(rng.uniform(0.2, 1.5))
+            processes.start(name)
+
+    processes, _, statuses = run_under_faults(
+        cluster.bootstrap, tmp_path, 3000, kill_at_random, replication=1
+    )
+    assert processes.kills >= 8
+    assert statuses > 3000
+
+
+def test_losing_a_broker_of_three_mid_stream_loses_and_duplicates_nothing(
+    fresh_cluster, tmp_path: Path
+) -> None:
+    cluster = fresh_cluster(3)
+
+    def lose_a_broker(_: Processes) -> None:
+        time.sleep(8)  # mid-stream: reports are being pulled, routed and delivered
+        cluster.stop_node(2)
+        time.sleep(20)
+        cluster.start_node(2)
+
+    run_under_faults(cluster.bootstrap, tmp_path, 2000, lose_a_broker, replication=3)
