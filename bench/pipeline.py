@@ -7,15 +7,19 @@ confluent-kafka consume-produce that passes the bytes through, and the same with
 decode and encode per record (the least any Python hub must do). All on one core's worth of
 Python; the broker is this machine's own.
 
-Not measured yet (printed as NA): (b) latency from ingest to an app's 2xx at a fixed load of
-1,000 reports/s, which needs the simulated destination and the workers in separate
-processes, and (c) the tracker's events per second: there is no tracker yet.
+(b) Latency from ingest (the report written to lapor.in.<connector>) to the destination
+app's 2xx, at a fixed offered load of 1,000 reports/s: the hub runs as `lapor-hub up` in a
+process of its own, the simulated destination apps in another, the load from this one.
+Every delivery of every report counts (a report has 1-3 destinations).
+
+(c) The tracker's events per second (decisions and status updates applied to its table),
+over the routed reports and statuses the runs above left, in a window after its start.
 
 The last line is the summary:
     pipeline: hub_per_s=N passthrough_per_s=N avro_chain_per_s=N ratio_vs_avro=R
               ratio_vs_raw=R p99_ms_at_1000=NA tracker_events_per_s=NA
-Usage: python bench/pipeline.py [--reports N]   (uses KAFKA_BOOTSTRAP_SERVERS or the local
-broker, which it starts if needed)
+Usage: python bench/pipeline.py [--reports N] [--rate R] [--seconds S]
+(uses KAFKA_BOOTSTRAP_SERVERS or the local broker, which it starts if needed)
 """
 
 from __future__ import annotations
@@ -28,8 +32,13 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
 import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import multiprocessing  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -103,9 +112,174 @@ def one_hop(bootstrap: str, source: str, target: str, count: int, transform) -> 
     return count / elapsed
 
 
+def serve_destinations(urls, stop, arrivals_path: str) -> None:
+    """The destination apps, in a process of their own; their arrivals written at the end."""
+    import contextlib as _contextlib
+
+    from connectors.declarative.simulator import DinasJsonApp
+    from connectors.lapor_json.simulator import LaporJsonApp
+    from connectors.open311.simulator import Open311App
+    from connectors.simulator import serve
+    from connectors.soap_ministry.simulator import SoapMinistryApp
+
+    apps = {
+        "lapor": LaporJsonApp(),
+        "open311": Open311App(),
+        "soap": SoapMinistryApp(),
+        "dinas": DinasJsonApp(),
+    }
+    with _contextlib.ExitStack() as stack:
+        for name, app in apps.items():
+            urls[name] = stack.enter_context(serve(app.app))
+        stop.wait()
+        arrivals = {}
+        for app in apps.values():
+            with app.state.lock:
+                arrivals.update(app.state.arrivals)
+        Path(arrivals_path).write_text(json.dumps(arrivals))
+
+
+def latency_at(bootstrap: str, rate: int, seconds: int, run: str) -> tuple[float, float, int]:
+    """p50 and p99 (ms) from ingest to the app's 2xx at ``rate`` reports/s, and how many
+    deliveries they cover."""
+    from hub.sdk.reports import hub_id
+
+    context = multiprocessing.get_context("spawn")
+    manager = context.Manager()
+    urls, stop = manager.dict(), context.Event()
+    arrivals_path = Path(tempfile.mkdtemp()) / "arrivals.json"
+    simulators = context.Process(
+        target=serve_destinations, args=(urls, stop, str(arrivals_path)), daemon=True
+    )
+    simulators.start()
+    deadline = time.monotonic() + 30
+    while len(urls) < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    source = f"lapor-latency-{run}"
+    mapping = (
+        Path(__file__).resolve().parents[1] / "connectors/declarative/examples/dinas-json.yaml"
+    )
+    connectors = {
+        source: {"type": "lapor-json", "agency": "admin-nasional"},
+        "lapor-nasional": {"type": "lapor-json", "agency": "admin-nasional"},
+        "open311-surabaya": {"type": "open311", "agency": "pemkot-surabaya"},
+        "kemensos-soap": {"type": "soap-ministry", "agency": "kemensos"},
+        "dinas-bandung": {
+            "type": "declarative",
+            "agency": "pemkot-bandung",
+            "mapping": str(mapping),
+        },
+    }
+    for name, app in (
+        ("lapor-nasional", "lapor"),
+        ("open311-surabaya", "open311"),
+        ("kemensos-soap", "soap"),
+        ("dinas-bandung", "dinas"),
+    ):
+        connectors[name]["base_url"] = urls[app]
+    folder = Path(tempfile.mkdtemp())
+    config = folder / "hub.yaml"
+    config.write_text(yaml.safe_dump({"group_prefix": f"latency-{run}", "connectors": connectors}))
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    with (folder / "hub.log").open("ab") as log:
+        hub = subprocess.Popen(
+            [sys.executable, "-m", "hub", "up", "--config", str(config), "--no-tracker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    rng = random.Random(1000)
+    producer = make_producer(bootstrap, linger_ms=1)
+    topic = f"lapor.in.{source}"
+    sent: dict[str, float] = {}
+
+    def offer(count: int, per_second: int, prefix: str) -> None:
+        started = time.time()
+        for number in range(count):
+            due = started + number / per_second
+            pause = due - time.time()
+            if pause > 0:
+                time.sleep(pause)
+            source_id = f"{prefix}-{number}"
+            body = lapor_app_message(sample_report(rng), source_id)
+            sent[hub_id(source, source_id)] = time.time()
+            producer.produce(
+                topic,
+                key=source_id.encode(),
+                value=body,
+                headers={"content-type": b"application/json"},
+            )
+            producer.poll(0)
+        producer.flush(60)
+
+    try:
+        time.sleep(8)  # the hub joins its groups
+        offer(200, 50, "warm")  # and warms up (rules, connections)
+        time.sleep(10)
+        warm = set(sent)
+        offer(rate * seconds, rate, "load")
+        time.sleep(15)  # the tail drains
+    finally:
+        hub.send_signal(signal.SIGTERM)
+        try:
+            hub.wait(60)
+        except subprocess.TimeoutExpired:
+            hub.kill()
+        stop.set()
+        simulators.join(60)
+    arrivals = json.loads(arrivals_path.read_text())
+    latencies = sorted(
+        (arrived - sent[key.split(":")[0]]) * 1000
+        for key, arrived in arrivals.items()
+        if key.split(":")[0] in sent and key.split(":")[0] not in warm
+    )
+    if not latencies:
+        return float("nan"), float("nan"), 0
+    p50 = latencies[len(latencies) // 2]
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    delivered = {k.split(":")[0] for k in arrivals} - warm
+    missing = len([h for h in sent if h not in warm and h not in delivered])
+    if missing:
+        print(f"  {missing} of {rate * seconds} reports were not delivered within the run")
+    return p50, p99, len(latencies)
+
+
+def tracker_rate(bootstrap: str, run: str, window: float = 20.0) -> tuple[float, int]:
+    """Events/s the tracker applies, over what the runs above left on the topics."""
+    from hub.tracker.app import Tracker
+
+    folder = Path(tempfile.mkdtemp())
+    config = folder / "hub.yaml"
+    connectors = {f"lapor-latency-{run}": {"type": "lapor-json", "agency": "admin-nasional"}}
+    connectors.update(destination_connectors())
+    config.write_text(yaml.safe_dump({"group_prefix": f"trk-{run}", "connectors": connectors}))
+    tracker = Tracker(config, bootstrap, "bench", tick_seconds=60, datadir=folder)
+
+    async def measure() -> tuple[float, int]:
+        stop = asyncio.Event()
+        running = asyncio.create_task(tracker.run(stop))
+        while sum(tracker.applied.values()) == 0:
+            await asyncio.sleep(0.05)
+        started, first = time.perf_counter(), sum(tracker.applied.values())
+        last, idle = first, 0
+        while time.perf_counter() - started < window and idle < 20:
+            await asyncio.sleep(0.1)
+            now = sum(tracker.applied.values())
+            idle = idle + 1 if now == last else 0
+            last = now
+        elapsed = time.perf_counter() - started - idle * 0.1
+        stop.set()
+        await running
+        return (last - first) / max(elapsed, 1e-9), last
+
+    return asyncio.run(measure())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reports", type=int, default=20_000)
+    parser.add_argument("--rate", type=int, default=1000, help="offered load for (b)")
+    parser.add_argument("--seconds", type=int, default=20, help="how long (b) offers it")
     args = parser.parse_args()
     bootstrap = bootstrap_servers()
     run = uuid.uuid4().hex[:6]
@@ -162,6 +336,8 @@ def main() -> None:
         hub = (args.reports - first) / (time.perf_counter() - started)
         outputs = loop.stats.produced / max(loop.stats.consumed, 1)
         loop.consumer.close()
+    p50, p99, deliveries = latency_at(bootstrap, args.rate, args.seconds, run)
+    tracker_per_s, events = tracker_rate(bootstrap, run)
     print(
         f"{args.reports} reports of {min(map(len, raw))}-{max(map(len, raw))} bytes, "
         f"broker {bootstrap}"
@@ -173,9 +349,15 @@ def main() -> None:
         f"{hub:>8,.0f} reports/s"
     )
     print(
+        f"latency ingest -> app 2xx at {args.rate}/s for {args.seconds} s: p50 {p50:.0f} ms, "
+        f"p99 {p99:.0f} ms over {deliveries} deliveries"
+    )
+    print(f"tracker: {tracker_per_s:,.0f} events/s ({events} events applied)")
+    print(
         f"pipeline: hub_per_s={hub:.0f} passthrough_per_s={passthrough:.0f} "
         f"avro_chain_per_s={avro_chain:.0f} ratio_vs_avro={hub / avro_chain:.2f} "
-        f"ratio_vs_raw={hub / passthrough:.2f} p99_ms_at_1000=NA tracker_events_per_s=NA"
+        f"ratio_vs_raw={hub / passthrough:.2f} p99_ms_at_{args.rate}={p99:.0f} "
+        f"tracker_events_per_s={tracker_per_s:.0f}"
     )
 
 

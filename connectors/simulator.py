@@ -42,6 +42,7 @@ class AppState:
     # many times a key came again (the hub may send twice; the app keeps one)
     feedback: dict[str, dict[str, Any]] = field(default_factory=dict)
     feedback_repeats: int = 0
+    arrivals: dict[str, float] = field(default_factory=dict)  # key -> first arrival (epoch s)
     faults: list[Fault] = field(default_factory=list)
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -69,6 +70,7 @@ class AppState:
                 return self.idempotency[key], False
             made = f"{prefix}{len(self.delivered) + 1:06d}"
             self.idempotency[key] = made
+            self.arrivals[key] = time.time()
             self.delivered[made] = document
             return made, True
 

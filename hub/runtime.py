@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from httpx_aiohttp import HttpxAiohttpClient
 from pydantic import SecretStr
 
 from hub.config import build_connectors, hub_side, load_config
@@ -131,7 +132,7 @@ class HubRuntime:
         ledger = Ledger(self.bootstrap)
         await asyncio.to_thread(ledger.load)
         tasks = []
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with HttpxAiohttpClient(timeout=10) as client:
             for instance, connector in self.connectors.items():
                 every = float(self.side[instance].get("poll_interval_s", 1.0))
                 caps = connector.capabilities

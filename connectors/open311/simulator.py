@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
@@ -124,6 +125,7 @@ class Open311App:
             with self.state.lock:
                 self.state.idempotency[key] = existing
                 self.state.delivered[existing] = form
+                self.state.arrivals[key] = time.time()
         return self._render(fmt, [{"service_request_id": existing}], "service_requests", "request")
 
     async def _update(self, request: Request) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
@@ -84,6 +85,7 @@ class SoapMinistryApp:
                     number = f"KM/{len(self.state.delivered) + 1:05d}/2026"
                     self.state.idempotency[data["ReferensiHub"]] = number
                     self.state.delivered[number] = data
+                    self.state.arrivals[data["ReferensiHub"]] = time.time()
             return self._ok(action, f"<NomorAgenda>{number}</NomorAgenda>")
         if action == "KirimStatus":
             data = fields_of(records(document, "StatusPengaduan")[0])
