@@ -916,7 +916,11 @@ def up(
     bootstrap = _bootstrap()
     runtime = HubRuntime(config, bootstrap, name, primary)
     console.print(f"lapor-hub {name} up: {', '.join(runtime.connectors)} (Ctrl-C stops)")
-    with tracker_process(config, bootstrap, name) if with_tracker else nullcontext():
+    tracker_metrics = metrics_port + 1 if metrics_port else None
+    if with_tracker and tracker_metrics:
+        console.print(f"tracker metrics on http://127.0.0.1:{tracker_metrics}/metrics")
+    tracking = tracker_process(config, bootstrap, name, metrics_port=tracker_metrics)
+    with tracking if with_tracker else nullcontext():
         counters = runtime.run(stop_on_signals())
     console.print(
         f"stopped: pulled {counters.pulled}, pushed {counters.pushed}, "

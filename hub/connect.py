@@ -349,7 +349,10 @@ class DeliveryWorker:
         self.policy = policy
         self.topic = topics.outbound(connector.instance)
         self.consumer = make_consumer(
-            bootstrap, group or f"lapor-deliver-{connector.instance}", auto_offset_reset=start_at
+            bootstrap,
+            group or f"lapor-deliver-{connector.instance}",
+            stage="deliver",
+            auto_offset_reset=start_at,
         )
         self.assigned = threading.Event()  # set once the group gave this worker partitions
         self.consumer.subscribe([self.topic], on_assign=lambda *_: self.assigned.set())
@@ -491,7 +494,7 @@ class FeedbackWorker:
         self.policy = policy
         self.backoff = backoff
         self.topic = topics.feedback(connector.instance)
-        self.consumer = make_consumer(bootstrap, group)
+        self.consumer = make_consumer(bootstrap, group, stage="feedback")
         self.assigned = threading.Event()
         self.consumer.subscribe([self.topic], on_assign=lambda *_: self.assigned.set())
         self.producer = make_producer(bootstrap)

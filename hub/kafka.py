@@ -44,8 +44,15 @@ def make_producer(bootstrap: str, **overrides: Any) -> Producer:
     return Producer(config, logger=CLIENT_LOGGER)
 
 
-def make_consumer(bootstrap: str, group_id: str, **overrides: Any) -> Consumer:
+def make_consumer(
+    bootstrap: str, group_id: str, stage: str | None = None, **overrides: Any
+) -> Consumer:
+    """A consumer with the hub's defaults; with ``stage``, its lag goes to the metrics."""
     config = {"bootstrap.servers": bootstrap, "group.id": group_id, **CONSUMER_DEFAULTS}
+    if stage is not None:
+        from hub.metrics import LAG_SETTINGS, lag_reporter
+
+        config.update(LAG_SETTINGS, stats_cb=lag_reporter(stage))
     return Consumer({**config, **_dotted(overrides)}, logger=CLIENT_LOGGER)
 
 

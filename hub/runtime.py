@@ -308,11 +308,12 @@ def tracker_process(
     name: str,
     tick_seconds: float = 5.0,
     log_path: Path | None = None,
+    metrics_port: int | None = None,
 ) -> Iterator[subprocess.Popen]:
     """The tracker in a child process of its own (faust runs its own event loop; its
     work should not share a GIL with the data plane), stopped with the hub. Its output goes
     to ``log_path`` if given."""
-    child = start_tracker(config, bootstrap, name, tick_seconds, log_path)
+    child = start_tracker(config, bootstrap, name, tick_seconds, log_path, metrics_port)
     try:
         yield child
     finally:
@@ -329,10 +330,13 @@ def start_tracker(
     name: str,
     tick_seconds: float = 5.0,
     log_path: Path | None = None,
+    metrics_port: int | None = None,
 ) -> subprocess.Popen:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
     command = [sys.executable, "-m", "hub", "tracker", "--config", str(config), "--name", name]
     command += ["--tick-seconds", str(tick_seconds)]
+    if metrics_port:
+        command += ["--metrics-port", str(metrics_port)]
     if log_path is None:
         return subprocess.Popen(command, env=env)
     with log_path.open("ab") as log_file:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message
 
 from hub.kafka import CLIENT_LOGGER, CONSUMER_DEFAULTS, PRODUCER_DEFAULTS
+from hub.metrics import LAG_SETTINGS, lag_reporter
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class TransactionalLoop:
         batch_size: int = 500,
         commit_interval_ms: int = 50,
         transaction_timeout_ms: int = 20_000,
+        stage: str = "ingest",
     ) -> None:
         from confluent_kafka import Producer
 
@@ -79,6 +81,8 @@ class TransactionalLoop:
                 **CONSUMER_DEFAULTS,
                 "group.id": group_id,
                 "enable.auto.offset.store": False,
+                **LAG_SETTINGS,
+                "stats_cb": lag_reporter(stage),
             },
             logger=CLIENT_LOGGER,
         )
