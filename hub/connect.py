@@ -340,7 +340,7 @@ class DeliveryWorker:
         policy: RetryPolicy = DEFAULT_POLICY,
         group: str | None = None,
         ledger: Ledger | None = None,
-        concurrency: int = 16,
+        concurrency: int = 64,
         backoff: Backoff = DEFAULT_BACKOFF,
         start_at: str = "earliest",
     ) -> None:
@@ -367,7 +367,7 @@ class DeliveryWorker:
         self.latencies_ms: list[float] = []  # from the hub receiving a report to the app's 2xx
 
     async def run_once(
-        self, client: httpx.AsyncClient, max_messages: int = 200, timeout: float = 1.0
+        self, client: httpx.AsyncClient, max_messages: int = 500, timeout: float = 1.0
     ) -> int:
         messages = await asyncio.to_thread(self.consumer.consume, max_messages, timeout)
         for msg in messages:
@@ -389,7 +389,7 @@ class DeliveryWorker:
         if records:
             await produce_durably(self.producer, records)
         if messages:
-            self.consumer.commit(asynchronous=False)
+            await asyncio.to_thread(self.consumer.commit, asynchronous=False)
         return len(messages)
 
     def _agency(self, msg: Message) -> str:
@@ -487,7 +487,7 @@ class FeedbackWorker:
         group: str,
         policy: RetryPolicy = DEFAULT_POLICY,
         backoff: Backoff = DEFAULT_BACKOFF,
-        concurrency: int = 16,
+        concurrency: int = 64,
     ) -> None:
         self.connector = connector
         self.serializer = serializer
@@ -517,7 +517,7 @@ class FeedbackWorker:
         if records:
             await produce_durably(self.producer, records)
         if messages:
-            self.consumer.commit(asynchronous=False)
+            await asyncio.to_thread(self.consumer.commit, asynchronous=False)
         return len(messages)
 
     def _update_id(self, msg: Message) -> str:

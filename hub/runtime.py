@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,11 @@ class HubRuntime:
         return self.counters
 
     async def _serve(self, stop: threading.Event) -> None:
+        # Every worker waits on Kafka in a thread (consume, flush); asyncio's default pool
+        # (cores + 4 threads) would make them queue behind each other's poll timeouts.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=64, thread_name_prefix="kafka-wait")
+        )
         cursors = Cursors(self.bootstrap)
         ledger = Ledger(self.bootstrap)
         await asyncio.to_thread(ledger.load)
@@ -236,7 +242,7 @@ class HubRuntime:
     ) -> None:
         while not stop.is_set():
             before = len(worker.delivered)
-            await worker.run_once(client, timeout=0.2)
+            await worker.run_once(client, timeout=0.02)
             self.counters.add(
                 self.counters.delivered, worker.connector.instance, len(worker.delivered) - before
             )
@@ -246,7 +252,7 @@ class HubRuntime:
     ) -> None:
         while not stop.is_set():
             before = worker.sent
-            await worker.run_once(client, timeout=0.2)
+            await worker.run_once(client, timeout=0.02)
             self.counters.add(self.counters.told, worker.connector.instance, worker.sent - before)
 
     async def _retries(self, stop: threading.Event, stage: str) -> None:
