@@ -507,13 +507,18 @@ def connectors_test(
 
 
 def _redacted(report: dict) -> dict:
-    reporter = dict(report["reporter"])
-    for field in ("name", "phone", "email"):
-        if reporter.get(field):
-            reporter[field] = "[hidden: --show-identity]"
-    if reporter.get("other_contacts"):
-        reporter["other_contacts"] = {k: "[hidden]" for k in reporter["other_contacts"]}
-    return {**report, "reporter": reporter}
+    from hub.privacy import redact_identity
+
+    return redact_identity(report)
+
+
+def _revealed(bootstrap: str, report: dict, via: str) -> dict:
+    """The report with its reporter's identity opened, the reveal recorded first."""
+    from hub import audit
+    from hub.privacy import hub_keyring, open_identity
+
+    audit.record(bootstrap, "identity.reveal", {"hub_id": report["hub_id"], "via": via})
+    return open_identity(report, hub_keyring())
 
 
 @connectors_app.command("new")
@@ -550,6 +555,78 @@ def worker_ingest(
         f"ingest worker {name} stopped: {stats.consumed} consumed, "
         f"{stats.produced} produced in {stats.transactions} transactions"
     )
+
+
+@app.command("audit")
+def audit_list(
+    action: Annotated[
+        str | None, typer.Option(help="Only actions starting with this (dlq, identity...).")
+    ] = None,
+    who: Annotated[str | None, typer.Option(help="Only this operator.")] = None,
+    since: Since = None,
+) -> None:
+    """The audit trail: every replay, rules reload, key rotation and identity reveal, with
+    who, where, when, what and the outcome."""
+    from hub import audit
+    from hub.sdk.reports import parse_time
+
+    found = audit.entries(
+        _bootstrap(), action, who, parse_time(since, "--since") if since else None
+    )
+    table = Table(title=f"audit trail ({len(found)} entries)")
+    for column in ("when (UTC)", "who", "host", "action", "what", "outcome"):
+        table.add_column(column)
+    for entry in found:
+        what = ", ".join(f"{k}={v}" for k, v in entry.what.items() if v not in (None, [], ()))
+        table.add_row(
+            f"{entry.at:%Y-%m-%d %H:%M:%S}",
+            entry.who,
+            entry.host,
+            entry.action,
+            what[:120],
+            entry.outcome,
+        )
+    console.print(table)
+
+
+keys_app = typer.Typer(
+    help="The keys that seal reporters' identities (ids only; key material is never shown).",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("show")
+def keys_show() -> None:
+    """Where the key ring is, its key ids and the active one."""
+    from hub.privacy import hub_keyring, keys_file
+
+    ring = hub_keyring()
+    source = (
+        "LAPOR_HUB_IDENTITY_KEYS"
+        if os.environ.get("LAPOR_HUB_IDENTITY_KEYS")
+        else keys_file(load_settings().home)
+    )
+    console.print(f"identity keys from {source}: {', '.join(ring.keys)}; active {ring.active}")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Make a new active key; the old ones stay so what they sealed still opens. Restart the
+    hub's processes to write with it. Recorded in the audit trail."""
+    from hub import audit
+    from hub.privacy import PrivacyError, hub_keyring, keys_file, write_keyring
+
+    if os.environ.get("LAPOR_HUB_IDENTITY_KEYS"):
+        raise PrivacyError(
+            "the keys come from LAPOR_HUB_IDENTITY_KEYS, which this command cannot change",
+            fix="rotate in the secret store that fills the variable, or use a key file.",
+        )
+    path = keys_file(load_settings().home)
+    ring = hub_keyring().rotated()
+    write_keyring(ring, path)
+    audit.record(_bootstrap(), "keys.rotate", {"file": str(path), "active": ring.active})
+    console.print(f"new active key {ring.active} in {path} (keys kept: {', '.join(ring.keys)})")
 
 
 @app.command()
@@ -646,14 +723,26 @@ def dlq_list(stage: Stage = None, since: Since = None, until: Until = None) -> N
 
 
 @dlq_app.command("show")
-def dlq_show(letter_id: Annotated[str, typer.Argument(help="stage:partition:offset")]) -> None:
+def dlq_show(
+    letter_id: Annotated[str, typer.Argument(help="stage:partition:offset")],
+    show_identity: Annotated[
+        bool,
+        typer.Option(
+            "--show-identity",
+            help="Open the sealed message or identity (recorded in the audit trail).",
+        ),
+    ] = False,
+) -> None:
     """One dead letter: why it failed, where, how often, and its content (decoded where the
-    topic carries Avro, as text where it is text, hex where it is neither)."""
+    topic carries Avro, as text where it is text, hex where it is neither). A reporter's
+    identity stays sealed unless --show-identity."""
     from hub.dlq import read_letters
+    from hub.privacy import SEALED_HEADER, hub_keyring, open_body
     from hub.topics import value_schema
 
     stage = letter_id.split(":", 1)[0]
-    found = [x for x in read_letters(_bootstrap(), _letters_filter([stage], ids=[letter_id]))]
+    bootstrap = _bootstrap()
+    found = [x for x in read_letters(bootstrap, _letters_filter([stage], ids=[letter_id]))]
     if not found:
         console.print(f"no dead letter {letter_id} (see `lapor-hub dlq list`)")
         raise typer.Exit(1)
@@ -683,14 +772,35 @@ def dlq_show(letter_id: Annotated[str, typer.Argument(help="stage:partition:offs
 
         settings = load_settings()
         decoded = make_codec(settings, load_store(settings)).decode(schema, letter.value)
+        if "reporter" in decoded or "report" in decoded:
+            report = decoded.get("report", decoded)
+            shown = (
+                _revealed(bootstrap, report, f"dlq show {letter_id}")
+                if show_identity
+                else _redacted(report)
+            )
+            decoded = {**decoded, "report": shown} if "report" in decoded else shown
         import json as _json
 
         console.print_json(_json.dumps(decoded, default=str, ensure_ascii=False))
         return
+    value = letter.value
+    kid = letter.header(SEALED_HEADER)
+    if kid and not show_identity:
+        console.print(
+            f"[bold]      content[/] sealed raw message ({len(value)} bytes, key {kid}): it may "
+            "hold a reporter's identity; --show-identity opens it (recorded in the audit trail)"
+        )
+        return
+    if kid:
+        from hub import audit
+
+        audit.record(bootstrap, "identity.reveal", {"letter": letter_id, "via": "dlq show"})
+        value = open_body(value, letter.key or b"", kid, hub_keyring())
     try:
-        console.print(letter.value.decode("utf-8"), highlight=False, soft_wrap=True)
+        console.print(value.decode("utf-8"), highlight=False, soft_wrap=True)
     except UnicodeDecodeError:
-        console.print(letter.value[:512].hex(" "), highlight=False)
+        console.print(value[:512].hex(" "), highlight=False)
 
 
 @dlq_app.command("replay")
@@ -728,6 +838,28 @@ def dlq_replay(
             dry_run=dry_run,
             again=again,
             on_progress=lambda n: progress.update(task, completed=n),
+        )
+    if not dry_run:
+        from hub import audit
+
+        audit.record(
+            bootstrap,
+            "dlq.replay",
+            {
+                "filter": {
+                    "stage": stage,
+                    "connector": connector,
+                    "error_class": error_class,
+                    "since": since,
+                    "until": until,
+                    "ids": letter_id,
+                },
+                "to": to,
+                "replayed": len(result.replayed),
+                "skipped": len(result.skipped),
+                "unroutable": len(result.unroutable),
+            },
+            "ok" if not result.unroutable else "partly: some letters had no original topic",
         )
     verb = "would replay" if dry_run else "replayed"
     console.print(
@@ -770,14 +902,15 @@ def reports_show(
     settings = load_settings()
     serializer = TopicSerializer(make_codec(settings, load_store(settings)))
     prefix = load_config(config).group_prefix if config else "lapor"
-    history = report_history(_bootstrap(), hub_id, serializer, prefix)
+    bootstrap = _bootstrap()
+    history = report_history(bootstrap, hub_id, serializer, prefix)
     if not history.found:
         console.print(f"no report {hub_id} on this cluster")
         raise typer.Exit(1)
     report = history.report
     if report:
         source, location = report["source"], report["location"]
-        shown = report if show_identity else _redacted(report)
+        shown = _revealed(bootstrap, report, "reports show") if show_identity else _redacted(report)
         console.print(
             f"[bold]{report['kind']}[/] {report['title']!r} from {source['connector']} "
             f"({source['agency']}, {source['channel']}) id {source['source_id']}, "

@@ -28,6 +28,14 @@ from hub import metrics, topics
 from hub.deadletters import DeadLetter, dead_letter
 from hub.errors import BadInput, PermanentDeliveryError, RetryableDeliveryError
 from hub.kafka import TopicSpec, ensure_topics, make_admin, make_consumer, make_producer
+from hub.privacy import (
+    SEALED_HEADER,
+    PrivacyError,
+    for_destination,
+    hub_keyring,
+    open_body,
+    seal_body,
+)
 from hub.retries import Backoff, retry_or_dead_letter
 from hub.sdk.base import Connector, RawMessage
 from hub.sdk.http import (
@@ -98,11 +106,14 @@ def raw_headers(connector: str, raw: RawMessage) -> dict[str, bytes]:
 
 
 def raw_from_message(msg: Message) -> RawMessage:
-    """The RawMessage a record of ``lapor.in.<connector>`` holds."""
+    """The RawMessage a record of ``lapor.in.<connector>`` holds (opened if sealed)."""
     headers = {k: (v or b"").decode() for k, v in (msg.headers() or [])}
+    body = msg.value() or b""
+    if SEALED_HEADER in headers:
+        body = open_body(body, msg.key() or b"", headers[SEALED_HEADER], hub_keyring())
     return RawMessage(
         source_id=(msg.key() or b"").decode(),
-        body=msg.value() or b"",
+        body=body,
         content_type=headers.get("content-type", "application/json"),
         received_at=datetime.fromisoformat(headers["lapor.received-at"])
         if "lapor.received-at" in headers
@@ -115,8 +126,16 @@ def raw_from_message(msg: Message) -> RawMessage:
     )
 
 
+def sealed_record(key: bytes, body: bytes, headers: dict[str, bytes]) -> tuple[bytes, dict]:
+    """A raw message as the hub keeps it: sealed whole (it may hold a reporter's identity),
+    the key id in a header."""
+    sealed, kid = seal_body(body, key, hub_keyring())
+    return sealed, {**headers, SEALED_HEADER: kid}
+
+
 class Inbound:
-    """Writes what an app sent to ``lapor.in.<connector>``, and refusals to the ingest DLQ."""
+    """Writes what an app sent to ``lapor.in.<connector>``, and refusals to the ingest DLQ,
+    sealed (hub.privacy)."""
 
     def __init__(self, bootstrap: str, connector: Connector) -> None:
         self.connector = connector
@@ -124,10 +143,11 @@ class Inbound:
         self.producer = make_producer(bootstrap, linger_ms=5)
 
     async def write(self, messages: Iterable[RawMessage]) -> int:
-        batch = [
-            (self.topic, m.source_id.encode(), m.body, raw_headers(self.connector.instance, m))
-            for m in messages
-        ]
+        batch = []
+        for m in messages:
+            key = m.source_id.encode()
+            headers = raw_headers(self.connector.instance, m)
+            batch.append((self.topic, key, *sealed_record(key, m.body, headers)))
         await produce_durably(self.producer, batch)
         metrics.count("ingest", "out", len(batch))
         return len(batch)
@@ -141,7 +161,8 @@ class Inbound:
             "lapor.source": source.encode(),
             "lapor.failed-at": datetime.now(UTC).isoformat().encode(),
         }
-        await produce_durably(self.producer, [(topics.dead_letter(stage), None, body, headers)])
+        sealed, headers = sealed_record(b"", body, headers)
+        await produce_durably(self.producer, [(topics.dead_letter(stage), None, sealed, headers)])
 
 
 _LEADER_SETTLING = {
@@ -408,10 +429,13 @@ class DeliveryWorker:
         routed = self.serializer.deserialize(self.topic, msg.value())
         hub_id = routed["report"]["hub_id"]
         agency = self._agency(msg)
+        role = dict(msg.headers() or []).get("lapor.role", b"HANDLER").decode()
         try:
+            # the identity is opened here, for a handler of a report that is not anonymous
+            routed = for_destination(routed, role, hub_keyring())
             async with self.limit:
                 done = await deliver_with_retries(self.connector, client, routed, key, self.policy)
-        except (PermanentDeliveryError, RetryableDeliveryError) as exc:
+        except (PermanentDeliveryError, RetryableDeliveryError, PrivacyError) as exc:
             letter = failed_letter(msg, "deliver", self.connector.instance, exc, self.backoff)
             if letter.topic == topics.dead_letter("deliver"):
                 self.failed[hub_id] = str(exc)

@@ -20,6 +20,7 @@ from hub import deadletters, metrics, topics
 from hub.connect import raw_from_message
 from hub.dataplane.transactional import Output
 from hub.errors import BadInput, HubError
+from hub.privacy import hub_keyring, seal_identity
 from hub.routing import Directory, ReloadingRouter
 from hub.sdk import Connector
 from hub.serialization import TopicSerializer
@@ -54,6 +55,7 @@ class IngestAndRoute:
         self.router = router
         self.directory = directory
         self.serializer = serializer
+        self.keyring = hub_keyring()
 
     def __call__(self, msg: Message) -> Sequence[Output]:
         metrics.count("translate", "in")
@@ -63,7 +65,8 @@ class IngestAndRoute:
             error = HubError(f"no connector {instance!r} is configured for {msg.topic()}")
             return [dead_letter(msg, "translate", instance, error)]
         try:
-            report = connector.to_report(raw_from_message(msg))
+            # sealed before it is written anywhere: only a destination allowed opens it
+            report = seal_identity(connector.to_report(raw_from_message(msg)), self.keyring)
             encoded_report = self.serializer.serialize(topics.REPORTS, report)
         except (BadInput, HubError, ValueError, TypeError) as error:
             return [dead_letter(msg, "translate", instance, error)]

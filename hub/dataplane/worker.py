@@ -35,7 +35,14 @@ def ingest_loop(config_path: Path, name: str, bootstrap: str) -> TransactionalLo
     settings = load_settings()
     connectors = build_connectors(config)
     ensure_hub_topics(bootstrap, config)
-    router = ReloadingRouter(config.rules)
+
+    def audited(old: str, new: str, outcome: str) -> None:
+        from hub import audit
+
+        what = {"folder": str(config.rules), "from": old, "to": new, "worker": name}
+        audit.record(bootstrap, "rules.reload", what, outcome)
+
+    router = ReloadingRouter(config.rules, on_reload=audited)
     router.router.warm_up()
     serializer = TopicSerializer(make_codec(settings, load_store(settings)))
     transform = IngestAndRoute(connectors, router, router.router.directory, serializer)

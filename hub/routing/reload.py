@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from hub.errors import RulesError
@@ -44,8 +45,17 @@ def _signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 class ReloadingRouter:
-    def __init__(self, folder: Path, interval: float = 2.0, background: bool = True) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        interval: float = 2.0,
+        background: bool = True,
+        on_reload: Callable[[str, str, str], None] | None = None,
+    ) -> None:
+        """``on_reload(old version, new version or "", outcome)`` is told of each attempt
+        (the hub records it in the audit trail)."""
         self.folder = folder
+        self.on_reload = on_reload
         self.interval = interval
         self.background = background
         self._router = build_router(folder)
@@ -78,8 +88,19 @@ class ReloadingRouter:
                 log.error(
                     "routing rules not reloaded, still using %s: %s", self._router.version, exc
                 )
+                self._told(self._router.version, "", f"refused: {str(exc)[:300]}")
                 return False
             router.warm_up()
             log.info("routing rules reloaded: %s -> %s", self._router.version, router.version)
+            old = self._router.version
             self._router, self.last_error = router, None
+            self._told(old, router.version, "ok")
             return True
+
+    def _told(self, old: str, new: str, outcome: str) -> None:
+        if self.on_reload is None:
+            return
+        try:
+            self.on_reload(old, new, outcome)
+        except Exception:  # the audit is told best-effort; routing goes on
+            log.exception("the rules reload could not be recorded")

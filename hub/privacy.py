@@ -1,0 +1,235 @@
+"""Reporters' identities sealed at ingest, opened only for a destination allowed to see them.
+
+A reporter's name, phone, email and other contacts are encrypted with AES-256-GCM
+(authenticated: a changed byte is refused, not misread) the moment the hub has them: the
+raw message an app sent is sealed whole before it is written to ``lapor.in.<connector>``,
+and the identity fields of the canonical Report are sealed before it is written anywhere.
+So no topic, changelog, dead letter or log line holds them in clear. The delivery stage opens
+them for a handling agency of a report that is not anonymous, and for nobody else.
+
+Keys come from ``LAPOR_HUB_IDENTITY_KEYS`` (JSON ``{"active": "k2", "keys": {"k1": "<base64
+of 32 bytes>", ...}}``) or the file it names with ``LAPOR_HUB_IDENTITY_KEYS_FILE``
+(default: ``<LAPOR_HUB_HOME>/identity-keys.json``, created with a new key, mode 0600, on
+first use). Every sealed value carries its key id: new writes use the active key, older
+values still open with the key they name (rotation: ``lapor-hub keys rotate``).
+
+Sealed field values look like ``lapor-enc:1:<key id>:<base64url(nonce + ciphertext)>``;
+the report's hub id and the field's name are the associated data, so a value moved to
+another report or field does not open. A sealed raw message carries its key id in the
+``lapor.sealed`` header and starts with ``LENC1``.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from hub.errors import HubError
+
+log = logging.getLogger(__name__)
+
+FIELD_PREFIX = "lapor-enc:1:"
+RAW_MAGIC = b"LENC1"
+SEALED_HEADER = "lapor.sealed"
+IDENTITY_FIELDS = ("name", "phone", "email")
+HIDDEN = "[identity sealed]"
+
+
+class PrivacyError(HubError):
+    """A key is missing or a sealed value does not open."""
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    active: str
+    keys: dict[str, bytes]
+
+    # -- keys --------------------------------------------------------------------------
+
+    @classmethod
+    def from_json(cls, text: str, where: str) -> KeyRing:
+        try:
+            data = json.loads(text)
+            keys = {kid: base64.b64decode(value) for kid, value in data["keys"].items()}
+            active = data["active"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PrivacyError(
+                f"the identity keys in {where} cannot be read ({exc})",
+                fix='expected {"active": "<id>", "keys": {"<id>": "<base64 of 32 bytes>"}}.',
+            ) from exc
+        if active not in keys or any(len(k) != 32 for k in keys.values()):
+            raise PrivacyError(
+                f"the identity keys in {where} are not usable: the active key must be listed "
+                "and every key must be 32 bytes",
+                fix="make a new key file with `lapor-hub keys rotate --file FILE`.",
+            )
+        return cls(active, keys)
+
+    def to_json(self) -> str:
+        keys = {kid: base64.b64encode(key).decode() for kid, key in self.keys.items()}
+        return json.dumps({"active": self.active, "keys": keys}, indent=2)
+
+    def rotated(self) -> KeyRing:
+        """A new active key; the old ones stay, so what they sealed still opens."""
+        kid = f"k{len(self.keys) + 1}-{secrets.token_hex(3)}"
+        return KeyRing(kid, {**self.keys, kid: AESGCM.generate_key(bit_length=256)})
+
+    @classmethod
+    def new(cls) -> KeyRing:
+        kid = f"k1-{secrets.token_hex(3)}"
+        return cls(kid, {kid: AESGCM.generate_key(bit_length=256)})
+
+    # -- sealing -----------------------------------------------------------------------
+
+    def seal(self, data: bytes, associated: bytes) -> tuple[str, bytes]:
+        nonce = secrets.token_bytes(12)
+        sealed = AESGCM(self.keys[self.active]).encrypt(nonce, data, associated)
+        return self.active, nonce + sealed
+
+    def open(self, kid: str, sealed: bytes, associated: bytes) -> bytes:
+        key = self.keys.get(kid)
+        if key is None:
+            raise PrivacyError(
+                f"a value was sealed with key {kid!r}, which is not in the key ring",
+                fix="add the old key back to the key file (keys are never to be dropped while "
+                "records they sealed are kept).",
+            )
+        try:
+            return AESGCM(key).decrypt(sealed[:12], sealed[12:], associated)
+        except InvalidTag as exc:
+            raise PrivacyError(
+                "a sealed value did not open: it was changed, or moved from another report",
+                fix="treat the record as corrupt; its other fields are intact.",
+            ) from exc
+
+
+@functools.cache
+def hub_keyring() -> KeyRing:
+    """This process's key ring (settings' home), loaded once."""
+    from hub.settings import load_settings
+
+    return load_keyring(load_settings().home)
+
+
+def keys_file(home: Path) -> Path:
+    return Path(os.environ.get("LAPOR_HUB_IDENTITY_KEYS_FILE") or home / "identity-keys.json")
+
+
+def load_keyring(home: Path) -> KeyRing:
+    """The key ring from the environment or the key file, made on first use."""
+    if os.environ.get("LAPOR_HUB_IDENTITY_KEYS"):
+        return KeyRing.from_json(os.environ["LAPOR_HUB_IDENTITY_KEYS"], "LAPOR_HUB_IDENTITY_KEYS")
+    path = keys_file(home)
+    if not path.exists():
+        ring = KeyRing.new()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # O_EXCL: of two processes starting together, one makes it, both use it
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(descriptor, "w") as out:
+                out.write(ring.to_json())
+            log.warning(
+                "made a new identity key in %s: back it up; without it sealed identities "
+                "cannot be opened",
+                path,
+            )
+    return KeyRing.from_json(path.read_text(), str(path))
+
+
+def write_keyring(ring: KeyRing, path: Path) -> None:
+    temporary = path.with_suffix(".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(ring.to_json())
+    temporary.replace(path)
+
+
+# -- the Report's identity fields --------------------------------------------------------
+
+
+def is_sealed(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(FIELD_PREFIX)
+
+
+def _seal_value(ring: KeyRing, value: str, hub_id: str, field: str) -> str:
+    if is_sealed(value):
+        return value
+    kid, sealed = ring.seal(value.encode(), f"{hub_id}/{field}".encode())
+    return f"{FIELD_PREFIX}{kid}:{base64.urlsafe_b64encode(sealed).decode()}"
+
+
+def _open_value(ring: KeyRing, value: str, hub_id: str, field: str) -> str:
+    if not is_sealed(value):
+        return value  # written before sealing, or by a tool that does not seal
+    kid, _, data = value[len(FIELD_PREFIX) :].partition(":")
+    return ring.open(kid, base64.urlsafe_b64decode(data), f"{hub_id}/{field}".encode()).decode()
+
+
+def _map_identity(report: dict[str, Any], change) -> dict[str, Any]:
+    person = dict(report.get("reporter") or {})
+    hub_id = report["hub_id"]
+    for field in IDENTITY_FIELDS:
+        if person.get(field) is not None:
+            person[field] = change(person[field], hub_id, field)
+    contacts = person.get("other_contacts") or {}
+    person["other_contacts"] = {
+        kind: change(value, hub_id, f"other_contacts.{kind}") for kind, value in contacts.items()
+    }
+    return {**report, "reporter": person}
+
+
+def seal_identity(report: dict[str, Any], ring: KeyRing) -> dict[str, Any]:
+    return _map_identity(report, lambda v, h, f: _seal_value(ring, v, h, f))
+
+
+def open_identity(report: dict[str, Any], ring: KeyRing) -> dict[str, Any]:
+    return _map_identity(report, lambda v, h, f: _open_value(ring, v, h, f))
+
+
+def hide_identity(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without its reporter's name and contacts (the privacy choices stay)."""
+    person = {**(report.get("reporter") or {}), "other_contacts": {}}
+    for field in IDENTITY_FIELDS:
+        person[field] = None
+    return {**report, "reporter": person}
+
+
+def redact_identity(report: dict[str, Any]) -> dict[str, Any]:
+    """For display: each present identity value replaced by a marker."""
+    return _map_identity(report, lambda v, h, f: HIDDEN)
+
+
+def for_destination(routed: dict[str, Any], role: str, ring: KeyRing) -> dict[str, Any]:
+    """The routed report as one destination may see it: a handling agency of a report that
+    is not anonymous gets the identity opened; every other gets none of it."""
+    report = routed["report"]
+    allowed = role == "HANDLER" and not (report.get("reporter") or {}).get("anonymous")
+    shown = open_identity(report, ring) if allowed else hide_identity(report)
+    return {**routed, "report": shown}
+
+
+# -- raw messages ------------------------------------------------------------------------
+
+
+def seal_body(body: bytes, key: bytes, ring: KeyRing) -> tuple[bytes, bytes]:
+    """A raw message sealed whole, and the header value naming its key."""
+    kid, sealed = ring.seal(body, b"raw:" + key)
+    return RAW_MAGIC + sealed, kid.encode()
+
+
+def open_body(body: bytes, key: bytes, kid: str, ring: KeyRing) -> bytes:
+    if not body.startswith(RAW_MAGIC):
+        raise PrivacyError("a message marked sealed does not start as a sealed one does")
+    return ring.open(kid, body[len(RAW_MAGIC) :], b"raw:" + key)

@@ -1,0 +1,209 @@
+"""The canary: reporters whose name, phone and email are unique strings go through every
+stage of the hub, failures, retries, dead letters and a replay included. Then every topic's
+raw bytes (changelogs included), every log line and the output of the operators' commands
+are searched: the canaries appear in clear only in what an allowed destination received."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from connectors.lapor_json.simulator import LaporJsonApp
+from connectors.simulator import serve
+from hub.kafka import make_admin, read_to_end
+from hub.runtime import HubRuntime, start_tracker, wait_until
+from hub.sdk.reports import hub_id
+from tests.conftest import new_local_cluster
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+ORIGIN = "warga-canary"
+
+
+def canaries(tag: str) -> dict[str, str]:
+    token = uuid.uuid4().hex[:8]
+    return {
+        "nama": f"Canary{tag}Nama{token}",
+        "telepon": f"+62899{int(token, 16) % 10**8:08d}",
+        "email": f"canary{tag.lower()}{token}@contoh.id",
+    }
+
+
+def filed(app: LaporJsonApp, person: dict, anonymous: bool, text: str, **extra) -> str:
+    return app.citizen_files(
+        judul="Jalan rusak",
+        isi=text,
+        lokasi={"kode_wilayah": "31.71"},
+        pelapor={**person, "anonim": anonymous},
+        **extra,
+    )["tracking_id"]
+
+
+def cli(bootstrap: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "hub", *args],
+        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "COLUMNS": "250"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.stdout + done.stderr
+
+
+@pytest.fixture
+def bootstrap(tmp_path: Path):
+    """A broker of its own, so that every topic on it can be searched."""
+    cluster = new_local_cluster(tmp_path / "kafka")
+    cluster.start()
+    try:
+        yield cluster.bootstrap
+    finally:
+        cluster.stop()
+
+
+def test_no_identity_in_clear_outside_an_allowed_destination(
+    bootstrap: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    named, anonymous, broken, refused = (canaries(t) for t in ("A", "B", "C", "D"))
+    origin, destination = LaporJsonApp(), LaporJsonApp()
+    destination.refuse_words.add("TOLAKSAYA")  # the app's validation refuses this one
+    text = "Jalan berlubang besar di depan sekolah, mohon segera diperbaiki dinas terkait"
+    with contextlib.ExitStack() as stack:
+        origin_url = stack.enter_context(serve(origin.app))
+        destination_url = stack.enter_context(serve(destination.app))
+        config = {
+            "group_prefix": "canary",
+            "connectors": {
+                ORIGIN: {
+                    "type": "lapor-json",
+                    "agency": "pemprov-jawa-timur",
+                    "base_url": origin_url,
+                    "poll_interval_s": 0.3,
+                },
+                "lapor-nasional": {
+                    "type": "lapor-json",
+                    "agency": "admin-nasional",
+                    "base_url": destination_url,
+                    "poll_interval_s": 0.3,
+                },
+            },
+        }
+        config_path = tmp_path / "hub.yaml"
+        config_path.write_text(yaml.safe_dump(config))
+        tracker_log = tmp_path / "tracker.log"
+        tracker = start_tracker(config_path, bootstrap, "c1", 1.0, tracker_log)
+        stack.callback(lambda: tracker.poll() is None and tracker.kill())
+        hub = HubRuntime(config_path, bootstrap, name="1", primary=True)
+        stop = threading.Event()
+        thread = threading.Thread(target=hub.run, args=(stop,), daemon=True)
+        thread.start()
+        stack.callback(thread.join, 60)
+        stack.callback(stop.set)
+        assert wait_until(hub.started.is_set, 90)
+
+        destination.state.fail_next(3, status=503)  # retried, not lost
+        ids = {
+            "named": filed(origin, named, False, text),
+            "anonymous": filed(origin, anonymous, True, text),
+            "refused": filed(origin, refused, False, text + " TOLAKSAYA"),
+        }
+        filed(origin, broken, False, text, dibuat_pada="kemarin sore")  # a translate letter
+        hubs = {k: hub_id(ORIGIN, v) for k, v in ids.items()}
+
+        def received(key: str) -> bool:
+            return any(
+                d["referensi_hub"] == hubs[key] for d in destination.state.delivered.values()
+            )
+
+        assert wait_until(lambda: received("named") and received("anonymous"), 90)
+        letters = cli(bootstrap, "dlq", "list")
+        assert wait_until(lambda: "deliver" in cli(bootstrap, "dlq", "list"), 60), letters
+
+        # the app is fixed; the refused report is replayed and delivered
+        destination.refuse_words.clear()
+        replayed = cli(bootstrap, "dlq", "replay", "--stage", "deliver")
+        assert "replayed 1" in replayed, replayed
+        assert wait_until(lambda: received("refused"), 60)
+        # the officer answers; the status goes back to the origin
+        destination.officer_updates(hubs["named"], "diproses", "Sedang dicek")
+        assert wait_until(lambda: len(origin.state.feedback) >= 2, 60)
+
+        # operators look: nothing they see by default holds an identity
+        outputs = [letters, replayed, cli(bootstrap, "dlq", "list")]
+        for letter in read_letter_ids(bootstrap):
+            outputs.append(cli(bootstrap, "dlq", "show", letter))
+        for key in hubs.values():
+            outputs.append(cli(bootstrap, "reports", "show", key, "--config", str(config_path)))
+        report_file = tmp_path / "report.json"
+        report_file.write_text(
+            json.dumps(
+                {
+                    "hub_id": "x",
+                    "kind": "COMPLAINT",
+                    "title": "Jalan rusak",
+                    "body": text,
+                    "location": {"region_code": "31.71"},
+                    "reporter": {"name": named["nama"], "phone": named["telepon"]},
+                }
+            )
+        )
+        outputs.append(cli(bootstrap, "rules", "explain", str(report_file)))
+        outputs.append(cli(bootstrap, "audit"))
+        # an operator asks, with the key: the reveal is recorded
+        revealed = cli(
+            bootstrap,
+            "reports",
+            "show",
+            hubs["named"],
+            "--show-identity",
+            "--config",
+            str(config_path),
+        )
+        assert named["nama"] in revealed
+        audit = cli(bootstrap, "audit", "--action", "identity")
+        assert "identity.reveal" in audit and hubs["named"][:8] in audit
+        assert "dlq.replay" in cli(bootstrap, "audit", "--action", "dlq")
+        stop.set()
+        thread.join(60)
+
+    everything_secret = [*named.values(), *anonymous.values(), *broken.values(), *refused.values()]
+    # 1. every topic, byte for byte: keys, values, headers
+    for topic in sorted(make_admin(bootstrap).list_topics(timeout=10).topics):
+        for message in read_to_end(bootstrap, topic):
+            raw = b"".join(
+                [message.key() or b"", message.value() or b""]
+                + [k.encode() + (v or b"") for k, v in (message.headers() or [])]
+            )
+            for secret in everything_secret:
+                assert secret.encode() not in raw, f"{secret} in clear on {topic}"
+    # 2. every log line: this process's and the tracker's
+    logs = "\n".join(r.getMessage() + " " + str(r.__dict__) for r in caplog.records)
+    logs += tracker_log.read_text(errors="replace")
+    # 3. what the operators' commands print by default
+    printed = "\n".join(outputs)
+    for secret in everything_secret:
+        assert secret not in logs, f"{secret} in a log line"
+        assert secret not in printed, f"{secret} in a command's output"
+    # 4. the allowed destination has the named reporter; nobody has the anonymous one
+    delivered = json.dumps(list(destination.state.delivered.values()), ensure_ascii=False)
+    assert named["nama"] in delivered and named["telepon"] in delivered
+    assert refused["nama"] in delivered, "delivered on replay, to its handler"
+    for secret in anonymous.values():
+        assert secret not in delivered, "an anonymous reporter reached a destination"
+    assert all(secret not in json.dumps(origin.state.feedback) for secret in everything_secret)
+
+
+def read_letter_ids(bootstrap: str) -> list[str]:
+    from hub.dlq import Filter, read_letters
+
+    return [letter.id for letter in read_letters(bootstrap, Filter())]

@@ -1,0 +1,118 @@
+"""Reporters' identities sealed with authenticated encryption, keys rotated, opened only for
+a destination allowed to see them."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from hub.privacy import (
+    FIELD_PREFIX,
+    HIDDEN,
+    KeyRing,
+    PrivacyError,
+    for_destination,
+    hide_identity,
+    load_keyring,
+    open_body,
+    open_identity,
+    redact_identity,
+    seal_body,
+    seal_identity,
+)
+from hub.samples import sample_report
+from hub.serialization import SchemaStore, SingleObjectCodec
+from hub.serialization.store import default_schema_dir
+
+
+def report(anonymous: bool = False) -> dict:
+    made = sample_report(random.Random(4))
+    made["reporter"].update(
+        name="Siti Canary",
+        phone="+62811000111",
+        email="siti@contoh.id",
+        anonymous=anonymous,
+        other_contacts={"whatsapp": "+62811000222"},
+    )
+    return made
+
+
+def test_sealed_identity_holds_no_clear_value_and_opens_again():
+    ring = KeyRing.new()
+    sealed = seal_identity(report(), ring)
+    person = sealed["reporter"]
+    assert all(person[f].startswith(FIELD_PREFIX) for f in ("name", "phone", "email"))
+    assert person["other_contacts"]["whatsapp"].startswith(FIELD_PREFIX)
+    encoded = SingleObjectCodec(SchemaStore(default_schema_dir())).encode("Report", sealed)
+    for clear in (b"Siti Canary", b"+62811000111", b"siti@contoh.id", b"+62811000222"):
+        assert clear not in encoded, "the Avro record holds no identity in clear"
+    assert open_identity(sealed, ring)["reporter"] == report()["reporter"]
+    assert seal_identity(sealed, ring) == sealed, "sealing twice changes nothing"
+
+
+def test_rotation_new_writes_use_the_new_key_old_values_still_open():
+    old = KeyRing.new()
+    before = seal_identity(report(), old)
+    new = old.rotated()
+    after = seal_identity(report(), new)
+    assert f":{new.active}:" in after["reporter"]["name"]
+    assert f":{old.active}:" in before["reporter"]["name"]
+    assert open_identity(before, new)["reporter"]["name"] == "Siti Canary"
+    with pytest.raises(PrivacyError, match="not in the key ring"):
+        open_identity(after, old)
+
+
+def test_a_value_moved_to_another_report_or_changed_does_not_open():
+    ring = KeyRing.new()
+    sealed = seal_identity(report(), ring)
+    other = {**report(), "hub_id": "another-report"}
+    other["reporter"] = sealed["reporter"]
+    with pytest.raises(PrivacyError, match="moved from another report"):
+        open_identity(other, ring)
+    tampered = json.loads(json.dumps(sealed, default=str))
+    value = tampered["reporter"]["name"]
+    tampered["reporter"]["name"] = value[:-4] + ("AAAA" if value[-4:] != "AAAA" else "BBBB")
+    with pytest.raises(PrivacyError):
+        open_identity({**sealed, "reporter": tampered["reporter"]}, ring)
+
+
+def test_only_a_handler_of_a_named_report_sees_the_identity():
+    ring = KeyRing.new()
+    named = {"report": seal_identity(report(), ring), "decision": {}}
+    hidden = {"report": seal_identity(report(anonymous=True), ring), "decision": {}}
+    assert for_destination(named, "HANDLER", ring)["report"]["reporter"]["name"] == "Siti Canary"
+    assert for_destination(named, "COPY", ring)["report"]["reporter"]["name"] is None
+    anonymous = for_destination(hidden, "HANDLER", ring)["report"]["reporter"]
+    assert anonymous["name"] is None and anonymous["other_contacts"] == {}
+    assert anonymous["anonymous"] is True, "the privacy choice itself stays"
+    assert hide_identity(report())["reporter"]["phone"] is None
+    assert redact_identity(report())["reporter"]["email"] == HIDDEN
+
+
+def test_raw_messages_are_sealed_whole():
+    ring = KeyRing.new()
+    body = b'{"pelapor": {"nama": "Siti Canary"}}'
+    sealed, kid = seal_body(body, b"LPR-1", ring)
+    assert b"Siti" not in sealed
+    assert open_body(sealed, b"LPR-1", kid.decode(), ring) == body
+    with pytest.raises(PrivacyError):
+        open_body(sealed, b"LPR-2", kid.decode(), ring)  # the key is the associated data
+
+
+def test_the_key_file_is_made_once_private_and_bad_keys_are_refused(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("LAPOR_HUB_IDENTITY_KEYS", raising=False)
+    monkeypatch.delenv("LAPOR_HUB_IDENTITY_KEYS_FILE", raising=False)
+    first = load_keyring(tmp_path)
+    assert load_keyring(tmp_path) == first, "made once, then read"
+    assert (tmp_path / "identity-keys.json").stat().st_mode & 0o077 == 0, "mode 0600"
+    monkeypatch.setenv("LAPOR_HUB_IDENTITY_KEYS", '{"active": "k9", "keys": {"k1": "AAAA"}}')
+    with pytest.raises(PrivacyError, match="not usable"):
+        load_keyring(tmp_path)
+    monkeypatch.setenv("LAPOR_HUB_IDENTITY_KEYS", "not json")
+    with pytest.raises(PrivacyError, match="cannot be read"):
+        load_keyring(tmp_path)
+    assert os.environ["LAPOR_HUB_IDENTITY_KEYS"] == "not json"
