@@ -178,19 +178,9 @@ def latency_at(bootstrap: str, rate: int, seconds: int, run: str) -> tuple[float
     while len(urls) < 4 and time.monotonic() < deadline:
         time.sleep(0.1)
     source = f"lapor-latency-{run}"
-    mapping = (
-        Path(__file__).resolve().parents[1] / "connectors/declarative/examples/dinas-json.yaml"
-    )
     connectors = {
         source: {"type": "lapor-json", "agency": "admin-nasional"},
-        "lapor-nasional": {"type": "lapor-json", "agency": "admin-nasional"},
-        "open311-surabaya": {"type": "open311", "agency": "pemkot-surabaya"},
-        "kemensos-soap": {"type": "soap-ministry", "agency": "kemensos"},
-        "dinas-bandung": {
-            "type": "declarative",
-            "agency": "pemkot-bandung",
-            "mapping": str(mapping),
-        },
+        **destination_connectors(),
     }
     for name, app in (
         ("lapor-nasional", "lapor"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 from confluent_kafka import KafkaException
 
@@ -61,3 +62,24 @@ def consume_keys(bootstrap: str, topic: str, expected: int, timeout: float = 60.
     finally:
         consumer.close()
     return keys
+
+
+def routed(report: dict[str, Any], handler: str, reason: str = "test") -> dict[str, Any]:
+    """A RoutedReport sending ``report`` to ``handler``, decided when it was received."""
+    return {
+        "report": report,
+        "decision": {
+            "hub_id": report["hub_id"],
+            "destinations": [{"agency": handler, "role": "HANDLER"}],
+            "matched_rules": ["test"],
+            "rules_version": "test",
+            "reason": reason,
+            "decided_at": report["received_at"],
+            "priority": None,
+            "sla_working_days": None,
+            "fallback": False,
+            "escalated": False,
+            "excluded_agencies": [],
+            "location_note": None,
+        },
+    }

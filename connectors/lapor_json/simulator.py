@@ -90,14 +90,22 @@ class LaporJsonApp:
             statuses = list(self.state.statuses)
         return self._page(statuses, request)
 
-    async def _create(self, request: Request) -> JSONResponse:
+    @staticmethod
+    async def _keyed_json(request: Request) -> tuple[str, dict[str, Any]] | JSONResponse:
+        """The Idempotency-Key and the JSON body of a POST, or the app's 400."""
         key = request.headers.get("Idempotency-Key")
         if not key:
             return JSONResponse({"error": "Idempotency-Key wajib"}, status_code=400)
         try:
-            document = json.loads(await request.body())
+            return key, json.loads(await request.body())
         except json.JSONDecodeError:
             return JSONResponse({"error": "JSON tidak valid"}, status_code=400)
+
+    async def _create(self, request: Request) -> JSONResponse:
+        posted = await self._keyed_json(request)
+        if isinstance(posted, JSONResponse):
+            return posted
+        key, document = posted
         if not document.get("isi"):
             return JSONResponse({"error": "isi wajib diisi"}, status_code=422)
         if any(word in document["isi"] for word in self.refuse_words):
@@ -110,13 +118,10 @@ class LaporJsonApp:
 
     async def _feedback(self, request: Request) -> JSONResponse:
         """A follow-up for one of the app's own reports, shown to the citizen who filed it."""
-        key = request.headers.get("Idempotency-Key")
-        if not key:
-            return JSONResponse({"error": "Idempotency-Key wajib"}, status_code=400)
-        try:
-            document = json.loads(await request.body())
-        except json.JSONDecodeError:
-            return JSONResponse({"error": "JSON tidak valid"}, status_code=400)
+        posted = await self._keyed_json(request)
+        if isinstance(posted, JSONResponse):
+            return posted
+        key, document = posted
         taken = self.state.take_feedback(key, request.path_params["tracking_id"], document)
         if taken is None:
             return JSONResponse({"error": "laporan tidak ditemukan"}, status_code=404)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import httpx
 import pytest
@@ -45,7 +44,7 @@ from hub.sdk import RetryPolicy
 from hub.sdk.webhook import webhook_app
 from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
-from tests.helpers import unique
+from tests.helpers import routed, unique
 
 pytestmark = pytest.mark.kafka
 SERIALIZER = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
@@ -65,26 +64,6 @@ def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 30) -> l
         found += [m for m in consumer.consume(100, 0.5) if not m.error()]
     consumer.close()
     return found
-
-
-def routed(report: dict[str, Any], handler: str) -> dict[str, Any]:
-    return {
-        "report": report,
-        "decision": {
-            "hub_id": report["hub_id"],
-            "destinations": [{"agency": handler, "role": "HANDLER"}],
-            "matched_rules": ["test"],
-            "rules_version": "test",
-            "reason": "test",
-            "decided_at": report["received_at"],
-            "priority": None,
-            "sla_working_days": None,
-            "fallback": False,
-            "escalated": False,
-            "excluded_agencies": [],
-            "location_note": None,
-        },
-    }
 
 
 async def pull_and_translate(bootstrap: str, connector, client, expected: int) -> list[dict]:

@@ -37,6 +37,7 @@ from hub.sdk.reports import hub_id
 from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
 from tests.conftest import new_local_cluster
+from tests.helpers import routed
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 SERIALIZER = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
@@ -222,22 +223,10 @@ def test_statuses_reach_the_origin_and_the_tracker_survives_a_kill(
             source={**old["source"], "connector": ORIGIN, "source_id": old_source},
         )
         old["location"]["region_code"] = "35.78"
-        decided = {
-            "hub_id": old["hub_id"],
-            "destinations": [{"agency": "pemkot-surabaya", "role": "HANDLER"}],
-            "matched_rules": [],
-            "rules_version": "test",
-            "reason": "test: a report filed 70 days ago",
-            "decided_at": old["received_at"],
-            "priority": None,
-            "sla_working_days": None,
-            "fallback": False,
-            "escalated": False,
-            "excluded_agencies": [],
-            "location_note": None,
-        }
         producer = make_producer(fresh_bootstrap)
-        value = SERIALIZER.serialize(topics.ROUTED, {"report": old, "decision": decided})
+        value = SERIALIZER.serialize(
+            topics.ROUTED, routed(old, "pemkot-surabaya", "test: a report filed 70 days ago")
+        )
         producer.produce(topics.ROUTED, key=old["hub_id"].encode(), value=value)
         assert producer.flush(30) == 0
         assert wait_until(lambda: "dieskalasi" in told(origin, old_source), 60), told(
