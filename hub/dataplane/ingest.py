@@ -72,10 +72,19 @@ class IngestAndRoute:
             return [dead_letter(msg, "translate", instance, error)]
         try:
             decision = self.router.router.decide(report)
-            report = decision.located(report)
-            record = decision.to_record()
-            routed = {"report": report, "decision": record}
-            encoded_routed = self.serializer.serialize(topics.ROUTED, routed)
+            located = decision.located(report)  # with the region inferred from the address
+            encoded_located = (
+                encoded_report
+                if located is report
+                else self.serializer.serialize(topics.REPORTS, located)
+            )
+            report, record = located, decision.to_record()
+            # the Report is not encoded twice: the RoutedReport joins it to the decision
+            encoded_routed = self.serializer.serialize_joined(
+                topics.ROUTED,
+                [encoded_located, self.serializer.codec.encode("RoutingDecision", record)],
+                {"report": report, "decision": record},
+            )
         except (HubError, ValueError, TypeError) as error:
             return [dead_letter(msg, "route", instance, error)]
         metrics.count("route", "out")

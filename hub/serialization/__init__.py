@@ -8,7 +8,7 @@ report = serializer.deserialize("lapor.reports", data)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hub.serialization.codec import Codec, ConfluentCodec, SingleObjectCodec
@@ -67,6 +67,17 @@ class TopicSerializer:
                 raise TypeError(f"{topic} carries raw bytes, got {type(value).__name__}")
             return bytes(value)
         return self.codec.encode(schema, value)  # type: ignore[arg-type]
+
+    def serialize_joined(
+        self, topic: str, parts: Sequence[bytes], value: Mapping[str, Any]
+    ) -> bytes:
+        """``value`` for ``topic``, by joining ``parts`` (its fields, already encoded) where
+        the codec can, by encoding ``value`` whole where it cannot."""
+        join = getattr(self.codec, "encode_joined", None)
+        schema = self._schema(topic)
+        if join is None or schema is None:
+            return self.serialize(topic, value)
+        return join(schema, parts)
 
     def deserialize(self, topic: str, data: bytes) -> dict[str, Any] | bytes:
         schema = self._schema(topic)
