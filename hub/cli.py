@@ -147,6 +147,12 @@ def broker_status(
     bootstrap: Annotated[
         bool, typer.Option("--bootstrap", help="Print only the running clusters' addresses.")
     ] = False,
+    secure: Annotated[
+        bool,
+        typer.Option(
+            "--secure", help="Print only the SASL_SSL address and the CA file clients trust."
+        ),
+    ] = False,
 ) -> None:
     """Print each local cluster's listener address, Kafka version and data directory.
 
@@ -157,11 +163,11 @@ def broker_status(
     if not clusters:
         console.print("no local broker has been started yet: run `lapor-hub broker start`")
         raise typer.Exit(1)
-    if bootstrap:
-        addresses = [c.bootstrap for c in clusters if c.status().running]
-        for address in addresses:
-            print(address)
-        raise typer.Exit(0 if addresses else 1)
+    if bootstrap or secure:
+        running = [c for c in clusters if c.status().running]
+        for cluster in running:
+            print(f"{cluster.secure_bootstrap} {cluster.ca_file}" if secure else cluster.bootstrap)
+        raise typer.Exit(0 if running else 1)
     any_running = False
     for cluster in clusters:
         any_running |= _print_status(cluster)
@@ -555,6 +561,61 @@ def worker_ingest(
         f"ingest worker {name} stopped: {stats.consumed} consumed, "
         f"{stats.produced} produced in {stats.transactions} transactions"
     )
+
+
+security_app = typer.Typer(
+    help="Per-agency access to Kafka: principals and ACLs (see SECURITY.md).",
+    no_args_is_help=True,
+)
+app.add_typer(security_app, name="security")
+
+
+@security_app.command("plan")
+def security_plan(
+    config: Annotated[Path, typer.Option("--config", help="The hub's configuration file.")],
+) -> None:
+    """The principals the configuration needs (one per connector, the hub's own) and the
+    ACLs each gets: a connector reaches its own topics only."""
+    from hub.config import load_config
+    from hub.security import make_plan
+
+    plan = make_plan(load_config(config))
+    table = Table(title=f"{len(plan.principals)} principals, {len(plan.grants)} grants")
+    for column in ("principal", "resource", "name", "pattern", "operations"):
+        table.add_column(column)
+    for principal, what in plan.principals.items():
+        table.add_row(f"[bold]{principal}[/]", "", what, "", "")
+        for grant in plan.of(principal):
+            table.add_row(
+                "", grant.resource, grant.name, grant.pattern, ", ".join(grant.operations)
+            )
+    console.print(table)
+
+
+@security_app.command("apply")
+def security_apply(
+    config: Annotated[Path, typer.Option("--config", help="The hub's configuration file.")],
+    credentials: Annotated[
+        Path | None,
+        typer.Option(help="Where each principal's password is written (default: home)."),
+    ] = None,
+) -> None:
+    """Create the plan's SCRAM users and ACLs (again: nothing changes). Passwords go to one
+    file per principal, mode 0600. Recorded in the audit trail."""
+    from hub import audit
+    from hub.config import load_config
+    from hub.security import apply_plan, make_plan
+
+    plan = make_plan(load_config(config))
+    folder = credentials or load_settings().home / "credentials"
+    bootstrap = _bootstrap()
+    try:
+        users, acls = apply_plan(bootstrap, plan, folder)
+    except Exception as exc:
+        audit.record(bootstrap, "security.apply", {"config": str(config)}, f"failed: {exc}")
+        raise
+    audit.record(bootstrap, "security.apply", {"config": str(config), "users": users, "acls": acls})
+    console.print(f"{users} users and {acls} ACLs in place; passwords in {folder}")
 
 
 @app.command("audit")

@@ -52,6 +52,29 @@ def new_local_cluster(root: Path, nodes: int = 1) -> LocalCluster:
     )
 
 
+SESSION_CLUSTER: list[LocalCluster] = []  # the local broker the session started, if it did
+
+
+@pytest.fixture(scope="session")
+def kafka_secure(kafka_bootstrap: str) -> tuple[str, str]:
+    """The same cluster's SASL_SSL listener (SCRAM over TLS, ACLs enforced) and the CA file
+    its clients trust."""
+    if SESSION_CLUSTER:
+        return SESSION_CLUSTER[0].secure_bootstrap, str(SESSION_CLUSTER[0].ca_file)
+    secure, ca = (
+        os.environ.get("KAFKA_SECURE_BOOTSTRAP_SERVERS"),
+        os.environ.get("KAFKA_SSL_CA_LOCATION"),
+    )
+    if not (secure and ca):
+        pytest.fail(
+            "The access-control tests need the cluster's SASL_SSL listener: set "
+            "KAFKA_SECURE_BOOTSTRAP_SERVERS and KAFKA_SSL_CA_LOCATION (`make test` does, from "
+            "`lapor-hub broker status --secure`).",
+            pytrace=False,
+        )
+    return secure, ca
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -65,6 +88,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield container.get_bootstrap_server()
         return
     cluster = new_local_cluster(tmp_path_factory.mktemp("kafka") / "session")
+    SESSION_CLUSTER.append(cluster)
     try:
         cluster.start()
     except HubError as exc:

@@ -17,5 +17,8 @@ fi
 "$hub" broker start
 KAFKA_BOOTSTRAP_SERVERS=$("$hub" broker status --nodes 1 --bootstrap)
 export KAFKA_BOOTSTRAP_SERVERS
-echo "with-broker: KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS"
+# the SASL_SSL listener and the CA its clients trust (for the access-control tests)
+read -r KAFKA_SECURE_BOOTSTRAP_SERVERS KAFKA_SSL_CA_LOCATION < <("$hub" broker status --nodes 1 --secure)
+export KAFKA_SECURE_BOOTSTRAP_SERVERS KAFKA_SSL_CA_LOCATION
+echo "with-broker: KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS (SASL_SSL: $KAFKA_SECURE_BOOTSTRAP_SERVERS)"
 "$@"

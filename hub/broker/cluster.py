@@ -32,9 +32,12 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 
 from hub.broker.install import KafkaInstall, ensure_kafka, require_java
+from hub.broker.tls import ensure_tls, tls_files
 from hub.errors import BrokerNotReachable, BrokerStartFailed, DataDirMismatch, PortInUse
 
 HOST = "127.0.0.1"
+SECURE_PORT_OFFSET = 1000  # node i's SASL_SSL listener: its PLAINTEXT port + 1000
+ADMIN_PRINCIPAL = "lapor-admin"
 _LOG4J = """\
 status = warn
 appender.out.type = Console
@@ -76,6 +79,15 @@ class Node:
     @property
     def address(self) -> str:
         return f"{HOST}:{self.broker_port}"
+
+    @property
+    def secure_port(self) -> int:
+        """The SASL_SSL listener: SCRAM over TLS, with ACLs (see SECURITY.md)."""
+        return self.broker_port + SECURE_PORT_OFFSET
+
+    @property
+    def secure_address(self) -> str:
+        return f"{HOST}:{self.secure_port}"
 
 
 @dataclass
@@ -148,6 +160,16 @@ class LocalCluster:
     @property
     def bootstrap(self) -> str:
         return ",".join(n.address for n in self.nodes)
+
+    @property
+    def secure_bootstrap(self) -> str:
+        """The SASL_SSL (SCRAM over TLS) listeners, where ACLs apply."""
+        return ",".join(node.secure_address for node in self.nodes)
+
+    @property
+    def ca_file(self) -> Path:
+        """The certificate clients of the SASL_SSL listener trust."""
+        return tls_files(self.root).ca
 
     @property
     def state_file(self) -> Path:
@@ -226,6 +248,7 @@ class LocalCluster:
                 self._format(node, state["cluster_id"], install, java)
 
     def _server_properties(self, node: Node) -> str:
+        tls = ensure_tls(self.root)
         voters = ",".join(f"{n.node_id}@{HOST}:{n.controller_port}" for n in self.nodes)
         replication = min(3, len(self.nodes))
         min_isr = max(1, replication - 1)
@@ -233,12 +256,26 @@ class LocalCluster:
             "process.roles": "broker,controller",
             "node.id": node.node_id,
             "controller.quorum.voters": voters,
+            # PLAINTEXT on loopback is for development only: no authentication, and its
+            # anonymous clients are super users. Agencies' connectors use SASL_SSL, where
+            # each principal has only the ACLs `lapor-hub security apply` gives it.
             "listeners": f"PLAINTEXT://{HOST}:{node.broker_port},"
-            f"CONTROLLER://{HOST}:{node.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{node.address}",
+            f"CONTROLLER://{HOST}:{node.controller_port},"
+            f"SASL_SSL://{HOST}:{node.secure_port}",
+            "advertised.listeners": f"PLAINTEXT://{node.address},SASL_SSL://{node.secure_address}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
+            "SASL_SSL:SASL_SSL",
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+            "listener.name.sasl_ssl.ssl.keystore.type": "PEM",
+            "listener.name.sasl_ssl.ssl.keystore.location": tls.keystore,
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": f"User:ANONYMOUS;User:{ADMIN_PRINCIPAL}",
+            "allow.everyone.if.no.acl.found": "false",
             "log.dirs": node.data_dir,
             "num.partitions": 3,
             "default.replication.factor": replication,
@@ -288,7 +325,7 @@ class LocalCluster:
 
     def _check_ports_free(self, nodes: Iterable[Node]) -> None:
         for node in nodes:
-            for port in (node.broker_port, node.controller_port):
+            for port in (node.broker_port, node.controller_port, node.secure_port):
                 if not _port_free(port):
                     raise PortInUse(
                         f"Port {HOST}:{port} is already in use, so Kafka node {node.node_id} "
@@ -517,15 +554,18 @@ def existing_clusters(home: Path, cache: Path, kafka_version: str) -> list[Local
 
 
 def free_base_port(nodes: int = 1, low: int = 20000, high: int | None = None) -> int:
-    """A base port whose 2 x ``nodes`` consecutive ports are free now (for tests and demos).
+    """A base port whose 2 x ``nodes`` consecutive ports are free now, and the SASL_SSL ports
+    ``SECURE_PORT_OFFSET`` above them (for tests and demos).
 
     Ports are taken below the kernel's ephemeral range, where client connections are given
     ports: a port chosen there could be taken by a client before Kafka binds it.
     """
     high = high or _ephemeral_start()
     for _ in range(200):
-        base = random.randrange(low, high - 2 * nodes)
-        if all(_port_free(port) for port in range(base, base + 2 * nodes)):
+        base = random.randrange(low, high - 2 * nodes - SECURE_PORT_OFFSET)
+        ports = [*range(base, base + 2 * nodes)]
+        ports += [base + 2 * n + SECURE_PORT_OFFSET for n in range(nodes)]
+        if all(_port_free(port) for port in ports):
             return base
     raise PortInUse(
         f"No {2 * nodes} consecutive free ports were found between {low} and {high}.",

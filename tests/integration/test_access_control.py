@@ -1,0 +1,134 @@
+"""Per-agency access to Kafka, on the broker's SASL_SSL listener (SCRAM over TLS, ACLs):
+a connector's principal reaches its own topics only, and a client without credentials is
+refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from confluent_kafka import Consumer, KafkaError, Producer
+
+from hub import topics
+from hub.config import load_config
+from hub.kafka import TopicSpec, ensure_topics, make_admin
+from hub.security import credentials_file, make_plan
+from tests.helpers import unique
+
+pytestmark = pytest.mark.kafka
+
+
+def client_config(secure: tuple[str, str], credentials: Path | None) -> dict:
+    bootstrap, ca = secure
+    config = {
+        "bootstrap.servers": bootstrap,
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "ssl.ca.location": ca,
+        "ssl.endpoint.identification.algorithm": "https",
+    }
+    if credentials is None:
+        config.update({"sasl.username": "nobody", "sasl.password": "guessed"})
+    else:
+        saved = json.loads(credentials.read_text())
+        config.update({"sasl.username": saved["username"], "sasl.password": saved["password"]})
+    return config
+
+
+def security_apply(bootstrap: str, config: Path, credentials: Path):
+    """`lapor-hub security apply`, as an operator runs it."""
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "hub", "security", "apply"),
+            *("--config", str(config), "--credentials", str(credentials)),
+        ],
+        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def produce_error(config: dict, topic: str) -> KafkaError | None:
+    outcome: list[KafkaError | None] = []
+    producer = Producer({**config, "message.timeout.ms": 15000})
+    producer.produce(topic, key=b"k", value=b"v", on_delivery=lambda e, _m: outcome.append(e))
+    producer.flush(20)
+    return outcome[0] if outcome else KafkaError(KafkaError._MSG_TIMED_OUT)
+
+
+def consume_error(config: dict, topic: str, group: str) -> KafkaError | None:
+    consumer = Consumer({**config, "group.id": group, "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    try:
+        for _ in range(20):
+            message = consumer.poll(0.5)
+            if message is not None and message.error():
+                return message.error()
+            if message is not None:
+                return None
+        return None
+    finally:
+        consumer.close()
+
+
+def test_a_connector_reaches_its_own_topics_only(
+    kafka_bootstrap: str, kafka_secure: tuple[str, str], tmp_path: Path
+) -> None:
+    prefix = unique("acl")
+    mine, theirs = unique("kota-a"), unique("kota-b")
+    config_path = tmp_path / "hub.yaml"
+    config_path.write_text(
+        yaml.safe_dump(
+            {
+                "group_prefix": prefix,
+                "connectors": {
+                    mine: {"type": "lapor-json", "agency": "pemkot-surabaya", "base_url": "x"},
+                    theirs: {"type": "lapor-json", "agency": "pemkot-bandung", "base_url": "x"},
+                },
+            }
+        )
+    )
+    ensure_topics(
+        make_admin(kafka_bootstrap),
+        [
+            TopicSpec(name)
+            for name in (topics.inbound(mine), topics.outbound(theirs), topics.REPORTS)
+        ],
+    )
+    credentials = tmp_path / "credentials"
+    applied = security_apply(kafka_bootstrap, config_path, credentials)
+    assert applied.returncode == 0, applied.stderr + applied.stdout
+    plan = make_plan(load_config(config_path))
+    assert {f"connector-{mine}", f"connector-{theirs}", "hub-runtime"} <= set(plan.principals)
+    key_file = credentials_file(credentials, f"connector-{mine}")
+    assert key_file.stat().st_mode & 0o077 == 0, "passwords are readable by their owner only"
+    connector = client_config(kafka_secure, key_file)
+
+    assert produce_error(connector, topics.inbound(mine)) is None, "its own inbound topic"
+    refused = produce_error(connector, topics.REPORTS)
+    assert refused is not None and refused.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    read = consume_error(connector, topics.outbound(theirs), f"{prefix}-deliver-{mine}")
+    assert read is not None and read.code() in (
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.GROUP_AUTHORIZATION_FAILED,
+    ), f"another agency's outbound topic is closed to it: {read}"
+    stranger = client_config(kafka_secure, None)
+    failed = produce_error(stranger, topics.inbound(mine))
+    assert failed is not None, "a client without valid credentials is refused"
+    assert failed.code() in (
+        KafkaError._AUTHENTICATION,
+        KafkaError.SASL_AUTHENTICATION_FAILED,
+        KafkaError._MSG_TIMED_OUT,
+        KafkaError._TRANSPORT,
+    ), failed
+
+    # applying again changes nothing: the same passwords, no error
+    again = security_apply(kafka_bootstrap, config_path, credentials)
+    assert again.returncode == 0, again.stderr
+    assert produce_error(client_config(kafka_secure, key_file), topics.inbound(mine)) is None
