@@ -1122,6 +1122,36 @@ def up(
     )
 
 
+@app.command()
+def connect(
+    name: Annotated[str, typer.Argument(help="The connector instance to run.")],
+    config: Annotated[Path, typer.Option("--config", help="Its configuration file.")],
+) -> None:
+    """Run one connector as its own process, at the agency, with its own credentials: its
+    pulls, webhook, deliveries, status polls and statuses back, nothing else. The file's
+    `kafka:` section says where and as whom (the SASL_SSL listener, the principal `lapor-hub
+    security apply` made for it, the variable holding its password)."""
+    from hub.config import load_config
+    from hub.dataplane.worker import stop_on_signals
+    from hub.runtime import HubRuntime
+
+    loaded = load_config(config)
+    if loaded.kafka is None:
+        raise HubError(
+            f"{config} has no kafka: section, so the connector would reach Kafka without "
+            "credentials",
+            fix="add kafka: {bootstrap, username, password_env, ca} (see SECURITY.md).",
+        )
+    os.environ.update(loaded.kafka.environment())
+    runtime = HubRuntime(config, loaded.kafka.bootstrap, name=name, only=name)
+    console.print(f"connector {name} up as {loaded.kafka.username} (Ctrl-C stops)")
+    counters = runtime.run(stop_on_signals())
+    console.print(
+        f"stopped: pulled {counters.pulled}, pushed {counters.pushed}, "
+        f"delivered {counters.delivered}, statuses {counters.statuses}, told {counters.told}"
+    )
+
+
 def main() -> None:
     """Entry point: HubErrors become a two-line message (cause, fix) and exit code 2."""
     from hub.logs import configure_logging

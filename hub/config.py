@@ -29,10 +29,41 @@ class TopicSettings(BaseModel):
     retention_days: int = Field(default=7, ge=1, le=3650)
 
 
+class KafkaAccess(BaseModel):
+    """How a process reaches Kafka with credentials of its own (``lapor-hub connect``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bootstrap: str
+    username: str
+    password_env: str  # the variable holding the password (never the file)
+    ca: Path  # the CA certificate the broker's TLS listener is signed by
+
+    def environment(self) -> dict[str, str]:
+        import os
+
+        password = os.environ.get(self.password_env)
+        if not password:
+            raise HubError(
+                f"kafka.password_env names {self.password_env}, which is not set",
+                fix=f"export {self.password_env}=<the password `lapor-hub security apply` "
+                "wrote for this principal>.",
+            )
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "KAFKA_SASL_USERNAME": self.username,
+            "KAFKA_SASL_PASSWORD": password,
+            "KAFKA_SSL_CA_LOCATION": str(self.ca),
+        }
+
+
 class HubConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rules: Path = Field(default_factory=default_rules_dir)
+    kafka: KafkaAccess | None = None
     connectors: dict[str, dict[str, Any]]
     topics: TopicSettings = TopicSettings()
     group_prefix: str = Field(default="lapor", pattern=r"^[a-z0-9][a-z0-9.-]*$")

@@ -8,6 +8,7 @@ says its default will change; faust groups must stay classic anyway).
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -39,8 +40,33 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
 }
 
 
+# A process that connects with credentials of its own (a connector at an agency) says how
+# in the environment; without it, clients use the loopback development listener.
+SECURITY_ENVIRONMENT = {
+    "KAFKA_SECURITY_PROTOCOL": "security.protocol",
+    "KAFKA_SASL_MECHANISM": "sasl.mechanism",
+    "KAFKA_SASL_USERNAME": "sasl.username",
+    "KAFKA_SASL_PASSWORD": "sasl.password",
+    "KAFKA_SSL_CA_LOCATION": "ssl.ca.location",
+}
+
+
+def client_security() -> dict[str, str]:
+    """librdkafka settings for this process's credentials (SASL_SSL), if it has any."""
+    if not os.environ.get("KAFKA_SECURITY_PROTOCOL"):
+        return {}
+    found = {key: os.environ[env] for env, key in SECURITY_ENVIRONMENT.items() if env in os.environ}
+    found.setdefault("sasl.mechanism", "SCRAM-SHA-512")
+    return found
+
+
 def make_producer(bootstrap: str, **overrides: Any) -> Producer:
-    config = {"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS, **_dotted(overrides)}
+    config = {
+        "bootstrap.servers": bootstrap,
+        **PRODUCER_DEFAULTS,
+        **client_security(),
+        **_dotted(overrides),
+    }
     return Producer(config, logger=CLIENT_LOGGER)
 
 
@@ -48,7 +74,12 @@ def make_consumer(
     bootstrap: str, group_id: str, stage: str | None = None, **overrides: Any
 ) -> Consumer:
     """A consumer with the hub's defaults; with ``stage``, its lag goes to the metrics."""
-    config = {"bootstrap.servers": bootstrap, "group.id": group_id, **CONSUMER_DEFAULTS}
+    config = {
+        "bootstrap.servers": bootstrap,
+        "group.id": group_id,
+        **CONSUMER_DEFAULTS,
+        **client_security(),
+    }
     if stage is not None:
         from hub.metrics import LAG_SETTINGS, lag_reporter
 
@@ -57,7 +88,7 @@ def make_consumer(
 
 
 def make_admin(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap}, logger=CLIENT_LOGGER)
+    return AdminClient({"bootstrap.servers": bootstrap, **client_security()}, logger=CLIENT_LOGGER)
 
 
 def _dotted(overrides: dict[str, Any]) -> dict[str, Any]:

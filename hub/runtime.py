@@ -86,8 +86,15 @@ def webhook_secrets(instance: str, webhook: dict[str, Any]) -> list[SecretStr]:
 
 class HubRuntime:
     def __init__(
-        self, config_path: Path, bootstrap: str, name: str = "1", primary: bool | None = None
+        self,
+        config_path: Path,
+        bootstrap: str,
+        name: str = "1",
+        primary: bool | None = None,
+        only: str | None = None,
     ) -> None:
+        """``only``: run that connector's sides alone, as an agency does with ``lapor-hub
+        connect`` (no translate-and-route worker, no retry workers: those are the hub's)."""
         self.bootstrap = bootstrap
         self.name = name
         # Pull loops, status pollers and webhooks run in one process only (the primary, by
@@ -99,6 +106,15 @@ class HubRuntime:
             instance: hub_side(self.config, instance) for instance in self.config.connectors
         }
         self.connectors = build_connectors(self.config)
+        self.only = only
+        if only is not None:
+            if only not in self.connectors:
+                raise HubError(
+                    f"{config_path} configures no connector {only!r}",
+                    fix=f"add it under connectors: (configured: {', '.join(self.connectors)}).",
+                )
+            self.connectors = {only: self.connectors[only]}
+            self.primary = True
         settings = load_settings()
         self.serializer = TopicSerializer(make_codec(settings, load_store(settings)))
         self.config_path = config_path
@@ -109,6 +125,13 @@ class HubRuntime:
         self._servers: list[uvicorn.Server] = []
 
     def run(self, stop: threading.Event) -> Counters:
+        if self.only is not None:  # a connector alone: its sides, nothing of the hub's
+            self._ingest = None
+            try:
+                asyncio.run(self._serve(stop))
+            finally:
+                stop.set()
+            return self.counters
         ingest = ingest_loop(self.config_path, self.name, self.bootstrap)
         self._ingest = ingest
 
@@ -167,9 +190,9 @@ class HubRuntime:
                     tasks.append(self._feedback(stop, feedback, client))
                 if Capability.PUSH in caps and "webhook" in self.side[instance] and self.primary:
                     tasks.append(self._webhook(stop, connector, self.side[instance]["webhook"]))
-            if self.delivery:
+            if self.delivery and self.only is None:
                 tasks.append(self._retries(stop, "deliver"))
-            if self.feedback:
+            if self.feedback and self.only is None:
                 tasks.append(self._retries(stop, "feedback"))
             running = [asyncio.create_task(task) for task in tasks]
             try:
@@ -190,7 +213,8 @@ class HubRuntime:
         deadline = time.monotonic() + timeout
         # read flags the consumers' own threads set: a consumer is not to be called from two
         # threads at once (assignment() blocks behind a running consume())
-        consumers = [self._ingest, *self.delivery.values(), *self.feedback.values()]
+        consumers = [self._ingest] if self._ingest is not None else []
+        consumers += [*self.delivery.values(), *self.feedback.values()]
         while time.monotonic() < deadline and not stop.is_set():
             listening = all(s.started for s in self._servers)
             assigned = all(c.assigned.is_set() for c in consumers)

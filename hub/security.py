@@ -142,18 +142,22 @@ def apply_plan(bootstrap: str, plan: Plan, folder: Path) -> tuple[int, int]:
         upserts.append(UserScramCredentialUpsertion(principal, info, password.encode()))
     for future in admin.alter_user_scram_credentials(upserts).values():
         future.result()
+    wanted = dict.fromkeys(  # one binding per grant, once (two grants may coincide)
+        (g.resource, g.name, g.pattern, g.principal, operation)
+        for g in plan.grants
+        for operation in g.operations
+    )
     bindings = [
         AclBinding(
-            ResourceType[g.resource],
-            g.name,
-            ResourcePatternType[g.pattern],
-            f"User:{g.principal}",
+            ResourceType[resource],
+            name,
+            ResourcePatternType[pattern],
+            f"User:{principal}",
             "*",
             AclOperation[operation],
             AclPermissionType.ALLOW,
         )
-        for g in plan.grants
-        for operation in g.operations
+        for resource, name, pattern, principal, operation in wanted
     ]
     for future in admin.create_acls(bindings).values():
         future.result()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message
 
-from hub.kafka import CLIENT_LOGGER, CONSUMER_DEFAULTS, PRODUCER_DEFAULTS
+from hub.kafka import CLIENT_LOGGER, CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, client_security
 from hub.metrics import LAG_SETTINGS, lag_reporter
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,7 @@ class TransactionalLoop:
             {
                 "bootstrap.servers": bootstrap,
                 **PRODUCER_DEFAULTS,
+                **client_security(),
                 "transactional.id": transactional_id,
                 "transaction.timeout.ms": transaction_timeout_ms,
                 "linger.ms": 5,
@@ -79,6 +80,7 @@ class TransactionalLoop:
             {
                 "bootstrap.servers": bootstrap,
                 **CONSUMER_DEFAULTS,
+                **client_security(),
                 "group.id": group_id,
                 "enable.auto.offset.store": False,
                 **LAG_SETTINGS,

@@ -132,3 +132,69 @@ def test_a_connector_reaches_its_own_topics_only(
     again = security_apply(kafka_bootstrap, config_path, credentials)
     assert again.returncode == 0, again.stderr
     assert produce_error(client_config(kafka_secure, key_file), topics.inbound(mine)) is None
+
+
+def test_a_connector_runs_at_its_agency_with_its_own_credentials(
+    kafka_bootstrap: str, kafka_secure: tuple[str, str], tmp_path: Path
+) -> None:
+    """`lapor-hub connect NAME --config FILE`: the connector's sides in a process of their
+    own, reaching Kafka over SASL_SSL as the connector's principal."""
+    from connectors.lapor_json.simulator import LaporJsonApp
+    from connectors.simulator import serve
+    from hub.connect import CURSORS
+    from hub.kafka import read_to_end
+    from hub.runtime import wait_until
+
+    name = unique("kota-c")
+    central = tmp_path / "hub.yaml"
+    central.write_text(
+        yaml.safe_dump({"connectors": {name: {"type": "lapor-json", "agency": "pemkot-surabaya"}}})
+    )
+    ensure_topics(
+        make_admin(kafka_bootstrap),
+        [TopicSpec(topics.inbound(name)), TopicSpec(CURSORS, 1, 1, {"cleanup.policy": "compact"})],
+    )
+    credentials = tmp_path / "credentials"
+    assert security_apply(kafka_bootstrap, central, credentials).returncode == 0
+    saved = json.loads(credentials_file(credentials, f"connector-{name}").read_text())
+    app = LaporJsonApp()
+    for number in range(3):
+        app.citizen_files(isi=f"Jalan berlubang nomor {number}", lokasi={"kode_wilayah": "35.78"})
+    with serve(app.app) as url:
+        agency = tmp_path / "agency.yaml"
+        agency.write_text(
+            yaml.safe_dump(
+                {
+                    "kafka": {
+                        "bootstrap": kafka_secure[0],
+                        "username": saved["username"],
+                        "password_env": "KOTA_C_KAFKA_PASSWORD",
+                        "ca": kafka_secure[1],
+                    },
+                    "connectors": {
+                        name: {
+                            "type": "lapor-json",
+                            "agency": "pemkot-surabaya",
+                            "base_url": url,
+                            "poll_interval_s": 0.3,
+                        }
+                    },
+                }
+            )
+        )
+        env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+        env["KOTA_C_KAFKA_PASSWORD"] = saved["password"]
+        with (tmp_path / "connect.log").open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "hub", "connect", name, "--config", str(agency)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            arrived = lambda: len(list(read_to_end(kafka_bootstrap, topics.inbound(name))))  # noqa: E731
+            assert wait_until(lambda: arrived() == 3, 60), (tmp_path / "connect.log").read_text()
+        finally:
+            process.terminate()
+            process.wait(30)
+    assert "up as connector-" in (tmp_path / "connect.log").read_text()
