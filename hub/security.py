@@ -38,7 +38,7 @@ from hub.errors import HubError
 from hub.kafka import make_admin
 from hub.sdk import Capability
 
-READ, WRITE, DESCRIBE = "READ", "WRITE", "DESCRIBE"
+READ, WRITE, DESCRIBE, CREATE = "READ", "WRITE", "DESCRIBE", "CREATE"
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,8 @@ def make_plan(config: HubConfig) -> Plan:
     plan.grant(tracker, "TOPIC", topics.ROUTED, "LITERAL", READ, WRITE, DESCRIBE)
     for name in ("lapor.status.", "lapor.tracker.", "lapor.out.", "lapor.feedback."):
         plan.grant(tracker, "TOPIC", name, "PREFIXED", READ, WRITE, DESCRIBE)
-    plan.grant(tracker, "TOPIC", f"{prefix}-tracker", "PREFIXED", READ, WRITE, DESCRIBE)
+    # faust declares its own topics (changelog, leader) at start: they are the tracker's
+    plan.grant(tracker, "TOPIC", f"{prefix}-tracker", "PREFIXED", READ, WRITE, DESCRIBE, CREATE)
     plan.grant(tracker, "GROUP", f"{prefix}-tracker", "PREFIXED", READ)
     return plan
 

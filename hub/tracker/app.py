@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import ssl
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -37,7 +38,7 @@ from hub.config import HubConfig, build_connectors, load_config
 from hub.connect import SOURCE_ID
 from hub.dataplane.ingest import destination_outputs
 from hub.errors import HubError
-from hub.kafka import TopicSpec, ensure_topics, make_admin
+from hub.kafka import TopicSpec, client_security, ensure_topics, make_admin
 from hub.routing import ReloadingRouter
 from hub.sdk import Capability
 from hub.serialization import TopicSerializer, load_store, make_codec
@@ -66,6 +67,19 @@ EVENTS = PromCounter("lapor_tracker_events", "Events the tracker applied, by kin
 def partition_of(key: bytes, partitions: int) -> int:
     """The partition Kafka's default (murmur2) partitioner gives ``key``."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def faust_credentials() -> faust.SASLCredentials | None:
+    """This process's Kafka credentials (hub.kafka.client_security), as faust takes them."""
+    security = client_security()
+    if security.get("security.protocol") != "SASL_SSL":
+        return None
+    return faust.SASLCredentials(
+        username=security["sasl.username"],
+        password=security["sasl.password"],
+        mechanism=security["sasl.mechanism"],
+        ssl_context=ssl.create_default_context(cafile=security.get("ssl.ca.location")),
+    )
 
 
 def tracker_topics(config: HubConfig) -> list[TopicSpec]:
@@ -112,6 +126,7 @@ class Tracker:
         (home / name).mkdir(parents=True, exist_ok=True)
         self.app = faust.App(
             f"{config.group_prefix}-tracker",
+            broker_credentials=faust_credentials(),
             broker=";".join(f"kafka://{host}" for host in bootstrap.split(",")),
             store="memory://",
             web_enabled=False,

@@ -198,3 +198,75 @@ def test_a_connector_runs_at_its_agency_with_its_own_credentials(
             process.terminate()
             process.wait(30)
     assert "up as connector-" in (tmp_path / "connect.log").read_text()
+
+
+def test_the_tracker_runs_as_its_own_principal(
+    kafka_bootstrap: str, kafka_secure: tuple[str, str], tmp_path: Path
+) -> None:
+    """The tracker (faust) reaches Kafka over SASL_SSL as `hub-tracker`, with the ACLs
+    `security apply` gave it, and keeps its table."""
+    import random
+
+    from hub.config import load_config as load
+    from hub.kafka import make_producer, read_to_end
+    from hub.runtime import wait_until
+    from hub.samples import sample_report
+    from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
+    from hub.serialization.store import default_schema_dir
+    from hub.topology import ensure_hub_topics
+    from hub.tracker.app import tracker_topics
+    from tests.helpers import routed
+
+    prefix = unique("trk-acl")
+    config_path = tmp_path / "hub.yaml"
+    config_path.write_text(
+        yaml.safe_dump(
+            {
+                "group_prefix": prefix,
+                "connectors": {
+                    "lapor-nasional": {"type": "lapor-json", "agency": "admin-nasional"}
+                },
+            }
+        )
+    )
+    config = load(config_path)
+    ensure_hub_topics(kafka_bootstrap, config)  # the operator's part: topics made beforehand
+    ensure_topics(make_admin(kafka_bootstrap), tracker_topics(config))
+    credentials = tmp_path / "credentials"
+    assert security_apply(kafka_bootstrap, config_path, credentials).returncode == 0
+    saved = json.loads(credentials_file(credentials, "hub-tracker").read_text())
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_secure[0],
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_USERNAME": saved["username"],
+        "KAFKA_SASL_PASSWORD": saved["password"],
+        "KAFKA_SSL_CA_LOCATION": kafka_secure[1],
+    }
+    log_path = tmp_path / "tracker.log"
+    with log_path.open("wb") as log:
+        tracker = subprocess.Popen(
+            [sys.executable, "-m", "hub", "tracker", "--config", str(config_path), "--name", "a"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        report = sample_report(random.Random(8))
+        serializer = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
+        producer = make_producer(kafka_bootstrap)
+        value = serializer.serialize(topics.ROUTED, routed(report, "kemenkes"))
+        producer.produce(topics.ROUTED, key=report["hub_id"].encode(), value=value)
+        assert producer.flush(30) == 0
+
+        def tracked() -> bool:
+            changelog = topics.tracker_changelog(prefix)
+            return any(
+                m.key() == report["hub_id"].encode()
+                for m in read_to_end(kafka_bootstrap, changelog)
+            )
+
+        assert wait_until(tracked, 90), log_path.read_text()[-3000:]
+    finally:
+        tracker.terminate()
+        tracker.wait(30)
