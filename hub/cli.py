@@ -117,6 +117,12 @@ def broker_start(
     with console.status(f"starting Apache Kafka {settings.kafka_version} on {cluster.bootstrap}"):
         cluster.start(timeout=timeout)
     _print_status(cluster)
+    console.print(
+        f"\nPLAINTEXT {cluster.bootstrap} is for development on this machine only: no "
+        "authentication, full access. Agencies' connectors use SASL_SSL "
+        f"{cluster.secure_bootstrap} (CA {cluster.ca_file}) with the principals "
+        "`lapor-hub security apply` makes."
+    )
     console.print(f"\nexport KAFKA_BOOTSTRAP_SERVERS={cluster.bootstrap}")
 
 
