@@ -163,10 +163,11 @@ def is_sealed(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(FIELD_PREFIX)
 
 
-def _seal_value(ring: KeyRing, value: str, hub_id: str, field: str) -> str:
+def _seal_value(ring: KeyRing, value: Any, hub_id: str, field: str) -> str:
     if is_sealed(value):
         return value
-    kid, sealed = ring.seal(value.encode(), f"{hub_id}/{field}".encode())
+    # a phone number an app sent as a JSON number is still a phone number (and still secret)
+    kid, sealed = ring.seal(str(value).encode(), f"{hub_id}/{field}".encode())
     return f"{FIELD_PREFIX}{kid}:{base64.urlsafe_b64encode(sealed).decode()}"
 
 

@@ -116,3 +116,12 @@ def test_the_key_file_is_made_once_private_and_bad_keys_are_refused(tmp_path: Pa
     with pytest.raises(PrivacyError, match="cannot be read"):
         load_keyring(tmp_path)
     assert os.environ["LAPOR_HUB_IDENTITY_KEYS"] == "not json"
+
+
+def test_an_identity_sent_as_a_number_is_sealed_too():
+    ring = KeyRing.new()
+    made = report()
+    made["reporter"]["phone"] = 62811000111  # an app that sends JSON numbers
+    sealed = seal_identity(made, ring)
+    assert sealed["reporter"]["phone"].startswith(FIELD_PREFIX)
+    assert open_identity(sealed, ring)["reporter"]["phone"] == "62811000111"
