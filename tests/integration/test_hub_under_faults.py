@@ -37,7 +37,8 @@ from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
 from tests.conftest import new_local_cluster
 
-pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+# its own waits (up to 4 min for deliveries, 4 for statuses) decide, not the suite's 5 min
+pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(900)]
 SERIALIZER = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
 ORIGIN = "warga-app"
 MAPPING = Path(__file__).resolve().parents[2] / "connectors/declarative/examples/dinas-json.yaml"
