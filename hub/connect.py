@@ -528,15 +528,16 @@ class FeedbackWorker:
 
     async def run_once(self, client: httpx.AsyncClient, timeout: float = 1.0) -> int:
         messages = await asyncio.to_thread(self.consumer.consume, 200, timeout)
-        todo: dict[str, Message] = {}
+        todo: dict[str, tuple[Message, dict]] = {}  # update id -> (record, update): once
         for msg in messages:
             if msg.error():
                 if msg.error().code() != KafkaError._PARTITION_EOF:
                     raise KafkaException(msg.error())
                 continue
-            todo.setdefault(self._update_id(msg), msg)
+            update = self.serializer.deserialize(self.topic, msg.value())
+            todo.setdefault(update["update_id"], (msg, update))
         metrics.count("feedback", "in", len(todo))
-        results = await asyncio.gather(*(self._send(client, msg) for msg in todo.values()))
+        results = await asyncio.gather(*(self._send(client, m, u) for m, u in todo.values()))
         records = [record for record in results if record is not None]
         if records:
             await produce_durably(self.producer, records)
@@ -544,11 +545,7 @@ class FeedbackWorker:
             await asyncio.to_thread(self.consumer.commit, asynchronous=False)
         return len(messages)
 
-    def _update_id(self, msg: Message) -> str:
-        return self.serializer.deserialize(self.topic, msg.value())["update_id"]
-
-    async def _send(self, client: httpx.AsyncClient, msg: Message) -> tuple | None:
-        update = self.serializer.deserialize(self.topic, msg.value())
+    async def _send(self, client: httpx.AsyncClient, msg: Message, update: dict) -> tuple | None:
         source_id = dict(msg.headers() or []).get(SOURCE_ID, b"").decode()
         try:
             async with self.limit:
