@@ -7,9 +7,12 @@ updates of every connector (``lapor.status.*``) and the tracker's own clock tick
 leave through Kafka: statuses for the origin app on ``lapor.feedback.<origin>``, re-routed
 and escalated reports on ``lapor.routed`` and ``lapor.out.<connector>``.
 
-Delivery is at least once (DESIGN.md: faust's exactly-once has open bugs): an event seen
-again is recognised by its id and changes nothing, and what it would send again is sent with
-the same idempotency key, which the delivery ledger and the apps recognise.
+Delivery is at least once (DESIGN.md: faust's exactly-once has open bugs). What an event
+makes the tracker send is acknowledged by the broker before the table records the event, and
+the table before the event's offset is committed (faust flushes its producer first). So a
+tracker killed at any moment either sees the event again and sends its effects again (with
+the same idempotency keys, which the delivery ledger and the apps recognise), or has both
+its effects sent and its change recorded; an event seen again after that changes nothing.
 
 Ticks: a leader timer writes one tick to every partition of the ticks topic. The agent
 handling a tick scans the reports of that partition only, so a table write always goes to
@@ -46,6 +49,7 @@ from hub.settings import load_settings
 from hub.topology import ensure_hub_topics
 from hub.tracker import lifecycle
 from hub.tracker.lifecycle import Escalate, Feedback, Reroute, SlaDefaults
+from hub.tracker.transport import App as TrackerApp
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +128,7 @@ class Tracker:
         self._gauges: dict[int, tuple[Counter, Counter]] = {}  # partition -> (open, overdue)
         home = datadir or Path(settings.home) / "tracker"
         (home / name).mkdir(parents=True, exist_ok=True)
-        self.app = faust.App(
+        self.app = TrackerApp(
             f"{config.group_prefix}-tracker",
             broker_credentials=faust_credentials(),
             broker=";".join(f"kafka://{host}" for host in bootstrap.split(",")),
@@ -185,6 +189,7 @@ class Tracker:
                     await self._on_record(message.topic, message.key, message.value)
             except HubError as exc:  # one bad record must not stop the tracker
                 log.error("tracker skipped a record of %s: %s", message.topic, exc)
+            self.app.handled(message)  # only now may its offset be committed
 
     async def _on_record(self, topic: str, key: bytes, value: bytes) -> None:
         hub_id = key.decode()
@@ -204,20 +209,20 @@ class Tracker:
             update = self.serializer.deserialize(topic, value)
             effects = lifecycle.apply_status(state, update, self.sla)
             kind = "status"
+        await self._carry_out(state, effects)  # sent before recorded: see the module's doc
         self.table[key] = state
         self.applied[kind] += 1
         EVENTS.labels(kind).inc()
-        await self._carry_out(state, effects)
 
     async def _on_tick(self, partition: int, now: datetime) -> None:
         opened, overdue = Counter(), Counter()
         for key, state in list(self.table.items()):
             if partition_of(key, self.partitions) != partition or state is None:
                 continue
-            effects = lifecycle.apply_tick(state, now)
-            if effects:
+            if lifecycle.has_due_clock(state, now):
+                effects = lifecycle.apply_tick(state, now)
+                await self._carry_out(state, effects)  # sent before recorded
                 self.table[key] = state
-                await self._carry_out(state, effects)
             if state["state"] == lifecycle.OPEN:
                 opened.update(lifecycle.open_agencies(state))
                 overdue.update(lifecycle.overdue_agencies(state))

@@ -224,6 +224,25 @@ def apply_status(state: dict[str, Any], update: dict[str, Any], sla: SlaDefaults
     return effects
 
 
+def _due(clock: dict[str, Any], moment: int) -> bool:
+    return (
+        clock.get("stopped") is None
+        and clock.get("paused_at") is None
+        and not clock.get("overdue")
+        and clock["due"] < moment
+    )
+
+
+def has_due_clock(state: dict[str, Any], now: datetime) -> bool:
+    """Whether a tick would change this report (most ticks change nothing)."""
+    moment = ms(now)
+    return any(
+        _due(clock, moment)
+        for entry in state["agencies"].values()
+        for clock in entry["clocks"].values()
+    )
+
+
 def apply_tick(state: dict[str, Any], now: datetime, sla: SlaDefaults = SlaDefaults()) -> list[Any]:
     """What the passing of time does: an overdue clock escalates its agency's report (the
     tracker marks it ESCALATED once the parent has it); an expired auto-close closes it."""
@@ -231,9 +250,7 @@ def apply_tick(state: dict[str, Any], now: datetime, sla: SlaDefaults = SlaDefau
     moment = ms(now)
     for agency, entry in list(state["agencies"].items()):
         for name, clock in list(entry["clocks"].items()):
-            if clock.get("stopped") is not None or clock.get("paused_at") is not None:
-                continue
-            if clock["due"] >= moment or clock.get("overdue"):
+            if not _due(clock, moment):
                 continue
             clock["overdue"] = True
             if name == "auto_close":

@@ -190,6 +190,7 @@ def test_postponed_pauses_the_clocks_and_moves_their_deadlines():
     due_before = clock["due"]
     lifecycle.apply_status(state, status("kemenkes", "POSTPONED", utc(2026, 11, 24, 4)), SLA)
     # while paused, time passing does not make it overdue
+    assert not lifecycle.has_due_clock(state, utc(2026, 12, 10))
     assert lifecycle.apply_tick(state, utc(2026, 12, 10)) == []
     assert not clock["overdue"]
     # resumed a week later (5 working days): the deadline moves by 5 working days
@@ -202,9 +203,12 @@ def test_postponed_pauses_the_clocks_and_moves_their_deadlines():
 def test_an_overdue_clock_escalates_once():
     state = routed_state(("pemkot-surabaya", "HANDLER"), at=utc(2026, 11, 2, 3))
     lifecycle.apply_status(state, status("pemkot-surabaya", "RECEIVED", utc(2026, 11, 2, 4)), SLA)
+    assert not lifecycle.has_due_clock(state, utc(2026, 11, 3))
+    assert lifecycle.has_due_clock(state, utc(2026, 11, 9))
     effects = lifecycle.apply_tick(state, utc(2026, 11, 9))
     assert effects == [Escalate("pemkot-surabaya", "verification")]
     assert lifecycle.overdue_agencies(state) == ["pemkot-surabaya"]
+    assert not lifecycle.has_due_clock(state, utc(2026, 11, 10))
     assert lifecycle.apply_tick(state, utc(2026, 11, 10)) == []
 
 
