@@ -7,10 +7,20 @@ PYTEST_ARGS ?=
 
 .PHONY: install demo test lint broker-start broker-stop clean
 
-$(BIN)/.installed: pyproject.toml
+# cargo where rustup puts it, even when the shell's PATH does not say so
+CARGO_BIN := $(HOME)/.cargo/bin
+NATIVE := native/textmatch
+
+$(BIN)/.installed: pyproject.toml $(NATIVE)/Cargo.toml $(NATIVE)/Cargo.lock $(NATIVE)/src/lib.rs
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# routing's text scan in Rust (hub/routing/scan.py); without cargo the Python one serves
+	@if PATH="$(CARGO_BIN):$$PATH" command -v cargo >/dev/null; then \
+		PATH="$(CARGO_BIN):$$PATH" $(BIN)/python -m pip install --quiet ./$(NATIVE); \
+	else \
+		echo "cargo not found: routing will use the slower Python text scan (install Rust to build $(NATIVE))"; \
+	fi
 	touch $@
 
 ## install: the virtualenv, the package with its dev tools, and the Kafka broker's jars

@@ -3,10 +3,11 @@
 Rules compile into one bitmask per condition value (bit i = rule i allows it). A report's
 candidates are the AND over conditions of (rules that leave the condition open | rules that
 allow the report's value): a few dictionary lookups and big-integer operations, not a walk
-over every rule. Every rule word is a key of one Aho-Corasick automaton whose value is the
-bitmask of rules it satisfies (or vetoes, for unless_words), so the text is read once, in C,
-however many rules there are. The lowest candidate bit is the
-first rule in order.
+over every rule; the combination of a report's fields is looked up once and remembered.
+Every rule word is a key of one Aho-Corasick scan (hub.routing.scan, in Rust when built)
+whose value is the bitmask of rules it satisfies (or vetoes, for unless_words), so the text
+is read once however many rules there are. The lowest candidate bit is the first rule in
+order.
 
 ``explain`` evaluates every rule one by one instead, with reasons, and must agree with the
 index (the tests make sure it does).
@@ -20,23 +21,22 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import reduce
 from typing import Any
 
-import ahocorasick
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
 from hub.routing.directory import Directory
 from hub.routing.location import LocationResolver, ResolvedLocation
 from hub.routing.rules import KINDS, RESOLVED_TARGETS, LoadedRules, PlacedRule, Priority
+from hub.routing.scan import ScanFactory, candidate_scan
 from hub.routing.text import ReportText, Spelling, WordCondition
 
 UNMATCHED = "unmatched"
 _CANONICAL_KINDS = frozenset(KINDS.values())
-_OR_VALUES = operator.itemgetter(1)
 _ORDER = operator.attrgetter("order")
 OUTCOMES: Counter[str] = Counter()  # every Router of the process adds to it
+MASKS_KEPT = 200_000  # what the router remembers per region, field combination, outcome
 
 
 class _DecisionsCollector(Collector):
@@ -144,9 +144,8 @@ class _Features:
     @classmethod
     def of(cls, report: dict[str, Any], location: ResolvedLocation) -> _Features:
         reporter = report.get("reporter") or {}
-        kind = report.get("kind", "UNKNOWN")
         return cls(
-            kind=kind if kind in _CANONICAL_KINDS else KINDS.get(str(kind).upper(), "UNKNOWN"),
+            kind=canonical_kind(report.get("kind")),
             category=report.get("category"),
             channel=(report.get("source") or {}).get("channel", "OTHER"),
             anonymous=bool(reporter.get("anonymous")),
@@ -156,19 +155,18 @@ class _Features:
         )
 
 
+def canonical_kind(kind: Any) -> str:
+    """COMPLAINT, ASPIRATION or INFORMATION_REQUEST; a rule or app may say pengaduan."""
+    if kind in _CANONICAL_KINDS:
+        return kind
+    return KINDS.get(str(kind or "UNKNOWN").upper(), "UNKNOWN")
+
+
 def _prefixes(code: str | None) -> list[str]:
     if not code:
         return []
     parts = code.split(".")
     return [".".join(parts[:n]) for n in range(1, len(parts) + 1)]
-
-
-def _bits(mask: int) -> Iterator[int]:
-    """Indexes of the set bits, lowest (earliest rule) first."""
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low
 
 
 class _Dimension:
@@ -190,7 +188,10 @@ class _Dimension:
 
 
 class Router:
-    def __init__(self, loaded: LoadedRules, directory: Directory) -> None:
+    def __init__(
+        self, loaded: LoadedRules, directory: Directory, scan: ScanFactory = candidate_scan
+    ) -> None:
+        self._scan_factory = scan
         self.loaded = loaded
         self.directory = directory
         self.version = loaded.version
@@ -213,7 +214,6 @@ class Router:
         self._kind, self._category, self._channel = _Dimension(), _Dimension(), _Dimension()
         self._anonymous, self._confidential, self._region = _Dimension(), _Dimension(), _Dimension()
         self._no_words = 0  # rules without a words condition
-        self._routing = 0  # rules with route
         self._texty = 0  # rules that look at the text (words or unless_words)
         keys: dict[str, list[int]] = {}  # key -> [rules it satisfies, rules it vetoes]
         for placed, words, unless in zip(self.rules, self.words, self.unless, strict=True):
@@ -224,8 +224,6 @@ class Router:
             self._anonymous.add(bit, None if when.anonymous is None else [when.anonymous])
             self._confidential.add(bit, None if when.confidential is None else [when.confidential])
             self._region.add(bit, when.region)
-            if placed.rule.route:
-                self._routing |= bit
             if words is None:
                 self._no_words |= bit
             else:
@@ -238,12 +236,17 @@ class Router:
                     keys.setdefault(key, [0, 0])[1] |= bit
         self._width = len(self.rules)
         self._all = (1 << self._width) - 1
-        self._region_masks: dict[str | None, int] = {}
-        self._automaton = ahocorasick.Automaton()
-        for key, (satisfies, vetoes) in keys.items():
-            self._automaton.add_word(key, satisfies | vetoes << self._width)
-        if keys:
-            self._automaton.make_automaton()
+        self._region_masks: dict[str | None, Any] = {}  # region code -> the rules it allows
+        self._field_masks: dict[tuple, Any] = {}  # other fields -> the rules they allow
+        self._targets: dict[tuple, list[str]] = {}  # (names..., region code) -> agencies
+        self._outcomes: dict[tuple, tuple] = {}  # (candidates..., region code) -> outcome
+        self.scan = self._scan_factory(
+            {key: (satisfies, vetoes) for key, (satisfies, vetoes) in keys.items()},
+            self._width,
+            self._no_words,
+            self._texty,
+        )
+        self._routes = [bool(p.rule.route) for p in self.rules]
 
     def warm_up(self) -> None:
         """Load what the first decisions would otherwise load lazily (the region data and
@@ -275,44 +278,77 @@ class Router:
         authority" before; after ``max_transfers`` of those the report escalates."""
         excluded = list(dict.fromkeys(excluded)) if excluded else []
         location = self.locations.resolve(report.get("location") or {})
-        features = _Features.of(report, location)
-        decision = self._decide(report.get("hub_id", ""), features, excluded, transfers)
+        candidates = self._candidates(report, location.region_code)
+        decision = self._decide(report.get("hub_id", ""), candidates, location, excluded, transfers)
         if now is not None:
             decision.decided_at_ms = int(now.timestamp() * 1000)
-        self.counts[decision.outcome] += 1
-        OUTCOMES[decision.outcome] += 1
+        outcome = decision.outcome
+        self.counts[outcome] += 1
+        OUTCOMES[outcome] += 1
         return decision
 
-    def _candidates(self, f: _Features) -> int:
-        """The rules whose every condition holds for the report, as a bitmask."""
-        kind, category, channel = self._kind, self._category, self._channel
-        anonymous, confidential = self._anonymous, self._confidential
-        mask = (
-            (kind.open | kind.allowing.get(f.kind, 0))
-            & (category.open | category.allowing.get(f.category, 0))
-            & (channel.open | channel.allowing.get(f.channel, 0))
-            & (anonymous.open | anonymous.allowing.get(f.anonymous, 0))
-            & (confidential.open | confidential.allowing.get(f.confidential, 0))
-            & self._region_mask(f.location.region_code)
+    def _candidates(self, report: dict[str, Any], region_code: str | None) -> list[int]:
+        """The rules whose every condition holds for the report, earliest first."""
+        region = self._region_masks.get(region_code)
+        if region is None:
+            region = self.scan.prepare(self._region_mask(region_code))
+            if len(self._region_masks) < MASKS_KEPT:
+                self._region_masks[region_code] = region
+        reporter = report.get("reporter") or {}
+        flags = (
+            report.get("kind"),
+            report.get("category"),
+            (report.get("source") or {}).get("channel"),
+            bool(reporter.get("anonymous")),
+            bool(reporter.get("confidential")),
         )
-        if mask & self._texty:
-            # every hit's value is (satisfied rules) | (vetoed rules) << n; OR them all in C
-            hits = reduce(operator.or_, map(_OR_VALUES, self._automaton.iter(f.text.normalized)), 0)
-            mask &= (self._no_words | (hits & self._all)) & ~(hits >> self._width)
-        return mask
+        fields = self._field_masks.get(flags)
+        if fields is None:
+            fields = self.scan.prepare(self._field_mask(*flags))
+            if len(self._field_masks) < MASKS_KEPT:
+                self._field_masks[flags] = fields
+        title, body = report.get("title") or "", report.get("body") or ""
+        return self.scan.candidates(title, body, region, fields)
 
     def _region_mask(self, code: str | None) -> int:
-        cached = self._region_masks.get(code)
-        if cached is None:
-            cached = self._region.open
-            for prefix in _prefixes(code):
-                cached |= self._region.allowing.get(prefix, 0)
-            if len(self._region_masks) < 200_000:
-                self._region_masks[code] = cached
-        return cached
+        """The rules whose region condition the code satisfies (open ones included)."""
+        mask = self._region.open
+        for prefix in _prefixes(code):
+            mask |= self._region.allowing.get(prefix, 0)
+        return mask
+
+    def _field_mask(
+        self,
+        kind: Any,
+        category: str | None,
+        channel: str | None,
+        anonymous: bool,
+        confidential: bool,
+    ) -> int:
+        """The rules whose kind, category, channel and flags conditions hold: each
+        combination (a few hundred occur) is computed once."""
+        mask = self._all
+        for dimension, value in (
+            (self._kind, canonical_kind(kind)),
+            (self._category, category),
+            (self._channel, channel or "OTHER"),
+            (self._anonymous, anonymous),
+            (self._confidential, confidential),
+        ):
+            mask &= dimension.mask(value)
+        return mask
 
     def targets(self, names: list[str], location: ResolvedLocation) -> list[str]:
         """Agency ids for a rule's ``route`` or ``copy``, resolving pemda_* from the report."""
+        key = (*names, location.region_code)
+        found = self._targets.get(key)
+        if found is None:
+            found = self._resolve(names, location)
+            if len(self._targets) < MASKS_KEPT:
+                self._targets[key] = found
+        return list(found)
+
+    def _resolve(self, names: list[str], location: ResolvedLocation) -> list[str]:
         found = []
         for name in names:
             if name in RESOLVED_TARGETS:
@@ -325,17 +361,59 @@ class Router:
                 found.append(name)
         return found
 
-    def _decide(self, hub_id: str, f: _Features, excluded: list[str], transfers: int) -> Decision:
-        candidates = self._candidates(f)
+    def _decide(
+        self,
+        hub_id: str,
+        candidates: list[int],
+        location: ResolvedLocation,
+        excluded: list[str],
+        transfers: int,
+    ) -> Decision:
+        if excluded or transfers:  # re-routing: rare, never remembered
+            outcome = self._outcome(candidates, location, excluded, transfers)
+        else:  # a first decision depends on the candidates and the region only
+            key = (*candidates, location.region_code)
+            outcome = self._outcomes.get(key)
+            if outcome is None:
+                outcome = self._outcome(candidates, location, excluded, transfers)
+                if len(self._outcomes) < MASKS_KEPT:
+                    self._outcomes[key] = outcome
+        handlers, copies, matched, priority, sla, reason, fallback, escalated = outcome
+        return Decision(
+            hub_id=hub_id,
+            handlers=list(handlers),
+            copies=list(copies),
+            matched_rules=list(matched),
+            rules_version=self.version,
+            reason=reason,
+            location=location,
+            priority=priority,
+            sla_working_days=sla,
+            fallback=fallback,
+            escalated=escalated,
+            excluded=excluded,
+        )
+
+    def _outcome(
+        self,
+        candidates: list[int],
+        location: ResolvedLocation,
+        excluded: list[str],
+        transfers: int,
+    ) -> tuple:
+        """(handlers, copies, matched rule ids, priority, SLA, reason, fallback, escalated)."""
         handler: PlacedRule | None = None
         handlers: list[str] = []
-        for index in _bits(candidates & self._routing):
+        routes = self._routes
+        for index in candidates:
+            if not routes[index]:
+                continue
             placed = self.rules[index]
-            handlers = [a for a in self.targets(placed.rule.route, f.location) if a not in excluded]
+            handlers = [a for a in self.targets(placed.rule.route, location) if a not in excluded]
             if handlers:
                 handler = placed
                 break
-        also = [self.rules[i] for i in _bits(candidates & ~self._routing & self._all)]
+        also = [self.rules[i] for i in candidates if not routes[i]]
         contributing = [handler, *also] if handler else also
         copies: list[str] = []
         priority: Priority | None = None
@@ -343,44 +421,38 @@ class Router:
         for placed in contributing:
             rule = placed.rule
             if rule.copy_to:
-                copies += self.targets(rule.copy_to, f.location)
+                copies += self.targets(rule.copy_to, location)
             if rule.priority and (priority is None or rule.priority.rank > priority.rank):
                 priority = rule.priority
             if rule.sla_working_days:
                 slas.append(rule.sla_working_days)
         if len(contributing) > 1:
             contributing.sort(key=_ORDER)
-        decision = Decision(
-            hub_id=hub_id,
-            handlers=handlers,
-            copies=[],
-            matched_rules=[p.rule.id for p in contributing],
-            rules_version=self.version,
-            reason="",
-            location=f.location,
-            priority=priority,
-            sla_working_days=min(slas) if slas else None,
-            excluded=excluded,
-        )
+        fallback = escalated = False
         if transfers >= self.max_transfers:
-            decision.handlers = [self.directory.fallback]
-            decision.escalated = True
-            decision.reason = (
+            handlers = [self.directory.fallback]
+            escalated = True
+            reason = (
                 f"escalated: passed on {transfers} times ({', '.join(excluded) or 'unknown'} "
                 f"said not their authority); the national administrator designates the handler"
             )
         elif handler is None:
-            decision.handlers = [self.directory.fallback]
-            decision.fallback = True
-            decision.reason = UNMATCHED
+            handlers = [self.directory.fallback]
+            fallback = True
+            reason = UNMATCHED
         else:
-            described = handler.rule.description or "matched"
-            decision.reason = f"{handler.rule.id}: {described}"
-        if copies:
-            decision.copies = [
-                c for c in dict.fromkeys(copies) if c not in decision.handlers and c not in excluded
-            ]
-        return decision
+            reason = f"{handler.rule.id}: {handler.rule.description or 'matched'}"
+        copies = [c for c in dict.fromkeys(copies) if c not in handlers and c not in excluded]
+        return (
+            tuple(handlers),
+            tuple(copies),
+            tuple(p.rule.id for p in contributing),
+            priority,
+            min(slas) if slas else None,
+            reason,
+            fallback,
+            escalated,
+        )
 
     # -- explaining ------------------------------------------------------------------------
 

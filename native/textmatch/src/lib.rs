@@ -1,0 +1,148 @@
+//! The routing engine's candidate step (hub/routing/scan.py): a report's text normalized the
+//! way hub.routing.text.normalize does it, every rule key found in one scan, and the rules
+//! whose conditions all hold returned as indexes, earliest first. Python keeps the meaning
+//! of every bit (which rule allows which field value); this makes the per-report work cheap.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+type Bits = Vec<u64>;
+
+/// The rules one key sets: a list of indexes when they are few, a bitset when a list would
+/// be longer (a word many regional rules share, like "sampah", names hundreds of rules).
+enum Rules {
+    Few(Vec<u32>),
+    Many(Bits),
+}
+
+impl Rules {
+    fn new(indexes: Vec<u32>, words: usize) -> Self {
+        if indexes.len() > words {
+            Rules::Many(bitset(&indexes, words))
+        } else {
+            Rules::Few(indexes)
+        }
+    }
+
+    fn set_in(&self, target: &mut Bits) {
+        match self {
+            Rules::Few(indexes) => {
+                for &r in indexes {
+                    target[(r / 64) as usize] |= 1u64 << (r % 64);
+                }
+            }
+            Rules::Many(bits) => {
+                for (t, b) in target.iter_mut().zip(bits) {
+                    *t |= b;
+                }
+            }
+        }
+    }
+}
+
+fn bitset(positions: &[u32], words: usize) -> Bits {
+    let mut set = vec![0u64; words];
+    for &p in positions {
+        set[(p / 64) as usize] |= 1u64 << (p % 64);
+    }
+    set
+}
+
+#[pyclass(frozen)]
+struct CandidateScan {
+    automaton: AhoCorasick,
+    satisfies: Vec<Rules>, // per key: rules whose words condition it satisfies
+    vetoes: Vec<Rules>,    // per key: rules whose unless_words it trips
+    no_words: Bits,           // rules without a words condition
+    texty: Bits,              // rules that look at the text at all
+    words: usize,             // u64 words per rule set
+    table: [u8; 256],         // byte -> normalized byte (lowercase, punctuation to space)
+}
+
+#[pymethods]
+impl CandidateScan {
+    /// keys: normalized keys (" jalan rusak "); satisfies / vetoes: per key, the rule
+    /// indexes it satisfies / vetoes; rules: how many; no_words / texty: rule indexes;
+    /// table: 256 bytes, what each byte normalizes to.
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        keys: Vec<Vec<u8>>,
+        satisfies: Vec<Vec<u32>>,
+        vetoes: Vec<Vec<u32>>,
+        rules: usize,
+        no_words: Vec<u32>,
+        texty: Vec<u32>,
+        table: Vec<u8>,
+    ) -> PyResult<Self> {
+        if keys.len() != satisfies.len() || keys.len() != vetoes.len() {
+            return Err(PyValueError::new_err("one list of satisfied and vetoed rules per key"));
+        }
+        let all = satisfies.iter().chain(&vetoes).flatten().chain(&no_words).chain(&texty);
+        if all.copied().any(|r| r as usize >= rules) {
+            return Err(PyValueError::new_err("a rule index beyond the number of rules"));
+        }
+        let table: [u8; 256] = table
+            .try_into()
+            .map_err(|_| PyValueError::new_err("the table maps each of 256 bytes"))?;
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&keys)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let words = rules.div_ceil(64).max(1);
+        Ok(CandidateScan {
+            automaton,
+            satisfies: satisfies.into_iter().map(|r| Rules::new(r, words)).collect(),
+            vetoes: vetoes.into_iter().map(|r| Rules::new(r, words)).collect(),
+            no_words: bitset(&no_words, words),
+            texty: bitset(&texty, words),
+            words,
+            table,
+        })
+    }
+
+    /// The indexes of the rules in both `region` and `fields` (little-endian bytes: the
+    /// rules the report's region allows, the rules its other fields allow) whose words are
+    /// in `text` (UTF-8) and whose unless_words are not.
+    fn candidates(&self, text: &[u8], region: &[u8], fields: &[u8]) -> Vec<u32> {
+        let mut mask = vec![0u64; self.words];
+        for (i, (a, b)) in region.chunks(8).zip(fields.chunks(8)).take(self.words).enumerate() {
+            let (mut x, mut y) = ([0u8; 8], [0u8; 8]);
+            x[..a.len()].copy_from_slice(a);
+            y[..b.len()].copy_from_slice(b);
+            mask[i] = u64::from_le_bytes(x) & u64::from_le_bytes(y);
+        }
+        if mask.iter().zip(&self.texty).any(|(m, t)| m & t != 0) {
+            let mut normalized = Vec::with_capacity(text.len() + 2);
+            normalized.push(b' ');
+            normalized.extend(text.iter().map(|&b| self.table[b as usize]));
+            normalized.push(b' ');
+            let mut satisfied = self.no_words.clone();
+            let mut vetoed = vec![0u64; self.words];
+            for hit in self.automaton.find_overlapping_iter(&normalized) {
+                let key = hit.pattern().as_usize();
+                self.satisfies[key].set_in(&mut satisfied);
+                self.vetoes[key].set_in(&mut vetoed);
+            }
+            for i in 0..self.words {
+                mask[i] &= satisfied[i] & !vetoed[i];
+            }
+        }
+        let mut found = Vec::new();
+        for (i, &word) in mask.iter().enumerate() {
+            let mut w = word;
+            while w != 0 {
+                found.push((i * 64) as u32 + w.trailing_zeros());
+                w &= w - 1;
+            }
+        }
+        found
+    }
+}
+
+#[pymodule]
+fn lapor_textmatch(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<CandidateScan>()?;
+    Ok(())
+}
