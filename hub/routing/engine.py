@@ -247,6 +247,11 @@ class Router:
             self._texty,
         )
         self._routes = [bool(p.rule.route) for p in self.rules]
+        self._regional = {  # rules whose targets depend on the report's region (pemda_*)
+            p.order
+            for p in self.rules
+            if RESOLVED_TARGETS.keys() & {*p.rule.route, *p.rule.copy_to}
+        }
 
     def warm_up(self) -> None:
         """Load what the first decisions would otherwise load lazily (the region data and
@@ -371,8 +376,10 @@ class Router:
     ) -> Decision:
         if excluded or transfers:  # re-routing: rare, never remembered
             outcome = self._outcome(candidates, location, excluded, transfers)
-        else:  # a first decision depends on the candidates and the region only
-            key = (*candidates, location.region_code)
+        else:  # a first decision depends on the candidates, and on the region only when
+            # one of them routes or copies to the report's own regional government
+            regional = not self._regional.isdisjoint(candidates)
+            key = (*candidates, location.region_code if regional else None)
             outcome = self._outcomes.get(key)
             if outcome is None:
                 outcome = self._outcome(candidates, location, excluded, transfers)

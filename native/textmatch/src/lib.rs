@@ -3,7 +3,7 @@
 //! whose conditions all hold returned as indexes, earliest first. Python keeps the meaning
 //! of every bit (which rule allows which field value); this makes the per-report work cheap.
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -86,10 +86,17 @@ impl CandidateScan {
         let table: [u8; 256] = table
             .try_into()
             .map_err(|_| PyValueError::new_err("the table maps each of 256 bytes"))?;
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .build(&keys)
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        // a DFA scans several times faster than the default NFA; past its size limit (tens
+        // of thousands of keys) the builder's own choice is taken instead
+        let mut builder = AhoCorasick::builder();
+        builder.match_kind(MatchKind::Standard);
+        let automaton = match builder.kind(Some(AhoCorasickKind::DFA)).build(&keys) {
+            Ok(dfa) => dfa,
+            Err(_) => builder
+                .kind(None)
+                .build(&keys)
+                .map_err(|e| PyValueError::new_err(e.to_string()))?,
+        };
         let words = rules.div_ceil(64).max(1);
         Ok(CandidateScan {
             automaton,
