@@ -9,7 +9,7 @@ kabupaten/kota, so region-specific rules do apply. Each figure is the median of 
 
 The last line is the summary:
     routing: per_s_at_1000=N ratio_10000_vs_10=R
-Usage: python bench/routing.py [--reports N]
+Usage: python bench/routing.py [--reports N] [--rounds N] [--python-scan]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from hub.routing import Router, default_rules_dir, load_directory, load_rules
+from hub.routing.scan import PythonScan, candidate_scan
 from hub.samples import sample_report
 
 TOPICS = [
@@ -52,7 +53,7 @@ TOPICS = [
 ]
 
 
-def rule_set(size: int, folder: Path) -> Router:
+def rule_set(size: int, folder: Path, scan=candidate_scan) -> Router:
     """A routing_rules copy with ``size`` rules in all, loaded the way the hub loads it."""
     base = load_rules(default_rules_dir())
     directory = load_directory(default_rules_dir() / "directory")
@@ -88,7 +89,7 @@ def rule_set(size: int, folder: Path) -> Router:
         (rules_dir / "05-daerah.yaml").write_text(
             yaml.safe_dump({"rules": extra}, allow_unicode=True)
         )
-    router = Router(load_rules(folder), directory)
+    router = Router(load_rules(folder), directory, scan=scan)
     assert len(router.rules) == size, (len(router.rules), size)
     return router
 
@@ -97,6 +98,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reports", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--python-scan",
+        action="store_true",
+        help="the Python text scan even if the Rust one is built",
+    )
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {0})
@@ -123,7 +129,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(shutil.copytree(default_rules_dir(), Path(tmp) / "routing_rules"))
             started = time.perf_counter()
-            router = rule_set(size, folder)
+            router = rule_set(size, folder, PythonScan if args.python_scan else candidate_scan)
             loaded = time.perf_counter() - started
             for report in warm_up:  # a running hub has decided reports before
                 router.decide(report)

@@ -8,8 +8,8 @@ agent handled when a rebalance gives a process back partitions it had:
    make faust mark everything between the committed offset and them as a gap, commit past
    it, and drop those records when they are read again. Under the whole-hub fault test
    this lost runs of ~60 consecutive routing decisions, whose statuses then never reached
-   the origin app. Here such a fetch is thrown away; the records are read again after the
-   seek to the committed offset.
+   the origin app. Here such a fetch is thrown away and the partitions are sought to their
+   committed offsets again, so whatever it held is read again.
 2. Events a stream skips during a rebalance are acked while skipped, and their offsets can
    be committed. Here only a message the agent marked as handled is acked.
 
@@ -18,6 +18,7 @@ Reading a record again is safe: the tracker's transitions are idempotent.
 
 from __future__ import annotations
 
+import logging
 import weakref
 from typing import Any
 
@@ -25,13 +26,21 @@ import faust
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP, Message
 
+log = logging.getLogger(__name__)
+
 
 class ConsumerThread(driver.AIOKafkaConsumerThread):
     async def getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
         generation = self.app.consumer_generation_id
         records = await super().getmany(active_partitions, timeout)
-        if generation != self.app.consumer_generation_id:
-            return {}  # fetched for an assignment that is gone (fix 1)
+        if generation != self.app.consumer_generation_id and records:
+            # a fetch across a rebalance: its records may come from before the seek to the
+            # committed offsets or after it; drop them and seek there again (fix 1)
+            try:
+                await self.consumer.perform_seek()
+            except Exception as exc:  # rebalancing again: that rebalance seeks too
+                log.info("no seek after a fetch across a rebalance: %r", exc)
+            return {}
         return records
 
 
