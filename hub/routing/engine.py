@@ -15,13 +15,12 @@ index (the tests make sure it does).
 
 from __future__ import annotations
 
-import operator
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
@@ -34,7 +33,6 @@ from hub.routing.text import ReportText, Spelling, WordCondition
 
 UNMATCHED = "unmatched"
 _CANONICAL_KINDS = frozenset(KINDS.values())
-_ORDER = operator.attrgetter("order")
 OUTCOMES: Counter[str] = Counter()  # every Router of the process adds to it
 MASKS_KEPT = 200_000  # what the router remembers per region, field combination, outcome
 
@@ -169,6 +167,30 @@ def _prefixes(code: str | None) -> list[str]:
     return [".".join(parts[:n]) for n in range(1, len(parts) + 1)]
 
 
+class _RuleFacts(NamedTuple):
+    """What deciding needs of a rule, read once."""
+
+    id: str
+    route: tuple[str, ...]
+    copy_to: tuple[str, ...]
+    priority: Priority | None
+    sla: int | None
+    reason: str
+
+    @classmethod
+    def of(cls, placed: PlacedRule) -> _RuleFacts:
+        rule = placed.rule
+        reason = f"{rule.id}: {rule.description or 'matched'}"
+        return cls(
+            rule.id,
+            tuple(rule.route),
+            tuple(rule.copy_to),
+            rule.priority,
+            rule.sla_working_days,
+            reason,
+        )
+
+
 class _Dimension:
     """One condition's index: rules leaving it open, and rules allowing each value."""
 
@@ -247,6 +269,7 @@ class Router:
             self._texty,
         )
         self._routes = [bool(p.rule.route) for p in self.rules]
+        self._facts = [_RuleFacts.of(p) for p in self.rules]
         self._regional = {  # rules whose targets depend on the report's region (pemda_*)
             p.order
             for p in self.rules
@@ -343,7 +366,7 @@ class Router:
             mask &= dimension.mask(value)
         return mask
 
-    def targets(self, names: list[str], location: ResolvedLocation) -> list[str]:
+    def targets(self, names: Sequence[str], location: ResolvedLocation) -> list[str]:
         """Agency ids for a rule's ``route`` or ``copy``, resolving pemda_* from the report."""
         key = (*names, location.region_code)
         found = self._targets.get(key)
@@ -353,7 +376,7 @@ class Router:
                 self._targets[key] = found
         return list(found)
 
-    def _resolve(self, names: list[str], location: ResolvedLocation) -> list[str]:
+    def _resolve(self, names: Sequence[str], location: ResolvedLocation) -> list[str]:
         found = []
         for name in names:
             if name in RESOLVED_TARGETS:
@@ -408,33 +431,31 @@ class Router:
         excluded: list[str],
         transfers: int,
     ) -> tuple:
-        """(handlers, copies, matched rule ids, priority, SLA, reason, fallback, escalated)."""
-        handler: PlacedRule | None = None
+        """(handlers, copies, matched rule ids, priority, SLA, reason, fallback, escalated).
+        ``candidates`` are rule indexes in rule order, so no sorting is needed."""
+        facts = self._facts
+        handler: int | None = None
         handlers: list[str] = []
-        routes = self._routes
         for index in candidates:
-            if not routes[index]:
-                continue
-            placed = self.rules[index]
-            handlers = [a for a in self.targets(placed.rule.route, location) if a not in excluded]
-            if handlers:
-                handler = placed
-                break
-        also = [self.rules[i] for i in candidates if not routes[i]]
-        contributing = [handler, *also] if handler else also
+            route = facts[index].route
+            if route:
+                handlers = [a for a in self.targets(route, location) if a not in excluded]
+                if handlers:
+                    handler = index
+                    break
+        routes = self._routes
+        contributing = [i for i in candidates if i == handler or not routes[i]]
         copies: list[str] = []
         priority: Priority | None = None
         slas: list[int] = []
-        for placed in contributing:
-            rule = placed.rule
-            if rule.copy_to:
-                copies += self.targets(rule.copy_to, location)
-            if rule.priority and (priority is None or rule.priority.rank > priority.rank):
-                priority = rule.priority
-            if rule.sla_working_days:
-                slas.append(rule.sla_working_days)
-        if len(contributing) > 1:
-            contributing.sort(key=_ORDER)
+        for index in contributing:
+            fact = facts[index]
+            if fact.copy_to:
+                copies += self.targets(fact.copy_to, location)
+            if fact.priority and (priority is None or fact.priority.rank > priority.rank):
+                priority = fact.priority
+            if fact.sla:
+                slas.append(fact.sla)
         fallback = escalated = False
         if transfers >= self.max_transfers:
             handlers = [self.directory.fallback]
@@ -448,12 +469,12 @@ class Router:
             fallback = True
             reason = UNMATCHED
         else:
-            reason = f"{handler.rule.id}: {handler.rule.description or 'matched'}"
+            reason = facts[handler].reason
         copies = [c for c in dict.fromkeys(copies) if c not in handlers and c not in excluded]
         return (
             tuple(handlers),
             tuple(copies),
-            tuple(p.rule.id for p in contributing),
+            tuple(facts[i].id for i in contributing),
             priority,
             min(slas) if slas else None,
             reason,

@@ -25,28 +25,24 @@ impl Rules {
         }
     }
 
-    fn set_in(&self, target: &mut Bits) {
+    /// Sets this key's rules in `target`, one u64 for each (word index, _) of `live`.
+    fn set_in(&self, live: &[(usize, u64)], target: &mut [u64]) {
         match self {
             Rules::Few(indexes) => {
                 for &r in indexes {
-                    target[(r / 64) as usize] |= 1u64 << (r % 64);
+                    let word = (r / 64) as usize;
+                    if let Some(n) = live.iter().position(|&(i, _)| i == word) {
+                        target[n] |= 1u64 << (r % 64);
+                    }
                 }
             }
             Rules::Many(bits) => {
-                for (t, b) in target.iter_mut().zip(bits) {
-                    *t |= b;
+                for (n, &(i, _)) in live.iter().enumerate() {
+                    target[n] |= bits[i];
                 }
             }
         }
     }
-}
-
-fn bitset(positions: &[u32], words: usize) -> Bits {
-    let mut set = vec![0u64; words];
-    for &p in positions {
-        set[(p / 64) as usize] |= 1u64 << (p % 64);
-    }
-    set
 }
 
 #[pyclass(frozen)]
@@ -113,31 +109,36 @@ impl CandidateScan {
     /// rules the report's region allows, the rules its other fields allow) whose words are
     /// in `text` (UTF-8) and whose unless_words are not.
     fn candidates(&self, text: &[u8], region: &[u8], fields: &[u8]) -> Vec<u32> {
-        let mut mask = vec![0u64; self.words];
+        // only the words where some rule is still allowed matter: at 10,000 rules a report's
+        // region and fields leave a handful of the 157, so nothing below grows with the rules
+        let mut live: Vec<(usize, u64)> = Vec::new();
         for (i, (a, b)) in region.chunks(8).zip(fields.chunks(8)).take(self.words).enumerate() {
             let (mut x, mut y) = ([0u8; 8], [0u8; 8]);
             x[..a.len()].copy_from_slice(a);
             y[..b.len()].copy_from_slice(b);
-            mask[i] = u64::from_le_bytes(x) & u64::from_le_bytes(y);
+            let word = u64::from_le_bytes(x) & u64::from_le_bytes(y);
+            if word != 0 {
+                live.push((i, word));
+            }
         }
-        if mask.iter().zip(&self.texty).any(|(m, t)| m & t != 0) {
+        if live.iter().any(|&(i, word)| word & self.texty[i] != 0) {
             let mut normalized = Vec::with_capacity(text.len() + 2);
             normalized.push(b' ');
             normalized.extend(text.iter().map(|&b| self.table[b as usize]));
             normalized.push(b' ');
-            let mut satisfied = self.no_words.clone();
-            let mut vetoed = vec![0u64; self.words];
+            let mut satisfied: Vec<u64> = live.iter().map(|&(i, _)| self.no_words[i]).collect();
+            let mut vetoed = vec![0u64; live.len()];
             for hit in self.automaton.find_overlapping_iter(&normalized) {
                 let key = hit.pattern().as_usize();
-                self.satisfies[key].set_in(&mut satisfied);
-                self.vetoes[key].set_in(&mut vetoed);
+                self.satisfies[key].set_in(&live, &mut satisfied);
+                self.vetoes[key].set_in(&live, &mut vetoed);
             }
-            for i in 0..self.words {
-                mask[i] &= satisfied[i] & !vetoed[i];
+            for (n, (_, word)) in live.iter_mut().enumerate() {
+                *word &= satisfied[n] & !vetoed[n];
             }
         }
         let mut found = Vec::new();
-        for (i, &word) in mask.iter().enumerate() {
+        for &(i, word) in &live {
             let mut w = word;
             while w != 0 {
                 found.push((i * 64) as u32 + w.trailing_zeros());
