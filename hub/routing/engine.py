@@ -319,7 +319,7 @@ class Router:
         """The rules whose every condition holds for the report, earliest first."""
         region = self._region_masks.get(region_code)
         if region is None:
-            region = self.scan.prepare(self._region_mask(region_code))
+            region = self.scan.prepare_sparse(self._region_mask(region_code))
             if len(self._region_masks) < MASKS_KEPT:
                 self._region_masks[region_code] = region
         reporter = report.get("reporter") or {}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import operator
+import struct
 from collections.abc import Callable, Iterator, Mapping
 from functools import reduce
 
@@ -62,11 +63,21 @@ class NativeScan:
         )
 
     def prepare(self, rules: int) -> bytes:
-        """A mask of rules (bit i: rule i) in the form ``candidates`` takes."""
+        """A mask of rules (bit i: rule i) in the form ``candidates`` takes for ``fields``."""
         return rules.to_bytes(self._bytes, "little")
 
+    def prepare_sparse(self, rules: int) -> bytes:
+        """The same for ``region``: only its nonzero 64-bit words, with their index."""
+        words = rules.to_bytes(self._bytes + 7 & ~7, "little")
+        return b"".join(
+            struct.pack("<I", i // 8) + words[i : i + 8]
+            for i in range(0, len(words), 8)
+            if any(words[i : i + 8])
+        )
+
     def candidates(self, title: str, body: str, region: bytes, fields: bytes) -> list[int]:
-        """The rules both ``prepare``d masks allow whose words conditions hold for the text."""
+        """The rules both masks allow (``prepare_sparse``d and ``prepare``d) whose words
+        conditions hold for the text."""
         text = f"{title}\n{body}".encode("utf-8", "replace")
         return self._scan.candidates(text, region, fields)
 
@@ -87,6 +98,8 @@ class PythonScan:
 
     def prepare(self, rules: int) -> int:
         return rules
+
+    prepare_sparse = prepare
 
     def candidates(self, title: str, body: str, region: int, fields: int) -> list[int]:
         mask = region & fields

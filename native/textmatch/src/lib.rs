@@ -9,6 +9,14 @@ use pyo3::prelude::*;
 
 type Bits = Vec<u64>;
 
+fn bitset(positions: &[u32], words: usize) -> Bits {
+    let mut set = vec![0u64; words];
+    for &p in positions {
+        set[(p / 64) as usize] |= 1u64 << (p % 64);
+    }
+    set
+}
+
 /// The rules one key sets: a list of indexes when they are few, a bitset when a list would
 /// be longer (a word many regional rules share, like "sampah", names hundreds of rules).
 enum Rules {
@@ -105,18 +113,26 @@ impl CandidateScan {
         })
     }
 
-    /// The indexes of the rules in both `region` and `fields` (little-endian bytes: the
-    /// rules the report's region allows, the rules its other fields allow) whose words are
-    /// in `text` (UTF-8) and whose unless_words are not.
+    /// The indexes of the rules in both `region` and `fields` whose words are in `text`
+    /// (UTF-8) and whose unless_words are not, earliest first. `region`: the rules the
+    /// report's region allows, as the (u32 index, u64 word) pairs of its nonzero words, all
+    /// little-endian (few: a region allows its own rules and the national ones); `fields`:
+    /// the rules its other fields allow, every word (little-endian bytes).
     fn candidates(&self, text: &[u8], region: &[u8], fields: &[u8]) -> Vec<u32> {
         // only the words where some rule is still allowed matter: at 10,000 rules a report's
-        // region and fields leave a handful of the 157, so nothing below grows with the rules
+        // region leaves a handful of the 157, so nothing below grows with the rules
         let mut live: Vec<(usize, u64)> = Vec::new();
-        for (i, (a, b)) in region.chunks(8).zip(fields.chunks(8)).take(self.words).enumerate() {
-            let (mut x, mut y) = ([0u8; 8], [0u8; 8]);
-            x[..a.len()].copy_from_slice(a);
-            y[..b.len()].copy_from_slice(b);
-            let word = u64::from_le_bytes(x) & u64::from_le_bytes(y);
+        for pair in region.chunks_exact(12) {
+            let i = u32::from_le_bytes(pair[..4].try_into().unwrap()) as usize;
+            if i >= self.words {
+                continue;
+            }
+            let mut field = [0u8; 8];
+            if let Some(bytes) = fields.get(i * 8..) {
+                let n = bytes.len().min(8);
+                field[..n].copy_from_slice(&bytes[..n]);
+            }
+            let word = u64::from_le_bytes(pair[4..].try_into().unwrap()) & u64::from_le_bytes(field);
             if word != 0 {
                 live.push((i, word));
             }
