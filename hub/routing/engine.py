@@ -409,19 +409,20 @@ class Router:
                 if len(self._outcomes) < MASKS_KEPT:
                     self._outcomes[key] = outcome
         handlers, copies, matched, priority, sla, reason, fallback, escalated = outcome
-        return Decision(
-            hub_id=hub_id,
-            handlers=list(handlers),
-            copies=list(copies),
-            matched_rules=list(matched),
-            rules_version=self.version,
-            reason=reason,
-            location=location,
-            priority=priority,
-            sla_working_days=sla,
-            fallback=fallback,
-            escalated=escalated,
-            excluded=excluded,
+        return Decision(  # positional, in field order: a decision is made per report
+            hub_id,
+            list(handlers),
+            list(copies),
+            list(matched),
+            self.version,
+            reason,
+            location,
+            priority,
+            sla,
+            fallback,
+            escalated,
+            excluded,
+            time.time_ns() // 1_000_000,
         )
 
     def _outcome(
