@@ -68,7 +68,7 @@ class NativeScan:
 
     def prepare_sparse(self, rules: int) -> bytes:
         """The same for ``region``: only its nonzero 64-bit words, with their index."""
-        words = rules.to_bytes(self._bytes + 7 & ~7, "little")
+        words = rules.to_bytes((self._bytes + 7) & ~7, "little")  # whole words
         return b"".join(
             struct.pack("<I", i // 8) + words[i : i + 8]
             for i in range(0, len(words), 8)
