@@ -35,13 +35,6 @@ class ResolvedLocation:
     def ambiguous(self) -> bool:
         return len(self.candidates) > 1
 
-    def level(self, depth: int) -> str | None:
-        """The code cut to ``depth`` parts (1 province, 2 kab/kota), if known that deep."""
-        if not self.region_code:
-            return None
-        parts = self.region_code.split(".")
-        return ".".join(parts[:depth]) if len(parts) >= depth else None
-
 
 def common_prefix(codes: list[str]) -> str:
     """The deepest region all codes lie in ('' when they share no province)."""

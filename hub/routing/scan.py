@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import operator
 import struct
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import reduce
 
 import ahocorasick
@@ -49,7 +49,7 @@ class NativeScan:
     name = "native (lapor-textmatch)"
 
     def __init__(
-        self, keys: Mapping[str, tuple[int, int]], rules: int, no_words: int, texty: int
+        self, keys: Mapping[str, Sequence[int]], rules: int, no_words: int, texty: int
     ) -> None:
         self._bytes = (rules + 7) // 8 or 1
         self._scan = CandidateScan(
@@ -86,7 +86,7 @@ class PythonScan:
     name = "python (pyahocorasick)"
 
     def __init__(
-        self, keys: Mapping[str, tuple[int, int]], rules: int, no_words: int, texty: int
+        self, keys: Mapping[str, Sequence[int]], rules: int, no_words: int, texty: int
     ) -> None:
         self._rules, self._no_words, self._texty = rules, no_words, texty
         self._all = (1 << rules) - 1
@@ -111,7 +111,7 @@ class PythonScan:
 
 
 def candidate_scan(
-    keys: Mapping[str, tuple[int, int]], rules: int, no_words: int, texty: int
+    keys: Mapping[str, Sequence[int]], rules: int, no_words: int, texty: int
 ) -> NativeScan | PythonScan:
     """The fastest implementation installed. ``keys`` maps each key to (the rules it
     satisfies, the rules it vetoes) as bitmasks over ``rules`` rules."""
@@ -127,4 +127,4 @@ def candidate_scan(
     return PythonScan(keys, rules, no_words, texty)
 
 
-ScanFactory = Callable[[Mapping[str, tuple[int, int]], int, int, int], NativeScan | PythonScan]
+ScanFactory = Callable[[Mapping[str, Sequence[int]], int, int, int], NativeScan | PythonScan]
