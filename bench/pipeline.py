@@ -18,7 +18,7 @@ over the routed reports and statuses the runs above left, in a window after its 
 The last line is the summary:
     pipeline: hub_per_s=N passthrough_per_s=N avro_chain_per_s=N ratio_vs_avro=R
               ratio_vs_raw=R p99_ms_at_1000=NA tracker_events_per_s=NA
-Usage: python bench/pipeline.py [--reports N] [--rate R] [--seconds S]
+Usage: python bench/pipeline.py [--reports N] [--rate R] [--seconds S] [--latency-only]
 (uses KAFKA_BOOTSTRAP_SERVERS or the local broker, which it starts if needed)
 """
 
@@ -305,7 +305,18 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=20_000)
     parser.add_argument("--rate", type=int, default=1000, help="offered load for (b)")
     parser.add_argument("--seconds", type=int, default=20, help="how long (b) offers it")
+    parser.add_argument(
+        "--latency-only", action="store_true", help="run (b) alone (no summary line)"
+    )
     args = parser.parse_args()
+    if args.latency_only:
+        with fresh_broker() as fresh:
+            p50, p99, deliveries = latency_at(fresh, args.rate, args.seconds, uuid.uuid4().hex[:6])
+        print(
+            f"latency ingest -> app 2xx at {args.rate}/s for {args.seconds} s: "
+            f"p50 {p50:.0f} ms, p99 {p99:.0f} ms over {deliveries} deliveries"
+        )
+        return
     bootstrap = bootstrap_servers()
     run = uuid.uuid4().hex[:6]
     rng = random.Random(1708)
@@ -356,8 +367,7 @@ def main() -> None:
         started, first = time.perf_counter(), loop.stats.consumed
         while loop.stats.consumed < args.reports:
             loop.step()
-        for _ in range(3):
-            loop.step(0.05)
+        loop.flush()
         hub = (args.reports - first) / (time.perf_counter() - started)
         outputs = loop.stats.produced / max(loop.stats.consumed, 1)
         loop.consumer.close()

@@ -52,9 +52,15 @@ def lag_reporter(stage: str) -> Callable[[str], None]:
     return report
 
 
+_COUNTERS: dict[tuple[str, str], Counter] = {}
+
+
 def count(stage: str, outcome: str, amount: int = 1) -> None:
     if amount:
-        RECORDS.labels(stage, outcome).inc(amount)
+        counter = _COUNTERS.get((stage, outcome))
+        if counter is None:  # labels() costs more than the increment: look it up once
+            counter = _COUNTERS[stage, outcome] = RECORDS.labels(stage, outcome)
+        counter.inc(amount)
 
 
 def serve_metrics(port: int, host: str = "127.0.0.1") -> None:

@@ -16,7 +16,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message
 
@@ -26,12 +28,13 @@ from hub.metrics import LAG_SETTINGS, lag_reporter
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Output:
+class Output(NamedTuple):
+    """One record to produce (a tuple: made several times per record consumed)."""
+
     topic: str
     key: bytes | None
     value: bytes
-    headers: dict[str, bytes] = field(default_factory=dict)
+    headers: dict[str, bytes] | None = None
 
 
 Transform = Callable[[Message], Sequence[Output]]
@@ -91,6 +94,8 @@ class TransactionalLoop:
         self._in_transaction = False
         self._pending = 0
         self._opened = 0.0
+        self._committer = ThreadPoolExecutor(1, thread_name_prefix="commit")
+        self._committing: Future[KafkaError | None] | None = None
         self.producer.init_transactions(30)
         self.assigned = threading.Event()  # set once the group gave this worker partitions
         self.consumer.subscribe(
@@ -106,32 +111,47 @@ class TransactionalLoop:
         try:
             while not should_stop():
                 self.step()
-            if self._in_transaction:
-                self._commit()
+            self.flush()
         finally:
+            self._committer.shutdown(wait=True)
             self.consumer.close()
         return self.stats
 
     def step(self, timeout: float | None = None) -> int:
-        """Consume one batch (or wait up to the commit interval) and commit when due."""
+        """Consume one batch (or wait up to the commit interval) and commit when due.
+
+        A commit runs in the background while the next batch is consumed and transformed
+        (a commit waits on the broker for tens of ms: in line it would take as long as the
+        transform itself); that batch's records are produced only once the commit is done,
+        into the next transaction, and dropped if the commit had to be aborted (the rewind
+        reads them again)."""
         messages = self.consumer.consume(self.batch_size, timeout or self.commit_interval)
-        handled = 0
+        batch: list[Sequence[Output]] = []
         for msg in messages:
             error = msg.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
                     continue
                 raise KafkaException(error)
+            batch.append(self.transform(msg))
+        if not self._settle():
+            return 0  # the transaction before was aborted: this batch is read again
+        for outputs in batch:
             self._begin()
-            for output in self.transform(msg):
+            for output in outputs:
                 self._produce(output)
             self._pending += 1
-            handled += 1
-        self.stats.consumed += handled
+        self.stats.consumed += len(batch)
         due = time.monotonic() - self._opened >= self.commit_interval
         if self._in_transaction and (self._pending >= self.batch_size or due):
-            self._commit()
-        return handled
+            self._start_commit()
+        return len(batch)
+
+    def flush(self) -> None:
+        """Wait for the commit under way, and commit what is still open."""
+        if self._settle() and self._in_transaction:
+            self._start_commit()
+            self._settle()
 
     def _begin(self) -> None:
         if not self._in_transaction:
@@ -149,26 +169,42 @@ class TransactionalLoop:
             except BufferError:
                 self.producer.poll(0.05)
 
-    def _commit(self) -> None:
+    def _start_commit(self) -> None:
+        # the positions are read here, in the consumer's own thread, while every record
+        # consumed so far has its outputs in this transaction
+        positions = self.consumer.position(self.consumer.assignment())
+        metadata = self.consumer.consumer_group_metadata()
+        self._committing = self._committer.submit(self._commit, positions, metadata)
+
+    def _settle(self) -> bool:
+        """Wait for the commit under way; False if it had to be aborted (and was rewound)."""
+        committing, self._committing = self._committing, None
+        if committing is None:
+            return True
+        error = committing.result()  # a fatal error is raised here, in the worker's thread
+        if error is None:
+            self.stats.transactions += 1
+            self._in_transaction = False
+            return True
+        self._abort_and_rewind(error)
+        return False
+
+    def _commit(self, positions: list, metadata) -> KafkaError | None:
+        """Commit the open transaction; the error if it must be aborted instead."""
         for attempt in range(10):
             try:
-                positions = self.consumer.position(self.consumer.assignment())
-                self.producer.send_offsets_to_transaction(
-                    positions, self.consumer.consumer_group_metadata(), 30
-                )
+                self.producer.send_offsets_to_transaction(positions, metadata, 30)
                 self.producer.commit_transaction(30)
-                self.stats.transactions += 1
-                self._in_transaction = False
-                return
+                return None
             except KafkaException as exc:
                 error: KafkaError = exc.args[0]
                 if error.retriable() and attempt < 9:
                     time.sleep(0.1 * (attempt + 1))
                     continue
                 if error.txn_requires_abort():
-                    self._abort_and_rewind(error)
-                    return
+                    return error
                 raise  # fatal (fenced, or an EndTxn timeout librdkafka cannot resolve)
+        return None  # not reached: the last attempt returns or raises
 
     def _abort_and_rewind(self, error: KafkaError | None = None) -> None:
         log.warning("aborting a transaction (%s); rewinding to committed offsets", error)
@@ -186,9 +222,12 @@ class TransactionalLoop:
     # -- rebalances ----------------------------------------------------------------------
 
     def _on_revoke(self, consumer: Consumer, partitions: list) -> None:
-        if self._in_transaction:
-            self._commit()  # offsets of partitions about to move go with their outputs
+        self.flush()  # offsets of partitions about to move go with their outputs
 
     def _on_lost(self, consumer: Consumer, partitions: list) -> None:
+        try:
+            self._settle()
+        except KafkaException as exc:  # the partitions are gone: so is what was committing
+            log.warning("a commit failed as the partitions were lost: %s", exc)
         if self._in_transaction:
             self._abort_and_rewind()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from hub.errors import BadInput
@@ -14,23 +15,35 @@ HUB_NAMESPACE = uuid.UUID("5b1f4a43-4c41-504f-5221-4855422d4944")
 
 
 HUB_NAMESPACE = uuid.UUID("5b1f4a43-4c41-504f-5221-4855422d4944")
+WIB = timezone(timedelta(hours=7))
+
+
+def uuid5_text(namespace: uuid.UUID, name: str) -> str:
+    """``str(uuid.uuid5(namespace, name))`` at a third of its cost (once per report and per
+    status on the hot path): the same SHA-1, version and variant bits, no UUID object."""
+    digest = bytearray(hashlib.sha1(namespace.bytes + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def hub_id(connector: str, source_id: str) -> str:
     """The same source report always gets the same hub id (UUIDv5 of connector/source id)."""
-    return str(uuid.uuid5(HUB_NAMESPACE, f"{connector}/{source_id}"))
+    return uuid5_text(HUB_NAMESPACE, f"{connector}/{source_id}")
 
 
 def _millis(moment: datetime) -> datetime:
     """Times travel as Avro timestamp-millis, in UTC."""
-    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment.microsecond % 1000:
+        moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    return moment
 
 
 def parse_time(value: Any, field: str) -> datetime:
     """ISO 8601 (a trailing Z too) or Unix seconds; naive times are taken as WIB (UTC+7)."""
-    from datetime import timedelta, timezone
-
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, int | float):
@@ -43,7 +56,7 @@ def parse_time(value: Any, field: str) -> datetime:
     else:
         raise BadInput(f"{field}: missing or empty time")
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone(timedelta(hours=7)))
+        moment = moment.replace(tzinfo=WIB)
     return _millis(moment)
 
 
@@ -142,8 +155,8 @@ def new_status(
     occurred_at = _millis(occurred_at)
     if status not in STATUSES:
         raise BadInput(f"unknown canonical status {status!r}")
-    stable = update_id or str(
-        uuid.uuid5(HUB_NAMESPACE, f"{hub_id}/{agency}/{source_status}/{occurred_at.isoformat()}")
+    stable = update_id or uuid5_text(
+        HUB_NAMESPACE, f"{hub_id}/{agency}/{source_status}/{occurred_at.isoformat()}"
     )
     return {
         "update_id": stable,

@@ -34,6 +34,12 @@ class Codec(Protocol):
 
 
 def _write(header: bytes, writer: SchemaVersion, value: Mapping[str, Any]) -> bytes:
+    fast = writer.fast
+    if fast is not None:
+        try:
+            return header + fast.binary_encode(value)
+        except Exception:
+            pass
     out = BytesIO()
     out.write(header)
     try:
@@ -60,6 +66,12 @@ def _refused(writer: SchemaVersion, value: Any, exc: Exception) -> Serialization
 
 
 def _read(data: bytes, offset: int, writer: SchemaVersion, reader: SchemaVersion) -> dict:
+    fast = writer.fast if writer is reader else None
+    if fast is not None:
+        try:
+            return fast.binary_decode(data[offset:])
+        except Exception:
+            pass
     buffer = BytesIO(data)
     buffer.seek(offset)
     try:
@@ -83,6 +95,7 @@ class SingleObjectCodec:
     def __init__(self, store: SchemaStore) -> None:
         self.store = store
         self._latest = {name: store.latest(name) for name in store.names()}
+        self._embedded: dict[tuple[str, int], list[tuple[dict, bytes | None]]] = {}
 
     def _writer(self, schema: str) -> SchemaVersion:
         try:
@@ -99,24 +112,34 @@ class SingleObjectCodec:
         without decoding or encoding them again: Avro's binary encoding of a record is its
         fields' encodings in order. Each part must be the version the record embeds."""
         writer = self._writer(schema)
-        fields = writer.declared["fields"]
-        embeds = {r["name"]: r for r in writer.references}
-        if len(parts) != len(fields):
+        expected = self._embedded_headers(writer)
+        if len(parts) != len(expected):
             raise SerializationError(
-                f"{schema} has {len(fields)} fields; {len(parts)} encoded parts were given."
+                f"{schema} has {len(expected)} fields; {len(parts)} encoded parts were given."
             )
-        bodies = []
-        for field, part in zip(fields, parts, strict=True):
-            embedded = embeds.get(field["type"])
-            expected = self.store.get(embedded["schema"], embedded["version"]) if embedded else None
-            if expected is None or part[:10] != expected.header:
+        for (field, header), part in zip(expected, parts, strict=True):
+            if header is None or part[:10] != header:
                 raise SerializationError(
                     f"{schema}.{field['name']} takes {field['type']} as {schema} "
                     f"v{writer.version} embeds it; the part given is something else.",
                     fix="encode the field with the version the record embeds.",
                 )
-            bodies.append(part[10:])
-        return writer.header + b"".join(bodies)
+        return writer.header + b"".join(part[10:] for part in parts)
+
+    def _embedded_headers(self, writer: SchemaVersion) -> list[tuple[dict, bytes | None]]:
+        """Each field of ``writer`` with the header of the record version it embeds."""
+        key = (writer.name, writer.version)
+        if key not in self._embedded:
+            embeds = {r["name"]: r for r in writer.references}
+            expected = []
+            for field in writer.declared["fields"]:
+                embedded = embeds.get(field["type"]) if isinstance(field["type"], str) else None
+                found = (
+                    self.store.get(embedded["schema"], embedded["version"]) if embedded else None
+                )
+                expected.append((field, found.header if found is not None else None))
+            self._embedded[key] = expected
+        return self._embedded[key]
 
     def decode(self, schema: str, data: bytes) -> dict[str, Any]:
         reader = self._writer(schema)

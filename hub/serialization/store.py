@@ -46,6 +46,14 @@ class SchemaVersion:
         return fastavro.parse_schema(self.expanded, named_schemas={})
 
     @cached_property
+    def fast(self) -> Any:
+        """The same schema compiled by cavro (about twice fastavro's speed, byte for byte
+        the same output), or None where cavro is not installed; see hub.serialization.fast."""
+        from hub.serialization.fast import compile_fast
+
+        return compile_fast(self.expanded)
+
+    @cached_property
     def canonical(self) -> str:
         return to_parsing_canonical_form(self.parsed)
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import UTC, datetime
+from io import BytesIO
 
+import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from fastavro import schemaless_reader, schemaless_writer
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from hub.errors import SerializationError
 from hub.samples import sample_report
+from hub.sdk.reports import uuid5_text
 from hub.serialization import ConfluentCodec, SchemaStore, SingleObjectCodec
 from hub.serialization.store import default_schema_dir
 
@@ -195,3 +201,39 @@ def test_the_sample_reports_span_300_to_2000_bytes() -> None:
     rng = random.Random(3)
     sizes = [len(CODECS[0].encode("Report", sample_report(rng))) for _ in range(2000)]
     assert 300 <= min(sizes) < 500 and 1800 < max(sizes) <= 2000
+
+
+REPORT = STORE.latest("Report")
+
+
+def fastavro_bytes(value: dict) -> bytes:
+    out = BytesIO()
+    schemaless_writer(out, REPORT.parsed, value, strict_allow_default=True)
+    return out.getvalue()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(report=reports)
+@example(report=MAXIMAL)
+@example(report=EMPTY)
+def test_the_fast_path_writes_and_reads_what_fastavro_does(report: dict) -> None:
+    """cavro (the codec's fast path) is held to fastavro's bytes and values."""
+    if REPORT.fast is None:
+        pytest.skip("cavro is not installed for this Python")
+    written = fastavro_bytes(report)
+    assert REPORT.fast.binary_encode(report) == written
+    assert REPORT.fast.binary_decode(written) == schemaless_reader(
+        BytesIO(written), REPORT.parsed, None
+    )
+
+
+def test_a_misspelt_field_is_still_refused_by_name() -> None:
+    wrong = {**EMPTY, "titel": "salah ketik"}
+    with pytest.raises(SerializationError, match="titel"):
+        CODECS[0].encode("Report", wrong)
+
+
+@settings(max_examples=300, deadline=None)
+@given(namespace=st.uuids(), name=st.text(max_size=200))
+def test_hub_ids_are_uuid5(namespace, name: str) -> None:
+    assert uuid5_text(namespace, name) == str(uuid.uuid5(namespace, name))
