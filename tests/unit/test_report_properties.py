@@ -237,3 +237,45 @@ def test_a_misspelt_field_is_still_refused_by_name() -> None:
 @given(namespace=st.uuids(), name=st.text(max_size=200))
 def test_hub_ids_are_uuid5(namespace, name: str) -> None:
     assert uuid5_text(namespace, name) == str(uuid.uuid5(namespace, name))
+
+
+def test_the_fast_path_agrees_on_every_record_the_hub_writes() -> None:
+    """Decisions, routed reports and status updates, as the router and connectors make
+    them: cavro writes fastavro's bytes and reads back fastavro's values."""
+    from datetime import datetime
+
+    from hub.routing import ReloadingRouter, default_rules_dir
+    from hub.sdk.reports import new_status
+
+    router = ReloadingRouter(default_rules_dir()).router
+    rng = random.Random(11)
+    values: list[tuple[str, dict]] = []
+    for _ in range(200):
+        sample = sample_report(rng)
+        decision = router.decide(sample).to_record()
+        values += [
+            ("RoutingDecision", decision),
+            ("RoutedReport", {"report": sample, "decision": decision}),
+            (
+                "StatusUpdate",
+                new_status(
+                    hub_id=sample["hub_id"],
+                    agency=decision["destinations"][0]["agency"],
+                    status=rng.choice(["RECEIVED", "IN_PROGRESS", "RESOLVED"]),
+                    source_status=rng.choice([None, "diproses", "selesai"]),
+                    message=rng.choice([None, "Sedang ditindaklanjuti"]),
+                    actor="lapor-hub",
+                    occurred_at=datetime.now(UTC),
+                ),
+            ),
+        ]
+    for name, value in values:
+        version = STORE.latest(name)
+        if version.fast is None:
+            pytest.skip("cavro is not installed for this Python")
+        out = BytesIO()
+        schemaless_writer(out, version.parsed, value, strict_allow_default=True)
+        assert version.fast.binary_encode(value) == out.getvalue(), name
+        assert version.fast.binary_decode(out.getvalue()) == schemaless_reader(
+            BytesIO(out.getvalue()), version.parsed, None
+        ), name
