@@ -12,9 +12,6 @@ from hub.errors import BadInput
 from hub.vocabulary import CHANNELS, KINDS, STATUSES
 
 HUB_NAMESPACE = uuid.UUID("5b1f4a43-4c41-504f-5221-4855422d4944")
-
-
-HUB_NAMESPACE = uuid.UUID("5b1f4a43-4c41-504f-5221-4855422d4944")
 WIB = timezone(timedelta(hours=7))
 
 

@@ -38,7 +38,7 @@ def _write(header: bytes, writer: SchemaVersion, value: Mapping[str, Any]) -> by
     if fast is not None:
         try:
             return header + fast.binary_encode(value)
-        except Exception:
+        except Exception:  # fastavro, below, refuses it and names the field
             pass
     out = BytesIO()
     out.write(header)
@@ -70,7 +70,7 @@ def _read(data: bytes, offset: int, writer: SchemaVersion, reader: SchemaVersion
     if fast is not None:
         try:
             return fast.binary_decode(data[offset:])
-        except Exception:
+        except Exception:  # fastavro, below, says what is wrong with the bytes
             pass
     buffer = BytesIO(data)
     buffer.seek(offset)
