@@ -330,8 +330,9 @@ def main() -> None:
     rng = random.Random(1708)
     reports = [sample_report(rng) for _ in range(args.reports)]
     raw = [lapor_app_message(r, f"B-{n}") for n, r in enumerate(reports)]
-    parsed = SchemaStore(default_schema_dir()).latest("Report").parsed
-    codec = SingleObjectCodec(SchemaStore(default_schema_dir()))
+    store = SchemaStore(default_schema_dir())
+    parsed = store.latest("Report").parsed
+    codec = SingleObjectCodec(store)
     avro = [codec.encode("Report", r) for r in reports]
 
     names = {
@@ -357,7 +358,7 @@ def main() -> None:
     )
     # the hub's own codec writes with cavro where it is installed: the same reference with
     # it, printed beside (the goal's reference stays the fastavro chain)
-    fast = SchemaStore(default_schema_dir()).latest("Report").fast
+    fast = store.latest("Report").fast
     fast_chain = None
     if fast is not None:
         fast_chain = one_hop(

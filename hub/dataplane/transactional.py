@@ -191,20 +191,21 @@ class TransactionalLoop:
 
     def _commit(self, positions: list, metadata) -> KafkaError | None:
         """Commit the open transaction; the error if it must be aborted instead."""
-        for attempt in range(10):
+        attempt = 0
+        while True:
             try:
                 self.producer.send_offsets_to_transaction(positions, metadata, 30)
                 self.producer.commit_transaction(30)
                 return None
             except KafkaException as exc:
                 error: KafkaError = exc.args[0]
-                if error.retriable() and attempt < 9:
-                    time.sleep(0.1 * (attempt + 1))
+                attempt += 1
+                if error.retriable() and attempt < 10:
+                    time.sleep(0.1 * attempt)
                     continue
                 if error.txn_requires_abort():
                     return error
                 raise  # fatal (fenced, or an EndTxn timeout librdkafka cannot resolve)
-        return None  # not reached: the last attempt returns or raises
 
     def _abort_and_rewind(self, error: KafkaError | None = None) -> None:
         log.warning("aborting a transaction (%s); rewinding to committed offsets", error)

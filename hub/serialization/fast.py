@@ -18,9 +18,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def _options() -> Any:
-    import cavro
-
+def _options(cavro: Any) -> Any:
     return cavro.Options(
         record_allow_extra_fields=False,  # as fastavro's strict mode: a misspelt field fails
         record_encode_use_defaults=True,  # a missing field with a default takes it
@@ -41,7 +39,7 @@ def compile_fast(schema: dict[str, Any]) -> Any:
     except ImportError:
         return None
     try:
-        return cavro.Schema(json.dumps(schema), options=_options())
+        return cavro.Schema(json.dumps(schema), options=_options(cavro))
     except Exception as exc:  # a schema cavro cannot take: fastavro handles it alone
         log.warning("cavro cannot compile %s (%s); using fastavro", schema.get("name"), exc)
         return None
