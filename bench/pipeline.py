@@ -50,6 +50,7 @@ import yaml  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
 from fastavro import schemaless_reader, schemaless_writer  # noqa: E402
 
+from hub import eventloop  # noqa: E402
 from hub.dataplane.worker import ingest_loop  # noqa: E402
 from hub.kafka import TopicSpec, ensure_topics, make_admin, make_consumer, make_producer  # noqa: E402
 from hub.samples import destination_connectors, lapor_app_message, sample_report  # noqa: E402
@@ -305,7 +306,7 @@ def tracker_rate(bootstrap: str, run: str, window: float = 20.0) -> tuple[float,
         await running
         return (last - first) / max(elapsed, 1e-9), last
 
-    return asyncio.run(measure())
+    return eventloop.run(measure())  # the loop the tracker runs on in the hub
 
 
 def main() -> None:

@@ -377,9 +377,9 @@ def run_demo(console: Console) -> DemoSummary:
 
 
 def _run(coroutine):
-    import asyncio
+    from hub import eventloop
 
-    return asyncio.run(coroutine)
+    return eventloop.run(coroutine)
 
 
 def _count(summary: DemoSummary, bootstrap: str, hub: HubRuntime, apps: dict[str, Any]) -> None:

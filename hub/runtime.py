@@ -39,6 +39,7 @@ import uvicorn
 from httpx_aiohttp import HttpxAiohttpClient
 from pydantic import SecretStr
 
+from hub import eventloop
 from hub.config import build_connectors, hub_side, load_config
 from hub.connect import (
     Cursors,
@@ -128,7 +129,7 @@ class HubRuntime:
         if self.only is not None:  # a connector alone: its sides, nothing of the hub's
             self._ingest = None
             try:
-                asyncio.run(self._serve(stop))
+                eventloop.run(self._serve(stop))
             finally:
                 stop.set()
             return self.counters
@@ -145,7 +146,7 @@ class HubRuntime:
         thread = threading.Thread(target=run_ingest, daemon=True, name="ingest")
         thread.start()
         try:
-            asyncio.run(self._serve(stop))
+            eventloop.run(self._serve(stop))
         finally:
             stop.set()
             thread.join(timeout=30)

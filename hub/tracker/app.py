@@ -36,7 +36,7 @@ from aiokafka.partitioner import murmur2
 from prometheus_client import Counter as PromCounter
 from prometheus_client import Gauge
 
-from hub import topics
+from hub import eventloop, topics
 from hub.config import HubConfig, build_connectors, load_config
 from hub.connect import SOURCE_ID
 from hub.dataplane.ingest import destination_outputs
@@ -360,5 +360,5 @@ def run_tracker(
         await tracker.run(stop)
         log.info("tracker %s stopped after %.0f s", name, time.monotonic() - started)
 
-    asyncio.run(main())
+    eventloop.run(main())
     return dict(tracker.applied)
