@@ -194,9 +194,11 @@ class Cursors:
         self.producer = make_producer(bootstrap)
         self._known: dict[str, str | None] = {}  # read once, then kept as this process moves it
 
-    def load(self, key: str, timeout: float = 10.0) -> str | None:
+    async def load(self, key: str, timeout: float = 10.0) -> str | None:
+        """The first time, read from the topic in a thread (it may take seconds, which
+        would stall every delivery on the event loop); then as this process moved it."""
         if key not in self._known:
-            self._known[key] = self._read(key, timeout)
+            self._known[key] = await asyncio.to_thread(self._read, key, timeout)
         return self._known[key]
 
     def _read(self, key: str, timeout: float) -> str | None:
@@ -246,7 +248,7 @@ async def pull_once(
 ) -> int:
     """One page from the app into Kafka, then its cursor; the number of messages."""
     key = cursor_key(connector, "pull", namespace)
-    page = await connector.pull(client, cursors.load(key))
+    page = await connector.pull(client, await cursors.load(key))
     written = await inbound.write(page.messages)
     if page.cursor is not None:
         await cursors.save(key, page.cursor)
@@ -279,7 +281,7 @@ async def poll_status_once(
 ) -> int:
     """One page of the app's status changes, as StatusUpdates on lapor.status.<connector>."""
     key = cursor_key(connector, "status", namespace)
-    page = await connector.poll_status(client, cursors.load(key))
+    page = await connector.poll_status(client, await cursors.load(key))
     topic = topics.status(connector.instance)
     records = []
     for raw in page.messages:

@@ -122,6 +122,7 @@ class HubRuntime:
         self.counters = Counters()
         self.delivery: dict[str, DeliveryWorker] = {}
         self.feedback: dict[str, FeedbackWorker] = {}
+        self._inbound: dict[str, Inbound] = {}
         self.started = threading.Event()
         self._servers: list[uvicorn.Server] = []
 
@@ -241,7 +242,11 @@ class HubRuntime:
                 await asyncio.sleep(seconds)
 
     async def _pull(self, connector: Connector, client: httpx.AsyncClient, cursors: Cursors) -> int:
-        inbound = Inbound(self.bootstrap, connector)
+        # one producer per connector for the process's life: a new one per poll would
+        # open connections to every broker each second
+        inbound = self._inbound.get(connector.instance)
+        if inbound is None:
+            inbound = self._inbound[connector.instance] = Inbound(self.bootstrap, connector)
         count = await pull_once(
             connector, client, inbound, cursors, namespace=self.config.group_prefix
         )

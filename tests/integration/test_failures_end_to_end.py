@@ -81,6 +81,14 @@ def test_every_report_is_delivered_once_or_dead_lettered_with_its_reason(
                     await asyncio.to_thread(retrier.run_once, 0.2)
 
         asyncio.run(pump(15, until=worker.assigned.is_set))  # join the groups first
+        # the hub (a new consumer group) also reads lapor.in.lapor-nasional from its start:
+        # on a broker earlier runs used, their citizens' reports are routed again. They are
+        # delivered before the faults are set up, and left out of the counts below.
+        for _ in range(30):
+            before = (loop.stats.consumed, len(worker.delivered), len(worker.failed))
+            asyncio.run(pump(2))
+            if (loop.stats.consumed, len(worker.delivered), len(worker.failed)) == before:
+                break
         destination.refuse_words.add("TOLAK")
         destination.state.fail_next(4, status=503)  # 5xx
         destination.state.fail_next(2, status=200, delay=2.0)  # answers too late: timeouts
@@ -115,7 +123,14 @@ def test_every_report_is_delivered_once_or_dead_lettered_with_its_reason(
         good = {hub_id(source, f"G-{n}") for n in range(GOOD)}
         asyncio.run(pump(90, until=lambda: {k.split(":")[0] for k in worker.delivered} >= good))
 
-        delivered = [d["referensi_hub"] for d in destination.state.delivered.values()]
+        def delivered_here() -> list[str]:
+            return [
+                d["referensi_hub"]
+                for d in destination.state.delivered.values()
+                if d["sumber_asal"]["konektor"] == source
+            ]
+
+        delivered = delivered_here()
         assert sorted(delivered) == sorted(good), "each good report delivered exactly once"
         assert worker.retried >= 1, "transient failures went through lapor.retry.deliver"
 
@@ -139,7 +154,7 @@ def test_every_report_is_delivered_once_or_dead_lettered_with_its_reason(
         target = hub_id(source, "REFUSED")
         asyncio.run(pump(30, until=lambda: any(k.startswith(target) for k in worker.delivered)))
         asyncio.run(pump(3))
-        delivered = [d["referensi_hub"] for d in destination.state.delivered.values()]
+        delivered = delivered_here()
         assert delivered.count(target) == 1 and len(delivered) == GOOD + 1
         assert_metrics_counted_it()
         assert_history_of(kafka_bootstrap, target)
