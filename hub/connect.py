@@ -222,6 +222,8 @@ class Cursors:
             consumer.close()
 
     async def save(self, key: str, cursor: str) -> None:
+        if self._known.get(key) == cursor:
+            return  # an idle app's poll: nothing to write (a record a poll, every second)
         await produce_durably(self.producer, [(CURSORS, key.encode(), cursor.encode(), {})])
         self._known[key] = cursor
 

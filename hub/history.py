@@ -5,7 +5,9 @@ table's compacted changelog; the rest is gathered by scanning the topics for the
 key: lapor.reports (what came in), lapor.routed (every decision, with its rules version),
 lapor.ledger (what each destination acknowledged), lapor.status.* (every status change),
 the retry topics (delivery attempts that failed and were retried) and the dead-letter
-topics. A scan reads whole topics: right for an investigation, not for a dashboard.
+topics. Topics keyed by the hub id are read on the key's partition only; the changelog (a
+tick may write a report's state on another partition) and the ledger (keyed per delivery)
+are read whole. Right for an investigation, not for a dashboard.
 """
 
 from __future__ import annotations
@@ -45,10 +47,10 @@ def report_history(
     for msg in read_to_end(bootstrap, topics.tracker_changelog(group_prefix)):
         if msg.key() == key:
             history.tracked = json.loads(msg.value()) if msg.value() else None
-    for msg in read_to_end(bootstrap, topics.REPORTS):
+    for msg in read_to_end(bootstrap, topics.REPORTS, key=key):
         if msg.key() == key:
             history.report = serializer.deserialize(topics.REPORTS, msg.value())
-    for msg in read_to_end(bootstrap, topics.ROUTED):
+    for msg in read_to_end(bootstrap, topics.ROUTED, key=key):
         if msg.key() == key:
             history.decisions.append(serializer.deserialize(topics.ROUTED, msg.value())["decision"])
     for msg in read_to_end(bootstrap, LEDGER):
@@ -61,12 +63,12 @@ def report_history(
         if t.startswith("lapor.status.")
     ]
     for topic in sorted(status_topics):
-        for msg in read_to_end(bootstrap, topic):
+        for msg in read_to_end(bootstrap, topic, key=key):
             if msg.key() == key:
                 history.statuses.append(serializer.deserialize(topic, msg.value()))
     history.statuses.sort(key=lambda update: update["occurred_at"])
     for stage in ("deliver", "feedback"):
-        for msg in read_to_end(bootstrap, topics.retry(stage)):
+        for msg in read_to_end(bootstrap, topics.retry(stage), key=key):
             if msg.key() == key:
                 headers = {k: (v or b"").decode() for k, v in (msg.headers() or [])}
                 history.attempts.append(
@@ -77,7 +79,7 @@ def report_history(
                     )
                 )
     for stage in STAGES:
-        for msg in read_to_end(bootstrap, topics.dead_letter(stage)):
+        for msg in read_to_end(bootstrap, topics.dead_letter(stage), key=key):
             if msg.key() == key:
                 headers = {k: v or b"" for k, v in (msg.headers() or [])}
                 reason = headers.get("__connect.errors.exception.message", b"").decode()

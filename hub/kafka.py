@@ -17,7 +17,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from hub.errors import BrokerNotReachable, TopicMismatch
+from hub.errors import BrokerNotReachable, HubError, TopicMismatch
 
 # librdkafka's own log lines go through Python logging, so the CLI decides what is shown
 # (transient warnings such as "Coordinator load in progress: retrying" are noise to a user).
@@ -178,23 +178,47 @@ def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float) -> N
         time.sleep(0.1)
 
 
-def read_to_end(bootstrap: str, topic: str, timeout: float = 10.0):
-    """Every record of ``topic``, from the start to the end it had when asked."""
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition the hub's producers (librdkafka's murmur2_random, Java's default) and
+    faust's (aiokafka's default) give a keyed record."""
+    from aiokafka.partitioner import murmur2
+
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def read_to_end(
+    bootstrap: str,
+    topic: str,
+    timeout: float = 10.0,
+    key: bytes | None = None,
+    stall_seconds: float = 90.0,
+):
+    """Every record of ``topic``, from the start to the end it had when asked; with ``key``,
+    only the partition that key's records are on.
+
+    The end is taken when asked (for a read_committed reader, the last stable offset: an
+    open transaction does not hold the read). However long the topic, it is read to that
+    end; if reading stops moving for ``stall_seconds`` (the broker went away, a partition
+    has no leader) HubError says so: a history or a replay ledger cut short without a word
+    would look complete."""
     consumer = make_consumer(bootstrap, f"lapor-reader-{uuid.uuid4().hex[:8]}")
     try:
         metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
         if metadata is None or metadata.error is not None:
             return
+        numbers = list(metadata.partitions)
+        if key is not None:
+            numbers = [partition_of(key, len(numbers))]
         ends = {}
-        for number in metadata.partitions:
+        for number in numbers:
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, number), timeout)
             if high > low:
                 ends[number] = high
         if not ends:
             return
         consumer.assign([TopicPartition(topic, n, 0) for n in ends])
-        deadline = time.monotonic() + max(timeout, 60)
-        while ends and time.monotonic() < deadline:
+        moved_at, last = time.monotonic(), None
+        while ends:
             for msg in consumer.consume(500, 0.5):
                 if msg.error():
                     if msg.error().code() == KafkaError._PARTITION_EOF:
@@ -204,6 +228,17 @@ def read_to_end(bootstrap: str, topic: str, timeout: float = 10.0):
             # done by position, not by the last record seen: a transaction's commit marker
             # takes the last offset of a topic written in transactions, and is never delivered
             positions = consumer.position([TopicPartition(topic, n) for n in ends])
+            now = [(p.partition, p.offset) for p in positions]
+            if now != last:
+                moved_at, last = time.monotonic(), now
+            elif time.monotonic() - moved_at > stall_seconds:
+                behind = {p: ends[p] - max(o, 0) for p, o in now}
+                raise HubError(
+                    f"reading {topic} stopped moving for {stall_seconds:.0f} s with records "
+                    f"left (partition: records left) {behind}; what was read is incomplete",
+                    fix="check that the brokers are up and every partition has a leader "
+                    "(lapor-hub broker status), then run the command again.",
+                )
             for partition in positions:
                 if partition.offset >= ends[partition.partition]:
                     ends.pop(partition.partition)

@@ -1,0 +1,94 @@
+"""Reading a topic back, as `reports show`, the dead-letter tools and the audit trail do:
+a hub id's records are on the partition every producer of the hub puts them on, and a read
+that stops moving says so instead of returning part of the topic."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from confluent_kafka import Producer
+
+from hub.errors import HubError
+from hub.kafka import (
+    TopicSpec,
+    ensure_topics,
+    make_admin,
+    make_producer,
+    partition_of,
+    read_to_end,
+)
+from hub.sdk.reports import hub_id
+from tests.helpers import unique
+
+pytestmark = pytest.mark.kafka
+
+
+def test_a_hub_id_is_read_on_the_partition_the_hub_wrote_it_to(kafka_bootstrap: str) -> None:
+    topic = unique("lapor.test.partitions")
+    ensure_topics(make_admin(kafka_bootstrap), [TopicSpec(topic, 6)])
+    producer = make_producer(kafka_bootstrap)
+    keys = [hub_id("lapor-test", f"P-{n}").encode() for n in range(300)]
+    for key in keys:
+        producer.produce(topic, key=key, value=b"laporan")
+    assert producer.flush(30) == 0
+    placed = {msg.key(): msg.partition() for msg in read_to_end(kafka_bootstrap, topic)}
+    assert placed == {key: partition_of(key, 6) for key in keys}
+    assert len(set(placed.values())) == 6  # the keys spread: the check means something
+    for key in keys[:10]:
+        found = list(read_to_end(kafka_bootstrap, topic, key=key))
+        assert key in {msg.key() for msg in found}
+        assert {msg.partition() for msg in found} == {partition_of(key, 6)}
+
+
+def test_an_open_transaction_does_not_hold_a_read(kafka_bootstrap: str) -> None:
+    """A read_committed reader ends at the last stable offset when asked: a producer that
+    crashed inside a transaction does not make `reports show` wait for its timeout."""
+    topic = unique("lapor.test.open-transaction")
+    ensure_topics(make_admin(kafka_bootstrap), [TopicSpec(topic, 1)])
+    producer = make_producer(kafka_bootstrap)
+    producer.produce(topic, key=b"before", value=b"committed")
+    assert producer.flush(30) == 0
+    crashed = Producer(
+        {
+            "bootstrap.servers": kafka_bootstrap,
+            "transactional.id": unique("crashed"),
+            "transaction.timeout.ms": 60_000,
+        }
+    )
+    crashed.init_transactions(30)
+    crashed.begin_transaction()
+    crashed.produce(topic, key=b"open", value=b"not committed yet")
+    assert crashed.flush(30) == 0
+    try:
+        started = time.monotonic()
+        assert [m.key() for m in read_to_end(kafka_bootstrap, topic)] == [b"before"]
+        assert time.monotonic() - started < 10
+    finally:
+        crashed.abort_transaction(30)
+
+
+@pytest.mark.slow
+def test_a_read_that_stops_moving_fails_loudly(local_cluster_factory) -> None:
+    cluster = local_cluster_factory(nodes=1)
+    cluster.start()
+    topic = unique("lapor.test.stalled")
+    ensure_topics(make_admin(cluster.bootstrap), [TopicSpec(topic, 1)])
+    producer = make_producer(cluster.bootstrap, compression_type="none")
+    value = b"x" * 100_000
+    for number in range(1_500):  # 150 MB: more than the reader fetches ahead (64 MB)
+        while True:
+            try:
+                producer.produce(topic, key=str(number).encode(), value=value)
+                break
+            except BufferError:
+                producer.poll(0.1)
+    assert producer.flush(60) == 0
+    reading = read_to_end(cluster.bootstrap, topic, stall_seconds=3)
+    assert next(reading).key() == b"0"
+    cluster.stop()  # the broker goes away mid-read
+    read = 1
+    with pytest.raises(HubError, match=r"stopped moving .* incomplete"):
+        for _ in reading:
+            read += 1
+    assert read < 1_500
