@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from aiokafka.partitioner import murmur2
 from prometheus_client import Counter as PromCounter
 from prometheus_client import Gauge
 
@@ -41,7 +40,7 @@ from hub.config import HubConfig, build_connectors, load_config
 from hub.connect import SOURCE_ID
 from hub.dataplane.ingest import destination_outputs
 from hub.errors import HubError
-from hub.kafka import TopicSpec, client_security, ensure_topics, make_admin
+from hub.kafka import TopicSpec, client_security, ensure_topics, make_admin, partition_of
 from hub.routing import ReloadingRouter
 from hub.sdk import Capability
 from hub.serialization import TopicSerializer, load_store, make_codec
@@ -66,11 +65,6 @@ ESCALATIONS = PromCounter(
     "lapor_escalations", "Reports passed to a parent agency after a clock ran out.", ["agency"]
 )
 EVENTS = PromCounter("lapor_tracker_events", "Events the tracker applied, by kind.", ["kind"])
-
-
-def partition_of(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default (murmur2) partitioner gives ``key``."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def faust_credentials() -> faust.SASLCredentials | None:
