@@ -94,6 +94,22 @@ def fresh_broker():
         cluster.stop()
 
 
+def hub_config(
+    folder: Path, group_prefix: str, source: str, base_urls: dict[str, str] | None = None
+) -> Path:
+    """A hub.yaml: ``source`` (a lapor-json app) and the demo's destination connectors,
+    at ``base_urls`` (instance -> URL) where given."""
+    connectors = {
+        source: {"type": "lapor-json", "agency": "admin-nasional"},
+        **destination_connectors(),
+    }
+    for instance, url in (base_urls or {}).items():
+        connectors[instance]["base_url"] = url
+    config = folder / "hub.yaml"
+    config.write_text(yaml.safe_dump({"group_prefix": group_prefix, "connectors": connectors}))
+    return config
+
+
 def fill(bootstrap: str, topic: str, values: list[bytes]) -> None:
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "acks": "all"})
     for number, value in enumerate(values):
@@ -182,20 +198,16 @@ def latency_at(
     while len(urls) < 4 and time.monotonic() < deadline:
         time.sleep(0.1)
     source = f"lapor-latency-{run}"
-    connectors = {
-        source: {"type": "lapor-json", "agency": "admin-nasional"},
-        **destination_connectors(),
+    apps = {
+        "lapor-nasional": "lapor",
+        "open311-surabaya": "open311",
+        "kemensos-soap": "soap",
+        "dinas-bandung": "dinas",
     }
-    for name, app in (
-        ("lapor-nasional", "lapor"),
-        ("open311-surabaya", "open311"),
-        ("kemensos-soap", "soap"),
-        ("dinas-bandung", "dinas"),
-    ):
-        connectors[name]["base_url"] = urls[app]
     folder = Path(tempfile.mkdtemp())
-    config = folder / "hub.yaml"
-    config.write_text(yaml.safe_dump({"group_prefix": f"latency-{run}", "connectors": connectors}))
+    config = hub_config(
+        folder, f"latency-{run}", source, {name: urls[app] for name, app in apps.items()}
+    )
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
     with (folder / "hub.log").open("ab") as log:
         hub = subprocess.Popen(
@@ -290,18 +302,7 @@ def hub_hop(bootstrap: str, source: str, group_prefix: str, count: int) -> tuple
     """Reports/s through the hub's translate-and-route hop (a consumer group of its own
     reading lapor.in.<source> from its start), and the records it wrote per report."""
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "hub.yaml"
-        config.write_text(
-            yaml.safe_dump(
-                {
-                    "group_prefix": group_prefix,
-                    "connectors": {
-                        source: {"type": "lapor-json", "agency": "admin-nasional"},
-                        **destination_connectors(),
-                    },
-                }
-            )
-        )
+        config = hub_config(Path(tmp), group_prefix, source)
         loop = ingest_loop(config, "bench", bootstrap)
         while loop.stats.consumed == 0:
             loop.step(1.0)
@@ -311,7 +312,7 @@ def hub_hop(bootstrap: str, source: str, group_prefix: str, count: int) -> tuple
         loop.flush()
         rate = (count - first) / (time.perf_counter() - started)
         outputs = loop.stats.produced / max(loop.stats.consumed, 1)
-        loop.consumer.close()
+        loop.close()
     return rate, outputs
 
 
@@ -320,10 +321,7 @@ def tracker_rate(bootstrap: str, run: str, window: float = 20.0) -> tuple[float,
     from hub.tracker.app import Tracker
 
     folder = Path(tempfile.mkdtemp())
-    config = folder / "hub.yaml"
-    connectors = {f"lapor-latency-{run}": {"type": "lapor-json", "agency": "admin-nasional"}}
-    connectors.update(destination_connectors())
-    config.write_text(yaml.safe_dump({"group_prefix": f"trk-{run}", "connectors": connectors}))
+    config = hub_config(folder, f"trk-{run}", f"lapor-latency-{run}")
     tracker = Tracker(config, bootstrap, "bench", tick_seconds=60, datadir=folder)
 
     async def measure() -> tuple[float, int]:

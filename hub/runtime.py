@@ -241,14 +241,16 @@ class HubRuntime:
             if not busy:
                 await asyncio.sleep(seconds)
 
+    def _inbound_of(self, connector: Connector) -> Inbound:
+        """One producer per connector for the process's life (pulls and webhooks share it):
+        a new one per poll would open connections to every broker each second."""
+        if connector.instance not in self._inbound:
+            self._inbound[connector.instance] = Inbound(self.bootstrap, connector)
+        return self._inbound[connector.instance]
+
     async def _pull(self, connector: Connector, client: httpx.AsyncClient, cursors: Cursors) -> int:
-        # one producer per connector for the process's life: a new one per poll would
-        # open connections to every broker each second
-        inbound = self._inbound.get(connector.instance)
-        if inbound is None:
-            inbound = self._inbound[connector.instance] = Inbound(self.bootstrap, connector)
         count = await pull_once(
-            connector, client, inbound, cursors, namespace=self.config.group_prefix
+            connector, client, self._inbound_of(connector), cursors, self.config.group_prefix
         )
         self.counters.add(self.counters.pulled, connector.instance, count)
         return count
@@ -300,7 +302,7 @@ class HubRuntime:
     ) -> None:
         from hub.sdk.webhook import webhook_app
 
-        inbound = Inbound(self.bootstrap, connector)
+        inbound = self._inbound_of(connector)
 
         async def sink(messages: list) -> None:
             await inbound.write(messages)

@@ -113,9 +113,14 @@ class TransactionalLoop:
                 self.step()
             self.flush()
         finally:
-            self._committer.shutdown(wait=True)
-            self.consumer.close()
+            self.close()
         return self.stats
+
+    def close(self) -> None:
+        """Leave the group and stop the commit thread (what is open is not committed:
+        call flush() first to commit it)."""
+        self._committer.shutdown(wait=True)
+        self.consumer.close()
 
     def step(self, timeout: float | None = None) -> int:
         """Consume one batch (or wait up to the commit interval) and commit when due.
