@@ -18,10 +18,11 @@ agent handled when a rebalance gives a process back partitions it had:
    one is read again (fix 4).
 4. Once a rebalance has ended and the worker is ready, the partitions are sought to their
    committed offsets once more, before the next fetch. faust seeks there while it resumes
-   the streams, and a record fetched in that window could be lost: in ~1 run in 20 of the
-   tracker kill test a restarted tracker never handled a status written while it was down
-   (its offset stayed uncommitted, the agent kept handling ticks). The exact path was not
-   pinned down; a seek once the flow runs again reads whatever that window dropped.
+   the streams, and a record fetched in that window could be lost: a restarted tracker
+   never handled a status written while it was down (once in CI, once in ~40 runs of the
+   tracker kill test here; its offset stayed uncommitted while the agent kept handling
+   ticks). The exact path was not pinned down; a seek once the flow runs again reads
+   whatever that window dropped.
 
 Reading a record again is safe: the tracker's transitions are idempotent.
 """
