@@ -1,4 +1,4 @@
-"""faust's Kafka transport with four fixes, so that a rebalance never skips records.
+"""faust's Kafka transport with three fixes, so that a rebalance never skips records.
 
 faust-streaming 0.15 (issues #216, #221, #236 are the family) can commit past records no
 agent handled when a rebalance gives a process back partitions it had:
@@ -14,15 +14,7 @@ agent handled when a rebalance gives a process back partitions it had:
    where its fetcher is, so what faust meant to read again after a recovery or a dropped
    fetch was never read: here it starts again from its first record.
 3. Events a stream skips during a rebalance are acked while skipped, and their offsets can
-   be committed. Here only a message the agent marked as handled is acked, and a skipped
-   one is read again (fix 4).
-4. Once a rebalance has ended and the worker is ready, the partitions are sought to their
-   committed offsets once more, before the next fetch. faust seeks there while it resumes
-   the streams, and a record fetched in that window could be lost: a restarted tracker
-   never handled a status written while it was down (once in CI, once in ~40 runs of the
-   tracker kill test here; its offset stayed uncommitted while the agent kept handling
-   ticks). The exact path was not pinned down; a seek once the flow runs again reads
-   whatever that window dropped.
+   be committed. Here only a message the agent marked as handled is acked.
 
 Reading a record again is safe: the tracker's transitions are idempotent.
 """
@@ -43,16 +35,6 @@ log = logging.getLogger(__name__)
 
 class ConsumerThread(driver.AIOKafkaConsumerThread):
     async def getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
-        consumer = self.consumer
-        if consumer.read_again and self.app.flow_control.is_active() and not self.app.rebalancing:
-            # after a rebalance, or records the stream skipped: from the committed offsets
-            if consumer.skipped:
-                log.info("reading again what the stream skipped: %s", consumer.skipped)
-            consumer.read_again, consumer.skipped = False, {}
-            try:
-                await consumer.perform_seek()
-            except Exception as exc:  # rebalancing again: that rebalance seeks too
-                log.warning("no seek after a rebalance: %r", exc)
         generation = self.app.consumer_generation_id
         records = await super().getmany(active_partitions, timeout)
         if generation != self.app.consumer_generation_id and records:
@@ -89,18 +71,12 @@ class Consumer(driver.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.handled: weakref.WeakSet[Message] = weakref.WeakSet()
-        self.skipped: dict[TP, int] = {}  # partition -> the first offset a stream skipped
-        self.read_again = False  # seek to the committed offsets before the next fetch
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def ack(self, message: Message) -> bool:
         if message not in self.handled:  # skipped by the stream: not done (fix 3)
-            if not message.acked:
-                first = self.skipped.get(message.tp, message.offset)
-                self.skipped[message.tp] = min(first, message.offset)
-                self.read_again = True
             message.acked = True
             return False
         self.handled.discard(message)
@@ -116,10 +92,6 @@ class App(faust.App):
 
     def _new_transport(self) -> Any:
         return Transport(self.conf.broker_consumer, self)
-
-    def on_rebalance_end(self) -> None:
-        super().on_rebalance_end()
-        self.consumer.read_again = True  # fix 4
 
     def handled(self, message: Message) -> None:
         """Call when the agent is done with ``message``: its offset may now be committed."""
