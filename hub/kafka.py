@@ -23,6 +23,32 @@ from hub.errors import BrokerNotReachable, HubError, TopicMismatch
 # (transient warnings such as "Coordinator load in progress: retrying" are noise to a user).
 CLIENT_LOGGER = logging.getLogger("hub.librdkafka")
 
+# Errors that pass by themselves: a group coordinator or a partition leader moving, a broker
+# restarting. librdkafka does not mark all of them retriable (a commit's NOT_COORDINATOR).
+PASSING = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.REBALANCE_IN_PROGRESS,
+    KafkaError.ILLEGAL_GENERATION,
+    KafkaError.UNKNOWN_MEMBER_ID,
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.REQUEST_TIMED_OUT,
+    KafkaError._TIMED_OUT,
+    KafkaError._MSG_TIMED_OUT,
+    KafkaError._TRANSPORT,
+    KafkaError._ALL_BROKERS_DOWN,
+}
+
+
+def is_passing(exc: KafkaException) -> bool:
+    """Whether trying again later is the answer (not a wrong setting, a missing topic or a
+    refused principal, which must stop the process with their reason)."""
+    error = exc.args[0] if exc.args else None
+    return isinstance(error, KafkaError) and (error.retriable() or error.code() in PASSING)
+
+
 PRODUCER_DEFAULTS: dict[str, Any] = {
     "acks": "all",
     "enable.idempotence": True,

@@ -36,6 +36,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from confluent_kafka import KafkaException
 from httpx_aiohttp import HttpxAiohttpClient
 from pydantic import SecretStr
 
@@ -52,6 +53,7 @@ from hub.connect import (
 )
 from hub.dataplane.worker import ingest_loop
 from hub.errors import HubError
+from hub.kafka import is_passing
 from hub.sdk import Capability, Connector
 from hub.sdk.http import transport_errors
 from hub.serialization import TopicSerializer, load_store, make_codec
@@ -231,13 +233,14 @@ class HubRuntime:
 
     async def _every(self, stop: threading.Event, seconds: float, action, *args) -> None:
         while not stop.is_set():
+            busy = 0
             try:
-                with transport_errors("an agency app"):
-                    busy = await action(*args)
+                async with self._kafka_may_pass(f"{action.__name__.strip('_')} {args[0].instance}"):
+                    with transport_errors("an agency app"):
+                        busy = await action(*args)
             except HubError as exc:
                 self.counters.errors.append(str(exc))
                 log.warning("%s", exc)
-                busy = 0
             if not busy:
                 await asyncio.sleep(seconds)
 
@@ -274,7 +277,8 @@ class HubRuntime:
     ) -> None:
         while not stop.is_set():
             before = len(worker.delivered)
-            await worker.run_once(client, timeout=0.02)
+            async with self._kafka_may_pass(f"delivery to {worker.connector.instance}"):
+                await worker.run_once(client, timeout=0.02)
             self.counters.add(
                 self.counters.delivered, worker.connector.instance, len(worker.delivered) - before
             )
@@ -284,7 +288,8 @@ class HubRuntime:
     ) -> None:
         while not stop.is_set():
             before = worker.sent
-            await worker.run_once(client, timeout=0.02)
+            async with self._kafka_may_pass(f"statuses to {worker.connector.instance}"):
+                await worker.run_once(client, timeout=0.02)
             self.counters.add(self.counters.told, worker.connector.instance, worker.sent - before)
 
     async def _retries(self, stop: threading.Event, stage: str) -> None:
@@ -293,9 +298,23 @@ class HubRuntime:
         worker = RetryWorker(self.bootstrap, stage, f"{self.config.group_prefix}-retry-{stage}")
         try:
             while not stop.is_set():
-                await asyncio.to_thread(worker.run_once, 0.5)
+                async with self._kafka_may_pass(f"{stage} retries"):
+                    await asyncio.to_thread(worker.run_once, 0.5)
         finally:
             worker.close()
+
+    @contextlib.asynccontextmanager
+    async def _kafka_may_pass(self, what: str):
+        """A Kafka error that passes (a group coordinator or a leader moving, a broker
+        restarting) costs one step, not the hub: what the step did not commit is read
+        again, and deliveries and statuses carry idempotency keys. Any other stops the hub."""
+        try:
+            yield
+        except KafkaException as exc:
+            if not is_passing(exc):
+                raise
+            log.warning("%s: %s; trying again in 1 s", what, exc.args[0].str())
+            await asyncio.sleep(1.0)
 
     async def _webhook(
         self, stop: threading.Event, connector: Connector, webhook: dict[str, Any]
