@@ -27,7 +27,14 @@ from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from hub import metrics, topics
 from hub.deadletters import DeadLetter, dead_letter
 from hub.errors import BadInput, PermanentDeliveryError, RetryableDeliveryError
-from hub.kafka import TopicSpec, ensure_topics, make_admin, make_consumer, make_producer
+from hub.kafka import (
+    TopicSpec,
+    ensure_topics,
+    is_passing,
+    make_admin,
+    make_consumer,
+    make_producer,
+)
 from hub.privacy import (
     SEALED_HEADER,
     PrivacyError,
@@ -165,13 +172,6 @@ class Inbound:
         await produce_durably(self.producer, [(topics.dead_letter(stage), None, sealed, headers)])
 
 
-_LEADER_SETTLING = {
-    KafkaError.NOT_LEADER_FOR_PARTITION,
-    KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError.UNKNOWN_TOPIC_OR_PART,
-}
-
-
 def _watermarks(consumer, partition: TopicPartition, timeout: float) -> tuple[int, int]:
     """A partition's offsets, waiting out a leader that is still being elected."""
     deadline = time.monotonic() + timeout
@@ -179,8 +179,8 @@ def _watermarks(consumer, partition: TopicPartition, timeout: float) -> tuple[in
         try:
             return consumer.get_watermark_offsets(partition, timeout=timeout)
         except KafkaException as exc:
-            error = exc.args[0]
-            settling = error.code() in _LEADER_SETTLING or error.retriable()
+            # a topic just created is unknown until its leader is elected
+            settling = is_passing(exc) or exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART
             if not settling or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)

@@ -62,6 +62,21 @@ from hub.settings import load_settings
 log = logging.getLogger(__name__)
 
 
+@contextlib.asynccontextmanager
+async def kafka_may_pass(what: str):
+    """A Kafka error that passes (a group coordinator or a leader moving, a broker
+    restarting) costs one step of a worker loop, not the hub: what the step did not commit
+    is read again, and deliveries and statuses carry idempotency keys. Any other stops the
+    hub with its reason."""
+    try:
+        yield
+    except KafkaException as exc:
+        if not is_passing(exc):
+            raise
+        log.warning("%s: %s; trying again in 1 s", what, exc.args[0].str())
+        await asyncio.sleep(1.0)
+
+
 @dataclass
 class Counters:
     pulled: dict[str, int] = field(default_factory=dict)
@@ -232,10 +247,11 @@ class HubRuntime:
         )
 
     async def _every(self, stop: threading.Event, seconds: float, action, *args) -> None:
+        what = f"{action.__name__.strip('_')} {args[0].instance}"  # "pull lapor-nasional"
         while not stop.is_set():
             busy = 0
             try:
-                async with self._kafka_may_pass(f"{action.__name__.strip('_')} {args[0].instance}"):
+                async with kafka_may_pass(what):
                     with transport_errors("an agency app"):
                         busy = await action(*args)
             except HubError as exc:
@@ -275,9 +291,10 @@ class HubRuntime:
     async def _deliveries(
         self, stop: threading.Event, worker: DeliveryWorker, client: httpx.AsyncClient
     ) -> None:
+        what = f"delivery to {worker.connector.instance}"
         while not stop.is_set():
             before = len(worker.delivered)
-            async with self._kafka_may_pass(f"delivery to {worker.connector.instance}"):
+            async with kafka_may_pass(what):
                 await worker.run_once(client, timeout=0.02)
             self.counters.add(
                 self.counters.delivered, worker.connector.instance, len(worker.delivered) - before
@@ -286,9 +303,10 @@ class HubRuntime:
     async def _feedback(
         self, stop: threading.Event, worker: FeedbackWorker, client: httpx.AsyncClient
     ) -> None:
+        what = f"statuses to {worker.connector.instance}"
         while not stop.is_set():
             before = worker.sent
-            async with self._kafka_may_pass(f"statuses to {worker.connector.instance}"):
+            async with kafka_may_pass(what):
                 await worker.run_once(client, timeout=0.02)
             self.counters.add(self.counters.told, worker.connector.instance, worker.sent - before)
 
@@ -298,23 +316,10 @@ class HubRuntime:
         worker = RetryWorker(self.bootstrap, stage, f"{self.config.group_prefix}-retry-{stage}")
         try:
             while not stop.is_set():
-                async with self._kafka_may_pass(f"{stage} retries"):
+                async with kafka_may_pass(f"{stage} retries"):
                     await asyncio.to_thread(worker.run_once, 0.5)
         finally:
             worker.close()
-
-    @contextlib.asynccontextmanager
-    async def _kafka_may_pass(self, what: str):
-        """A Kafka error that passes (a group coordinator or a leader moving, a broker
-        restarting) costs one step, not the hub: what the step did not commit is read
-        again, and deliveries and statuses carry idempotency keys. Any other stops the hub."""
-        try:
-            yield
-        except KafkaException as exc:
-            if not is_passing(exc):
-                raise
-            log.warning("%s: %s; trying again in 1 s", what, exc.args[0].str())
-            await asyncio.sleep(1.0)
 
     async def _webhook(
         self, stop: threading.Event, connector: Connector, webhook: dict[str, Any]

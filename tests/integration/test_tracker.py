@@ -42,6 +42,7 @@ from tests.helpers import routed
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 SERIALIZER = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
 ORIGIN = "warga-jatim"
+FAUST_DROPS = ("DROPPED MESSAGE", "Skipping message", "Cancelling getmany", "flow not active")
 MAPPING = Path(__file__).resolve().parents[2] / "connectors/declarative/examples/dinas-json.yaml"
 
 
@@ -118,9 +119,6 @@ def trail(bootstrap: str, hub: str, tracker: subprocess.Popen, log_path: Path) -
         f"\nrecords faust dropped or skipped: {dropped[-20:]}"
         f"\ntracker {alive}; its log:\n{log_tail(log_path)}"
     )
-
-
-FAUST_DROPS = ("DROPPED MESSAGE", "Skipping message", "Cancelling getmany", "flow not active")
 
 
 def test_statuses_reach_the_origin_and_the_tracker_survives_a_kill(
