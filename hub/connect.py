@@ -30,10 +30,10 @@ from hub.errors import BadInput, PermanentDeliveryError, RetryableDeliveryError
 from hub.kafka import (
     TopicSpec,
     ensure_topics,
-    is_passing,
     make_admin,
     make_consumer,
     make_producer,
+    watermarks,
 )
 from hub.privacy import (
     SEALED_HEADER,
@@ -172,20 +172,6 @@ class Inbound:
         await produce_durably(self.producer, [(topics.dead_letter(stage), None, sealed, headers)])
 
 
-def _watermarks(consumer, partition: TopicPartition, timeout: float) -> tuple[int, int]:
-    """A partition's offsets, waiting out a leader that is still being elected."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return consumer.get_watermark_offsets(partition, timeout=timeout)
-        except KafkaException as exc:
-            # a topic just created is unknown until its leader is elected
-            settling = is_passing(exc) or exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART
-            if not settling or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 class Cursors:
     """Each connector side's cursor, in a compacted topic."""
 
@@ -204,7 +190,7 @@ class Cursors:
     def _read(self, key: str, timeout: float) -> str | None:
         consumer = make_consumer(self.bootstrap, f"lapor-cursor-reader-{time.time_ns()}")
         try:
-            low, high = _watermarks(consumer, TopicPartition(CURSORS, 0), timeout)
+            low, high = watermarks(consumer, TopicPartition(CURSORS, 0), timeout)
             if high <= low:
                 return None
             consumer.assign([TopicPartition(CURSORS, 0, low)])
@@ -330,7 +316,7 @@ class Ledger:
         try:
             partitions = consumer.list_topics(LEDGER, timeout=timeout).topics[LEDGER].partitions
             for number in partitions:
-                low, high = _watermarks(consumer, TopicPartition(LEDGER, number), timeout)
+                low, high = watermarks(consumer, TopicPartition(LEDGER, number), timeout)
                 if high <= low:
                     continue
                 consumer.assign([TopicPartition(LEDGER, number, low)])

@@ -49,7 +49,16 @@ def is_passing(exc: KafkaException) -> bool:
     return isinstance(error, KafkaError) and (error.retriable() or error.code() in PASSING)
 
 
+# librdkafka 2.10+ "re-bootstraps" when every broker it knows is down (a single-node
+# cluster restarting): it decommissions the broker handles, and a transactional producer's
+# or a group's coordinator cached on a decommissioned handle is never looked up again
+# (librdkafka#5511: send_offsets_to_transaction hangs; the stale handle spins a core). Seen
+# here: after an 8 s restart of the only broker the ingest worker's commit hung for good.
+# Without it the client reconnects to the brokers it knows, which is what a hub wants: its
+# cluster's addresses do not change while it runs.
+CLIENT_DEFAULTS: dict[str, Any] = {"metadata.recovery.strategy": "none"}
 PRODUCER_DEFAULTS: dict[str, Any] = {
+    **CLIENT_DEFAULTS,
     "acks": "all",
     "enable.idempotence": True,
     "linger.ms": 5,
@@ -59,6 +68,7 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "partitioner": "murmur2_random",
 }
 CONSUMER_DEFAULTS: dict[str, Any] = {
+    **CLIENT_DEFAULTS,
     "group.protocol": "classic",
     "isolation.level": "read_committed",
     "auto.offset.reset": "earliest",
@@ -114,7 +124,10 @@ def make_consumer(
 
 
 def make_admin(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, **client_security()}, logger=CLIENT_LOGGER)
+    return AdminClient(
+        {"bootstrap.servers": bootstrap, **CLIENT_DEFAULTS, **client_security()},
+        logger=CLIENT_LOGGER,
+    )
 
 
 def _dotted(overrides: dict[str, Any]) -> dict[str, Any]:
@@ -212,6 +225,21 @@ def partition_of(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
+def watermarks(consumer, partition: TopicPartition, timeout: float) -> tuple[int, int]:
+    """A partition's offsets, waiting out a leader that is still being elected (a topic
+    just created, a broker just restarted)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return consumer.get_watermark_offsets(partition, timeout=timeout)
+        except KafkaException as exc:
+            # a topic just created is unknown until its leader is elected
+            settling = is_passing(exc) or exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+            if not settling or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def read_to_end(
     bootstrap: str,
     topic: str,
@@ -237,7 +265,7 @@ def read_to_end(
             numbers = [partition_of(key, len(numbers))]
         ends = {}
         for number in numbers:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, number), timeout)
+            low, high = watermarks(consumer, TopicPartition(topic, number), timeout)
             if high > low:
                 ends[number] = high
         if not ends:

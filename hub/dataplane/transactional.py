@@ -206,6 +206,9 @@ class TransactionalLoop:
                 error: KafkaError = exc.args[0]
                 attempt += 1
                 if error.retriable() and attempt < 10:
+                    log.warning(
+                        "committing a transaction: %s (attempt %d); retrying", error, attempt
+                    )
                     time.sleep(0.1 * attempt)
                     continue
                 if error.txn_requires_abort():

@@ -325,3 +325,20 @@ def test_losing_a_broker_of_three_mid_stream_loses_and_duplicates_nothing(
         cluster.start_node(2)
 
     run_under_faults(cluster.bootstrap, tmp_path, 2000, lose_a_broker, replication=3)
+
+
+def test_restarting_the_only_broker_mid_stream_loses_and_duplicates_nothing(
+    fresh_cluster, tmp_path: Path
+) -> None:
+    """A single-node deployment's broker restarted under a running hub: its clients must
+    reconnect to it, not re-bootstrap and lose their coordinators (librdkafka#5511: before
+    CLIENT_DEFAULTS the ingest worker's commit hung for good and nothing more was routed)."""
+    cluster = fresh_cluster(1)
+
+    def restart_the_broker(_: Processes) -> None:
+        time.sleep(8)
+        cluster.stop()
+        time.sleep(8)
+        cluster.start()
+
+    run_under_faults(cluster.bootstrap, tmp_path, 1000, restart_the_broker, replication=1)
