@@ -1160,9 +1160,14 @@ def connect(
 
 def main() -> None:
     """Entry point: HubErrors become a two-line message (cause, fix) and exit code 2."""
+    import faulthandler
+    import signal
+
     from hub.logs import configure_logging
 
     configure_logging()
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>`: every thread's stack, on stderr
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         app()
     except HubError as exc:

@@ -213,6 +213,14 @@ class Processes:
         self.running[name].wait(10)
         self.kills += 1
 
+    def dump_stacks(self) -> None:
+        """Every running process writes its threads' stacks to its log (SIGUSR1): where a
+        stuck worker waits, for the failure message."""
+        for process in self.running.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGUSR1)
+        time.sleep(1.0)
+
     def stop_all(self) -> None:
         for process in self.running.values():
             if process.poll() is None:
@@ -249,17 +257,25 @@ def run_under_faults(bootstrap: str, tmp_path: Path, count: int, fault, replicat
             wanted = expected_deliveries(bootstrap)
             return len(wanted) >= count and wanted <= network.held()
 
-        assert wait_until(settled, 240, interval=3), (
-            f"{len(expected_deliveries(bootstrap) - network.held())} deliveries missing; "
-            + tail_logs(tmp_path)
-        )
+        if not wait_until(settled, 240, interval=3):
+            wanted = expected_deliveries(bootstrap)
+            processes.dump_stacks()
+            pytest.fail(
+                f"{len(wanted - network.held())} deliveries missing, "
+                f"{count - len({key.split(':')[0] for key in wanted})} reports not routed; "
+                + tail_logs(tmp_path)
+            )
         connectors = list(config["connectors"])
-        assert wait_until(
-            lambda: expected_statuses(bootstrap, connectors) <= network.told(), 240, interval=3
-        ), (
-            f"{len(expected_statuses(bootstrap, connectors) - network.told())} statuses "
-            "did not reach the origin; " + tail_logs(tmp_path)
-        )
+
+        def told() -> bool:
+            return expected_statuses(bootstrap, connectors) <= network.told()
+
+        if not wait_until(told, 240, interval=3):
+            processes.dump_stacks()
+            pytest.fail(
+                f"{len(expected_statuses(bootstrap, connectors) - network.told())} statuses "
+                "did not reach the origin; " + tail_logs(tmp_path)
+            )
         wanted = expected_deliveries(bootstrap)
         held = network.held()
         assert held == wanted, f"held but not routed: {sorted(held - wanted)[:5]}"
@@ -270,9 +286,9 @@ def run_under_faults(bootstrap: str, tmp_path: Path, count: int, fault, replicat
         return processes, network, len(statuses)
 
 
-def tail_logs(folder: Path) -> str:
+def tail_logs(folder: Path, chars: int = 6000) -> str:
     return " | ".join(
-        f"{log.name}: {log.read_text(errors='replace')[-800:]}" for log in folder.glob("*.log")
+        f"{log.name}: {log.read_text(errors='replace')[-chars:]}" for log in folder.glob("*.log")
     )
 
 
