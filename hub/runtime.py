@@ -51,7 +51,8 @@ from hub.connect import (
     poll_status_once,
     pull_once,
 )
-from hub.dataplane.worker import ingest_loop
+from hub.dataplane.transactional import TransactionalLoop
+from hub.dataplane.worker import ingest_loop, run_replacing_hung
 from hub.errors import HubError
 from hub.kafka import is_passing
 from hub.sdk import Capability, Connector
@@ -151,12 +152,18 @@ class HubRuntime:
             finally:
                 stop.set()
             return self.counters
-        ingest = ingest_loop(self.config_path, self.name, self.bootstrap)
-        self._ingest = ingest
+
+        def make_ingest() -> TransactionalLoop:
+            return ingest_loop(self.config_path, self.name, self.bootstrap)
+
+        def replaced(loop: TransactionalLoop) -> None:
+            self._ingest = loop
+
+        self._ingest = make_ingest()
 
         def run_ingest() -> None:
             try:
-                ingest.run(stop.is_set)
+                run_replacing_hung(self._ingest, make_ingest, stop.is_set, replaced)
             except Exception:  # the process must not go on without its ingest worker
                 log.exception("the ingest worker failed; stopping the hub")
                 stop.set()

@@ -8,15 +8,24 @@ or T ms with the consumer's positions sent in the transaction, the classic group
 pinned, commit on revoke, abort on lost partitions; retriable errors retry,
 abortable ones abort and rewind to the committed offsets, fatal ones end the worker (its
 supervisor starts it again).
+
+A commit that does not return is a fault of its own: librdkafka 2.16's
+send_offsets_to_transaction can wait for good on a group coordinator whose broker left the
+cluster (librdkafka#5511, #5456: its timeout is not checked). Seen here whenever the broker
+that coordinates the ingest group stopped: the hop stood still, without a word. A commit
+that has not returned well after the transaction timeout (by then the broker has aborted
+the transaction anyway) raises CommitHung; the loop is abandoned and its supervisor starts
+a new one, whose transactional id fences the old producer.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -38,6 +47,41 @@ class Output(NamedTuple):
 
 
 Transform = Callable[[Message], Sequence[Output]]
+
+
+class CommitHung(Exception):
+    """A transaction commit that did not return: the loop cannot go on (see above)."""
+
+
+class Committer:
+    """Runs commits in order on one daemon thread. (A ThreadPoolExecutor's threads are
+    joined when the interpreter exits: a commit hung in librdkafka would keep the process
+    from ever exiting.)"""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._work, daemon=True, name="commit").start()
+
+    def submit(self, fn: Callable, *args) -> Future:
+        future: Future = Future()
+        self._jobs.put((future, fn, args))
+        return future
+
+    def shutdown(self, wait: bool = True) -> None:
+        stopped = self.submit(None)
+        if wait:
+            stopped.result()
+
+    def _work(self) -> None:
+        while True:
+            future, fn, args = self._jobs.get()
+            if fn is None:
+                future.set_result(None)
+                return
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # handed to the worker's thread by the future
+                future.set_exception(exc)
 
 
 @dataclass
@@ -67,6 +111,8 @@ class TransactionalLoop:
         self.transform = transform
         self.batch_size = batch_size
         self.commit_interval = commit_interval_ms / 1000
+        self.commit_deadline = 1.5 * transaction_timeout_ms / 1000
+        self.abandoned = False  # a commit hung: nothing more is to be waited for
         self.stats = LoopStats()
         self.producer = Producer(
             {
@@ -94,7 +140,7 @@ class TransactionalLoop:
         self._in_transaction = False
         self._pending = 0
         self._opened = 0.0
-        self._committer = ThreadPoolExecutor(1, thread_name_prefix="commit")
+        self._committer = Committer()
         self._committing: Future[KafkaError | None] | None = None
         self.producer.init_transactions(30)
         self.assigned = threading.Event()  # set once the group gave this worker partitions
@@ -118,9 +164,15 @@ class TransactionalLoop:
 
     def close(self) -> None:
         """Leave the group and stop the commit thread (what is open is not committed:
-        call flush() first to commit it)."""
-        self._committer.shutdown(wait=True)
-        self.consumer.close()
+        call flush() first to commit it). An abandoned loop does not wait for its hung
+        commit, and gives its consumer 30 s to leave the group."""
+        self._committer.shutdown(wait=not self.abandoned)
+        if not self.abandoned:
+            self.consumer.close()
+            return
+        leaving = threading.Thread(target=self.consumer.close, daemon=True)
+        leaving.start()
+        leaving.join(30)
 
     def step(self, timeout: float | None = None) -> int:
         """Consume one batch (or wait up to the commit interval) and commit when due.
@@ -186,7 +238,14 @@ class TransactionalLoop:
         committing, self._committing = self._committing, None
         if committing is None:
             return True
-        error = committing.result()  # a fatal error is raised here, in the worker's thread
+        try:  # a fatal error is raised here, in the worker's thread
+            error = committing.result(timeout=self.commit_deadline)
+        except TimeoutError:
+            self.abandoned = True
+            raise CommitHung(
+                f"a transaction commit has not returned in {self.commit_deadline:.0f} s "
+                "(librdkafka#5511: its group coordinator's broker left the cluster)"
+            ) from None
         if error is None:
             self.stats.transactions += 1
             self._in_transaction = False
@@ -231,9 +290,12 @@ class TransactionalLoop:
     # -- rebalances ----------------------------------------------------------------------
 
     def _on_revoke(self, consumer: Consumer, partitions: list) -> None:
-        self.flush()  # offsets of partitions about to move go with their outputs
+        if not self.abandoned:
+            self.flush()  # offsets of partitions about to move go with their outputs
 
     def _on_lost(self, consumer: Consumer, partitions: list) -> None:
+        if self.abandoned:
+            return
         try:
             self._settle()
         except KafkaException as exc:  # the partitions are gone: so is what was committing

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from hub import topics
 from hub.config import build_connectors, load_config
 from hub.dataplane.ingest import IngestAndRoute
-from hub.dataplane.transactional import LoopStats, TransactionalLoop
+from hub.dataplane.transactional import CommitHung, LoopStats, TransactionalLoop
 from hub.routing import ReloadingRouter
 from hub.serialization import TopicSerializer, load_store, make_codec
 from hub.settings import load_settings
@@ -55,10 +56,31 @@ def ingest_loop(config_path: Path, name: str, bootstrap: str) -> TransactionalLo
     )
 
 
+def run_replacing_hung(
+    loop: TransactionalLoop,
+    make_loop: Callable[[], TransactionalLoop],
+    should_stop: Callable[[], bool],
+    on_new: Callable[[TransactionalLoop], None] = lambda _: None,
+) -> LoopStats:
+    """Run ``loop``; one whose commit hung is abandoned and a new one runs in its place."""
+    while True:
+        try:
+            return loop.run(should_stop)
+        except CommitHung as exc:
+            log.error("the ingest worker stopped: %s; starting a new one in its place", exc)
+        if should_stop():
+            return loop.stats
+        loop = make_loop()
+        on_new(loop)
+
+
 def run_ingest(
     config_path: Path, name: str, bootstrap: str, stop: threading.Event | None = None
 ) -> LoopStats:
     stop = stop or stop_on_signals()
-    loop = ingest_loop(config_path, name, bootstrap)
+
+    def make() -> TransactionalLoop:
+        return ingest_loop(config_path, name, bootstrap)
+
     log.info("ingest worker %s running", name)
-    return loop.run(stop.is_set)
+    return run_replacing_hung(make(), make, stop.is_set)
