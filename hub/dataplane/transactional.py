@@ -13,7 +13,7 @@ A commit that does not return is a fault of its own: librdkafka 2.16's
 send_offsets_to_transaction can wait for good on a group coordinator whose broker left the
 cluster (librdkafka#5511, #5456: its timeout is not checked). Seen here whenever the broker
 that coordinates the ingest group stopped: the hop stood still, without a word. A commit
-that has not returned well after the transaction timeout (by then the broker has aborted
+the worker has waited for well past the transaction timeout (by then the broker has aborted
 the transaction anyway) raises CommitHung; the loop is abandoned and its supervisor starts
 a new one, whose transactional id fences the old producer.
 """

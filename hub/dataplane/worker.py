@@ -9,13 +9,17 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+
+from confluent_kafka import KafkaException
 
 from hub import topics
 from hub.config import build_connectors, load_config
 from hub.dataplane.ingest import IngestAndRoute
 from hub.dataplane.transactional import CommitHung, LoopStats, TransactionalLoop
+from hub.errors import BrokerNotReachable
 from hub.routing import ReloadingRouter
 from hub.serialization import TopicSerializer, load_store, make_codec
 from hub.settings import load_settings
@@ -62,15 +66,23 @@ def run_replacing_hung(
     should_stop: Callable[[], bool],
     on_new: Callable[[TransactionalLoop], None] = lambda _: None,
 ) -> LoopStats:
-    """Run ``loop``; one whose commit hung is abandoned and a new one runs in its place."""
+    """Run ``loop``; one whose commit hung is abandoned and a new one runs in its place
+    (tried again every 5 s while the broker cannot be reached: a commit also outlasts its
+    deadline while the only broker is down)."""
     while True:
         try:
             return loop.run(should_stop)
         except CommitHung as exc:
             log.error("the ingest worker stopped: %s; starting a new one in its place", exc)
-        if should_stop():
-            return loop.stats
-        loop = make_loop()
+        while True:
+            if should_stop():
+                return loop.stats
+            try:
+                loop = make_loop()
+                break
+            except (BrokerNotReachable, KafkaException) as exc:
+                log.warning("starting a new ingest worker: %s; trying again in 5 s", exc)
+                time.sleep(5)
         on_new(loop)
 
 
