@@ -64,10 +64,6 @@ OVERDUE = PromCounter(
 ESCALATIONS = PromCounter(
     "lapor_escalations", "Reports passed to a parent agency after a clock ran out.", ["agency"]
 )
-# a stream partition whose committed offset stands this long on a record fetched but never
-# handled is read again (transport fix 4); the tracker commits every second, and a busy
-# one moves every partition it reads within a few
-STALL_SECONDS = 15.0
 EVENTS = PromCounter("lapor_tracker_events", "Events the tracker applied, by kind.", ["kind"])
 
 
@@ -110,7 +106,6 @@ class Tracker:
         tick_seconds: float = 5.0,
         sla: SlaDefaults | None = None,
         datadir: Path | None = None,
-        stall_seconds: float = STALL_SECONDS,
     ) -> None:
         config = load_config(config_path)
         settings = load_settings()
@@ -160,8 +155,6 @@ class Tracker:
         self._outputs: dict[str, faust.TopicT] = {}
         self.app.agent(self.inputs, name="track")(self._track)
         self.app.timer(tick_seconds, on_leader=True)(self._send_ticks)
-        self.stall_seconds = stall_seconds
-        self.app.timer(stall_seconds / 3)(self._reread_stalled)
 
     # -- running -------------------------------------------------------------------------
 
@@ -172,9 +165,6 @@ class Tracker:
                 await asyncio.sleep(0.2)
         finally:
             await self.app.stop()
-
-    async def _reread_stalled(self) -> None:
-        await self.app.consumer.reread_stalled(self.stall_seconds)
 
     async def _send_ticks(self) -> None:
         now = datetime.now(UTC).isoformat().encode()

@@ -15,12 +15,6 @@ agent handled when a rebalance gives a process back partitions it had:
    fetch was never read: here it starts again from its first record.
 3. Events a stream skips during a rebalance are acked while skipped, and their offsets can
    be committed. Here only a message the agent marked as handled is acked.
-4. Whatever other way faust loses a record between fetch and agent (once in ~40 runs of the
-   tracker kill test, a status fetched by a restarted tracker was never handled: its
-   partition's committed offset stayed on it for good), the partition stalls there, since
-   only handled records are committed. A partition whose committed offset has not moved for
-   ``stall_seconds`` although a record at or past it was fetched is read again from its
-   committed offset.
 
 Reading a record again is safe: the tracker's transitions are idempotent.
 """
@@ -28,7 +22,6 @@ Reading a record again is safe: the tracker's transitions are idempotent.
 from __future__ import annotations
 
 import logging
-import time
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -52,10 +45,6 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
             except Exception as exc:  # rebalancing again: that rebalance seeks too
                 log.info("no seek after a fetch across a rebalance: %r", exc)
             return {}
-        fetched = self.consumer.fetched
-        for tp, batch in records.items():
-            if batch:
-                fetched[tp] = batch[-1].offset
         return records
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
@@ -82,44 +71,6 @@ class Consumer(driver.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.handled: weakref.WeakSet[Message] = weakref.WeakSet()
-        self.fetched: dict[TP, int] = {}  # the last offset fetched, per partition
-        self._since: dict[TP, tuple[int | None, float]] = {}  # committed offset, seen since
-
-    async def reread_stalled(self, stall_seconds: float) -> list[TP]:
-        """Read again from its committed offset a stream partition that has stalled on a
-        record faust lost (fix 4); call it every few seconds. Not while a rebalance runs:
-        its own seeks come first, and the clocks start again after it."""
-        now = time.monotonic()
-        if self.app.rebalancing or not self.flow_active:
-            self._since.clear()
-            return []
-        changelogs = self.app.tables.changelog_topics
-        stalled = []
-        for tp in self.assignment():
-            if tp.topic in changelogs:
-                continue
-            committed = self._committed_offset.get(tp)
-            since = self._since.get(tp)
-            if since is None or since[0] != committed:
-                self._since[tp] = (committed, now)
-                continue
-            fetched = self.fetched.get(tp)
-            lost = fetched is not None and fetched >= (committed or 0)
-            if lost and now - since[1] >= stall_seconds:
-                stalled.append((tp, committed))
-                self._since[tp] = (committed, now)
-        for tp, committed in stalled:
-            log.warning(
-                "%s[%d] has stood at offset %s for %.0f s with records fetched past it that "
-                "no agent handled: reading it again from there",
-                tp.topic,
-                tp.partition,
-                committed,
-                stall_seconds,
-            )
-            self.fetched.pop(tp, None)
-            await self.seek(tp, committed or 0)
-        return [tp for tp, _ in stalled]
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
