@@ -40,13 +40,21 @@ from hub.config import HubConfig, build_connectors, load_config
 from hub.connect import SOURCE_ID
 from hub.dataplane.ingest import destination_outputs
 from hub.errors import HubError
-from hub.kafka import TopicSpec, client_security, ensure_topics, make_admin, partition_of
+from hub.kafka import (
+    TopicSpec,
+    client_security,
+    ensure_topics,
+    make_admin,
+    make_consumer,
+    partition_of,
+)
 from hub.routing import ReloadingRouter
 from hub.sdk import Capability
 from hub.serialization import TopicSerializer, load_store, make_codec
 from hub.settings import load_settings
 from hub.topology import ensure_hub_topics
 from hub.tracker import lifecycle
+from hub.tracker.gaps import GapReader
 from hub.tracker.lifecycle import Escalate, Feedback, Reroute, SlaDefaults
 from hub.tracker.transport import App as TrackerApp
 
@@ -65,6 +73,10 @@ ESCALATIONS = PromCounter(
     "lapor_escalations", "Reports passed to a parent agency after a clock ran out.", ["agency"]
 )
 EVENTS = PromCounter("lapor_tracker_events", "Events the tracker applied, by kind.", ["kind"])
+RECOVERED = PromCounter(
+    "lapor_tracker_passed_over",
+    "Records the tracker's agent passed over (lost inside faust) and applied at a tick.",
+)
 
 
 def faust_credentials() -> faust.SASLCredentials | None:
@@ -151,6 +163,11 @@ class Tracker:
         inputs = [topics.ROUTED, topics.TICKS]
         inputs += [topics.status(instance) for instance in self.connectors]
         self.inputs = self.app.topic(*inputs, key_serializer="raw", value_serializer="raw")
+        self.streams = [topic for topic in inputs if topic != topics.TICKS]
+        self.app.gaps.topics.update(self.streams)
+        self.gap_reader = GapReader(
+            make_consumer(bootstrap, f"{config.group_prefix}-tracker-gaps-{name}")
+        )
         self.ticks = self.app.topic(topics.TICKS, key_serializer="raw", value_serializer="raw")
         self._outputs: dict[str, faust.TopicT] = {}
         self.app.agent(self.inputs, name="track")(self._track)
@@ -165,6 +182,7 @@ class Tracker:
                 await asyncio.sleep(0.2)
         finally:
             await self.app.stop()
+            self.gap_reader.consumer.close()
 
     async def _send_ticks(self) -> None:
         now = datetime.now(UTC).isoformat().encode()
@@ -209,6 +227,7 @@ class Tracker:
         EVENTS.labels(kind).inc()
 
     async def _on_tick(self, partition: int, now: datetime) -> None:
+        await self._read_gaps(partition)
         opened, overdue = Counter(), Counter()
         for key, state in list(self.table.items()):
             if partition_of(key, self.partitions) != partition or state is None:
@@ -224,6 +243,66 @@ class Tracker:
         EVENTS.labels("tick").inc()
         self._gauges[partition] = (opened, overdue)
         self._publish_gauges()
+
+    async def _read_gaps(self, partition: int) -> None:
+        """Apply what the agent passed over on this partition's streams (hub.tracker.gaps):
+        in the tick's own partition, so each table write goes to its changelog partition."""
+        tps = [(topic, partition) for topic in self.streams]
+        ends = await asyncio.to_thread(self.gap_reader.ends, tps)
+        due = self.app.gaps.due(ends)
+        if not due:
+            return
+        try:
+            records, unread = await asyncio.to_thread(self.gap_reader.read, due)
+        except Exception as exc:  # the broker is away: read them at a later tick
+            log.warning("could not read the offsets the tracker passed over: %s", exc)
+            self.app.gaps.again(due)
+            return
+        self.app.gaps.again(unread)
+        late: Counter[tuple[str, int]] = Counter()
+        for msg in records:
+            topic, key, value = msg.topic(), msg.key() or b"", msg.value() or b""
+            try:
+                if self._applied(topic, key, value):
+                    continue
+                log.info(
+                    "%s[%d] offset %d applied at a tick: the agent had passed it over",
+                    topic,
+                    msg.partition(),
+                    msg.offset(),
+                    extra={"hub_id": key.decode("utf-8", "replace"), "stage": "tracker"},
+                )
+                await self._on_record(topic, key, value)
+                late[topic, msg.partition()] += 1
+            except HubError as exc:
+                log.error("tracker skipped a record of %s: %s", topic, exc)
+        for (topic, number), count in late.items():
+            RECOVERED.inc(count)
+            gaps = due[topic, number]
+            spans = ", ".join(f"{start}-{end - 1}" for start, end in gaps[:5])
+            spans += f" and {len(gaps) - 5} more" if len(gaps) > 5 else ""
+            log.warning(
+                "the tracker's agent had not applied %d records of %s[%d] (offsets %s: lost "
+                "inside faust, or its fetch stood still for %.0f s); applied them at a tick",
+                count,
+                topic,
+                number,
+                spans,
+                self.app.gaps.settle_seconds,
+            )
+
+    def _applied(self, topic: str, key: bytes, value: bytes) -> bool:
+        """Whether the table shows this record's event applied (or waiting for its
+        decision)."""
+        state = self.table.get(key)
+        if state is None:
+            return False
+        event = self.serializer.deserialize(topic, value)
+        if topic == topics.ROUTED:
+            return lifecycle.decision_id(event["decision"]) in state["applied"]
+        return event["update_id"] in state["applied"] or any(
+            waiting["update_id"] == event["update_id"] for waiting in state["pending"]
+        )
 
     def _publish_gauges(self) -> None:
         opened, overdue = Counter(), Counter()

@@ -16,7 +16,9 @@ agent handled when a rebalance gives a process back partitions it had:
 3. Events a stream skips during a rebalance are acked while skipped, and their offsets can
    be committed. Here only a message the agent marked as handled is acked.
 
-Reading a record again is safe: the tracker's transitions are idempotent.
+Reading a record again is safe: the tracker's transitions are idempotent. A record lost by
+a path not known yet is found by hub.tracker.gaps (fed here: every seek to the committed
+offsets, every revoke, every record handled) and applied at the partition's next tick.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP, Message
+
+from hub.tracker.gaps import Gaps
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +66,11 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
         committed = await consumer.seek_to_committed()
         changelogs = self.app.tables.changelog_topics
         for tp, offset in committed.items():
-            if not offset and tp.topic not in changelogs:
+            if tp.topic in changelogs:
+                continue
+            if not offset:
                 await consumer.seek_to_beginning(tp)
+            self.app.gaps.sought(tp, offset or 0)  # the agent should handle it next
         return committed
 
 
@@ -74,6 +81,10 @@ class Consumer(driver.Consumer):
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        self.app.gaps.revoked(revoked)
+        await super().on_partitions_revoked(revoked)
 
     def ack(self, message: Message) -> bool:
         if message not in self.handled:  # skipped by the stream: not done (fix 3)
@@ -88,7 +99,12 @@ class Transport(driver.Transport):
 
 
 class App(faust.App):
-    """A faust App whose consumer commits only what its agent handled."""
+    """A faust App whose consumer commits only what its agent handled, and which notes
+    the offsets its agent passed over (hub.tracker.gaps)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gaps = Gaps(())  # the tracker names the topics to watch
 
     def _new_transport(self) -> Any:
         return Transport(self.conf.broker_consumer, self)
@@ -96,3 +112,4 @@ class App(faust.App):
     def handled(self, message: Message) -> None:
         """Call when the agent is done with ``message``: its offset may now be committed."""
         self.consumer.handled.add(message)
+        self.gaps.handled(message.tp, message.offset)

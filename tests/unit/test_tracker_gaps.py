@@ -1,0 +1,116 @@
+"""The tracker's bookkeeping of offsets its agent passed over (hub.tracker.gaps)."""
+
+from __future__ import annotations
+
+from hub.tracker.gaps import Gaps
+
+ROUTED = ("lapor.routed", 0)
+STATUS = ("lapor.status.x", 0)
+
+
+def new() -> Gaps:
+    return Gaps({"lapor.routed", "lapor.status.x"})
+
+
+def test_records_handled_in_order_leave_no_gap() -> None:
+    gaps = new()
+    gaps.sought(ROUTED, 10)
+    for offset in range(10, 20):
+        gaps.handled(ROUTED, offset)
+    assert gaps.due({ROUTED: 20}) == {}
+
+
+def test_skipped_offsets_are_due_once() -> None:
+    gaps = new()
+    gaps.sought(ROUTED, 10)
+    for offset in (10, 11, 13, 14, 18):  # 12 a marker or a lost record; 15-17 too
+        gaps.handled(ROUTED, offset)
+    assert gaps.due({ROUTED: 19}) == {ROUTED: [(12, 13), (15, 18)]}
+    assert gaps.due({ROUTED: 19}) == {}, "handed out once"
+
+
+def test_a_first_record_past_the_committed_offset_is_a_gap() -> None:
+    gaps = new()
+    gaps.sought(STATUS, 5)
+    gaps.handled(STATUS, 7)
+    assert gaps.due({STATUS: 8}) == {STATUS: [(5, 7)]}
+
+
+def test_records_read_again_after_a_seek_back_are_not_gaps() -> None:
+    gaps = new()
+    gaps.sought(STATUS, 0)
+    for offset in range(6):
+        gaps.handled(STATUS, offset)
+    gaps.handled(STATUS, 3)  # a prefetched record handled late
+    gaps.handled(STATUS, 6)
+    assert gaps.due({STATUS: 7}) == {}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_tail_left_unhandled_for_the_settle_time_is_due() -> None:
+    clock = Clock()
+    gaps = Gaps({"lapor.status.x"}, settle_seconds=5.0, clock=clock)
+    gaps.sought(STATUS, 0)
+    gaps.handled(STATUS, 0)
+    assert gaps.due({STATUS: 3}) == {}, "offsets 1-2 may still be on their way"
+    clock.now += 1
+    assert gaps.due({STATUS: 3}) == {}, "ticks handled back to back are not time"
+    clock.now += 4
+    assert gaps.due({STATUS: 3}) == {STATUS: [(1, 3)]}, "5 s without them"
+    clock.now += 10
+    assert gaps.due({STATUS: 3}) == {}, "read once"
+
+
+def test_a_tail_is_not_due_while_the_agent_moves_on() -> None:
+    clock = Clock()
+    gaps = Gaps({"lapor.status.x"}, settle_seconds=5.0, clock=clock)
+    gaps.sought(STATUS, 0)
+    gaps.handled(STATUS, 0)
+    assert gaps.due({STATUS: 3}) == {}
+    clock.now += 6
+    gaps.handled(STATUS, 1)
+    assert gaps.due({STATUS: 5}) == {}
+    clock.now += 6
+    gaps.handled(STATUS, 2)
+    assert gaps.due({STATUS: 5}) == {}
+
+
+def test_a_record_arriving_after_a_quiet_spell_gets_the_settle_time() -> None:
+    clock = Clock()
+    gaps = Gaps({"lapor.status.x"}, settle_seconds=5.0, clock=clock)
+    gaps.sought(STATUS, 0)
+    gaps.handled(STATUS, 0)
+    assert gaps.due({STATUS: 1}) == {}
+    clock.now += 60  # quiet: nothing was waiting
+    assert gaps.due({STATUS: 2}) == {}, "offset 1 just arrived"
+    clock.now += 1
+    assert gaps.due({STATUS: 2}) == {}
+
+
+def test_other_topics_and_revoked_partitions_are_forgotten() -> None:
+    gaps = new()
+    gaps.handled(("lapor.tracker.ticks", 0), 0)
+    gaps.handled(("lapor.tracker.ticks", 0), 9)
+    assert gaps.due({("lapor.tracker.ticks", 0): 10}) == {}
+    gaps.sought(ROUTED, 0)
+    gaps.handled(ROUTED, 4)
+    gaps.revoked([ROUTED])
+    assert gaps.due({ROUTED: 5}) == {}
+    gaps.again({ROUTED: [(0, 4)]})
+    assert gaps.due({ROUTED: 5}) == {}, "not this process's any more"
+
+
+def test_gaps_not_read_in_time_are_due_again() -> None:
+    gaps = new()
+    gaps.sought(ROUTED, 0)
+    gaps.handled(ROUTED, 2)
+    due = gaps.due({ROUTED: 3})
+    gaps.again(due)
+    assert gaps.due({ROUTED: 3}) == {ROUTED: [(0, 2)]}
