@@ -709,7 +709,8 @@ def tracker(
 ) -> None:
     """The state plane: each report's lifecycle, SLA clocks (working days), re-routing,
     escalation, and statuses back to the app the report came from. Start several to share
-    partitions; the tables recover from their changelogs after a crash."""
+    partitions; the tables recover from their changelogs after a crash. Exits with code 3
+    when it cannot go on (faust stopped, a stalled table recovery): restart it."""
     from hub.metrics import serve_metrics
     from hub.tracker.app import run_tracker
 

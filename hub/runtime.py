@@ -370,6 +370,63 @@ def wait_until(predicate, timeout: float, interval: float = 0.2) -> bool:
     return predicate()
 
 
+class TrackerChild:
+    """The tracker in a child process of its own (faust runs its own event loop; its work
+    should not share a GIL with the data plane), started again whenever it exits with an
+    error: a crash, a kill, or a tracker that gave up on a stalled table recovery (it exits
+    so that a new consumer starts over); exit code 0 is a tracker asked to stop. Waits 1 s
+    before the first restart, doubling to 30 s while it keeps exiting within a minute."""
+
+    def __init__(self, config: Path, bootstrap: str, name: str, **options: Any) -> None:
+        self.start_child = lambda: start_tracker(config, bootstrap, name, **options)
+        self.name = name
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self.child = self.start_child()
+        self._started = time.monotonic()
+        self._watcher = threading.Thread(target=self._watch, name="tracker-watch", daemon=True)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        delay = 1.0
+        while not self._stopping.wait(0.5):
+            code = self.child.poll()
+            if code is None:
+                continue
+            if code == 0:  # asked to stop (a Ctrl-C reaches the whole process group)
+                log.info("tracker %s stopped", self.name)
+                return
+            if time.monotonic() - self._started > 60:
+                delay = 1.0  # it ran a while: a new failure, not the same one again
+            log.error(
+                "tracker %s (pid %d) exited with code %s; starting it again in %.0f s",
+                self.name,
+                self.child.pid,
+                code,
+                delay,
+            )
+            if self._stopping.wait(delay):
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self.child = self.start_child()
+                self._started = time.monotonic()
+                self.restarts += 1
+            delay = min(delay * 2, 30.0)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+        self._watcher.join(5)
+        self.child.send_signal(signal.SIGTERM)
+        try:
+            self.child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.child.kill()
+
+
 @contextlib.contextmanager
 def tracker_process(
     config: Path,
@@ -378,19 +435,21 @@ def tracker_process(
     tick_seconds: float = 5.0,
     log_path: Path | None = None,
     metrics_port: int | None = None,
-) -> Iterator[subprocess.Popen]:
-    """The tracker in a child process of its own (faust runs its own event loop; its
-    work should not share a GIL with the data plane), stopped with the hub. Its output goes
-    to ``log_path`` if given."""
-    child = start_tracker(config, bootstrap, name, tick_seconds, log_path, metrics_port)
+) -> Iterator[TrackerChild]:
+    """A TrackerChild for as long as the hub runs. Its output goes to ``log_path`` if
+    given."""
+    tracker = TrackerChild(
+        config,
+        bootstrap,
+        name,
+        tick_seconds=tick_seconds,
+        log_path=log_path,
+        metrics_port=metrics_port,
+    )
     try:
-        yield child
+        yield tracker
     finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
+        tracker.stop()
 
 
 def start_tracker(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
 import ssl
 import time
 from collections import Counter
@@ -109,7 +110,41 @@ def tracker_topics(config: HubConfig) -> list[TopicSpec]:
     ]
 
 
+class TrackerStopped(HubError):
+    """The tracker cannot go on in this process; a new one starts over from the committed
+    offsets and the changelog."""
+
+
+def recovery_stalled(recovery: Any, now: float, limit: float) -> float | None:
+    """Seconds faust's table recovery has received no changelog record while records
+    remain to read, if at least ``limit``; else None. (Reads faust 0.15's Recovery state.)"""
+    started = getattr(recovery, "_recovery_started_at", None)
+    if not recovery.in_recovery or started is None:
+        return None
+    received = [
+        *recovery._active_events_received_at.values(),
+        *recovery._standby_events_received_at.values(),
+    ]
+    quiet = now - max(received, default=started)
+    if quiet < limit or not recovery.active_remaining_total():
+        return None
+    return quiet
+
+
+def seen(state: dict[str, Any], topic: str, event: dict[str, Any]) -> bool:
+    """Whether ``state`` shows this decision or status update applied (or, for a status,
+    waiting for the decision naming its agency)."""
+    if topic == topics.ROUTED:
+        return lifecycle.decision_id(event["decision"]) in state["applied"]
+    update_id = event["update_id"]
+    return update_id in state["applied"] or any(
+        waiting["update_id"] == update_id for waiting in state["pending"]
+    )
+
+
 class Tracker:
+    recovery_stall_seconds = 120.0
+
     def __init__(
         self,
         config_path: Path,
@@ -176,12 +211,28 @@ class Tracker:
     # -- running -------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set. Raises TrackerStopped when faust's app ends on its
+        own, or when its table recovery has received nothing for recovery_stall_seconds
+        (seen once after the only broker restarted: faust waited on for minutes)."""
         await self.app.start()
         try:
-            while not stop.is_set() and not self.app.should_stop:
+            while not stop.is_set():
+                if self.app.should_stop:
+                    raise TrackerStopped("faust's app stopped on its own (see the log above)")
+                quiet = recovery_stalled(
+                    self.app.tables.recovery, time.monotonic(), self.recovery_stall_seconds
+                )
+                if quiet is not None:
+                    raise TrackerStopped(
+                        f"its table recovery has received no changelog record for {quiet:.0f} s "
+                        "although records remain"
+                    )
                 await asyncio.sleep(0.2)
         finally:
-            await self.app.stop()
+            try:
+                await asyncio.wait_for(self.app.stop(), 30)
+            except TimeoutError:
+                log.error("faust's app did not stop within 30 s")
             self.gap_reader.consumer.close()
 
     async def _send_ticks(self) -> None:
@@ -203,28 +254,33 @@ class Tracker:
                 log.error("tracker skipped a record of %s: %s", message.topic, exc)
             self.app.handled(message)  # only now may its offset be committed
 
-    async def _on_record(self, topic: str, key: bytes, value: bytes) -> None:
+    async def _on_record(self, topic: str, key: bytes, value: bytes) -> bool:
+        """Apply one decision or status update; False if the table shows it already (read
+        again after a crash, or applied at a tick first): then nothing is written."""
         hub_id = key.decode()
-        state = self.table.get(key) or lifecycle.empty_state(hub_id)
+        state = self.table.get(key)
+        event = self.serializer.deserialize(topic, value)
+        if state is not None and seen(state, topic, event):
+            return False
+        state = state or lifecycle.empty_state(hub_id)
         if topic == topics.ROUTED:
-            routed = self.serializer.deserialize(topic, value)
-            encoded = self.serializer.serialize(topics.REPORTS, routed["report"])
+            encoded = self.serializer.serialize(topics.REPORTS, event["report"])
             effects = lifecycle.apply_decision(
                 state,
-                routed["report"],
+                event["report"],
                 base64.b64encode(encoded).decode(),
-                routed["decision"],
+                event["decision"],
                 self.sla,
             )
             kind = "decision"
         else:
-            update = self.serializer.deserialize(topic, value)
-            effects = lifecycle.apply_status(state, update, self.sla)
+            effects = lifecycle.apply_status(state, event, self.sla)
             kind = "status"
         await self._carry_out(state, effects)  # sent before recorded: see the module's doc
         self.table[key] = state
         self.applied[kind] += 1
         EVENTS.labels(kind).inc()
+        return True
 
     async def _on_tick(self, partition: int, now: datetime) -> None:
         await self._read_gaps(partition)
@@ -263,7 +319,7 @@ class Tracker:
         for msg in records:
             topic, key, value = msg.topic(), msg.key() or b"", msg.value() or b""
             try:
-                if self._applied(topic, key, value):
+                if not await self._on_record(topic, key, value):
                     continue
                 log.info(
                     "%s[%d] offset %d applied at a tick: the agent had passed it over",
@@ -272,7 +328,6 @@ class Tracker:
                     msg.offset(),
                     extra={"hub_id": key.decode("utf-8", "replace"), "stage": "tracker"},
                 )
-                await self._on_record(topic, key, value)
                 late[topic, msg.partition()] += 1
             except HubError as exc:
                 log.error("tracker skipped a record of %s: %s", topic, exc)
@@ -290,19 +345,6 @@ class Tracker:
                 spans,
                 self.app.gaps.settle_seconds,
             )
-
-    def _applied(self, topic: str, key: bytes, value: bytes) -> bool:
-        """Whether the table shows this record's event applied (or waiting for its
-        decision)."""
-        state = self.table.get(key)
-        if state is None:
-            return False
-        event = self.serializer.deserialize(topic, value)
-        if topic == topics.ROUTED:
-            return lifecycle.decision_id(event["decision"]) in state["applied"]
-        return event["update_id"] in state["applied"] or any(
-            waiting["update_id"] == event["update_id"] for waiting in state["pending"]
-        )
 
     def _publish_gauges(self) -> None:
         opened, overdue = Counter(), Counter()
@@ -433,5 +475,12 @@ def run_tracker(
         await tracker.run(stop)
         log.info("tracker %s stopped after %.0f s", name, time.monotonic() - started)
 
-    eventloop.run(main())
+    try:
+        eventloop.run(main())
+    except TrackerStopped as exc:
+        # exit as a SIGKILL would (at-least-once makes that safe), so that no thread of a
+        # stuck faust keeps the process alive: `lapor-hub up` starts a new tracker
+        log.error("tracker %s stops: %s; a new one starts over", name, exc.message)
+        logging.shutdown()
+        os._exit(3)
     return dict(tracker.applied)

@@ -1,4 +1,4 @@
-"""faust's Kafka transport with three fixes, so that a rebalance never skips records.
+"""faust's Kafka transport, fixed so that a rebalance never skips records, and read_committed.
 
 faust-streaming 0.15 (issues #216, #221, #236 are the family) can commit past records no
 agent handled when a rebalance gives a process back partitions it had:
@@ -15,6 +15,11 @@ agent handled when a rebalance gives a process back partitions it had:
    fetch was never read: here it starts again from its first record.
 3. Events a stream skips during a rebalance are acked while skipped, and their offsets can
    be committed. Here only a message the agent marked as handled is acked.
+4. (reverted; see hub.tracker.gaps for what replaced it)
+5. faust reads uncommitted records unless it writes in transactions itself. The data plane
+   writes lapor.routed in transactions: a decision from an aborted one (its retry decides
+   again, at another moment) was a second routing in the report's lifecycle. Here the
+   tracker reads committed records only.
 
 Reading a record again is safe: the tracker's transitions are idempotent. A record lost by
 a path not known yet is found by hub.tracker.gaps (fed here: every seek to the committed
@@ -38,6 +43,13 @@ log = logging.getLogger(__name__)
 
 
 class ConsumerThread(driver.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # fix 5: read what was committed only (faust reads uncommitted records unless it
+        # writes in transactions itself); aiokafka takes the level from here when it starts
+        consumer._isolation_level = "read_committed"
+        return consumer
+
     async def getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
         generation = self.app.consumer_generation_id
         records = await super().getmany(active_partitions, timeout)

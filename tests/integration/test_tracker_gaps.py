@@ -11,10 +11,11 @@ each once, and the tracker must say it applied them late.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from hub.serialization.store import default_schema_dir
 from hub.tracker import app as tracker_app
 from hub.tracker import transport
 from tests.conftest import new_local_cluster
-from tests.helpers import routed
+from tests.helpers import routed, unique
 
 pytestmark = [pytest.mark.kafka]
 SERIALIZER = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
@@ -59,41 +60,105 @@ class LosingThread(transport.ConsumerThread):
         return kept
 
 
-def test_records_faust_lost_are_applied_at_the_next_tick(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cluster = new_local_cluster(tmp_path / "kafka")
+@pytest.fixture(scope="module")
+def fresh_bootstrap(tmp_path_factory: pytest.TempPathFactory):
+    """A broker of its own: the trackers read lapor.routed from the start."""
+    cluster = new_local_cluster(tmp_path_factory.mktemp("kafka") / "gaps")
     cluster.start()
     try:
-        run_with_losses(cluster.bootstrap, tmp_path, monkeypatch)
+        yield cluster.bootstrap
     finally:
         cluster.stop()
 
 
-def run_with_losses(bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        transport.Consumer,
-        "_new_consumer_thread",
-        lambda self: LosingThread(self, loop=self.loop, beacon=self.beacon),
-    )
+@contextlib.contextmanager
+def running(tracker: tracker_app.Tracker):
+    """The tracker on its own event loop in a thread, stopped at the end."""
+    stop = threading.Event()
+
+    async def run() -> None:
+        done = asyncio.Event()
+        task = asyncio.create_task(tracker.run(done))
+        while not stop.is_set():
+            await asyncio.sleep(0.1)
+        done.set()
+        await task
+
+    thread = threading.Thread(target=eventloop.run, args=(run(),), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(60)
+
+
+def new_tracker(bootstrap: str, folder: Path, prefix: str) -> tracker_app.Tracker:
     config = {
-        "group_prefix": "gaps",
+        "group_prefix": prefix,
         "connectors": {
             ORIGIN: {"type": "lapor-json", "agency": "pemprov-jawa-timur"},
             DESTINATION: {"type": "lapor-json", "agency": HANDLER},
         },
     }
-    config_path = tmp_path / "hub.yaml"
+    config_path = folder / "hub.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    tracker = tracker_app.Tracker(config_path, bootstrap, "1", tick_seconds=1.0, datadir=tmp_path)
+    return tracker_app.Tracker(config_path, bootstrap, "1", tick_seconds=1.0, datadir=folder)
+
+
+def origin_report(rng: random.Random, source_id: str) -> dict[str, Any]:
+    sample = sample_report(rng)
+    source = {**sample["source"], "connector": ORIGIN, "source_id": source_id}
+    return {**sample, "source": source, "hub_id": hub_id(ORIGIN, source_id)}
+
+
+def test_records_faust_lost_are_applied_at_the_next_tick(
+    fresh_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        transport.Consumer,
+        "_new_consumer_thread",
+        lambda self: LosingThread(self, loop=self.loop, beacon=self.beacon),
+    )
+    run_with_losses(fresh_bootstrap, new_tracker(fresh_bootstrap, tmp_path, "gaps"))
+
+
+def test_a_decision_from_an_aborted_transaction_is_not_applied(
+    fresh_bootstrap: str, tmp_path: Path
+) -> None:
+    """The data plane writes lapor.routed in transactions; one aborted (its retry decides
+    again, at another moment) must not be a second routing in the report's lifecycle."""
+    tracker = new_tracker(fresh_bootstrap, tmp_path, "aborted")
+    report = origin_report(random.Random(41), "W-aborted")
+    key = report["hub_id"].encode()
+    committed = routed(report, HANDLER, reason="committed")
+    aborted = routed(report, HANDLER, reason="aborted")
+    aborted["decision"]["decided_at"] += timedelta(seconds=1)
+    with running(tracker):
+        writer = make_producer(fresh_bootstrap, transactional_id=unique("aborting"))
+        writer.init_transactions(30)
+        writer.begin_transaction()
+        writer.produce(topics.ROUTED, key=key, value=SERIALIZER.serialize(topics.ROUTED, aborted))
+        writer.flush(30)
+        writer.abort_transaction(30)
+        producer = make_producer(fresh_bootstrap)
+        value = SERIALIZER.serialize(topics.ROUTED, committed)
+        producer.produce(topics.ROUTED, key=key, value=value)
+        producer.flush(30)
+
+        def decided() -> list[str]:
+            state = tracker.table.get(key)
+            return [d["reason"] for d in state["decisions"]] if state else []
+
+        assert wait_until(lambda: "committed" in decided(), 90), "the decision was not applied"
+        assert decided() == ["committed"], "only the committed decision"
+
+
+def run_with_losses(bootstrap: str, tracker: tracker_app.Tracker) -> None:
     partitions = tracker.partitions
 
     rng = random.Random(40)
-    reports = []
-    for number in range(REPORTS):
-        sample = sample_report(rng)
-        source = {**sample["source"], "connector": ORIGIN, "source_id": f"W-{number}"}
-        reports.append({**sample, "source": source, "hub_id": hub_id(ORIGIN, f"W-{number}")})
+    reports = [origin_report(rng, f"W-{number}") for number in range(REPORTS)]
     # statuses go out in this order: in a partition with two or more, lose the first (the
     # records after it are committed past it); in another, lose the last (nothing follows)
     by_partition: dict[int, list[bytes]] = defaultdict(list)
@@ -106,19 +171,7 @@ def run_with_losses(bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     LosingThread.lost = set()
 
     before = tracker_app.RECOVERED._value.get()
-    stop = threading.Event()
-
-    async def run() -> None:
-        done = asyncio.Event()
-        running = asyncio.create_task(tracker.run(done))
-        while not stop.is_set():
-            await asyncio.sleep(0.1)
-        done.set()
-        await running
-
-    thread = threading.Thread(target=eventloop.run, args=(run(),), daemon=True)
-    thread.start()
-    try:
+    with running(tracker):
         producer = make_producer(bootstrap)
         for report in reports:
             value = SERIALIZER.serialize(topics.ROUTED, routed(report, HANDLER))
@@ -156,6 +209,3 @@ def run_with_losses(bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert LosingThread.lost == LosingThread.lose, "the statuses were never fetched"
         assert tracker_app.RECOVERED._value.get() - before == 2, "applied late: the two lost"
         assert sorted(told()) == sorted(updates), "each status reached the origin once"
-    finally:
-        stop.set()
-        thread.join(60)
