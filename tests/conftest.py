@@ -99,6 +99,18 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         cluster.stop()
 
 
+@pytest.fixture(scope="module")
+def fresh_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A broker of the test module's own, for tests whose trackers read lapor.routed from
+    its start: the shared test broker's holds thousands of other tests' reports."""
+    cluster = new_local_cluster(tmp_path_factory.mktemp("kafka") / "module")
+    cluster.start()
+    try:
+        yield cluster.bootstrap
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
 def local_cluster_factory(tmp_path: Path) -> Iterator:
     """Make clusters a test may stop, kill and restart; all are stopped afterwards."""

@@ -36,7 +36,6 @@ from hub.samples import sample_report
 from hub.sdk.reports import hub_id
 from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
-from tests.conftest import new_local_cluster
 from tests.helpers import routed
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -44,18 +43,6 @@ SERIALIZER = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())
 ORIGIN = "warga-jatim"
 FAUST_DROPS = ("DROPPED MESSAGE", "Skipping message", "Cancelling getmany", "flow not active")
 MAPPING = Path(__file__).resolve().parents[2] / "connectors/declarative/examples/dinas-json.yaml"
-
-
-@pytest.fixture(scope="module")
-def fresh_bootstrap(tmp_path_factory: pytest.TempPathFactory):
-    """A broker of its own: the tracker reads lapor.routed from the start, and the shared
-    test broker's holds thousands of other tests' reports."""
-    cluster = new_local_cluster(tmp_path_factory.mktemp("kafka") / "tracker")
-    cluster.start()
-    try:
-        yield cluster.bootstrap
-    finally:
-        cluster.stop()
 
 
 def delivered_hub_ids(apps: dict) -> dict[str, list[str]]:

@@ -31,7 +31,6 @@ from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
 from hub.tracker import app as tracker_app
 from hub.tracker import transport
-from tests.conftest import new_local_cluster
 from tests.helpers import routed, unique
 
 pytestmark = [pytest.mark.kafka]
@@ -58,17 +57,6 @@ class LosingThread(transport.ConsumerThread):
                     continue
                 kept[tp].append(record)
         return kept
-
-
-@pytest.fixture(scope="module")
-def fresh_bootstrap(tmp_path_factory: pytest.TempPathFactory):
-    """A broker of its own: the trackers read lapor.routed from the start."""
-    cluster = new_local_cluster(tmp_path_factory.mktemp("kafka") / "gaps")
-    cluster.start()
-    try:
-        yield cluster.bootstrap
-    finally:
-        cluster.stop()
 
 
 @contextlib.contextmanager

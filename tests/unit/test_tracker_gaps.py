@@ -54,11 +54,17 @@ class Clock:
         return self.now
 
 
-def test_a_tail_left_unhandled_for_the_settle_time_is_due() -> None:
+def after_one_record() -> tuple[Clock, Gaps]:
+    """Gaps on a fake clock, its agent having handled a status partition's first record."""
     clock = Clock()
     gaps = Gaps({"lapor.status.x"}, settle_seconds=5.0, clock=clock)
     gaps.sought(STATUS, 0)
     gaps.handled(STATUS, 0)
+    return clock, gaps
+
+
+def test_a_tail_left_unhandled_for_the_settle_time_is_due() -> None:
+    clock, gaps = after_one_record()
     assert gaps.due({STATUS: 3}) == {}, "offsets 1-2 may still be on their way"
     clock.now += 1
     assert gaps.due({STATUS: 3}) == {}, "ticks handled back to back are not time"
@@ -69,10 +75,7 @@ def test_a_tail_left_unhandled_for_the_settle_time_is_due() -> None:
 
 
 def test_a_tail_is_not_due_while_the_agent_moves_on() -> None:
-    clock = Clock()
-    gaps = Gaps({"lapor.status.x"}, settle_seconds=5.0, clock=clock)
-    gaps.sought(STATUS, 0)
-    gaps.handled(STATUS, 0)
+    clock, gaps = after_one_record()
     assert gaps.due({STATUS: 3}) == {}
     clock.now += 6
     gaps.handled(STATUS, 1)
@@ -83,10 +86,7 @@ def test_a_tail_is_not_due_while_the_agent_moves_on() -> None:
 
 
 def test_a_record_arriving_after_a_quiet_spell_gets_the_settle_time() -> None:
-    clock = Clock()
-    gaps = Gaps({"lapor.status.x"}, settle_seconds=5.0, clock=clock)
-    gaps.sought(STATUS, 0)
-    gaps.handled(STATUS, 0)
+    clock, gaps = after_one_record()
     assert gaps.due({STATUS: 1}) == {}
     clock.now += 60  # quiet: nothing was waiting
     assert gaps.due({STATUS: 2}) == {}, "offset 1 just arrived"
