@@ -143,7 +143,7 @@ def seen(state: dict[str, Any], topic: str, event: dict[str, Any]) -> bool:
 
 
 class Tracker:
-    recovery_stall_seconds = 120.0
+    recovery_stall_seconds = 60.0
 
     def __init__(
         self,
