@@ -74,7 +74,7 @@ ESCALATIONS = PromCounter(
     "lapor_escalations", "Reports passed to a parent agency after a clock ran out.", ["agency"]
 )
 EVENTS = PromCounter("lapor_tracker_events", "Events the tracker applied, by kind.", ["kind"])
-RECOVERED = PromCounter(
+PASSED_OVER = PromCounter(
     "lapor_tracker_passed_over",
     "Records the tracker's agent passed over (lost inside faust) and applied at a tick.",
 )
@@ -213,7 +213,7 @@ class Tracker:
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set. Raises TrackerStopped when faust's app ends on its
         own, or when its table recovery has received nothing for recovery_stall_seconds
-        (seen once after the only broker restarted: faust waited on for minutes)."""
+        (after the only broker restarted, faust's recovery has waited on for minutes)."""
         await self.app.start()
         try:
             while not stop.is_set():
@@ -332,7 +332,7 @@ class Tracker:
             except HubError as exc:
                 log.error("tracker skipped a record of %s: %s", topic, exc)
         for (topic, number), count in late.items():
-            RECOVERED.inc(count)
+            PASSED_OVER.inc(count)
             gaps = due[topic, number]
             spans = ", ".join(f"{start}-{end - 1}" for start, end in gaps[:5])
             spans += f" and {len(gaps) - 5} more" if len(gaps) > 5 else ""

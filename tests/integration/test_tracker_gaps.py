@@ -158,7 +158,7 @@ def run_with_losses(bootstrap: str, tracker: tracker_app.Tracker) -> None:
     LosingThread.lose = {by_partition[crowded][0], by_partition[other][-1]}
     LosingThread.lost = set()
 
-    before = tracker_app.RECOVERED._value.get()
+    before = tracker_app.PASSED_OVER._value.get()
     with running(tracker):
         producer = make_producer(bootstrap)
         for report in reports:
@@ -195,5 +195,5 @@ def run_with_losses(bootstrap: str, tracker: tracker_app.Tracker) -> None:
             f"(lost on purpose: {len(LosingThread.lost)})"
         )
         assert LosingThread.lost == LosingThread.lose, "the statuses were never fetched"
-        assert tracker_app.RECOVERED._value.get() - before == 2, "applied late: the two lost"
+        assert tracker_app.PASSED_OVER._value.get() - before == 2, "applied late: the two lost"
         assert sorted(told()) == sorted(updates), "each status reached the origin once"
