@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from hub.kafka import watermarks
+
 SETTLE_SECONDS = 5.0  # a tail untouched this long was lost, not slow
 TP = tuple[str, int]  # topic, partition (faust's TP is a NamedTuple of the same two)
 Ranges = dict[TP, list[tuple[int, int]]]  # [start, end) offsets
@@ -126,9 +128,7 @@ class GapReader:
         found = {}
         for topic, partition in tps:
             try:
-                _, high = self.consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=timeout
-                )
+                _, high = watermarks(self.consumer, TopicPartition(topic, partition), timeout)
             except Exception:  # KafkaException; a tick must not wait on a broker that is away
                 break
             found[(topic, partition)] = high
