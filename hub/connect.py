@@ -33,6 +33,7 @@ from hub.kafka import (
     make_admin,
     make_consumer,
     make_producer,
+    read_again_on_failure,
     watermarks,
 )
 from hub.privacy import (
@@ -381,6 +382,10 @@ class DeliveryWorker:
         self, client: httpx.AsyncClient, max_messages: int = 500, timeout: float = 1.0
     ) -> int:
         messages = await asyncio.to_thread(self.consumer.consume, max_messages, timeout)
+        with read_again_on_failure(self.consumer, messages):
+            return await self._deliver_all(client, messages)
+
+    async def _deliver_all(self, client: httpx.AsyncClient, messages: list[Message]) -> int:
         for msg in messages:
             if msg.error() and msg.error().code() != KafkaError._PARTITION_EOF:
                 raise KafkaException(msg.error())
@@ -399,6 +404,10 @@ class DeliveryWorker:
         records = [record for batch in results for record in batch]
         if records:
             await produce_durably(self.producer, records)
+        if self.ledger is not None:  # only once written: a failed step delivers them again
+            for topic, key, value, _ in records:
+                if topic == LEDGER:
+                    self.ledger.entries[key.decode()] = value.decode()
         if messages:
             await asyncio.to_thread(self.consumer.commit, asynchronous=False)
         return len(messages)
@@ -449,8 +458,6 @@ class DeliveryWorker:
         self.latencies_ms.append(latency * 1000)
         metrics.DELIVERY_LATENCY.observe(latency)
         metrics.count("deliver", "out")
-        if self.ledger is not None:
-            self.ledger.entries[key] = done.remote_id
         status_topic = topics.status(self.connector.instance)
         update = new_status(
             hub_id=hub_id,
@@ -518,6 +525,10 @@ class FeedbackWorker:
 
     async def run_once(self, client: httpx.AsyncClient, timeout: float = 1.0) -> int:
         messages = await asyncio.to_thread(self.consumer.consume, 200, timeout)
+        with read_again_on_failure(self.consumer, messages):
+            return await self._send_all(client, messages)
+
+    async def _send_all(self, client: httpx.AsyncClient, messages: list[Message]) -> int:
         todo: dict[str, tuple[Message, dict]] = {}  # update id -> (record, update): once
         for msg in messages:
             if msg.error():

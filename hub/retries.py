@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from confluent_kafka import Message, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from hub import metrics, topics
 from hub.deadletters import DeadLetter, dead_letter
-from hub.kafka import make_consumer, make_producer
+from hub.kafka import make_consumer, make_producer, read_again_on_failure
 
 NOT_BEFORE = "lapor.retry.not-before"
 
@@ -61,6 +61,10 @@ class RetryWorker:
         """Forward what is due. A record not yet due is read again later (its partition is
         rewound to it, and committed up to it); the other partitions go on."""
         messages = self.consumer.consume(500, timeout)
+        with read_again_on_failure(self.consumer, messages):
+            return self._forward(messages, timeout)
+
+    def _forward(self, messages: list, timeout: float) -> int:
         held: set[int] = set()
         next_offsets: dict[int, int] = {}
         forwarded = 0
@@ -83,8 +87,10 @@ class RetryWorker:
             self.producer.produce(origin, key=msg.key(), value=msg.value(), headers=keep)
             next_offsets[msg.partition()] = msg.offset() + 1
             forwarded += 1
-        if forwarded and self.producer.flush(30):
-            raise RuntimeError("retries were not acknowledged by Kafka in 30 s")
+        if forwarded and (remaining := self.producer.flush(30)):
+            raise KafkaException(
+                KafkaError(KafkaError._MSG_TIMED_OUT, f"{remaining} retries unacknowledged")
+            )
         if next_offsets:
             self.consumer.commit(
                 offsets=[TopicPartition(self.topic, p, o) for p, o in next_offsets.items()],

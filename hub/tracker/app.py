@@ -57,6 +57,13 @@ from hub.topology import ensure_hub_topics
 from hub.tracker import lifecycle
 from hub.tracker.gaps import GapReader
 from hub.tracker.lifecycle import Escalate, Feedback, Reroute, SlaDefaults
+from hub.tracker.recovery import (
+    REWIND_AFTER,
+    fetch_positions,
+    recovery_stalled,
+    recovery_state,
+    to_read_again,
+)
 from hub.tracker.transport import App as TrackerApp
 
 log = logging.getLogger(__name__)
@@ -74,6 +81,10 @@ ESCALATIONS = PromCounter(
     "lapor_escalations", "Reports passed to a parent agency after a clock ran out.", ["agency"]
 )
 EVENTS = PromCounter("lapor_tracker_events", "Events the tracker applied, by kind.", ["kind"])
+REWOUND = PromCounter(
+    "lapor_tracker_recovery_rewinds",
+    "Changelog partitions sought back because faust dropped their records in a recovery.",
+)
 PASSED_OVER = PromCounter(
     "lapor_tracker_passed_over",
     "Records the tracker's agent passed over (lost inside faust) and applied at a tick.",
@@ -115,22 +126,6 @@ class TrackerStopped(HubError):
     offsets and the changelog."""
 
 
-def recovery_stalled(recovery: Any, now: float, limit: float) -> float | None:
-    """Seconds faust's table recovery has received no changelog record while records
-    remain to read, if at least ``limit``; else None. (Reads faust 0.15's Recovery state.)"""
-    started = getattr(recovery, "_recovery_started_at", None)
-    if not recovery.in_recovery or started is None:
-        return None
-    received = [
-        *recovery._active_events_received_at.values(),
-        *recovery._standby_events_received_at.values(),
-    ]
-    quiet = now - max(received, default=started)
-    if quiet < limit or not recovery.active_remaining_total():
-        return None
-    return quiet
-
-
 def seen(state: dict[str, Any], topic: str, event: dict[str, Any]) -> bool:
     """Whether ``state`` shows this decision or status update applied (or, for a status,
     waiting for the decision naming its agency)."""
@@ -167,6 +162,7 @@ class Tracker:
         self.tick_seconds = tick_seconds
         self.applied = Counter()  # events applied by this process, by kind
         self._gauges: dict[int, tuple[Counter, Counter]] = {}  # partition -> (open, overdue)
+        self._rewound_at: dict[Any, float] = {}  # changelog partition -> when sought back
         home = datadir or Path(settings.home) / "tracker"
         (home / name).mkdir(parents=True, exist_ok=True)
         self.app = TrackerApp(
@@ -219,13 +215,14 @@ class Tracker:
             while not stop.is_set():
                 if self.app.should_stop:
                     raise TrackerStopped("faust's app stopped on its own (see the log above)")
+                await self._rewind_recovery()
                 quiet = recovery_stalled(
                     self.app.tables.recovery, time.monotonic(), self.recovery_stall_seconds
                 )
                 if quiet is not None:
                     raise TrackerStopped(
                         f"its table recovery has received no changelog record for {quiet:.0f} s "
-                        "although records remain"
+                        f"although records remain ({recovery_state(self.app)})"
                     )
                 await asyncio.sleep(0.2)
         finally:
@@ -234,6 +231,35 @@ class Tracker:
             except TimeoutError:
                 log.error("faust's app did not stop within 30 s")
             self.gap_reader.consumer.close()
+
+    async def _rewind_recovery(self) -> None:
+        """Read again the changelog records faust dropped during a table recovery
+        (hub.tracker.recovery), at most once per partition every REWIND_AFTER seconds."""
+        recovery, now = self.app.tables.recovery, time.monotonic()
+        rewind = {
+            tp: offset
+            for tp, offset in to_read_again(recovery, fetch_positions(self.app), now).items()
+            if now - self._rewound_at.get(tp, -REWIND_AFTER) >= REWIND_AFTER
+        }
+        if not rewind:
+            return
+        positions = fetch_positions(self.app)
+        for tp, offset in rewind.items():
+            log.warning(
+                "the table recovery had received none of %s[%d]'s records from offset %d to "
+                "%d for %.0f s: faust dropped them; reading them again",
+                tp.topic,
+                tp.partition,
+                offset,
+                positions.get(tp, offset) - 1,
+                REWIND_AFTER,
+            )
+            self._rewound_at[tp] = now
+        try:
+            await self.app.consumer.seek_wait(rewind)
+        except Exception as exc:  # rebalancing: the next recovery seeks anyway
+            log.warning("could not seek the table recovery back: %r", exc)
+        REWOUND.inc(len(rewind))
 
     async def _send_ticks(self) -> None:
         now = datetime.now(UTC).isoformat().encode()

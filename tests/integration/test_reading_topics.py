@@ -14,12 +14,14 @@ from hub.kafka import (
     TopicSpec,
     ensure_topics,
     make_admin,
+    make_consumer,
     make_producer,
     partition_of,
+    read_again_on_failure,
     read_to_end,
 )
 from hub.sdk.reports import hub_id
-from tests.helpers import unique
+from tests.helpers import produce_numbered, unique
 
 pytestmark = pytest.mark.kafka
 
@@ -92,3 +94,32 @@ def test_a_read_that_stops_moving_fails_loudly(local_cluster_factory) -> None:
         for _ in reading:
             read += 1
     assert read < 1_500
+
+
+def test_a_step_that_fails_reads_its_batch_again(kafka_bootstrap: str) -> None:
+    """A delivery, feedback or retry step that fails after consuming (Kafka did not take its
+    records, a commit found no coordinator) reads the same records at its next step."""
+    topic = unique("lapor.test.again")
+    ensure_topics(make_admin(kafka_bootstrap), [TopicSpec(topic, 2)])
+    produce_numbered(kafka_bootstrap, topic, 20)
+    consumer = make_consumer(kafka_bootstrap, unique("again"))
+    consumer.subscribe([topic])
+
+    def consume_all() -> list:
+        found: list = []
+        deadline = time.monotonic() + 30
+        while len(found) < 20 and time.monotonic() < deadline:
+            found += [m for m in consumer.consume(20, 1.0) if not m.error()]
+        return found
+
+    def places(messages: list) -> list[tuple[int, int]]:
+        return sorted((m.partition(), m.offset()) for m in messages)
+
+    try:
+        step = consume_all()
+        assert len(step) == 20 and len({m.partition() for m in step}) == 2
+        with pytest.raises(RuntimeError), read_again_on_failure(consumer, step):
+            raise RuntimeError("Kafka did not take the step's records")
+        assert places(consume_all()) == places(step)
+    finally:
+        consumer.close()

@@ -16,6 +16,7 @@ from hub.kafka import is_passing
         KafkaError.NOT_LEADER_FOR_PARTITION,
         KafkaError._TRANSPORT,  # the broker went away
         KafkaError._ALL_BROKERS_DOWN,
+        KafkaError._WAIT_COORD,  # a commit while the coordinator is looked up again
         KafkaError._MSG_TIMED_OUT,  # produce_durably's flush ran out of time
     ],
 )

@@ -114,28 +114,3 @@ def test_gaps_not_read_in_time_are_due_again() -> None:
     due = gaps.due({ROUTED: 3})
     gaps.again(due)
     assert gaps.due({ROUTED: 3}) == {ROUTED: [(0, 2)]}
-
-
-def stalled_recovery(**fields):
-    from types import SimpleNamespace
-
-    remaining = fields.pop("remaining", 5)
-    state = {
-        "in_recovery": True,
-        "_recovery_started_at": 100.0,
-        "_active_events_received_at": {},
-        "_standby_events_received_at": {},
-        **fields,
-    }
-    return SimpleNamespace(**state, active_remaining_total=lambda: remaining)
-
-
-def test_a_table_recovery_that_receives_nothing_is_stalled() -> None:
-    from hub.tracker.app import recovery_stalled
-
-    assert recovery_stalled(stalled_recovery(), 150.0, 120.0) is None, "50 s: still waiting"
-    assert recovery_stalled(stalled_recovery(), 230.0, 120.0) == 130.0
-    moving = stalled_recovery(_active_events_received_at={("c", 0): 200.0})
-    assert recovery_stalled(moving, 230.0, 120.0) is None, "records arrived 30 s ago"
-    assert recovery_stalled(stalled_recovery(remaining=0), 230.0, 120.0) is None
-    assert recovery_stalled(stalled_recovery(in_recovery=False), 230.0, 120.0) is None
