@@ -28,11 +28,11 @@ from hub import metrics, topics
 from hub.deadletters import DeadLetter, dead_letter
 from hub.errors import BadInput, PermanentDeliveryError, RetryableDeliveryError
 from hub.kafka import (
+    DurableProducer,
     TopicSpec,
     ensure_topics,
     make_admin,
     make_consumer,
-    make_producer,
     read_again_on_failure,
     watermarks,
 )
@@ -75,33 +75,6 @@ def connector_topics(name: str, replication: int = 1) -> list[TopicSpec]:
         TopicSpec(CURSORS, 1, replication, {"cleanup.policy": "compact"}),
         TopicSpec(LEDGER, 3, replication, {"cleanup.policy": "compact"}),
     ]
-
-
-async def produce_durably(producer, records: list[tuple[str, bytes, bytes, dict]]) -> None:
-    """Produce (topic, key, value, headers) records and return once Kafka acknowledged all
-    of them (acks=all); raise if any failed."""
-    failures: list[str] = []
-
-    def on_delivery(err: KafkaError | None, _msg: Message) -> None:
-        if err is not None:
-            failures.append(err.str())
-
-    for topic, key, value, headers in records:
-        while True:
-            try:
-                producer.produce(
-                    topic, key=key, value=value, headers=headers, on_delivery=on_delivery
-                )
-                break
-            except BufferError:
-                producer.poll(0.05)
-    remaining = await asyncio.to_thread(producer.flush, 30)
-    if remaining or failures:
-        raise KafkaException(
-            KafkaError(
-                KafkaError._MSG_TIMED_OUT, f"{remaining} unacknowledged, failures: {failures[:3]}"
-            )
-        )
 
 
 def raw_headers(connector: str, raw: RawMessage) -> dict[str, bytes]:
@@ -148,7 +121,7 @@ class Inbound:
     def __init__(self, bootstrap: str, connector: Connector) -> None:
         self.connector = connector
         self.topic = topics.inbound(connector.instance)
-        self.producer = make_producer(bootstrap, linger_ms=5)
+        self.producer = DurableProducer(bootstrap, linger_ms=5)
 
     async def write(self, messages: Iterable[RawMessage]) -> int:
         batch = []
@@ -156,7 +129,7 @@ class Inbound:
             key = m.source_id.encode()
             headers = raw_headers(self.connector.instance, m)
             batch.append((self.topic, key, *sealed_record(key, m.body, headers)))
-        await produce_durably(self.producer, batch)
+        await self.producer.send(batch)
         metrics.count("ingest", "out", len(batch))
         return len(batch)
 
@@ -170,7 +143,7 @@ class Inbound:
             "lapor.failed-at": datetime.now(UTC).isoformat().encode(),
         }
         sealed, headers = sealed_record(b"", body, headers)
-        await produce_durably(self.producer, [(topics.dead_letter(stage), None, sealed, headers)])
+        await self.producer.send([(topics.dead_letter(stage), None, sealed, headers)])
 
 
 class Cursors:
@@ -178,7 +151,7 @@ class Cursors:
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
-        self.producer = make_producer(bootstrap)
+        self.producer = DurableProducer(bootstrap)
         self._known: dict[str, str | None] = {}  # read once, then kept as this process moves it
 
     async def load(self, key: str, timeout: float = 10.0) -> str | None:
@@ -211,7 +184,7 @@ class Cursors:
     async def save(self, key: str, cursor: str) -> None:
         if self._known.get(key) == cursor:
             return  # an idle app's poll: nothing to write (a record a poll, every second)
-        await produce_durably(self.producer, [(CURSORS, key.encode(), cursor.encode(), {})])
+        await self.producer.send([(CURSORS, key.encode(), cursor.encode(), {})])
         self._known[key] = cursor
 
 
@@ -293,7 +266,7 @@ async def poll_status_once(
             )
             continue
         records.append((topic, update["hub_id"].encode(), serializer.serialize(topic, update), {}))
-    await produce_durably(cursors.producer, records)
+    await cursors.producer.send(records)
     if page.cursor is not None:
         await cursors.save(key, page.cursor)
     return sum(1 for record in records if record[0] == topic)  # status updates, not letters
@@ -309,7 +282,6 @@ class Ledger:
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
-        self.producer = make_producer(bootstrap)
         self.entries: dict[str, str] = {}
 
     def load(self, timeout: float = 30.0) -> int:
@@ -368,7 +340,7 @@ class DeliveryWorker:
         )
         self.assigned = threading.Event()  # set once the group gave this worker partitions
         self.consumer.subscribe([self.topic], on_assign=lambda *_: self.assigned.set())
-        self.producer = make_producer(bootstrap)
+        self.producer = DurableProducer(bootstrap)
         self.ledger = ledger
         self.limit = asyncio.Semaphore(concurrency)
         self.delivered: dict[str, str] = {}  # "<hub id>:<agency>" -> the app's id, this run
@@ -403,7 +375,7 @@ class DeliveryWorker:
         results = await asyncio.gather(*(self._deliver(client, m, k) for m, k in todo))
         records = [record for batch in results for record in batch]
         if records:
-            await produce_durably(self.producer, records)
+            await self.producer.send(records)
         if self.ledger is not None:  # only once written: a failed step delivers them again
             for topic, key, value, _ in records:
                 if topic == LEDGER:
@@ -518,7 +490,7 @@ class FeedbackWorker:
         self.consumer = make_consumer(bootstrap, group, stage="feedback")
         self.assigned = threading.Event()
         self.consumer.subscribe([self.topic], on_assign=lambda *_: self.assigned.set())
-        self.producer = make_producer(bootstrap)
+        self.producer = DurableProducer(bootstrap)
         self.limit = asyncio.Semaphore(concurrency)
         self.sent = 0
         self.failed = 0
@@ -541,7 +513,7 @@ class FeedbackWorker:
         results = await asyncio.gather(*(self._send(client, m, u) for m, u in todo.values()))
         records = [record for record in results if record is not None]
         if records:
-            await produce_durably(self.producer, records)
+            await self.producer.send(records)
         if messages:
             await asyncio.to_thread(self.consumer.commit, asynchronous=False)
         return len(messages)

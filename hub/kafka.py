@@ -7,15 +7,24 @@ says its default will change; faust groups must stay classic anyway).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from hub.errors import BrokerNotReachable, HubError, TopicMismatch
@@ -23,6 +32,7 @@ from hub.errors import BrokerNotReachable, HubError, TopicMismatch
 # librdkafka's own log lines go through Python logging, so the CLI decides what is shown
 # (transient warnings such as "Coordinator load in progress: retrying" are noise to a user).
 CLIENT_LOGGER = logging.getLogger("hub.librdkafka")
+log = logging.getLogger(__name__)
 
 # Errors that pass by themselves: a group coordinator or a partition leader moving, a broker
 # restarting. librdkafka does not mark all of them retriable (a commit's NOT_COORDINATOR).
@@ -227,6 +237,76 @@ def partition_of(key: bytes, partitions: int) -> int:
     from aiokafka.partitioner import murmur2  # here: importing aiokafka takes ~90 ms
 
     return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+FLUSH_SECONDS = 30.0
+Record = tuple[str, bytes | None, bytes, dict]  # topic, key, value, headers
+
+
+class DurableProducer:
+    """A producer for a worker whose step goes on only once Kafka took its records
+    (acks=all), and which is replaced when a flush ends with records still waiting.
+
+    After the only broker restarted, a librdkafka idempotent producer shared by a hub's
+    pull and status loops acknowledged nothing more for minutes (the fault test saw the
+    count waiting grow from 165 to 2,101 while every other client of the process went on),
+    and the statuses it held never reached the tracker. A new producer starts afresh; the
+    step that failed is tried again (its cursor was not moved, or its batch is read again),
+    and what the old one may still have written is recognised by its idempotency key."""
+
+    def __init__(self, bootstrap: str, **overrides: Any) -> None:
+        self.bootstrap, self.overrides = bootstrap, overrides
+        self.producer = make_producer(bootstrap, **overrides)
+        self.replaced = 0
+        self._lock = threading.Lock()
+
+    async def send(self, records: list[Record], timeout: float = FLUSH_SECONDS) -> None:
+        await asyncio.to_thread(self.send_blocking, records, timeout)
+
+    def send_blocking(self, records: list[Record], timeout: float = FLUSH_SECONDS) -> None:
+        """Return once Kafka acknowledged every record; raise KafkaException (a passing
+        one: the step is tried again) if any failed or is still waiting after ``timeout``."""
+        producer, failures = self.producer, []
+
+        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
+            if err is not None:
+                failures.append(err.str())
+
+        for topic, key, value, headers in records:
+            while True:
+                try:
+                    producer.produce(
+                        topic, key=key, value=value, headers=headers, on_delivery=on_delivery
+                    )
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+        remaining = producer.flush(timeout)
+        if remaining:
+            self._replace(producer, remaining, timeout)
+        if remaining or failures:
+            raise KafkaException(
+                KafkaError(
+                    KafkaError._MSG_TIMED_OUT,
+                    f"{remaining} unacknowledged, failures: {failures[:3]}",
+                )
+            )
+
+    def _replace(self, producer: Producer, remaining: int, timeout: float) -> None:
+        with self._lock:
+            if producer is not self.producer:
+                return  # another step replaced it already
+            self.producer = make_producer(self.bootstrap, **self.overrides)
+            self.replaced += 1
+        log.warning(
+            "%d records were still waiting for Kafka after %.0f s: a new producer takes "
+            "over, and the step is tried again",
+            remaining,
+            timeout,
+        )
+        with contextlib.suppress(KafkaException, RuntimeError):
+            producer.purge()  # what it still holds: its steps are tried again
+            producer.flush(0)
 
 
 @contextlib.contextmanager

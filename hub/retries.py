@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Message, TopicPartition
 
 from hub import metrics, topics
 from hub.deadletters import DeadLetter, dead_letter
-from hub.kafka import make_consumer, make_producer, read_again_on_failure
+from hub.kafka import DurableProducer, make_consumer, read_again_on_failure
 
 NOT_BEFORE = "lapor.retry.not-before"
 
@@ -54,7 +54,7 @@ class RetryWorker:
         self.topic = topics.retry(stage)
         self.consumer = make_consumer(bootstrap, group, auto_offset_reset=start_at)
         self.consumer.subscribe([self.topic])
-        self.producer = make_producer(bootstrap)
+        self.producer = DurableProducer(bootstrap)
         self.sent = 0
 
     def run_once(self, timeout: float = 0.5) -> int:
@@ -67,7 +67,7 @@ class RetryWorker:
     def _forward(self, messages: list, timeout: float) -> int:
         held: set[int] = set()
         next_offsets: dict[int, int] = {}
-        forwarded = 0
+        records: list[tuple] = []
         for msg in messages:
             if msg.error() or msg.partition() in held:
                 continue
@@ -84,13 +84,11 @@ class RetryWorker:
                 if not k.startswith("__connect.errors.") and k != NOT_BEFORE
             }
             keep["lapor.retried-at"] = datetime.now(UTC).isoformat().encode()
-            self.producer.produce(origin, key=msg.key(), value=msg.value(), headers=keep)
+            records.append((origin, msg.key(), msg.value(), keep))
             next_offsets[msg.partition()] = msg.offset() + 1
-            forwarded += 1
-        if forwarded and (remaining := self.producer.flush(30)):
-            raise KafkaException(
-                KafkaError(KafkaError._MSG_TIMED_OUT, f"{remaining} retries unacknowledged")
-            )
+        if records:
+            self.producer.send_blocking(records)
+        forwarded = len(records)
         if next_offsets:
             self.consumer.commit(
                 offsets=[TopicPartition(self.topic, p, o) for p, o in next_offsets.items()],

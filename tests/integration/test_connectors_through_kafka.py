@@ -35,11 +35,10 @@ from hub.connect import (
     ensure_connector_topics,
     import_file,
     poll_status_once,
-    produce_durably,
     pull_once,
     raw_from_message,
 )
-from hub.kafka import make_consumer
+from hub.kafka import DurableProducer, make_consumer
 from hub.sdk import RetryPolicy
 from hub.sdk.webhook import webhook_app
 from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
@@ -80,9 +79,7 @@ async def deliver_and_follow(bootstrap: str, connector, client, report: dict) ->
     value = SERIALIZER.serialize(topic, routed(report, connector.config.agency))
     key = report["hub_id"].encode()
     # the same routed report twice: the app must still hold it once
-    await produce_durably(
-        Cursors(bootstrap).producer, [(topic, key, value, {}), (topic, key, value, {})]
-    )
+    await DurableProducer(bootstrap).send([(topic, key, value, {}), (topic, key, value, {})])
     ledger = Ledger(bootstrap)
     ledger.load()
     worker = DeliveryWorker(
@@ -330,7 +327,7 @@ def test_a_destination_down_for_a_while_fills_retries_not_dead_letters(
                     )
                     for r in reports
                 ]
-                await produce_durably(Cursors(kafka_bootstrap).producer, records)
+                await DurableProducer(kafka_bootstrap).send(records)
                 ledger = Ledger(kafka_bootstrap)
                 worker = DeliveryWorker(
                     kafka_bootstrap,

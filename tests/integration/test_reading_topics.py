@@ -7,12 +7,14 @@ from __future__ import annotations
 import time
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 
 from hub.errors import HubError
 from hub.kafka import (
+    DurableProducer,
     TopicSpec,
     ensure_topics,
+    is_passing,
     make_admin,
     make_consumer,
     make_producer,
@@ -123,3 +125,24 @@ def test_a_step_that_fails_reads_its_batch_again(kafka_bootstrap: str) -> None:
         assert places(consume_all()) == places(step)
     finally:
         consumer.close()
+
+
+@pytest.mark.slow
+def test_a_producer_that_leaves_records_waiting_is_replaced(local_cluster_factory) -> None:
+    """A step's records still waiting when its flush ends fail the step (it is tried
+    again), and a new producer takes over from the one that held them."""
+    cluster = local_cluster_factory(nodes=1)
+    cluster.start()
+    topic = unique("lapor.test.durable")
+    ensure_topics(make_admin(cluster.bootstrap), [TopicSpec(topic, 1)])
+    durable = DurableProducer(cluster.bootstrap)
+    durable.send_blocking([(topic, b"1", b"laporan 1", {})])
+    first = durable.producer
+    cluster.stop()
+    with pytest.raises(KafkaException) as failed:
+        durable.send_blocking([(topic, b"2", b"laporan 2", {})], timeout=3)
+    assert is_passing(failed.value), "the step is tried again, not the hub stopped"
+    assert durable.replaced == 1 and durable.producer is not first
+    cluster.start()
+    durable.send_blocking([(topic, b"2", b"laporan 2", {})], timeout=60)
+    assert {msg.key() for msg in read_to_end(cluster.bootstrap, topic)} >= {b"1", b"2"}

@@ -17,7 +17,7 @@ from hub.kafka import is_passing
         KafkaError._TRANSPORT,  # the broker went away
         KafkaError._ALL_BROKERS_DOWN,
         KafkaError._WAIT_COORD,  # a commit while the coordinator is looked up again
-        KafkaError._MSG_TIMED_OUT,  # produce_durably's flush ran out of time
+        KafkaError._MSG_TIMED_OUT,  # a DurableProducer's flush ran out of time
     ],
 )
 def test_a_coordinator_or_leader_moving_or_a_broker_restarting_passes(code: int) -> None:
