@@ -20,6 +20,11 @@ agent handled when a rebalance gives a process back partitions it had:
    writes lapor.routed in transactions: a decision from an aborted one (its retry decides
    again, at another moment) was a second routing in the report's lifecycle. Here the
    tracker reads committed records only.
+6. While its only broker is down, aiokafka's fetcher asks for a metadata update, which fails
+   at once (connection refused), which wakes the fetcher to ask again: ~7,500 failed
+   connects a second per tracker (aio-libs/aiokafka#496), which took ~0.9 of a core from a
+   broker restarting on the same machine (it once took over 2 minutes to come back). Here a
+   failed metadata update pauses for the client's retry backoff (100 ms) before it returns.
 
 Reading a record again is safe: the tracker's transitions are idempotent. A record lost by
 a path not known yet is found by hub.tracker.gaps (fed here: every seek to the committed
@@ -28,18 +33,39 @@ offsets, every revoke, every record handled) and applied at the partition's next
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import weakref
 from collections.abc import Mapping
 from typing import Any
 
 import faust
+from aiokafka.client import AIOKafkaClient
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP, Message
 
 from hub.tracker.gaps import Gaps
 
 log = logging.getLogger(__name__)
+
+
+def pause_after_failed_metadata_updates() -> None:
+    """fix 6, for every aiokafka client of this process (the tracker's)."""
+    update = AIOKafkaClient._metadata_update
+    if getattr(update, "pauses", False):
+        return
+
+    async def _metadata_update(self: AIOKafkaClient, cluster_metadata: Any, topics: Any) -> bool:
+        updated = await update(self, cluster_metadata, topics)
+        if not updated:
+            await asyncio.sleep(self._retry_backoff)  # not at once again: no broker answers
+        return updated
+
+    _metadata_update.pauses = True  # type: ignore[attr-defined]
+    AIOKafkaClient._metadata_update = _metadata_update
+
+
+pause_after_failed_metadata_updates()
 
 
 class ConsumerThread(driver.AIOKafkaConsumerThread):
