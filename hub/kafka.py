@@ -267,11 +267,13 @@ class DurableProducer:
         """Return once Kafka acknowledged every record; raise KafkaException (a passing
         one: the step is tried again) if any failed or is still waiting after ``timeout``."""
         producer, failures = self.producer, []
+        deadline = time.monotonic() + timeout
 
         def on_delivery(err: KafkaError | None, _msg: Message) -> None:
             if err is not None:
                 failures.append(err.str())
 
+        unsent = 0
         for topic, key, value, headers in records:
             while True:
                 try:
@@ -280,8 +282,11 @@ class DurableProducer:
                     )
                     break
                 except BufferError:
+                    if time.monotonic() > deadline:  # a full queue that does not drain
+                        unsent += 1
+                        break
                     producer.poll(0.05)
-        remaining = producer.flush(timeout)
+        remaining = producer.flush(max(deadline - time.monotonic(), 0.0)) + unsent
         if remaining:
             self._replace(producer, remaining, timeout)
         if remaining or failures:
