@@ -236,14 +236,14 @@ class Tracker:
         """Read again the changelog records faust dropped during a table recovery
         (hub.tracker.recovery), at most once per partition every REWIND_AFTER seconds."""
         recovery, now = self.app.tables.recovery, time.monotonic()
-        rewind = {
-            tp: offset
-            for tp, offset in to_read_again(recovery, fetch_positions(self.app), now).items()
-            if now - self._rewound_at.get(tp, -REWIND_AFTER) >= REWIND_AFTER
-        }
-        if not rewind:
+        if not recovery.in_recovery:
             return
         positions = fetch_positions(self.app)
+        rewind = {
+            tp: offset
+            for tp, offset in to_read_again(recovery, positions, now).items()
+            if now - self._rewound_at.get(tp, -REWIND_AFTER) >= REWIND_AFTER
+        }
         for tp, offset in rewind.items():
             log.warning(
                 "the table recovery had received none of %s[%d]'s records from offset %d to "
@@ -251,10 +251,12 @@ class Tracker:
                 tp.topic,
                 tp.partition,
                 offset,
-                positions.get(tp, offset) - 1,
+                positions[tp] - 1,
                 REWIND_AFTER,
             )
             self._rewound_at[tp] = now
+        if not rewind:
+            return
         try:
             await self.app.consumer.seek_wait(rewind)
         except Exception as exc:  # rebalancing: the next recovery seeks anyway
