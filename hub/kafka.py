@@ -298,11 +298,14 @@ class DurableProducer:
             )
 
     def _replace(self, producer: Producer, remaining: int, timeout: float) -> None:
+        from hub.metrics import PRODUCERS_REPLACED
+
         with self._lock:
             if producer is not self.producer:
                 return  # another step replaced it already
             self.producer = make_producer(self.bootstrap, **self.overrides)
             self.replaced += 1
+        PRODUCERS_REPLACED.inc()
         log.warning(
             "%d records were still waiting for Kafka after %.0f s: a new producer takes "
             "over, and the step is tried again",

@@ -24,6 +24,10 @@ DELIVERY_LATENCY = Histogram(
     "From the hub receiving a report to the destination app's 2xx.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
+PRODUCERS_REPLACED = Counter(
+    "lapor_producers_replaced",
+    "Producers replaced because a flush ended with records still waiting for Kafka.",
+)
 
 
 CONSUMER_LAG = Gauge(

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from confluent_kafka import KafkaException, Producer
+from prometheus_client import REGISTRY
 
 from hub.errors import HubError
 from hub.kafka import (
@@ -138,11 +139,13 @@ def test_a_producer_that_leaves_records_waiting_is_replaced(local_cluster_factor
     durable = DurableProducer(cluster.bootstrap)
     durable.send_blocking([(topic, b"1", b"laporan 1", {})])
     first = durable.producer
+    counted = REGISTRY.get_sample_value("lapor_producers_replaced_total") or 0.0
     cluster.stop()
     with pytest.raises(KafkaException) as failed:
         durable.send_blocking([(topic, b"2", b"laporan 2", {})], timeout=3)
     assert is_passing(failed.value), "the step is tried again, not the hub stopped"
     assert durable.replaced == 1 and durable.producer is not first
+    assert REGISTRY.get_sample_value("lapor_producers_replaced_total") == counted + 1
     cluster.start()
     durable.send_blocking([(topic, b"2", b"laporan 2", {})], timeout=60)
     assert {msg.key() for msg in read_to_end(cluster.bootstrap, topic)} >= {b"1", b"2"}
