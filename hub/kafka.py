@@ -345,8 +345,13 @@ def watermarks(consumer, partition: TopicPartition, timeout: float) -> tuple[int
         try:
             return consumer.get_watermark_offsets(partition, timeout=timeout)
         except KafkaException as exc:
-            # a topic just created is unknown until its leader is elected
-            settling = is_passing(exc) or exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+            # a topic just created is unknown until its leader is elected; a partition whose
+            # broker just restarted, until the client's metadata has its leader again (it
+            # stopped a hub process reading its cursors in the single-broker restart test)
+            settling = is_passing(exc) or exc.args[0].code() in (
+                KafkaError.UNKNOWN_TOPIC_OR_PART,
+                KafkaError._UNKNOWN_PARTITION,
+            )
             if not settling or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from confluent_kafka import TopicPartition
 
 from connectors.declarative.simulator import DinasJsonApp
 from connectors.lapor_json.simulator import LaporJsonApp
@@ -29,7 +30,7 @@ from connectors.open311.simulator import Open311App
 from connectors.simulator import serve
 from connectors.soap_ministry.simulator import SoapMinistryApp
 from hub import topics
-from hub.kafka import make_admin, read_to_end
+from hub.kafka import make_admin, make_consumer, read_to_end
 from hub.routing import default_rules_dir, load_directory
 from hub.runtime import wait_until
 from hub.samples import sample_report
@@ -283,9 +284,11 @@ def run_under_faults(bootstrap: str, tmp_path: Path, count: int, fault, replicat
 
         if not wait_until(told, 240, interval=3):
             processes.dump_stacks()
+            missing = expected_statuses(bootstrap, connectors) - network.told()
             pytest.fail(
-                f"{len(expected_statuses(bootstrap, connectors) - network.told())} statuses "
-                "did not reach the origin; " + tail_logs(tmp_path)
+                f"{len(missing)} statuses did not reach the origin; "
+                + where_statuses_wait(bootstrap, missing, connectors)
+                + tail_logs(tmp_path)
             )
         wanted = expected_deliveries(bootstrap)
         held = network.held()
@@ -297,10 +300,56 @@ def run_under_faults(bootstrap: str, tmp_path: Path, count: int, fault, replicat
         return processes, network, len(wanted_statuses)
 
 
-def tail_logs(folder: Path, chars: int = 6000) -> str:
-    return " | ".join(
-        f"{log.name}: {log.read_text(errors='replace')[-chars:]}" for log in folder.glob("*.log")
+def where_statuses_wait(bootstrap: str, missing: set[str], connectors: list[str]) -> str:
+    """Which side holds the statuses the origin never heard: the tracker (not yet on the
+    origin's feedback topic; its group's lag on each input says how far behind it is) or
+    the hub's feedback worker (on the topic, in retries or in the dead letters)."""
+    found = {}
+    for topic in (
+        topics.feedback(ORIGIN),
+        topics.retry("feedback"),
+        topics.dead_letter("feedback"),
+    ):
+        ids = set()
+        for message in read_to_end(bootstrap, topic):
+            with contextlib.suppress(Exception):  # a dead letter may hold anything
+                ids.add(
+                    SERIALIZER.deserialize(topics.feedback(ORIGIN), message.value())["update_id"]
+                )
+        found[topic] = len(missing & ids)
+    inputs = [topics.ROUTED, *(topics.status(c) for c in connectors)]
+    return (
+        f"of them on {found}; tracker lag {group_lag(bootstrap, 'faults-tracker', inputs)}; "
+        f"feedback lag {group_lag(bootstrap, 'faults-feedback-' + ORIGIN, [topics.feedback(ORIGIN)])}; "
     )
+
+
+def group_lag(bootstrap: str, group: str, names: list[str]) -> dict[str, int]:
+    """Records of each topic a consumer group has not committed yet."""
+    consumer = make_consumer(bootstrap, group)
+    try:
+        lag = {}
+        for name in names:
+            count = len(consumer.list_topics(name, timeout=10).topics[name].partitions)
+            committed = consumer.committed([TopicPartition(name, n) for n in range(count)], 10)
+            lag[name] = sum(
+                consumer.get_watermark_offsets(tp, timeout=10)[1] - max(tp.offset, 0)
+                for tp in committed
+            )
+        return lag
+    finally:
+        consumer.close()
+
+
+def tail_logs(folder: Path, lines: int = 12) -> str:
+    """The last warnings and errors of each process (not the stacks dump_stacks wrote)."""
+    tails = []
+    for log in sorted(folder.glob("*.log")):
+        text = log.read_text(errors="replace").split("Fatal Python error")[0]
+        text = text.split("\nThread 0x")[0]
+        kept = [line[:300] for line in text.splitlines() if line[:1].isupper()][-lines:]
+        tails.append(f"{log.name}: " + "\n".join(kept))
+    return " | ".join(tails)
 
 
 def group_coordinator(bootstrap: str, group: str) -> int:
