@@ -11,6 +11,7 @@ and every status of a handling agency reached the origin app, once.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import signal
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -30,7 +32,7 @@ from connectors.open311.simulator import Open311App
 from connectors.simulator import serve
 from connectors.soap_ministry.simulator import SoapMinistryApp
 from hub import topics
-from hub.kafka import make_admin, make_consumer, read_to_end
+from hub.kafka import make_admin, make_consumer, partition_of, read_to_end
 from hub.routing import default_rules_dir, load_directory
 from hub.runtime import wait_until
 from hub.samples import sample_report
@@ -170,19 +172,24 @@ def expected_deliveries(bootstrap: str) -> set[str]:
 
 def expected_statuses(bootstrap: str, connectors: list[str]) -> set[str]:
     """Ids of the status updates of handling agencies: what the origin must hear."""
+    return set(handler_statuses(bootstrap, connectors))
+
+
+def handler_statuses(bootstrap: str, connectors: list[str]) -> dict[str, str]:
+    """The status updates of handling agencies: update id -> hub id."""
     handlers: dict[str, set[str]] = {}
     for message in read_to_end(bootstrap, topics.ROUTED):
         decision = SERIALIZER.deserialize(topics.ROUTED, message.value())["decision"]
         handlers.setdefault(decision["hub_id"], set()).update(
             d["agency"] for d in decision["destinations"] if d["role"] == "HANDLER"
         )
-    wanted = set()
+    wanted = {}
     for connector in connectors:
         topic = topics.status(connector)
         for message in read_to_end(bootstrap, topic):
             update = SERIALIZER.deserialize(topic, message.value())
             if update["agency"] in handlers.get(update["hub_id"], ()):
-                wanted.add(update["update_id"])
+                wanted[update["update_id"]] = update["hub_id"]
     return wanted
 
 
@@ -319,9 +326,32 @@ def where_statuses_wait(bootstrap: str, missing: set[str], connectors: list[str]
         found[topic] = len(missing & ids)
     inputs = [topics.ROUTED, *(topics.status(c) for c in connectors)]
     return (
-        f"of them on {found}; tracker lag {group_lag(bootstrap, 'faults-tracker', inputs)}; "
+        f"of them on {found}; in the tracker's table {tracker_view(bootstrap, missing, connectors)}; "
+        f"tracker lag {group_lag(bootstrap, 'faults-tracker', inputs)}; "
         f"feedback lag {group_lag(bootstrap, 'faults-feedback-' + ORIGIN, [topics.feedback(ORIGIN)])}; "
     )
+
+
+def tracker_view(bootstrap: str, missing: set[str], connectors: list[str]) -> dict:
+    """What the tracker's table (its changelog's last record per report) says of the missing
+    statuses, counted by partition: applied, waiting for a decision it lacks, or unseen."""
+    reports = {u: h for u, h in handler_statuses(bootstrap, connectors).items() if u in missing}
+    states = {}
+    for message in read_to_end(bootstrap, topics.tracker_changelog("faults")):
+        states[message.key()] = json.loads(message.value()) if message.value() else None
+    seen: Counter[str] = Counter()
+    for update_id, hub_id in reports.items():
+        state = states.get(hub_id.encode())
+        if state is None:
+            kind = "no state"
+        elif update_id in state["applied"]:
+            kind = "applied"
+        elif any(p["update_id"] == update_id for p in state["pending"]):
+            kind = "pending, decision " + ("lacking" if state["origin"] is None else "there")
+        else:
+            kind = "unseen"
+        seen[f"{kind} [p{partition_of(hub_id.encode(), 3)}]"] += 1
+    return dict(seen)
 
 
 def group_lag(bootstrap: str, group: str, names: list[str]) -> dict[str, int]:
