@@ -9,7 +9,8 @@ and escalated reports on ``lapor.routed`` and ``lapor.out.<connector>``.
 
 Delivery is at least once (DESIGN.md: faust's exactly-once has open bugs). What an event
 makes the tracker send is acknowledged by the broker before the table records the event, and
-the table before the event's offset is committed (faust flushes its producer first). So a
+the table before the event's offset is committed (faust flushes its producer first;
+hub.tracker.transport fix 7 makes that flush wait for the table's writes). So a
 tracker killed at any moment either sees the event again and sends its effects again (with
 the same idempotency keys, which the delivery ledger and the apps recognise), or has both
 its effects sent and its change recorded; an event seen again after that changes nothing.

@@ -25,6 +25,13 @@ agent handled when a rebalance gives a process back partitions it had:
    connects a second per tracker (aio-libs/aiokafka#496), which took ~0.9 of a core from a
    broker restarting on the same machine (it once took over 2 minutes to come back). Here a
    failed metadata update pauses for the client's retry backoff (100 ms) before it returns.
+7. faust's producer flush, which the consumer awaits before it commits offsets, gives up
+   on its buffer once no message left it for 0.1 s (ProducerBuffer.flush_atmost). Table
+   writes wait in that buffer while aiokafka waits for metadata (a broker just restarted),
+   so offsets were committed before the table changes they record reached the changelog;
+   a tracker taking the partition over recovered a table without them (a report's routing
+   decision lost: its statuses then wait for it for good). Here a flush waits until the
+   buffer is empty and the message it was sending has left.
 
 Reading a record again is safe: the tracker's transitions are idempotent. A record lost by
 a path not known yet is found by hub.tracker.gaps (fed here: every seek to the committed
@@ -34,6 +41,7 @@ offsets, every revoke, every record handled) and applied at the partition's next
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import Mapping
@@ -42,6 +50,7 @@ from typing import Any
 import faust
 from aiokafka.client import AIOKafkaClient
 from faust.transport.drivers import aiokafka as driver
+from faust.transport.producer import ProducerBuffer
 from faust.types import TP, Message
 
 from hub.tracker.gaps import Gaps
@@ -132,8 +141,42 @@ class Consumer(driver.Consumer):
         return super().ack(message)
 
 
+class DrainingBuffer(ProducerBuffer):
+    """faust's producer buffer, which knows whether it is sending a message (fix 7)."""
+
+    sending = 0
+
+    async def _send_pending(self, fut: Any) -> None:
+        self.sending += 1
+        try:
+            await super()._send_pending(fut)
+        finally:
+            self.sending -= 1
+
+    async def drain(self) -> None:
+        """Return once every message put in the buffer has been handed to aiokafka."""
+        while self.size or self.sending:
+            if self.state != "running":
+                raise RuntimeError("Cannot flush: Producer not Running")
+            self.message_sent.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.message_sent.wait(), 0.1)
+
+
+class Producer(driver.Producer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.buffer = DrainingBuffer(loop=self.loop, beacon=self.beacon)
+        self.buffer.app = self.app
+
+    async def flush(self) -> None:
+        await self.buffer.drain()  # fix 7: then aiokafka's flush waits for the acks
+        await super().flush()
+
+
 class Transport(driver.Transport):
     Consumer = Consumer
+    Producer = Producer
 
 
 class App(faust.App):

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from types import SimpleNamespace
 
+import faust
 from aiokafka.client import AIOKafkaClient
 from aiokafka.cluster import ClusterMetadata
+from faust.transport.producer import ProducerBuffer
 
-import hub.tracker.transport  # noqa: F401  (its fixes apply to every aiokafka client)
+from hub.tracker.transport import DrainingBuffer  # its fixes apply to every aiokafka client
 
 
 def test_a_failed_metadata_update_pauses_before_it_returns() -> None:
@@ -24,3 +27,43 @@ def test_a_failed_metadata_update_pauses_before_it_returns() -> None:
     updated, took = asyncio.run(update())
     assert updated is False
     assert took >= 0.19, "the next update waits for the client's retry backoff"
+
+
+class SlowChannel:
+    """Where a buffered message goes: like aiokafka's send while it waits for metadata (a
+    broker just restarted), each takes a while to leave."""
+
+    def __init__(self) -> None:
+        self.published: list[int] = []
+
+    async def publish_message(self, fut: SimpleNamespace, wait: bool = False) -> None:
+        await asyncio.sleep(0.3)
+        self.published.append(fut.number)
+
+
+def test_a_flush_waits_until_the_buffer_has_sent_every_table_write() -> None:
+    """fix 7: faust's flush gave up on its buffer once nothing left it for 0.1 s, and the
+    consumer then committed offsets whose table changes had not reached the changelog."""
+
+    async def flush(buffer_class) -> tuple[list[int], list[int]]:
+        buffer = buffer_class()
+        buffer.app = faust.App("flush-test")
+        channel = SlowChannel()
+        await buffer.start()
+        try:
+            for number in range(3):
+                buffer.put(SimpleNamespace(number=number, message=SimpleNamespace(channel=channel)))
+            if isinstance(buffer, DrainingBuffer):
+                await buffer.drain()
+            else:
+                await buffer.flush()
+            flushed = list(channel.published)
+            await asyncio.sleep(1.0)  # what was left is sent in the end
+            return flushed, channel.published
+        finally:
+            await buffer.stop()
+
+    flushed, sent = asyncio.run(flush(ProducerBuffer))
+    assert flushed != sent == [0, 1, 2], "faust's own flush returns before its buffer is sent"
+    flushed, sent = asyncio.run(flush(DrainingBuffer))
+    assert flushed == sent == [0, 1, 2]
