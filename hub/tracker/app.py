@@ -198,7 +198,7 @@ class Tracker:
         self.streams = [topic for topic in inputs if topic != topics.TICKS]
         self.app.gaps.topics.update(self.streams)
         self.gap_reader = GapReader(
-            make_consumer(bootstrap, f"{config.group_prefix}-tracker-gaps-{name}")
+            lambda: make_consumer(bootstrap, f"{config.group_prefix}-tracker")
         )
         self.ticks = self.app.topic(topics.TICKS, key_serializer="raw", value_serializer="raw")
         self._outputs: dict[str, faust.TopicT] = {}
@@ -231,7 +231,7 @@ class Tracker:
                 await asyncio.wait_for(self.app.stop(), 30)
             except TimeoutError:
                 log.error("faust's app did not stop within 30 s")
-            self.gap_reader.consumer.close()
+            self.gap_reader.close()
 
     async def _rewind_recovery(self) -> None:
         """Read again the changelog records faust dropped during a table recovery
@@ -333,6 +333,11 @@ class Tracker:
         """Apply what the agent passed over on this partition's streams (hub.tracker.gaps):
         in the tick's own partition, so each table write goes to its changelog partition."""
         tps = [(topic, partition) for topic in self.streams]
+        unknown = self.app.gaps.unknown(tps)
+        if unknown:  # no seek seen since they were assigned: from the group's commit
+            committed = await asyncio.to_thread(self.gap_reader.committed, unknown)
+            for tp, offset in committed.items():
+                self.app.gaps.start_at(tp, offset)
         ends = await asyncio.to_thread(self.gap_reader.ends, tps)
         due = self.app.gaps.due(ends)
         if not due:

@@ -21,6 +21,7 @@ interval, 5 s by default): its restarted self starts from the committed offset.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import defaultdict
@@ -30,6 +31,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from hub.kafka import watermarks
 
+log = logging.getLogger(__name__)
 SETTLE_SECONDS = 5.0  # a tail untouched this long was lost, not slow
 TP = tuple[str, int]  # topic, partition (faust's TP is a NamedTuple of the same two)
 Ranges = dict[TP, list[tuple[int, int]]]  # [start, end) offsets
@@ -59,6 +61,18 @@ class Gaps:
         if tp[0] in self.topics:
             with self._lock:
                 self._expected[tuple(tp)] = offset
+
+    def unknown(self, tps: Iterable[TP]) -> list[TP]:
+        """Of these partitions, those this process has no offset for: no seek to the
+        committed offsets was seen since they were assigned, and no record handled."""
+        with self._lock:
+            return [tuple(tp) for tp in tps if tp[0] in self.topics and tp not in self._expected]
+
+    def start_at(self, tp: TP, offset: int) -> None:
+        """The agent should handle ``offset`` next (the group's committed offset), unless
+        it has handled a record of ``tp`` meanwhile."""
+        with self._lock:
+            self._expected.setdefault(tuple(tp), offset)
 
     def handled(self, tp: TP, offset: int) -> None:
         if tp[0] not in self.topics:
@@ -117,22 +131,64 @@ class Gaps:
 
 
 class GapReader:
-    """Reads offset ranges of a few partitions with a consumer of its own (no group)."""
+    """Reads offset ranges of a few partitions with a consumer of its own, in the tracker's
+    group (for its committed offsets; it never joins the group, nor commits).
 
-    def __init__(self, consumer: Consumer) -> None:
-        self.consumer = consumer
+    A consumer that cannot learn a partition's end at three ticks running is replaced: after
+    its only broker restarted, a tracker's reader failed for minutes while the tracker's
+    agent stood still on a partition, whose records then waited for good."""
 
-    def ends(self, tps: Iterable[TP], timeout: float = 2.0) -> dict[TP, int]:
+    def __init__(self, make_consumer: Callable[[], Consumer], replace_after: int = 3) -> None:
+        self.make_consumer = make_consumer
+        self.consumer = make_consumer()
+        self.replace_after = replace_after
+        self.failed_ticks = 0
+
+    def ends(self, tps: Iterable[TP], timeout: float = 1.0) -> dict[TP, int]:
         """The partitions' end offsets; those it cannot learn now (no leader, the broker
-        away) are left for a later tick, and so is the rest once one fails."""
-        found = {}
+        away) are left for a later tick. Within ``timeout`` in all: a tick holds up the
+        agent."""
+        found, failed = {}, None
+        deadline = time.monotonic() + timeout
         for topic, partition in tps:
-            try:
-                _, high = watermarks(self.consumer, TopicPartition(topic, partition), timeout)
-            except Exception:  # KafkaException; a tick must not wait on a broker that is away
+            left = deadline - time.monotonic()
+            if left <= 0:
                 break
+            try:
+                _, high = watermarks(self.consumer, TopicPartition(topic, partition), left)
+            except Exception as exc:  # KafkaException; a tick must not wait on a broker
+                failed = f"{topic}[{partition}]: {exc}"
+                continue
             found[(topic, partition)] = high
+        self._note(failed)
         return found
+
+    def committed(self, tps: Iterable[TP], timeout: float = 1.0) -> dict[TP, int]:
+        """The tracker group's committed offsets (0 where it has none)."""
+        asked = [TopicPartition(topic, partition) for topic, partition in tps]
+        try:
+            offsets = self.consumer.committed(asked, timeout=timeout)
+        except Exception as exc:  # KafkaException: asked again at a later tick
+            log.warning("could not read the tracker's committed offsets: %s", exc)
+            return {}
+        return {(tp.topic, tp.partition): max(tp.offset, 0) for tp in offsets}
+
+    def _note(self, failed: str | None) -> None:
+        if failed is None:
+            self.failed_ticks = 0
+            return
+        self.failed_ticks += 1
+        log.warning("the tracker's reader could not learn where %s", failed)
+        if self.failed_ticks >= self.replace_after:
+            log.warning(
+                "the tracker's reader failed %d ticks running: a new one takes over",
+                self.failed_ticks,
+            )
+            old, self.consumer, self.failed_ticks = self.consumer, self.make_consumer(), 0
+            threading.Thread(target=old.close, daemon=True).start()  # it may hang
+
+    def close(self) -> None:
+        self.consumer.close()
 
     def read(
         self, ranges: Ranges, timeout: float = 10.0, limit: int = 2000

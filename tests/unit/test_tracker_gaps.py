@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from hub.tracker.gaps import Gaps
+import time
+
+from hub.kafka import make_consumer
+from hub.tracker.gaps import GapReader, Gaps
 
 ROUTED = ("lapor.routed", 0)
 STATUS = ("lapor.status.x", 0)
@@ -114,3 +117,44 @@ def test_gaps_not_read_in_time_are_due_again() -> None:
     due = gaps.due({ROUTED: 3})
     gaps.again(due)
     assert gaps.due({ROUTED: 3}) == {ROUTED: [(0, 2)]}
+
+
+def test_a_partition_with_no_seek_seen_starts_at_the_committed_offset() -> None:
+    """A partition assigned again without a seek this process saw: its tail is watched
+    from the group's committed offset, not left unwatched."""
+    clock = Clock()
+    gaps = Gaps({"lapor.routed"}, settle_seconds=5.0, clock=clock)
+    assert gaps.unknown([ROUTED, ("lapor.tracker.ticks", 0)]) == [ROUTED]
+    gaps.start_at(ROUTED, 40)
+    assert gaps.unknown([ROUTED]) == []
+    gaps.due({ROUTED: 50})
+    clock.now += 6.0
+    assert gaps.due({ROUTED: 50}) == {ROUTED: [(40, 50)]}
+
+
+def test_a_committed_offset_does_not_move_a_partition_the_agent_handles() -> None:
+    gaps = new()
+    gaps.handled(ROUTED, 60)
+    gaps.start_at(ROUTED, 40)
+    gaps.handled(ROUTED, 61)
+    assert gaps.due({ROUTED: 62}) == {}
+
+
+def test_a_reader_that_keeps_failing_is_replaced() -> None:
+    """No broker answers at this address: each tick's ends fail, and at the third a new
+    consumer takes over (a real librdkafka consumer, bounded by the tick's timeout)."""
+    made = []
+
+    def make() -> object:
+        made.append(make_consumer("127.0.0.1:9", "gap-reader-test"))
+        return made[-1]
+
+    reader = GapReader(make)
+    try:
+        for _ in range(3):
+            started = time.monotonic()
+            assert reader.ends([ROUTED, STATUS], timeout=0.5) == {}
+            assert time.monotonic() - started < 2.0, "a tick is not held up for long"
+        assert len(made) == 2 and reader.consumer is made[1]
+    finally:
+        reader.close()
