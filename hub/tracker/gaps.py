@@ -135,8 +135,9 @@ class GapReader:
     group (for its committed offsets; it never joins the group, nor commits).
 
     A consumer that cannot learn a partition's end at three ticks running is replaced: after
-    its only broker restarted, a tracker's reader failed for minutes while the tracker's
-    agent stood still on a partition, whose records then waited for good."""
+    its only broker restarted, a tracker's agent stood still on a partition for minutes and
+    no tick read it again, and the stacks then showed its reader inside watermarks (the log
+    said nothing more: its failures were not logged then)."""
 
     def __init__(self, make_consumer: Callable[[], Consumer], replace_after: int = 3) -> None:
         self.make_consumer = make_consumer

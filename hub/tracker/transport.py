@@ -28,10 +28,11 @@ agent handled when a rebalance gives a process back partitions it had:
 7. faust's producer flush, which the consumer awaits before it commits offsets, gives up
    on its buffer once no message left it for 0.1 s (ProducerBuffer.flush_atmost). Table
    writes wait in that buffer while aiokafka waits for metadata (a broker just restarted),
-   so offsets were committed before the table changes they record reached the changelog;
-   a tracker taking the partition over recovered a table without them (a report's routing
-   decision lost: its statuses then wait for it for good). Here a flush waits until the
-   buffer is empty and the message it was sending has left.
+   so offsets could be committed before the table changes they record reached the
+   changelog, and a tracker taking the partition over could recover a table without them
+   (a report's routing decision lost: its statuses would wait for it for good). Found by
+   reading faust, not seen in a log. Here a flush waits until the buffer is empty and the
+   message it was sending has left.
 
 Reading a record again is safe: the tracker's transitions are idempotent. A record lost by
 a path not known yet is found by hub.tracker.gaps (fed here: every seek to the committed
