@@ -338,6 +338,13 @@ class Tracker:
             committed = await asyncio.to_thread(self.gap_reader.committed, unknown)
             for tp, offset in committed.items():
                 self.app.gaps.start_at(tp, offset)
+            if committed:
+                log.warning(
+                    "no seek of %s was seen since it was assigned: its records are watched "
+                    "from the group's committed offsets (%s)",
+                    ", ".join(f"{topic}[{number}]" for topic, number in committed),
+                    ", ".join(str(offset) for offset in committed.values()),
+                )
         ends = await asyncio.to_thread(self.gap_reader.ends, tps)
         due = self.app.gaps.due(ends)
         if not due:
