@@ -340,7 +340,7 @@ class Tracker:
                 self.app.gaps.start_at(tp, offset)
             if committed:
                 log.warning(
-                    "no seek of %s was seen since it was assigned: its records are watched "
+                    "no seek of %s was seen since it was assigned: its records are checked "
                     "from the group's committed offsets (%s)",
                     ", ".join(f"{topic}[{number}]" for topic, number in committed),
                     ", ".join(str(offset) for offset in committed.values()),
@@ -349,6 +349,15 @@ class Tracker:
         due = self.app.gaps.due(ends)
         if not due:
             return
+        try:
+            await self._apply_gaps(due)
+        except BaseException:
+            self.app.gaps.again(due)  # not all applied: at the next tick, whole
+            raise
+        finally:
+            self.app.gaps.finished(due)
+
+    async def _apply_gaps(self, due: dict[tuple[str, int], list[tuple[int, int]]]) -> None:
         try:
             records, unread = await asyncio.to_thread(self.gap_reader.read, due)
         except Exception as exc:  # the broker is away: read them at a later tick

@@ -15,8 +15,16 @@ tracker reads that partition's gaps with a plain read_committed consumer: transa
 markers and aborted records read as nothing, and any record the table does not show applied
 is applied then (tracker.app).
 
-A tracker killed between a loss and that partition's next tick forgets the gap (a tick
-interval, 5 s by default): its restarted self starts from the committed offset.
+Until a tick has read a gap, the group's commits stop short of it (``commit_limits``,
+applied by hub.tracker.transport): faust would commit past it, and a tracker killed before
+that tick, or whose partition went to another tracker, would leave the gap to nobody (a CI
+run of the single-broker restart test fits this: 572 statuses whose records the group had
+committed but no table showed). So the next owner reads it again from the committed offset.
+Commits trail by about a tick, since every transaction marker is such a gap; reading a
+record twice changes nothing.
+
+A first record handled with no seek seen before it (so no known start) is placed at the
+next tick from the group's committed offset, which is not moved meanwhile.
 """
 
 from __future__ import annotations
@@ -25,7 +33,8 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
@@ -39,7 +48,7 @@ Ranges = dict[TP, list[tuple[int, int]]]  # [start, end) offsets
 
 class Gaps:
     """Where the agent skipped offsets, per stream partition (thread-safe: seeks are
-    reported from faust's consumer thread)."""
+    reported from faust's consumer thread), and how far the group may commit meanwhile."""
 
     def __init__(
         self,
@@ -53,6 +62,8 @@ class Gaps:
         self._lock = threading.Lock()
         self._expected: dict[TP, int] = {}
         self._pending: defaultdict[TP, list[tuple[int, int]]] = defaultdict(list)
+        self._reading: dict[TP, list[tuple[int, int]]] = {}  # handed to a tick, not done
+        self._first_unplaced: dict[TP, int] = {}  # first record handled with no start known
         self._handled_since: set[TP] = set()  # partitions handled since their last look
         self._standing: dict[TP, tuple[int, float]] = {}  # end offset seen, and since when
 
@@ -61,18 +72,27 @@ class Gaps:
         if tp[0] in self.topics:
             with self._lock:
                 self._expected[tuple(tp)] = offset
+                self._first_unplaced.pop(tuple(tp), None)  # read again from there
 
     def unknown(self, tps: Iterable[TP]) -> list[TP]:
-        """Of these partitions, those this process has no offset for: no seek to the
-        committed offsets was seen since they were assigned, and no record handled."""
+        """Of these partitions, those whose start this process does not know: no seek to
+        the committed offsets was seen since they were assigned."""
         with self._lock:
-            return [tuple(tp) for tp in tps if tp[0] in self.topics and tp not in self._expected]
+            return [
+                tuple(tp)
+                for tp in tps
+                if tp[0] in self.topics and (tp not in self._expected or tp in self._first_unplaced)
+            ]
 
     def start_at(self, tp: TP, offset: int) -> None:
-        """The agent should handle ``offset`` next (the group's committed offset), unless
-        it has handled a record of ``tp`` meanwhile."""
+        """The group's committed offset of a partition whose start was unknown: the agent
+        should have handled everything from there."""
+        tp = tuple(tp)
         with self._lock:
-            self._expected.setdefault(tuple(tp), offset)
+            first = self._first_unplaced.pop(tp, None)
+            if first is not None and offset < first:
+                self._pending[tp].append((offset, first))
+            self._expected.setdefault(tp, offset)
 
     def handled(self, tp: TP, offset: int) -> None:
         if tp[0] not in self.topics:
@@ -80,9 +100,11 @@ class Gaps:
         tp = tuple(tp)
         with self._lock:
             expected = self._expected.get(tp)
-            if expected is not None and offset < expected:
+            if expected is None:
+                self._first_unplaced[tp] = offset  # what came before it: see start_at
+            elif offset < expected:
                 return  # read again after a seek back: nothing new
-            if expected is not None and offset > expected:
+            elif offset > expected:
                 self._pending[tp].append((expected, offset))
             self._expected[tp] = offset + 1
             self._handled_since.add(tp)
@@ -91,14 +113,45 @@ class Gaps:
         with self._lock:
             for tp in map(tuple, tps):
                 self._expected.pop(tp, None)
-                self._pending.pop(tp, None)
+                self._first_unplaced.pop(tp, None)
+                self._reading.pop(tp, None)
+                unread = self._pending.pop(tp, None)
+                if unread:
+                    log.warning(
+                        "%s[%d] was revoked with offsets its agent passed over not read yet "
+                        "(%s): its next owner reads them from the group's committed offset",
+                        tp[0],
+                        tp[1],
+                        ", ".join(f"{start}-{end - 1}" for start, end in unread[:5]),
+                    )
                 self._standing.pop(tp, None)
                 self._handled_since.discard(tp)
 
+    def commit_limits(self, offsets: Mapping[Any, int]) -> dict[Any, int]:
+        """Of the offsets faust means to commit, what may be committed: never past an
+        offset the agent passed over and no tick has read yet, and nothing for a partition
+        whose start is not known. faust commits past records its fetch skipped (it takes
+        them for transaction markers) and past a first record's predecessors; committed,
+        they would be read by nobody if the partition went to another process first."""
+        allowed = {}
+        with self._lock:
+            for tp, offset in offsets.items():
+                key = tuple(tp)
+                if key[0] not in self.topics:
+                    allowed[tp] = offset
+                    continue
+                if key in self._first_unplaced:
+                    continue
+                unread = [*self._pending.get(key, ()), *self._reading.get(key, ())]
+                limit = min((start for start, _ in unread), default=offset)
+                allowed[tp] = min(offset, limit)
+        return allowed
+
     def due(self, ends: dict[TP, int]) -> Ranges:
-        """The gaps to read for these partitions (their end offsets given), and forget
-        them: the gaps left behind handled records, and a tail the agent has not touched
-        for settle_seconds although it was there all that time.
+        """The gaps to read for these partitions (their end offsets given): the gaps left
+        behind handled records, and a tail the agent has not touched for settle_seconds
+        although it was there all that time. Call ``again`` with what could not be read and
+        ``finished`` once done: until then they hold the group's commits back.
 
         (Time, not ticks: a restarted tracker handles a backlog of ticks back to back, and
         its stream may take a second or two to deliver its first records.)"""
@@ -120,6 +173,7 @@ class Gaps:
                 self._handled_since.discard(tp)
                 if ranges:
                     due[tp] = ranges
+                    self._reading[tp] = list(ranges)
         return due
 
     def again(self, ranges: Ranges) -> None:
@@ -128,6 +182,12 @@ class Gaps:
             for tp, spans in ranges.items():
                 if tp in self._expected:  # still this process's
                     self._pending[tp].extend(spans)
+
+    def finished(self, ranges: Ranges) -> None:
+        """A tick is done with these gaps (read, or given back with ``again``)."""
+        with self._lock:
+            for tp in ranges:
+                self._reading.pop(tp, None)
 
 
 class GapReader:

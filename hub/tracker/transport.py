@@ -34,6 +34,10 @@ agent handled when a rebalance gives a process back partitions it had:
    reading faust, not seen in a log. Here a flush waits until the buffer is empty and the
    message it was sending has left.
 
+8. faust commits past offsets its fetch skipped (it takes them for transaction markers)
+   and, on a partition with no committed offset, past whatever preceded the first record
+   handled. Here a commit stops short of what hub.tracker.gaps has not read yet.
+
 Reading a record again is safe: the tracker's transitions are idempotent. A record lost by
 a path not known yet is found by hub.tracker.gaps (fed here: every seek to the committed
 offsets, every revoke, every record handled) and applied at the partition's next tick.
@@ -101,6 +105,13 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         return await self.call_thread(self._seek_to_committed)
+
+    async def commit(self, offsets: Mapping[TP, int]) -> bool:
+        """fix 8: never past records the agent passed over and no tick has read yet."""
+        allowed = self.app.gaps.commit_limits(offsets)
+        if not allowed:
+            return False
+        return await super().commit(allowed)
 
     async def _seek_to_committed(self) -> Mapping[TP, int]:
         """aiokafka's seek_to_committed leaves a partition with no committed offset (or 0)

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -337,10 +337,14 @@ def where_statuses_wait(bootstrap: str, missing: dict[str, str], connectors: lis
 
 def tracker_view(bootstrap: str, missing: dict[str, str]) -> dict:
     """What the tracker's table (its changelog's last record per report) says of the missing
-    statuses, counted by partition: applied, waiting for a decision it lacks, or unseen."""
-    states = {}
+    statuses, counted by partition: applied, waiting for a decision it lacks, held by an
+    earlier record only (a tracker wrote the report from a table that lacked it), or unseen."""
+    states, ever = {}, defaultdict(set)  # last record per report; ids any record held
     for message in read_to_end(bootstrap, topics.tracker_changelog("faults")):
-        states[message.key()] = json.loads(message.value()) if message.value() else None
+        state = json.loads(message.value()) if message.value() else None
+        states[message.key()] = state
+        if state is not None:
+            ever[message.key()].update(state["applied"], (p["update_id"] for p in state["pending"]))
     seen: Counter[str] = Counter()
     for update_id, hub_id in missing.items():
         state = states.get(hub_id.encode())
@@ -350,6 +354,8 @@ def tracker_view(bootstrap: str, missing: dict[str, str]) -> dict:
             kind = "applied"
         elif any(p["update_id"] == update_id for p in state["pending"]):
             kind = "pending, decision " + ("lacking" if state["origin"] is None else "there")
+        elif update_id in ever[hub_id.encode()]:
+            kind = "overwritten (an earlier record held it)"
         else:
             kind = "unseen"
         seen[f"{kind} [p{partition_of(hub_id.encode(), 3)}]"] += 1
@@ -374,14 +380,23 @@ def group_lag(bootstrap: str, group: str, names: list[str]) -> dict[str, int]:
 
 
 def tail_logs(folder: Path, lines: int = 12) -> str:
-    """The last warnings and errors of each process (not the stacks dump_stacks wrote)."""
+    """The last warnings and errors of each process (not the stacks dump_stacks wrote): the
+    hub's own, then its Kafka clients' (which a broker away fills with connection errors)."""
     tails = []
     for log in sorted(folder.glob("*.log")):
         text = log.read_text(errors="replace").split("Fatal Python error")[0]
         text = text.split("\nThread 0x")[0]
-        kept = [line[:300] for line in text.splitlines() if line[:1].isupper()][-lines:]
-        tails.append(f"{log.name}: " + "\n".join(kept))
+        kept = [line[:300] for line in text.splitlines() if line[:1].isupper()]
+        own = [line for line in kept if is_the_hubs_own(line)]
+        clients = [line for line in kept if not is_the_hubs_own(line)]
+        tails.append(f"{log.name}: " + "\n".join(own[-lines:] + clients[-lines // 2 :]))
     return " | ".join(tails)
+
+
+def is_the_hubs_own(line: str) -> bool:
+    """A log line of the hub's code, not of librdkafka, aiokafka or faust ("LEVEL name: ...")."""
+    name = line.split(" ", 2)[1] if line.count(" ") >= 2 else ""
+    return name.startswith("hub.") and name != "hub.librdkafka:"
 
 
 def group_coordinator(bootstrap: str, group: str) -> int:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import random
 import threading
+import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,9 +22,10 @@ from typing import Any
 
 import pytest
 import yaml
+from confluent_kafka import TopicPartition
 
 from hub import eventloop, topics
-from hub.kafka import make_producer, partition_of, read_to_end
+from hub.kafka import make_consumer, make_producer, partition_of, read_to_end
 from hub.runtime import wait_until
 from hub.samples import sample_report
 from hub.sdk.reports import hub_id, new_status
@@ -81,7 +83,9 @@ def running(tracker: tracker_app.Tracker):
         thread.join(60)
 
 
-def new_tracker(bootstrap: str, folder: Path, prefix: str) -> tracker_app.Tracker:
+def new_tracker(
+    bootstrap: str, folder: Path, prefix: str, tick_seconds: float = 1.0
+) -> tracker_app.Tracker:
     config = {
         "group_prefix": prefix,
         "connectors": {
@@ -91,7 +95,9 @@ def new_tracker(bootstrap: str, folder: Path, prefix: str) -> tracker_app.Tracke
     }
     config_path = folder / "hub.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    return tracker_app.Tracker(config_path, bootstrap, "1", tick_seconds=1.0, datadir=folder)
+    return tracker_app.Tracker(
+        config_path, bootstrap, "1", tick_seconds=tick_seconds, datadir=folder
+    )
 
 
 def origin_report(rng: random.Random, source_id: str) -> dict[str, Any]:
@@ -197,3 +203,79 @@ def run_with_losses(bootstrap: str, tracker: tracker_app.Tracker) -> None:
         assert LosingThread.lost == LosingThread.lose, "the statuses were never fetched"
         assert tracker_app.PASSED_OVER._value.get() - before == 2, "applied late: the two lost"
         assert sorted(told()) == sorted(updates), "each status reached the origin once"
+
+
+def test_a_record_lost_before_a_tick_read_it_is_left_to_the_next_tracker(
+    fresh_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """faust commits past a record its fetch lost. A tracker stopped (or whose partition
+    went elsewhere) before a tick read it must not commit past it: the tracker that takes
+    the partition over reads it again."""
+    monkeypatch.setattr(
+        transport.Consumer,
+        "_new_consumer_thread",
+        lambda self: LosingThread(self, loop=self.loop, beacon=self.beacon),
+    )
+    first = new_tracker(fresh_bootstrap, tmp_path, "handover", tick_seconds=3600.0)  # no tick
+    rng = random.Random(42)
+    reports = [origin_report(rng, f"H-{number}") for number in range(REPORTS)]
+    keys = [report["hub_id"].encode() for report in reports]
+    lost = keys[0]
+    later = [key for key in keys[1:] if partition_of(key, 3) == partition_of(lost, 3)]
+    assert later, "a record after the lost one in its partition"
+    LosingThread.lose, LosingThread.lost = {lost}, set()
+    producer = make_producer(fresh_bootstrap)
+    for report in reports:
+        value = SERIALIZER.serialize(topics.ROUTED, routed(report, HANDLER))
+        producer.produce(topics.ROUTED, key=report["hub_id"].encode(), value=value)
+    status_topic = topics.status(DESTINATION)
+    statuses = [
+        new_status(
+            hub_id=report["hub_id"],
+            agency=HANDLER,
+            status="IN_PROGRESS",
+            source_status="diproses",
+            occurred_at=datetime.now(UTC),
+        )
+        for report in reports
+    ]
+    updates = {status["update_id"] for status in statuses}
+    feedback = topics.feedback(ORIGIN)
+
+    def told() -> list[str]:
+        ids = [
+            SERIALIZER.deserialize(feedback, m.value())["update_id"]
+            for m in read_to_end(fresh_bootstrap, feedback)
+        ]
+        return [update_id for update_id in ids if update_id in updates]
+
+    with running(first):
+        assert wait_until(lambda: first.applied["decision"] >= REPORTS, 90)
+        for status in statuses:
+            value = SERIALIZER.serialize(status_topic, status)
+            producer.produce(status_topic, key=status["hub_id"].encode(), value=value)
+        producer.flush(30)
+        assert wait_until(lambda: len(told()) == REPORTS - 1, 60, interval=1), (
+            f"the first tracker told the origin {len(told())} of {REPORTS - 1} statuses"
+        )
+        time.sleep(3)  # faust commits every second
+    assert LosingThread.lost == {lost}
+    lost_at = next(
+        m.offset() for m in read_to_end(fresh_bootstrap, status_topic) if m.key() == lost
+    )
+    reader = make_consumer(fresh_bootstrap, "handover-tracker")
+    try:
+        partition = TopicPartition(status_topic, partition_of(lost, 3))
+        committed = reader.committed([partition], timeout=30)[0].offset
+    finally:
+        reader.close()
+    assert committed <= lost_at, f"committed {committed}, past the lost record at {lost_at}"
+
+    LosingThread.lose = set()
+    (tmp_path / "second").mkdir()
+    second = new_tracker(fresh_bootstrap, tmp_path / "second", "handover")
+    with running(second):
+        assert wait_until(lambda: len(told()) == REPORTS, 90, interval=1), (
+            "the second tracker did not read the lost status again"
+        )
+    assert sorted(told()) == sorted(updates), "each status reached the origin once"

@@ -132,12 +132,53 @@ def test_a_partition_with_no_seek_seen_starts_at_the_committed_offset() -> None:
     assert gaps.due({ROUTED: 50}) == {ROUTED: [(40, 50)]}
 
 
-def test_a_committed_offset_does_not_move_a_partition_the_agent_handles() -> None:
+def test_a_first_record_with_no_start_known_is_placed_at_the_committed_offset() -> None:
+    """faust commits past a first record's predecessors when the group has no offset
+    yet: they are a gap until a tick has read them, and no commit is made before."""
     gaps = new()
     gaps.handled(ROUTED, 60)
+    assert gaps.commit_limits({ROUTED: 61}) == {}, "where it starts is not known"
+    assert gaps.unknown([ROUTED]) == [ROUTED]
     gaps.start_at(ROUTED, 40)
     gaps.handled(ROUTED, 61)
+    assert gaps.unknown([ROUTED]) == []
+    assert gaps.commit_limits({ROUTED: 62}) == {ROUTED: 40}
+    assert gaps.due({ROUTED: 62}) == {ROUTED: [(40, 60)]}
+
+
+def test_a_committed_offset_at_the_first_record_leaves_no_gap() -> None:
+    gaps = new()
+    gaps.handled(ROUTED, 60)
+    gaps.start_at(ROUTED, 60)
+    gaps.handled(ROUTED, 61)
     assert gaps.due({ROUTED: 62}) == {}
+    assert gaps.commit_limits({ROUTED: 62}) == {ROUTED: 62}
+
+
+def test_commits_stop_short_of_gaps_until_a_tick_has_read_them() -> None:
+    gaps = new()
+    gaps.sought(STATUS, 0)
+    for offset in (0, 1, 5, 6, 9):
+        gaps.handled(STATUS, offset)
+    ticks = ("lapor.tracker.ticks", 1)
+    assert gaps.commit_limits({STATUS: 10, ticks: 7}) == {STATUS: 2, ticks: 7}
+    due = gaps.due({STATUS: 10})
+    assert gaps.commit_limits({STATUS: 10}) == {STATUS: 2}, "being read, not read yet"
+    gaps.again({STATUS: [(7, 9)]})
+    gaps.finished(due)
+    assert gaps.commit_limits({STATUS: 10}) == {STATUS: 7}
+    gaps.finished(gaps.due({STATUS: 10}))
+    assert gaps.commit_limits({STATUS: 10}) == {STATUS: 10}
+
+
+def test_a_seek_places_a_partition_whose_start_was_unknown() -> None:
+    gaps = new()
+    gaps.handled(STATUS, 30)
+    gaps.sought(STATUS, 12)  # read again from there: nothing is passed over
+    for offset in range(12, 31):
+        gaps.handled(STATUS, offset)
+    assert gaps.unknown([STATUS]) == []
+    assert gaps.commit_limits({STATUS: 31}) == {STATUS: 31}
 
 
 def test_a_reader_that_keeps_failing_is_replaced() -> None:
