@@ -14,6 +14,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -363,9 +364,10 @@ def read_to_end(
     timeout: float = 10.0,
     key: bytes | None = None,
     stall_seconds: float = 90.0,
+    partitions: Iterable[int] | None = None,
 ):
     """Every record of ``topic``, from the start to the end it had when asked; with ``key``,
-    only the partition that key's records are on.
+    only the partition that key's records are on; with ``partitions``, only those.
 
     The end is taken when asked (for a read_committed reader, the last stable offset: an
     open transaction does not hold the read). However long the topic, it is read to that
@@ -380,6 +382,8 @@ def read_to_end(
         numbers = list(metadata.partitions)
         if key is not None:
             numbers = [partition_of(key, len(numbers))]
+        if partitions is not None:
+            numbers = [number for number in numbers if number in set(partitions)]
         ends = {}
         for number in numbers:
             low, high = watermarks(consumer, TopicPartition(topic, number), timeout)

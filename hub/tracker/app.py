@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import os
 import ssl
@@ -49,6 +50,7 @@ from hub.kafka import (
     make_admin,
     make_consumer,
     partition_of,
+    read_to_end,
 )
 from hub.routing import ReloadingRouter
 from hub.sdk import Capability
@@ -60,7 +62,9 @@ from hub.tracker.gaps import GapReader
 from hub.tracker.lifecycle import Escalate, Feedback, Reroute, SlaDefaults
 from hub.tracker.recovery import (
     REWIND_AFTER,
+    correct_store,
     fetch_positions,
+    latest_records,
     recovery_stalled,
     recovery_state,
     to_read_again,
@@ -85,6 +89,10 @@ EVENTS = PromCounter("lapor_tracker_events", "Events the tracker applied, by kin
 REWOUND = PromCounter(
     "lapor_tracker_recovery_rewinds",
     "Changelog partitions sought back because faust dropped their records in a recovery.",
+)
+RECOVERY_MISSES = PromCounter(
+    "lapor_tracker_recovery_misses",
+    "Reports whose last changelog record faust's table recovery had missed (set at its end).",
 )
 PASSED_OVER = PromCounter(
     "lapor_tracker_passed_over",
@@ -152,6 +160,7 @@ class Tracker:
     ) -> None:
         config = load_config(config_path)
         settings = load_settings()
+        self.bootstrap = bootstrap
         ensure_hub_topics(bootstrap, config)
         ensure_topics(make_admin(bootstrap), tracker_topics(config))
         self.config = config
@@ -203,6 +212,7 @@ class Tracker:
         self.ticks = self.app.topic(topics.TICKS, key_serializer="raw", value_serializer="raw")
         self._outputs: dict[str, faust.TopicT] = {}
         self.app.agent(self.inputs, name="track")(self._track)
+        self.table.on_recover(self._check_recovery)
         self.app.timer(tick_seconds, on_leader=True)(self._send_ticks)
 
     # -- running -------------------------------------------------------------------------
@@ -263,6 +273,40 @@ class Tracker:
         except Exception as exc:  # rebalancing: the next recovery seeks anyway
             log.warning("could not seek the table recovery back: %r", exc)
         REWOUND.inc(len(rewind))
+
+    async def _check_recovery(self) -> None:
+        """After faust's table recovery, before the agent resumes: the table must hold each
+        report's last changelog record (hub.tracker.recovery.correct_store says why). Reads
+        the active changelog partitions again, whole, with a consumer of its own."""
+        changelog = topics.tracker_changelog(self.config.group_prefix)
+        active = self.app.tables.recovery.actives_for_table.get(self.table, set())
+        numbers = sorted(tp.partition for tp in active if tp.topic == changelog)
+        if not numbers:
+            return
+        started = time.monotonic()
+
+        def read() -> dict:
+            records = read_to_end(self.bootstrap, changelog, partitions=numbers, stall_seconds=15)
+            return latest_records(records)
+
+        try:
+            latest = await asyncio.to_thread(read)
+        except Exception as exc:  # HubError, KafkaException: the broker is away
+            log.warning("could not check the table's recovery against its changelog: %s", exc)
+            return
+        wrong = correct_store(self.table.data, latest, json.loads)
+        took = time.monotonic() - started
+        if wrong:
+            log.warning(
+                "the table's recovery had missed the last changelog record of %d reports "
+                "(by partition: %s); set from the changelog in %.1f s",
+                sum(wrong.values()),
+                dict(sorted(wrong.items())),
+                took,
+            )
+            RECOVERY_MISSES.inc(sum(wrong.values()))
+        else:
+            log.info("the table's recovery of %s checked in %.1f s", numbers, took)
 
     async def _send_ticks(self) -> None:
         now = datetime.now(UTC).isoformat().encode()

@@ -142,8 +142,10 @@ class Consumer(driver.Consumer):
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
-        self.app.gaps.revoked(revoked)
-        await super().on_partitions_revoked(revoked)
+        try:
+            await super().on_partitions_revoked(revoked)  # its commits see the gaps
+        finally:
+            self.app.gaps.revoked(revoked)
 
     def ack(self, message: Message) -> bool:
         if message not in self.handled:  # skipped by the stream: not done (fix 3)

@@ -1,10 +1,12 @@
 """The watch over faust's table recovery (hub.tracker.recovery), on stand-ins for faust's
-Recovery: when it has stalled, and which changelog partitions to read again."""
+Recovery and memory store: when it has stalled, which changelog partitions to read again,
+and what its end left wrong."""
 
+import json
 from collections import Counter
 from types import SimpleNamespace
 
-from hub.tracker.recovery import recovery_stalled, to_read_again
+from hub.tracker.recovery import correct_store, latest_records, recovery_stalled, to_read_again
 
 CHANGELOG = ("reports-changelog", 1)
 
@@ -53,3 +55,32 @@ def test_a_recovery_still_reading_or_waiting_for_its_fetch_is_left_alone() -> No
     assert to_read_again(waiting, {}, 115.0) == {}, "no position known"
     assert to_read_again(recovery(remaining=0), {CHANGELOG: 156}, 115.0) == {}
     assert to_read_again(recovery(in_recovery=False), {CHANGELOG: 156}, 115.0) == {}
+
+
+def record(partition: int, key: bytes, value: dict | None) -> SimpleNamespace:
+    raw = None if value is None else json.dumps(value).encode()
+    return SimpleNamespace(key=lambda: key, partition=lambda: partition, value=lambda: raw)
+
+
+def test_a_store_missing_the_last_changelog_records_is_set_from_them() -> None:
+    changelog = [
+        record(0, b"A", {"applied": ["d1"]}),
+        record(0, b"A", {"applied": ["d1", "s1"]}),  # dropped by the recovery
+        record(1, b"B", {"applied": ["d2"]}),
+        record(1, b"C", {"applied": ["d3"]}),
+        record(1, b"C", None),  # deleted
+        record(2, b"D", {"applied": ["d4"]}),  # dropped by the recovery
+    ]
+    store = SimpleNamespace(
+        data={b"A": {"applied": ["d1"]}, b"B": {"applied": ["d2"]}, b"C": {"applied": ["d3"]}},
+        _key_partition={b"A": 0, b"B": 1, b"C": 1},
+    )
+    wrong = correct_store(store, latest_records(changelog), json.loads)
+    assert wrong == Counter({0: 1, 1: 1, 2: 1})
+    assert store.data == {
+        b"A": {"applied": ["d1", "s1"]},
+        b"B": {"applied": ["d2"]},
+        b"D": {"applied": ["d4"]},
+    }
+    assert store._key_partition == {b"A": 0, b"B": 1, b"D": 2}
+    assert correct_store(store, latest_records(changelog), json.loads) == Counter()
