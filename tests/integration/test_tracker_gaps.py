@@ -109,6 +109,15 @@ def origin_report(rng: random.Random, source_id: str) -> dict[str, Any]:
     return {**sample, "source": source, "hub_id": hub_id(ORIGIN, source_id)}
 
 
+def route(bootstrap: str, reports: list[dict[str, Any]]) -> None:
+    """Write each report's routing decision (to HANDLER) to lapor.routed."""
+    producer = make_producer(bootstrap)
+    for report in reports:
+        value = SERIALIZER.serialize(topics.ROUTED, routed(report, HANDLER))
+        producer.produce(topics.ROUTED, key=report["hub_id"].encode(), value=value)
+    producer.flush(30)
+
+
 def test_records_faust_lost_are_applied_at_the_next_tick(
     fresh_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -169,11 +178,8 @@ def run_with_losses(bootstrap: str, tracker: tracker_app.Tracker) -> None:
 
     before = tracker_app.PASSED_OVER._value.get()
     with running(tracker):
+        route(bootstrap, reports)
         producer = make_producer(bootstrap)
-        for report in reports:
-            value = SERIALIZER.serialize(topics.ROUTED, routed(report, HANDLER))
-            producer.produce(topics.ROUTED, key=report["hub_id"].encode(), value=value)
-        producer.flush(30)
         assert wait_until(lambda: tracker.applied["decision"] >= REPORTS, 90), (
             f"the tracker applied {tracker.applied['decision']} of {REPORTS} decisions"
         )
@@ -227,10 +233,7 @@ def test_a_record_lost_before_a_tick_read_it_is_left_to_the_next_tracker(
     later = [key for key in keys[1:] if partition_of(key, 3) == partition_of(lost, 3)]
     assert later, "a record after the lost one in its partition"
     LosingThread.lose, LosingThread.lost = {lost}, set()
-    producer = make_producer(fresh_bootstrap)
-    for report in reports:
-        value = SERIALIZER.serialize(topics.ROUTED, routed(report, HANDLER))
-        producer.produce(topics.ROUTED, key=report["hub_id"].encode(), value=value)
+    route(fresh_bootstrap, reports)
     status_topic = topics.status(DESTINATION)
     statuses = [
         new_status(
@@ -254,6 +257,7 @@ def test_a_record_lost_before_a_tick_read_it_is_left_to_the_next_tracker(
 
     with running(first):
         assert wait_until(lambda: first.applied["decision"] >= REPORTS, 90)
+        producer = make_producer(fresh_bootstrap)
         for status in statuses:
             value = SERIALIZER.serialize(status_topic, status)
             producer.produce(status_topic, key=status["hub_id"].encode(), value=value)
@@ -295,11 +299,7 @@ def test_a_changelog_record_the_table_recovery_lost_is_set_at_its_end(
     reports = [origin_report(rng, f"C-{number}") for number in range(REPORTS)]
     first = new_tracker(fresh_bootstrap, tmp_path, "recheck")
     with running(first):
-        producer = make_producer(fresh_bootstrap)
-        for report in reports:
-            value = SERIALIZER.serialize(topics.ROUTED, routed(report, HANDLER))
-            producer.produce(topics.ROUTED, key=report["hub_id"].encode(), value=value)
-        producer.flush(30)
+        route(fresh_bootstrap, reports)
         assert wait_until(
             lambda: all(first.table.get(r["hub_id"].encode()) for r in reports), 90
         ), "the first tracker did not apply the decisions"
