@@ -383,7 +383,8 @@ def read_to_end(
         if key is not None:
             numbers = [partition_of(key, len(numbers))]
         if partitions is not None:
-            numbers = [number for number in numbers if number in set(partitions)]
+            wanted = set(partitions)
+            numbers = [number for number in numbers if number in wanted]
         ends = {}
         for number in numbers:
             low, high = watermarks(consumer, TopicPartition(topic, number), timeout)
