@@ -148,6 +148,7 @@ def seen(state: dict[str, Any], topic: str, event: dict[str, Any]) -> bool:
 
 class Tracker:
     recovery_stall_seconds = 60.0
+    recovery_check_seconds = 60.0
 
     def __init__(
         self,
@@ -289,11 +290,17 @@ class Tracker:
             records = read_to_end(self.bootstrap, changelog, partitions=numbers, stall_seconds=15)
             return latest_records(records)
 
-        try:
-            latest = await asyncio.to_thread(read)
-        except Exception as exc:  # HubError, KafkaException: the broker is away
-            log.warning("could not check the table's recovery against its changelog: %s", exc)
-            return
+        while True:  # a recovery can end while its only broker restarts: try for a minute
+            try:
+                latest = await asyncio.to_thread(read)
+                break
+            except Exception as exc:  # HubError, KafkaException: the broker is away
+                if time.monotonic() - started > self.recovery_check_seconds:
+                    log.warning(
+                        "could not check the table's recovery against its changelog: %s", exc
+                    )
+                    return
+                await asyncio.sleep(2.0)
         wrong = correct_store(self.table.data, latest, json.loads)
         took = time.monotonic() - started
         if wrong:
