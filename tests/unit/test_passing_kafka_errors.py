@@ -18,6 +18,7 @@ from hub.kafka import is_passing
         KafkaError._ALL_BROKERS_DOWN,
         KafkaError._WAIT_COORD,  # a commit while the coordinator is looked up again
         KafkaError._MSG_TIMED_OUT,  # a DurableProducer's flush ran out of time
+        KafkaError._UNKNOWN_PARTITION,  # not in the metadata until the broker leads it again
     ],
 )
 def test_a_coordinator_or_leader_moving_or_a_broker_restarting_passes(code: int) -> None:
