@@ -31,7 +31,13 @@ from typing import NamedTuple
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message
 
-from hub.kafka import CLIENT_LOGGER, CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, client_security
+from hub.kafka import (
+    CLIENT_LOGGER,
+    CONSUMER_DEFAULTS,
+    PRODUCER_DEFAULTS,
+    client_security,
+    is_passing,
+)
 from hub.metrics import LAG_SETTINGS, lag_reporter
 
 log = logging.getLogger(__name__)
@@ -158,6 +164,12 @@ class TransactionalLoop:
             while not should_stop():
                 self.step()
             self.flush()
+        except KafkaException as exc:
+            # a passing error out of a step (an abort's rewind timed out while the broker
+            # restarted) leaves the transaction's state unknown: the loop is replaced
+            # (hub.dataplane.worker), and does not wait on a broker that is away to close
+            self.abandoned = is_passing(exc)
+            raise
         finally:
             self.close()
         return self.stats

@@ -20,6 +20,7 @@ from hub.config import build_connectors, load_config
 from hub.dataplane.ingest import IngestAndRoute
 from hub.dataplane.transactional import CommitHung, LoopStats, TransactionalLoop
 from hub.errors import BrokerNotReachable
+from hub.kafka import is_passing
 from hub.routing import ReloadingRouter
 from hub.serialization import TopicSerializer, load_store, make_codec
 from hub.settings import load_settings
@@ -66,14 +67,22 @@ def run_replacing_hung(
     should_stop: Callable[[], bool],
     on_new: Callable[[TransactionalLoop], None] = lambda _: None,
 ) -> LoopStats:
-    """Run ``loop``; one whose commit hung is abandoned and a new one runs in its place
-    (tried again every 5 s while the broker cannot be reached: a commit also outlasts its
-    deadline while the only broker is down)."""
+    """Run ``loop``; one whose commit hung, or that a passing Kafka error stopped, is
+    abandoned and a new one runs in its place, from the committed offsets (tried again every
+    5 s while the broker cannot be reached: a commit also outlasts its deadline while the
+    only broker is down). Its transactional id fences the old one's producer."""
     while True:
         try:
             return loop.run(should_stop)
         except CommitHung as exc:
             log.error("the ingest worker stopped: %s; starting a new one in its place", exc)
+        except KafkaException as exc:
+            if not is_passing(exc):
+                raise
+            log.error(
+                "the ingest worker stopped: %s; starting a new one in its place",
+                exc.args[0].str(),
+            )
         while True:
             if should_stop():
                 return loop.stats
