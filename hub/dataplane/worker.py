@@ -74,15 +74,10 @@ def run_replacing_hung(
     while True:
         try:
             return loop.run(should_stop)
-        except CommitHung as exc:
-            log.error("the ingest worker stopped: %s; starting a new one in its place", exc)
-        except KafkaException as exc:
-            if not is_passing(exc):
+        except (CommitHung, KafkaException) as exc:
+            if isinstance(exc, KafkaException) and not is_passing(exc):
                 raise
-            log.error(
-                "the ingest worker stopped: %s; starting a new one in its place",
-                exc.args[0].str(),
-            )
+            log.error("the ingest worker stopped: %s; starting a new one in its place", exc)
         while True:
             if should_stop():
                 return loop.stats
