@@ -30,6 +30,7 @@ from hub.errors import BadInput, PermanentDeliveryError, RetryableDeliveryError
 from hub.kafka import (
     DurableProducer,
     TopicSpec,
+    consume,
     ensure_topics,
     make_admin,
     make_consumer,
@@ -353,7 +354,7 @@ class DeliveryWorker:
     async def run_once(
         self, client: httpx.AsyncClient, max_messages: int = 500, timeout: float = 1.0
     ) -> int:
-        messages = await asyncio.to_thread(self.consumer.consume, max_messages, timeout)
+        messages = await asyncio.to_thread(consume, self.consumer, max_messages, timeout)
         with read_again_on_failure(self.consumer, messages):
             return await self._deliver_all(client, messages)
 
@@ -496,7 +497,7 @@ class FeedbackWorker:
         self.failed = 0
 
     async def run_once(self, client: httpx.AsyncClient, timeout: float = 1.0) -> int:
-        messages = await asyncio.to_thread(self.consumer.consume, 200, timeout)
+        messages = await asyncio.to_thread(consume, self.consumer, 200, timeout)
         with read_again_on_failure(self.consumer, messages):
             return await self._send_all(client, messages)
 

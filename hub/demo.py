@@ -33,7 +33,7 @@ from rich.table import Table
 
 from hub import topics
 from hub.connect import Inbound, import_file
-from hub.kafka import make_consumer
+from hub.kafka import consume, make_consumer
 from hub.routing import default_rules_dir, load_directory
 from hub.runtime import HubRuntime, tracker_process, wait_until
 from hub.samples import sample_report
@@ -197,7 +197,7 @@ def _read(bootstrap: str, topic: str) -> list:
     consumer.subscribe([topic])
     found, quiet = [], 0
     while quiet < 4:
-        batch = [m for m in consumer.consume(500, 0.5) if not m.error()]
+        batch = [m for m in consume(consumer, 500, 0.5) if not m.error()]
         found += batch
         quiet = 0 if batch else quiet + 1
     consumer.close()

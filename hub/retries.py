@@ -18,7 +18,7 @@ from confluent_kafka import Message, TopicPartition
 
 from hub import metrics, topics
 from hub.deadletters import DeadLetter, dead_letter
-from hub.kafka import DurableProducer, make_consumer, read_again_on_failure
+from hub.kafka import DurableProducer, consume, make_consumer, read_again_on_failure
 
 NOT_BEFORE = "lapor.retry.not-before"
 
@@ -60,7 +60,7 @@ class RetryWorker:
     def run_once(self, timeout: float = 0.5) -> int:
         """Forward what is due. A record not yet due is read again later (its partition is
         rewound to it, and committed up to it); the other partitions go on."""
-        messages = self.consumer.consume(500, timeout)
+        messages = consume(self.consumer, 500, timeout)
         with read_again_on_failure(self.consumer, messages):
             return self._forward(messages, timeout)
 

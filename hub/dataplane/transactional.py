@@ -36,6 +36,7 @@ from hub.kafka import (
     CONSUMER_DEFAULTS,
     PRODUCER_DEFAULTS,
     client_security,
+    consume,
     is_passing,
 )
 from hub.metrics import LAG_SETTINGS, lag_reporter
@@ -194,7 +195,7 @@ class TransactionalLoop:
         transform itself); that batch's records are produced only once the commit is done,
         into the next transaction, and dropped if the commit had to be aborted (the rewind
         reads them again)."""
-        messages = self.consumer.consume(self.batch_size, timeout or self.commit_interval)
+        messages = consume(self.consumer, self.batch_size, timeout or self.commit_interval)
         batch: list[Sequence[Output]] = []
         for msg in messages:
             error = msg.error()

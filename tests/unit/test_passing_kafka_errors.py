@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, Message
 
-from hub.kafka import is_passing
+from hub.kafka import is_passing, leaves_partitions_unfetched
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,16 @@ def test_a_refused_principal_or_a_wrong_setting_does_not(code: int) -> None:
 
 def test_an_exception_without_a_kafka_error_does_not() -> None:
     assert not is_passing(KafkaException("something else"))
+
+
+def test_a_failed_fetch_of_committed_offsets_for_new_partitions_is_told_apart() -> None:
+    """librdkafka's own wording (rdkafka_assignment.c): request-level, it names no
+    partition; the same error code on a partition or from a commit is another matter."""
+    failed_fetch = 'Failed to fetch committed offsets for 0 partition(s) in group "g": '
+    stuck = Message(topic=None, error=KafkaError(16, failed_fetch + "Broker: Not coordinator"))
+    on_a_partition = Message(topic="lapor.out.x", error=KafkaError(16, failed_fetch))
+    a_commit = Message(topic=None, error=KafkaError(16, "Commit failed: Not coordinator"))
+    assert leaves_partitions_unfetched(stuck)
+    assert not leaves_partitions_unfetched(on_a_partition)
+    assert not leaves_partitions_unfetched(a_commit)
+    assert not leaves_partitions_unfetched(Message(topic="lapor.out.x", value=b"laporan"))
