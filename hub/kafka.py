@@ -343,21 +343,22 @@ def read_again_on_failure(consumer: Consumer, messages: list):
 
 
 def consume(consumer: Consumer, count: int, timeout: float) -> list[Message]:
-    """``consumer.consume``, mending the one error after which librdkafka never fetches
-    some assigned partitions: a request-level failure of the committed-offsets fetch that
-    starts them (NOT_COORDINATOR while the group's coordinator moves after a broker
-    restart; librdkafka#5586, open) leaves them waiting for good, while the consumer
-    stays in its group and holds them. Assigning the same partitions again, each at the
-    application's position (the committed offset where nothing was read yet), starts
-    them: no record is read twice or skipped. Other errors are left to the caller."""
+    """``consumer.consume``, mending the errors after which librdkafka never fetches some
+    assigned partitions: a failed fetch of the committed offsets that start them
+    (NOT_COORDINATOR while the group's coordinator moves after a broker restart) leaves
+    them waiting for good, while the consumer stays in its group and holds them
+    (librdkafka#5586, open; it says so of a partition-level failure too). Assigning the
+    same partitions again, each at the application's position (the committed offset where
+    nothing was read yet), starts them: no record is read twice or skipped. Other errors,
+    and such a failure that does not pass (a refused principal), are left to the caller."""
     messages = consumer.consume(count, timeout)
-    stuck = [msg for msg in messages if leaves_partitions_unfetched(msg)]
-    if not stuck:
+    unfetched = [msg for msg in messages if leaves_partitions_unfetched(msg)]
+    if not unfetched:
         return messages
     assigned = consumer.assignment()
     log.warning(
         "%s; assigning its %d partition(s) again so they are fetched (librdkafka#5586)",
-        stuck[0].error().str(),
+        unfetched[0].error().str(),
         len(assigned),
     )
     if assigned:
@@ -366,12 +367,11 @@ def consume(consumer: Consumer, count: int, timeout: float) -> list[Message]:
 
 
 def leaves_partitions_unfetched(msg: Message) -> bool:
-    """The request-level error of that fetch: it names no partition."""
     error = msg.error()
     return (
         error is not None
-        and msg.topic() is None
-        and error.str().startswith("Failed to fetch committed offsets")
+        and error.str().startswith("Failed to fetch committed offset")
+        and is_passing(KafkaException(error))
     )
 
 

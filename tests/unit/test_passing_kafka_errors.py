@@ -42,14 +42,19 @@ def test_an_exception_without_a_kafka_error_does_not() -> None:
     assert not is_passing(KafkaException("something else"))
 
 
-def test_a_failed_fetch_of_committed_offsets_for_new_partitions_is_told_apart() -> None:
-    """librdkafka's own wording (rdkafka_assignment.c): request-level, it names no
-    partition; the same error code on a partition or from a commit is another matter."""
-    failed_fetch = 'Failed to fetch committed offsets for 0 partition(s) in group "g": '
-    stuck = Message(topic=None, error=KafkaError(16, failed_fetch + "Broker: Not coordinator"))
-    on_a_partition = Message(topic="lapor.out.x", error=KafkaError(16, failed_fetch))
-    a_commit = Message(topic=None, error=KafkaError(16, "Commit failed: Not coordinator"))
-    assert leaves_partitions_unfetched(stuck)
-    assert not leaves_partitions_unfetched(on_a_partition)
-    assert not leaves_partitions_unfetched(a_commit)
-    assert not leaves_partitions_unfetched(Message(topic="lapor.out.x", value=b"laporan"))
+def test_a_failed_fetch_of_the_committed_offsets_that_start_partitions_is_told_apart() -> None:
+    """In librdkafka's own words (rdkafka_assignment.c), for all of them or for one."""
+    for_all = 'Failed to fetch committed offsets for 0 partition(s) in group "g": Not coordinator'
+    for_one = 'Failed to fetch committed offset for group "g" topic t [0]: Not coordinator'
+    assert leaves_partitions_unfetched(fetch_error(None, KafkaError.NOT_COORDINATOR, for_all))
+    assert leaves_partitions_unfetched(fetch_error("t", KafkaError.NOT_COORDINATOR, for_one))
+    # a refused principal is the caller's to raise; a commit's failure leaves no partition
+    refused = fetch_error(None, KafkaError.GROUP_AUTHORIZATION_FAILED, for_all)
+    assert not leaves_partitions_unfetched(refused)
+    commit = fetch_error(None, KafkaError.NOT_COORDINATOR, "Commit failed: Not coordinator")
+    assert not leaves_partitions_unfetched(commit)
+    assert not leaves_partitions_unfetched(Message(topic="t", value=b"laporan"))
+
+
+def fetch_error(topic: str | None, code: int, text: str) -> Message:
+    return Message(topic=topic, error=KafkaError(code, text))
