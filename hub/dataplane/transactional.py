@@ -100,6 +100,12 @@ class LoopStats:
 
 
 class TransactionalLoop:
+    """Commits every ``batch_size`` records consumed or ``commit_interval_ms``, whichever
+    comes first: below saturation the interval decides (a report waits at most that long
+    for its commit); under a backlog, the batch. A transaction's own cost (each partition
+    added to it, a marker written on each) is spread over its records: the ingest hop
+    passed 10-20% more reports a second at 1,000 a transaction than at 500 (bench/README)."""
+
     def __init__(
         self,
         bootstrap: str,
@@ -108,7 +114,7 @@ class TransactionalLoop:
         transactional_id: str,
         topics: Sequence[str],
         transform: Transform,
-        batch_size: int = 500,
+        batch_size: int = 1000,
         commit_interval_ms: int = 50,
         transaction_timeout_ms: int = 20_000,
         stage: str = "ingest",
