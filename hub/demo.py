@@ -33,7 +33,7 @@ from rich.table import Table
 
 from hub import topics
 from hub.connect import Inbound, import_file
-from hub.kafka import consume, make_consumer
+from hub.kafka import read_to_end
 from hub.routing import default_rules_dir, load_directory
 from hub.runtime import HubRuntime, tracker_process, wait_until
 from hub.samples import sample_report
@@ -190,18 +190,6 @@ def _answer_as_officers(apps: dict[str, Any], rng: random.Random) -> None:
         apps["open311"].city_updates(remote_id, "closed", "Sudah ditangani", "fixed")
     for document in list(apps["soap"].state.delivered.values()):
         apps["soap"].official_updates(document["ReferensiHub"], "DIPROSES", "Sedang diverifikasi")
-
-
-def _read(bootstrap: str, topic: str) -> list:
-    consumer = make_consumer(bootstrap, f"demo-reader-{uuid.uuid4().hex[:8]}")
-    consumer.subscribe([topic])
-    found, quiet = [], 0
-    while quiet < 4:
-        batch = [m for m in consume(consumer, 500, 0.5) if not m.error()]
-        found += batch
-        quiet = 0 if batch else quiet + 1
-    consumer.close()
-    return found
 
 
 @contextlib.contextmanager
@@ -394,7 +382,7 @@ def _count(summary: DemoSummary, bootstrap: str, hub: HubRuntime, apps: dict[str
         "csv-kutim",
     }
     handlers: dict[str, tuple[str, set[str]]] = {}  # hub id -> (origin, handling agencies)
-    for message in _read(bootstrap, topics.ROUTED):
+    for message in read_to_end(bootstrap, topics.ROUTED):
         routed = serializer.deserialize(topics.ROUTED, message.value())
         origin = routed["report"]["source"]["connector"]
         if origin not in prefix:
@@ -419,7 +407,7 @@ def _count(summary: DemoSummary, bootstrap: str, hub: HubRuntime, apps: dict[str
     )
     expected: dict[str, set[str]] = {}  # origin -> ids of the statuses it should hear
     for instance in prefix:
-        for message in _read(bootstrap, topics.status(instance)):
+        for message in read_to_end(bootstrap, topics.status(instance)):
             update = serializer.deserialize(topics.status(instance), message.value())
             summary.statuses[update["status"]] += 1
             origin, agencies = handlers.get(update["hub_id"], ("", set()))
@@ -427,7 +415,7 @@ def _count(summary: DemoSummary, bootstrap: str, hub: HubRuntime, apps: dict[str
                 expected.setdefault(origin, set()).add(update["update_id"])
     summary.to_tell = Counter({origin: len(ids) for origin, ids in expected.items()})
     for stage in ("ingest", "translate", "route", "deliver", "feedback"):
-        for message in _read(bootstrap, topics.dead_letter(stage)):
+        for message in read_to_end(bootstrap, topics.dead_letter(stage)):
             headers = dict(message.headers() or [])
             reason = headers.get("__connect.errors.exception.message", b"").decode()
             summary.dead_letters[f"{stage}: {reason[:70]}"] += 1

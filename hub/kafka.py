@@ -343,27 +343,30 @@ def read_again_on_failure(consumer: Consumer, messages: list):
 
 
 def consume(consumer: Consumer, count: int, timeout: float) -> list[Message]:
-    """``consumer.consume``, mending the errors after which librdkafka never fetches some
-    assigned partitions: a failed fetch of the committed offsets that start them
-    (NOT_COORDINATOR while the group's coordinator moves after a broker restart) leaves
-    them waiting for good, while the consumer stays in its group and holds them
-    (librdkafka#5586, open; it says so of a partition-level failure too). Assigning the
-    same partitions again, each at the application's position (the committed offset where
-    nothing was read yet), starts them: no record is read twice or skipped. Other errors,
-    and such a failure that does not pass (a refused principal), are left to the caller."""
+    """``consumer.consume`` for a worker that commits each batch before it consumes the
+    next (deliveries, statuses to origins, retries), mending the errors after which
+    librdkafka never fetches some assigned partitions: a failed fetch of the committed
+    offsets that start them (NOT_COORDINATOR while the group's coordinator moves after a
+    broker restart) leaves them waiting for good, while the consumer stays in its group and
+    holds them (librdkafka#5586, open; it says so of a partition-level failure too). The
+    batch is dropped and the same partitions are assigned again, from the group's
+    committed offsets: nothing is skipped, and what is read twice carries an idempotency
+    key. (The ingest worker's transactions span batches: the error replaces it instead,
+    hub.dataplane.worker.) Other errors, and such a failure that does not pass (a refused
+    principal), are left to the caller."""
     messages = consumer.consume(count, timeout)
-    unfetched = [msg for msg in messages if leaves_partitions_unfetched(msg)]
-    if not unfetched:
+    unfetched = next((msg for msg in messages if leaves_partitions_unfetched(msg)), None)
+    if unfetched is None:
         return messages
     assigned = consumer.assignment()
     log.warning(
-        "%s; assigning its %d partition(s) again so they are fetched (librdkafka#5586)",
-        unfetched[0].error().str(),
+        "%s; reading its %d partition(s) again from the committed offsets (librdkafka#5586)",
+        unfetched.error().str(),
         len(assigned),
     )
-    if assigned:
-        consumer.assign(consumer.position(assigned))
-    return [msg for msg in messages if not leaves_partitions_unfetched(msg)]
+    if assigned:  # no offset given: librdkafka fetches the committed ones again
+        consumer.assign([TopicPartition(p.topic, p.partition) for p in assigned])
+    return []
 
 
 def leaves_partitions_unfetched(msg: Message) -> bool:

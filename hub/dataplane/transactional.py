@@ -36,7 +36,6 @@ from hub.kafka import (
     CONSUMER_DEFAULTS,
     PRODUCER_DEFAULTS,
     client_security,
-    consume,
     is_passing,
 )
 from hub.metrics import LAG_SETTINGS, lag_reporter
@@ -201,13 +200,16 @@ class TransactionalLoop:
         transform itself); that batch's records are produced only once the commit is done,
         into the next transaction, and dropped if the commit had to be aborted (the rewind
         reads them again)."""
-        messages = consume(self.consumer, self.batch_size, timeout or self.commit_interval)
+        messages = self.consumer.consume(self.batch_size, timeout or self.commit_interval)
         batch: list[Sequence[Output]] = []
         for msg in messages:
             error = msg.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
                     continue
+                # a passing one replaces the loop (hub.dataplane.worker): among them the
+                # failed committed-offsets fetch after which librdkafka never fetches some
+                # partitions (hub.kafka.consume); the new loop's consumer starts them
                 raise KafkaException(error)
             batch.append(self.transform(msg))
         if not self._settle():
