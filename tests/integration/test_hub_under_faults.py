@@ -405,9 +405,21 @@ def group_coordinator(bootstrap: str, group: str) -> int:
     hashed = 0
     for char in group:
         hashed = (31 * hashed + ord(char)) & 0xFFFFFFFF
-    offsets = make_admin(bootstrap).list_topics("__consumer_offsets", timeout=30)
-    partitions = offsets.topics["__consumer_offsets"].partitions
-    return partitions[(hashed & 0x7FFFFFFF) % len(partitions)].leader
+    admin, found = make_admin(bootstrap), {}
+
+    def leader_known() -> bool:
+        # a metadata answer may come before the topic's partitions or their leaders are
+        # known (one did, eight seconds into a run: no partitions at all)
+        offsets = admin.list_topics("__consumer_offsets", timeout=30).topics.get(
+            "__consumer_offsets"
+        )
+        partitions = offsets.partitions if offsets and offsets.error is None else {}
+        if partitions:
+            found["leader"] = partitions[(hashed & 0x7FFFFFFF) % len(partitions)].leader
+        return found.get("leader", -1) >= 0
+
+    assert wait_until(leader_known, 60), f"no leader known for {group!r}'s coordinator"
+    return found["leader"]
 
 
 @pytest.fixture
