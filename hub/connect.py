@@ -30,6 +30,7 @@ from hub.errors import BadInput, PermanentDeliveryError, RetryableDeliveryError
 from hub.kafka import (
     DurableProducer,
     TopicSpec,
+    commit_handled,
     consume,
     ensure_topics,
     make_admin,
@@ -381,8 +382,7 @@ class DeliveryWorker:
             for topic, key, value, _ in records:
                 if topic == LEDGER:
                     self.ledger.entries[key.decode()] = value.decode()
-        if messages:
-            await asyncio.to_thread(self.consumer.commit, asynchronous=False)
+        await asyncio.to_thread(commit_handled, self.consumer, messages)
         return len(messages)
 
     def _agency(self, msg: Message) -> str:
@@ -515,8 +515,7 @@ class FeedbackWorker:
         records = [record for record in results if record is not None]
         if records:
             await self.producer.send(records)
-        if messages:
-            await asyncio.to_thread(self.consumer.commit, asynchronous=False)
+        await asyncio.to_thread(commit_handled, self.consumer, messages)
         return len(messages)
 
     async def _send(self, client: httpx.AsyncClient, msg: Message, update: dict) -> tuple | None:

@@ -342,6 +342,22 @@ def read_again_on_failure(consumer: Consumer, messages: list):
         raise
 
 
+def commit_handled(consumer: Consumer, messages: list[Message]) -> None:
+    """Commit, and wait for it, just past each partition's last record in ``messages``.
+
+    Not the consumer's stored offsets: librdkafka's seek leaves those past a batch that
+    failed and was rewound (read_again_on_failure), so the next step's commit would take
+    that partition past records not handled yet, lost if the process then died."""
+    ends: dict[tuple[str, int], int] = {}
+    for msg in messages:
+        if msg.error() is None:
+            place = (msg.topic(), msg.partition())
+            ends[place] = max(ends.get(place, 0), msg.offset() + 1)
+    if ends:
+        offsets = [TopicPartition(topic, number, end) for (topic, number), end in ends.items()]
+        consumer.commit(offsets=offsets, asynchronous=False)
+
+
 def consume(consumer: Consumer, count: int, timeout: float) -> list[Message]:
     """``consumer.consume`` for a worker that commits each batch before it consumes the
     next (deliveries, statuses to origins, retries), mending the errors after which

@@ -7,13 +7,14 @@ from __future__ import annotations
 import time
 
 import pytest
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import OFFSET_INVALID, KafkaException, Producer, TopicPartition
 from prometheus_client import REGISTRY
 
 from hub.errors import HubError
 from hub.kafka import (
     DurableProducer,
     TopicSpec,
+    commit_handled,
     ensure_topics,
     is_passing,
     make_admin,
@@ -124,6 +125,39 @@ def test_a_step_that_fails_reads_its_batch_again(kafka_bootstrap: str) -> None:
         with pytest.raises(RuntimeError), read_again_on_failure(consumer, step):
             raise RuntimeError("Kafka did not take the step's records")
         assert places(consume_all()) == places(step)
+    finally:
+        consumer.close()
+
+
+def test_a_step_commits_no_partition_past_what_it_handled(kafka_bootstrap: str) -> None:
+    """After a failed step, the next may bring only another partition's records; its commit
+    must not take the rewound partition past the records that failed (librdkafka's stored
+    offsets would: its seek leaves them where the failed step read to)."""
+    topic, group = unique("lapor.test.handled"), unique("handled")
+    ensure_topics(make_admin(kafka_bootstrap), [TopicSpec(topic, 2)])
+    produce_numbered(kafka_bootstrap, topic, 20)
+    consumer = make_consumer(kafka_bootstrap, group)
+    consumer.subscribe([topic])
+
+    def consume_until(wanted: int) -> list:
+        found: list = []
+        deadline = time.monotonic() + 30
+        while len(found) < wanted and time.monotonic() < deadline:
+            found += [m for m in consumer.consume(20, 1.0) if not m.error()]
+        return found
+
+    try:
+        step = consume_until(20)
+        on_0 = [m for m in step if m.partition() == 0]
+        assert on_0 and len(on_0) < 20
+        with pytest.raises(RuntimeError), read_again_on_failure(consumer, step):
+            raise RuntimeError("Kafka did not take the step's records")
+        consumer.pause([TopicPartition(topic, 0)])  # the next step brings partition 1 only
+        next_step = consume_until(20 - len(on_0))
+        assert {m.partition() for m in next_step} == {1}
+        commit_handled(consumer, next_step)
+        committed = consumer.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)], 30)
+        assert [p.offset for p in committed] == [OFFSET_INVALID, 20 - len(on_0)]
     finally:
         consumer.close()
 
