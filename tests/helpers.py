@@ -6,7 +6,7 @@ import time
 import uuid
 from typing import Any
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException, Message
 
 from hub.kafka import make_consumer, make_producer
 
@@ -83,3 +83,12 @@ def routed(report: dict[str, Any], handler: str, reason: str = "test") -> dict[s
             "location_note": None,
         },
     }
+
+
+def unfetched_partitions_error() -> Message:
+    """The error librdkafka reports, in its own words (rdkafka_assignment.c), when the
+    fetch of committed offsets that starts newly assigned partitions failed at the request
+    level and left them unfetched (librdkafka#5586)."""
+    failed = 'Failed to fetch committed offsets for 0 partition(s) in group "g": '
+    error = KafkaError(KafkaError.NOT_COORDINATOR, failed + "Broker: Not coordinator")
+    return Message(topic=None, error=error)

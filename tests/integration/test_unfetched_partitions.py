@@ -9,10 +9,10 @@ import logging
 import time
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 
 from hub.kafka import TopicSpec, consume, ensure_topics, make_admin, make_consumer, make_producer
-from tests.helpers import unique
+from tests.helpers import unfetched_partitions_error, unique
 
 pytestmark = pytest.mark.kafka
 
@@ -41,9 +41,7 @@ class UnfetchedAfterAssignment:
         messages = self.consumer.consume(count, timeout)
         if self.report_error:
             self.report_error = False
-            failed = 'Failed to fetch committed offsets for 0 partition(s) in group "g": '
-            error = KafkaError(KafkaError.NOT_COORDINATOR, failed + "Broker: Not coordinator")
-            messages.append(Message(topic=None, error=error))
+            messages.append(unfetched_partitions_error())
         return messages
 
     def assign(self, partitions: list[TopicPartition]) -> None:

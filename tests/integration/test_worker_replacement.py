@@ -18,7 +18,7 @@ from hub.dataplane.transactional import Output, TransactionalLoop
 from hub.dataplane.worker import run_replacing_hung
 from hub.kafka import TopicSpec, ensure_topics, make_admin, make_producer, read_to_end
 from hub.runtime import wait_until
-from tests.helpers import unique
+from tests.helpers import unfetched_partitions_error, unique
 
 pytestmark = [pytest.mark.kafka]
 COUNT = 300
@@ -48,9 +48,7 @@ class ReportsUnfetchedPartitions:
         messages = self.consumer.consume(count, timeout)
         self.batches += 1
         if self.batches == 3:
-            failed = 'Failed to fetch committed offsets for 0 partition(s) in group "g": '
-            error = KafkaError(KafkaError.NOT_COORDINATOR, failed + "Broker: Not coordinator")
-            messages.append(Message(topic=None, error=error))
+            messages.append(unfetched_partitions_error())
         return messages
 
     def __getattr__(self, name: str):
