@@ -41,6 +41,14 @@ from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
 
 DEMO_PORT = 9392
+DEMO_CONNECTORS = (
+    "lapor-nasional",
+    "open311-surabaya",
+    "kemensos-soap",
+    "dinas-bandung",
+    "sms-1708",
+    "csv-kutim",
+)
 SMS_SECRET = "rahasia-demo-sms"
 KINDS = {
     "COMPLAINT": "pengaduan",
@@ -351,12 +359,17 @@ def run_demo(console: Console) -> DemoSummary:
         with console.status("officers answer at the destination apps; statuses flow back"):
             _answer_as_officers(apps, rng)
             status_file = Path(tmp) / "status-kutim" / "status-csv-kutim.csv"
-            last, stable, deadline = -1, 0, time.monotonic() + 60
-            while stable < 15 and time.monotonic() < deadline:  # nothing new for 3 s
+            last, stable, deadline = -1, 0, time.monotonic() + 90
+            while time.monotonic() < deadline:
                 apps["csv"].import_statuses(status_file)  # what the CSV app does daily
                 now = sum(len(app.state.feedback) for app in apps.values())
                 stable = stable + 1 if now == last else 0
                 last = now
+                # nothing new for 3 s, and the origins heard what the topics say they should
+                # (a slow machine can pause longer than that between the first answers);
+                # the topics are read again after each further 2 s of quiet
+                if stable >= 15 and stable % 10 == 5 and now >= _count_to_tell(bootstrap):
+                    break
                 time.sleep(0.2)
         stop.set()
         thread.join(timeout=60)
@@ -370,29 +383,53 @@ def _run(coroutine):
     return eventloop.run(coroutine)
 
 
+def _count_to_tell(bootstrap: str) -> int:
+    serializer = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
+    expected, _ = _statuses_to_tell(bootstrap, serializer, _routed(bootstrap, serializer))
+    return sum(len(ids) for ids in expected.values())
+
+
+def _routed(bootstrap: str, serializer: TopicSerializer) -> list[dict[str, Any]]:
+    """The routed reports that came in through the demo's connectors."""
+    found = []
+    for message in read_to_end(bootstrap, topics.ROUTED):
+        routed = serializer.deserialize(topics.ROUTED, message.value())
+        if routed["report"]["source"]["connector"] in DEMO_CONNECTORS:
+            found.append(routed)
+    return found
+
+
+def _statuses_to_tell(
+    bootstrap: str, serializer: TopicSerializer, routed: list[dict[str, Any]]
+) -> tuple[dict[str, set[str]], Counter]:
+    """Ids of the handling agencies' statuses each origin should hear, and every status
+    published, by canonical status."""
+    handlers = {  # hub id -> (origin, handling agencies)
+        r["decision"]["hub_id"]: (
+            r["report"]["source"]["connector"],
+            {d["agency"] for d in r["decision"]["destinations"] if d["role"] == "HANDLER"},
+        )
+        for r in routed
+    }
+    expected: dict[str, set[str]] = {}
+    published: Counter = Counter()
+    for instance in DEMO_CONNECTORS:
+        for message in read_to_end(bootstrap, topics.status(instance)):
+            update = serializer.deserialize(topics.status(instance), message.value())
+            published[update["status"]] += 1
+            origin, agencies = handlers.get(update["hub_id"], ("", set()))
+            if update["agency"] in agencies:
+                expected.setdefault(origin, set()).add(update["update_id"])
+    return expected, published
+
+
 def _count(summary: DemoSummary, bootstrap: str, hub: HubRuntime, apps: dict[str, Any]) -> None:
     serializer = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
     directory = load_directory(default_rules_dir() / "directory")
-    prefix = {
-        "lapor-nasional",
-        "open311-surabaya",
-        "kemensos-soap",
-        "dinas-bandung",
-        "sms-1708",
-        "csv-kutim",
-    }
-    handlers: dict[str, tuple[str, set[str]]] = {}  # hub id -> (origin, handling agencies)
-    for message in read_to_end(bootstrap, topics.ROUTED):
-        routed = serializer.deserialize(topics.ROUTED, message.value())
-        origin = routed["report"]["source"]["connector"]
-        if origin not in prefix:
-            continue
+    routed_reports = _routed(bootstrap, serializer)
+    for routed in routed_reports:
         summary.routed += 1
         decision = routed["decision"]
-        handlers[decision["hub_id"]] = (
-            origin,
-            {d["agency"] for d in decision["destinations"] if d["role"] == "HANDLER"},
-        )
         summary.unmatched += decision["fallback"]
         for destination in decision["destinations"]:
             kind = directory.get(destination["agency"]).kind.value
@@ -405,14 +442,8 @@ def _count(summary: DemoSummary, bootstrap: str, hub: HubRuntime, apps: dict[str
             "dinas-bandung": len(apps["dinas"].state.delivered),
         }
     )
-    expected: dict[str, set[str]] = {}  # origin -> ids of the statuses it should hear
-    for instance in prefix:
-        for message in read_to_end(bootstrap, topics.status(instance)):
-            update = serializer.deserialize(topics.status(instance), message.value())
-            summary.statuses[update["status"]] += 1
-            origin, agencies = handlers.get(update["hub_id"], ("", set()))
-            if update["agency"] in agencies:
-                expected.setdefault(origin, set()).add(update["update_id"])
+    expected, published = _statuses_to_tell(bootstrap, serializer, routed_reports)
+    summary.statuses.update(published)
     summary.to_tell = Counter({origin: len(ids) for origin, ids in expected.items()})
     for stage in ("ingest", "translate", "route", "deliver", "feedback"):
         for message in read_to_end(bootstrap, topics.dead_letter(stage)):
