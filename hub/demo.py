@@ -41,7 +41,7 @@ from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
 
 DEMO_PORT = 9392
-DEMO_CONNECTORS = (
+DEMO_CONNECTORS = (  # one instance of each built-in connector: where citizens file
     "lapor-nasional",
     "open311-surabaya",
     "kemensos-soap",
