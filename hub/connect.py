@@ -511,12 +511,25 @@ class FeedbackWorker:
             update = self.serializer.deserialize(self.topic, msg.value())
             todo.setdefault(update["update_id"], (msg, update))
         metrics.count("feedback", "in", len(todo))
-        results = await asyncio.gather(*(self._send(client, m, u) for m, u in todo.values()))
-        records = [record for record in results if record is not None]
+        by_report: dict[bytes, list[tuple[Message, dict]]] = {}
+        for msg, update in todo.values():
+            by_report.setdefault(msg.key() or b"", []).append((msg, update))
+        results = await asyncio.gather(
+            *(self._send_in_order(client, pairs) for pairs in by_report.values())
+        )
+        records = [record for sent in results for record in sent if record is not None]
         if records:
             await self.producer.send(records)
         await asyncio.to_thread(commit_handled, self.consumer, messages)
         return len(messages)
+
+    async def _send_in_order(
+        self, client: httpx.AsyncClient, pairs: list[tuple[Message, dict]]
+    ) -> list[tuple | None]:
+        """One report's statuses one after another, as the tracker wrote them (different
+        reports at once): sent together, the app could take an older status last and show
+        it as the report's current one."""
+        return [await self._send(client, msg, update) for msg, update in pairs]
 
     async def _send(self, client: httpx.AsyncClient, msg: Message, update: dict) -> tuple | None:
         source_id = dict(msg.headers() or []).get(SOURCE_ID, b"").decode()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -28,8 +29,10 @@ from connectors.soap_ministry import SoapMinistry
 from connectors.soap_ministry.simulator import SoapMinistryApp
 from hub import topics
 from hub.connect import (
+    SOURCE_ID,
     Cursors,
     DeliveryWorker,
+    FeedbackWorker,
     Inbound,
     Ledger,
     ensure_connector_topics,
@@ -40,6 +43,7 @@ from hub.connect import (
 )
 from hub.kafka import DurableProducer, make_consumer
 from hub.sdk import RetryPolicy
+from hub.sdk.reports import hub_id, new_status
 from hub.sdk.webhook import webhook_app
 from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
@@ -357,3 +361,52 @@ def test_a_destination_down_for_a_while_fills_retries_not_dead_letters(
             if dict(m.headers())["__connect.errors.connector.name"] == connector.instance.encode()
         ]
         assert ours == [], "a destination down for a while is not a dead letter"
+
+
+def test_a_reports_statuses_reach_its_origin_in_the_order_the_tracker_wrote_them(
+    kafka_bootstrap: str,
+) -> None:
+    """Statuses of one report read in one batch are sent one after another: sent at once,
+    a slow answer to the first let the app take it last, as the report's current status."""
+    app = LaporJsonApp()
+    tracking_id = app.citizen_files(isi="Lampu jalan mati", lokasi={"kode_wilayah": "35.78"})[
+        "tracking_id"
+    ]
+    with serve(app.app) as url:
+        connector = renamed(LaporJson, "lapor-origin")({"agency": "kemenpan-rb", "base_url": url})
+        ensure_connector_topics(kafka_bootstrap, connector.instance)
+        topic = topics.feedback(connector.instance)
+        report = hub_id(connector.instance, tracking_id)
+        started = datetime.now(UTC)
+        updates = [
+            new_status(
+                hub_id=report,
+                agency="pemkot-surabaya",
+                status=status,
+                source_status=status.lower(),
+                occurred_at=started + timedelta(seconds=n),
+            )
+            for n, status in enumerate(["RECEIVED", "VERIFIED", "IN_PROGRESS", "RESOLVED"])
+        ]
+        records = [
+            (topic, report.encode(), SERIALIZER.serialize(topic, u), {SOURCE_ID: tracking_id})
+            for u in updates
+        ]
+        app.state.fail_next(1, status=200, delay=0.5)  # the first answer comes late
+        worker = FeedbackWorker(
+            kafka_bootstrap, connector, SERIALIZER, group=unique("feedback"), policy=FAST
+        )
+
+        async def scenario() -> None:
+            await DurableProducer(kafka_bootstrap).send(records)
+            async with httpx.AsyncClient() as client:
+                deadline = time.monotonic() + 30
+                while worker.sent < len(updates) and time.monotonic() < deadline:
+                    await worker.run_once(client, timeout=0.5)
+
+        try:
+            asyncio.run(scenario())
+        finally:
+            worker.close()
+    assert worker.sent == len(updates)
+    assert list(app.state.feedback) == [u["update_id"] for u in updates]
