@@ -19,7 +19,8 @@ over the routed reports and statuses the runs above left, in a window after its 
 The last line is the summary:
     pipeline: hub_per_s=N passthrough_per_s=N avro_chain_per_s=N ratio_vs_avro=R
               ratio_vs_raw=R p99_ms_at_1000=NA tracker_events_per_s=NA
-Usage: python bench/pipeline.py [--reports N] [--repeat K] [--rate R] [--seconds S] [--latency-only]
+Usage: python bench/pipeline.py [--reports N] [--repeat K] [--rate R] [--seconds S]
+                                [--latency-only] [--hub-processes N]
 (uses KAFKA_BOOTSTRAP_SERVERS or the local broker, which it starts if needed)
 """
 
@@ -180,10 +181,11 @@ def serve_destinations(urls, stop, arrivals_path: str) -> None:
 
 
 def latency_at(
-    bootstrap: str, rate: int, seconds: int, run: str, warm_up_s: int = 30
+    bootstrap: str, rate: int, seconds: int, run: str, warm_up_s: int = 30, processes: int = 1
 ) -> tuple[float, float, int]:
     """p50 and p99 (ms) from ingest to the app's 2xx at ``rate`` reports/s, and how many
-    deliveries they cover, after ``warm_up_s`` seconds of 200 reports/s."""
+    deliveries they cover, after ``warm_up_s`` seconds of 200 reports/s; the hub as
+    ``processes`` `lapor-hub up` processes sharing the work."""
     from hub.sdk.reports import hub_id
 
     context = multiprocessing.get_context("spawn")
@@ -209,13 +211,18 @@ def latency_at(
         folder, f"latency-{run}", source, {name: urls[app] for name, app in apps.items()}
     )
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    hubs = []
     with (folder / "hub.log").open("ab") as log:
-        hub = subprocess.Popen(
-            [sys.executable, "-m", "hub", "up", "--config", str(config), "--no-tracker"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        for name in range(1, processes + 1):
+            command = [sys.executable, "-m", "hub", "up", "--config", str(config)]
+            hubs.append(
+                subprocess.Popen(
+                    [*command, "--name", str(name), "--no-tracker"],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
     rng = random.Random(1000)
     producer = make_producer(bootstrap, linger_ms=1)
     topic = f"lapor.in.{source}"
@@ -263,11 +270,13 @@ def latency_at(
         offer(load, rate)
         time.sleep(15)  # the tail drains
     finally:
-        hub.send_signal(signal.SIGTERM)
-        try:
-            hub.wait(60)
-        except subprocess.TimeoutExpired:
-            hub.kill()
+        for hub in hubs:
+            hub.send_signal(signal.SIGTERM)
+        for hub in hubs:
+            try:
+                hub.wait(60)
+            except subprocess.TimeoutExpired:
+                hub.kill()
         stop.set()
         simulators.join(60)
     arrivals = json.loads(arrivals_path.read_text())
@@ -344,6 +353,10 @@ def tracker_rate(bootstrap: str, run: str, window: float = 20.0) -> tuple[float,
     return eventloop.run(measure())  # the loop the tracker runs on in the hub
 
 
+def hub_processes(count: int) -> str:
+    return f" with {count} hub processes" if count > 1 else ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reports", type=int, default=20_000)
@@ -355,12 +368,18 @@ def main() -> None:
     parser.add_argument(
         "--latency-only", action="store_true", help="run (b) alone (no summary line)"
     )
+    parser.add_argument(
+        "--hub-processes", type=int, default=1, help="`lapor-hub up` processes in (b)"
+    )
     args = parser.parse_args()
     if args.latency_only:
         with fresh_broker() as fresh:
-            p50, p99, deliveries = latency_at(fresh, args.rate, args.seconds, uuid.uuid4().hex[:6])
+            p50, p99, deliveries = latency_at(
+                fresh, args.rate, args.seconds, uuid.uuid4().hex[:6], processes=args.hub_processes
+            )
         print(
-            f"latency ingest -> app 2xx at {args.rate}/s for {args.seconds} s: "
+            f"latency ingest -> app 2xx at {args.rate}/s for {args.seconds} s"
+            f"{hub_processes(args.hub_processes)}: "
             f"p50 {p50:.0f} ms, p99 {p99:.0f} ms over {deliveries} deliveries"
         )
         return
@@ -421,7 +440,9 @@ def main() -> None:
     # (b) and (c) on a fresh broker of their own: new consumer groups on a used one would
     # first deliver every report earlier runs left on the outbound topics
     with fresh_broker() as fresh:
-        p50, p99, deliveries = latency_at(fresh, args.rate, args.seconds, run)
+        p50, p99, deliveries = latency_at(
+            fresh, args.rate, args.seconds, run, processes=args.hub_processes
+        )
         tracker_per_s, events = tracker_rate(fresh, run)
     print(
         f"{args.reports} reports of {min(map(len, raw))}-{max(map(len, raw))} bytes, "
@@ -446,7 +467,8 @@ def main() -> None:
         f"{hub:>8,.0f} reports/s {every('hub')}"
     )
     print(
-        f"latency ingest -> app 2xx at {args.rate}/s for {args.seconds} s: p50 {p50:.0f} ms, "
+        f"latency ingest -> app 2xx at {args.rate}/s for {args.seconds} s"
+        f"{hub_processes(args.hub_processes)}: p50 {p50:.0f} ms, "
         f"p99 {p99:.0f} ms over {deliveries} deliveries"
     )
     print(f"tracker: {tracker_per_s:,.0f} events/s ({events} events applied)")
