@@ -24,6 +24,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -126,6 +127,7 @@ class TransactionalLoop:
         self.commit_deadline = 1.5 * transaction_timeout_ms / 1000
         self.abandoned = False  # a commit hung: nothing more is to be waited for
         self.stats = LoopStats()
+        self._failures: list[str] = []  # why records of the open transaction failed
         self.producer = Producer(
             {
                 "bootstrap.servers": bootstrap,
@@ -134,6 +136,9 @@ class TransactionalLoop:
                 "transactional.id": transactional_id,
                 "transaction.timeout.ms": transaction_timeout_ms,
                 "linger.ms": 5,
+                # librdkafka reports only the records that failed: an abort can say why
+                "delivery.report.only.error": True,
+                "on_delivery": self._on_failed_delivery,
             },
             logger=CLIENT_LOGGER,
         )
@@ -295,9 +300,20 @@ class TransactionalLoop:
                     return error
                 raise  # fatal (fenced, or an EndTxn timeout librdkafka cannot resolve)
 
+    def _on_failed_delivery(self, error: KafkaError, msg: Message) -> None:
+        if len(self._failures) < 1000:  # enough to say why; a broken broker fails them all
+            self._failures.append(f"{msg.topic()}: {error.str()}")
+
     def _abort_and_rewind(self, error: KafkaError | None = None) -> None:
-        log.warning("aborting a transaction (%s); rewinding to committed offsets", error)
+        self.producer.poll(0)  # the failed records' reports, if not served yet
+        why = ", ".join(f"{n} x {w}" for w, n in Counter(self._failures).most_common(3))
+        log.warning(
+            "aborting a transaction (%s)%s; rewinding to committed offsets",
+            error,
+            f"; records failed: {why}" if why else "",
+        )
         self.producer.abort_transaction(30)
+        self._failures.clear()
         self.stats.aborted += 1
         self._in_transaction = False
         assignment = self.consumer.assignment()
