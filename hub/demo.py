@@ -13,6 +13,7 @@ the destination apps; and prints what happened.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import statistics
@@ -383,8 +384,13 @@ def _run(coroutine):
     return eventloop.run(coroutine)
 
 
+@functools.cache
+def _serializer() -> TopicSerializer:
+    return TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
+
+
 def _count_to_tell(bootstrap: str) -> int:
-    serializer = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
+    serializer = _serializer()
     expected, _ = _statuses_to_tell(bootstrap, serializer, _routed(bootstrap, serializer))
     return sum(len(ids) for ids in expected.values())
 
@@ -424,7 +430,7 @@ def _statuses_to_tell(
 
 
 def _count(summary: DemoSummary, bootstrap: str, hub: HubRuntime, apps: dict[str, Any]) -> None:
-    serializer = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
+    serializer = _serializer()
     directory = load_directory(default_rules_dir() / "directory")
     routed_reports = _routed(bootstrap, serializer)
     for routed in routed_reports:
