@@ -190,8 +190,11 @@ def status_updates(bootstrap: str, connectors: list[str]):
             yield SERIALIZER.deserialize(topic, message.value())
 
 
-def handler_statuses(bootstrap: str, connectors: list[str]) -> dict[str, str]:
-    """The status updates of handling agencies: update id -> hub id."""
+def handler_statuses(
+    bootstrap: str, connectors: list[str], updates: list[dict] | None = None
+) -> dict[str, str]:
+    """The status updates of handling agencies: update id -> hub id (of ``updates`` when
+    given, the status topics already read)."""
     handlers: dict[str, set[str]] = {}
     for message in read_to_end(bootstrap, topics.ROUTED):
         decision = SERIALIZER.deserialize(topics.ROUTED, message.value())["decision"]
@@ -200,7 +203,7 @@ def handler_statuses(bootstrap: str, connectors: list[str]) -> dict[str, str]:
         )
     return {
         update["update_id"]: update["hub_id"]
-        for update in status_updates(bootstrap, connectors)
+        for update in (status_updates(bootstrap, connectors) if updates is None else updates)
         if update["agency"] in handlers.get(update["hub_id"], ())
     }
 
@@ -297,24 +300,19 @@ def run_under_faults(bootstrap: str, tmp_path: Path, count: int, fault, replicat
             )
         connectors = list(config["connectors"])
 
-        def published() -> int:
+        def published(updates: list[dict]) -> int:
             """How many of the officers' answers the connectors have published."""
             answers = {LAPOR_ANSWER, OPEN311_ANSWER, SOAP_ANSWER}
-            return len(
-                {
-                    update["update_id"]
-                    for update in status_updates(bootstrap, connectors)
-                    if update["source_status"] in answers
-                }
-            )
+            return len({u["update_id"] for u in updates if u["source_status"] in answers})
 
         def told() -> bool:
             # the last deliveries were answered a moment ago: until the connectors have
             # published every answer, the status topics are not yet what the origin must hear
             processes.revive()
-            if published() < len(network.answered):
+            updates = list(status_updates(bootstrap, connectors))
+            if published(updates) < len(network.answered):
                 return False
-            return expected_statuses(bootstrap, connectors) <= network.told()
+            return set(handler_statuses(bootstrap, connectors, updates)) <= network.told()
 
         if not wait_until(told, 240, interval=3):
             processes.dump_stacks()
@@ -323,7 +321,8 @@ def run_under_faults(bootstrap: str, tmp_path: Path, count: int, fault, replicat
                 u: h for u, h in handler_statuses(bootstrap, connectors).items() if u not in told
             }
             pytest.fail(
-                f"{published()} of the officers' {len(network.answered)} answers published; "
+                f"{published(list(status_updates(bootstrap, connectors)))} of the officers' "
+                f"{len(network.answered)} answers published; "
                 f"{len(missing)} statuses did not reach the origin; "
                 + where_statuses_wait(bootstrap, missing, connectors)
                 + tail_logs(tmp_path)
