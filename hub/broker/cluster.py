@@ -38,6 +38,7 @@ from hub.errors import BrokerNotReachable, BrokerStartFailed, DataDirMismatch, P
 HOST = "127.0.0.1"
 SECURE_PORT_OFFSET = 1000  # node i's SASL_SSL listener: its PLAINTEXT port + 1000
 ADMIN_PRINCIPAL = "lapor-admin"
+BROKER_SESSION_TIMEOUT_MS = 30_000
 _LOG4J = """\
 status = warn
 appender.out.type = Console
@@ -286,6 +287,12 @@ class LocalCluster:
             "share.coordinator.state.topic.replication.factor": replication,
             "share.coordinator.state.topic.min.isr": min_isr,
             "group.initial.rebalance.delay.ms": 0,
+            # A node's controller fences its broker after this long without a heartbeat
+            # (Kafka's default: 9 s). Here the brokers share a small machine with the hub:
+            # a JVM starved of CPU that long fenced itself, and a fence moves every
+            # partition's leader and group coordinator at once (on one node, to itself),
+            # which failed the hub's transactions and stalled its commits for 30 s.
+            "broker.session.timeout.ms": BROKER_SESSION_TIMEOUT_MS,
             "auto.create.topics.enable": "true",
             "controlled.shutdown.enable": "true",
         }
