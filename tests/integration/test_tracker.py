@@ -30,7 +30,8 @@ from connectors.open311.simulator import Open311App
 from connectors.simulator import serve
 from connectors.soap_ministry.simulator import SoapMinistryApp
 from hub import topics
-from hub.kafka import make_producer
+from hub.config import load_config
+from hub.kafka import make_producer, partition_of, read_to_end
 from hub.runtime import HubRuntime, start_tracker, wait_until
 from hub.samples import sample_report
 from hub.sdk.reports import hub_id
@@ -281,6 +282,14 @@ def test_statuses_reach_the_origin_and_the_tracker_survives_a_kill(
             keys = list(origin.state.feedback)
         assert len(keys) == len(set(keys))
 
+    # every state is on its report's own changelog partition, where a tracker given that
+    # partition recovers it (the agent takes events of several partitions at once)
+    partitions = load_config(config_path).topics.partitions
+    changelog = list(read_to_end(fresh_bootstrap, topics.tracker_changelog("trk")))
+    assert len({m.partition() for m in changelog}) > 1, "reports on several partitions"
+    misplaced = [m.key() for m in changelog if m.partition() != partition_of(m.key(), partitions)]
+    assert misplaced == []
+
     state = read_state(fresh_bootstrap, "trk", refused)
     assert state["chain"] == [handler]
     assert state["agencies"][handler]["status"] == "NOT_AUTHORITY"
@@ -301,8 +310,6 @@ def test_statuses_reach_the_origin_and_the_tracker_survives_a_kill(
 
 
 def read_state(bootstrap: str, prefix: str, hub: str) -> dict:
-    from hub.kafka import read_to_end
-
     found = None
     for message in read_to_end(bootstrap, topics.tracker_changelog(prefix)):
         if message.key() == hub.encode() and message.value():
