@@ -19,8 +19,9 @@ the acknowledgements of a whole batch: its states are recorded, and its events m
 handled, after that wait.
 
 Ticks: a leader timer writes one tick to every partition of the ticks topic. The agent
-handling a tick scans the reports of that partition only, so a table write always goes to
-the changelog partition of its key (a faust timer cannot write tables itself).
+handling a tick scans the reports of that partition only: the process that owns a
+partition is the one that changes its reports. Every table write goes to the changelog
+partition of its key (Tracker._record), whatever event the agent is handling.
 """
 
 from __future__ import annotations
