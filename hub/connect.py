@@ -46,7 +46,7 @@ from hub.privacy import (
     open_body,
     seal_body,
 )
-from hub.retries import Backoff, retry_or_dead_letter
+from hub.retries import Backoff, retry_or_dead_letter, wait_behind
 from hub.sdk.base import Connector, RawMessage
 from hub.sdk.http import (
     DEFAULT_POLICY,
@@ -464,6 +464,15 @@ def failed_letter(
     return letter
 
 
+@dataclass
+class Waiting:
+    """A report's statuses in the retry topic, oldest first; ``since``: when the first
+    became the one the others wait for (monotonic seconds)."""
+
+    since: float
+    ids: list[str]
+
+
 SOURCE_ID = "lapor.source-id"  # header of feedback records: the origin app's id for the report
 
 
@@ -490,11 +499,21 @@ class FeedbackWorker:
         self.topic = topics.feedback(connector.instance)
         self.consumer = make_consumer(bootstrap, group, stage="feedback")
         self.assigned = threading.Event()
-        self.consumer.subscribe([self.topic], on_assign=lambda *_: self.assigned.set())
+        self.consumer.subscribe(
+            [self.topic], on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._revoked
+        )
         self.producer = DurableProducer(bootstrap)
         self.limit = asyncio.Semaphore(concurrency)
         self.sent = 0
         self.failed = 0
+        self.waiting: dict[bytes, Waiting] = {}  # report -> its statuses in the retry topic
+
+    def _assigned(self, *_) -> None:
+        self.waiting.clear()  # what waited here may be another process's to send now
+        self.assigned.set()
+
+    def _revoked(self, *_) -> None:
+        self.waiting.clear()
 
     async def run_once(self, client: httpx.AsyncClient, timeout: float = 1.0) -> int:
         messages = await asyncio.to_thread(consume, self.consumer, 200, timeout)
@@ -529,7 +548,41 @@ class FeedbackWorker:
         """One report's statuses one after another, as the tracker wrote them (different
         reports at once): sent together, the app could take an older status last and show
         it as the report's current one."""
-        return [await self._send(client, msg, update) for msg, update in pairs]
+        return [await self._send_or_wait(client, msg, update) for msg, update in pairs]
+
+    async def _send_or_wait(
+        self, client: httpx.AsyncClient, msg: Message, update: dict
+    ) -> tuple | None:
+        """A status goes to the app unless an earlier one of its report waits in the retry
+        topic: then it waits there too, behind it, so the app never takes an older status
+        last. Known to this process since its last rebalance: a status retried before that
+        may still be overtaken (each status carries the time it happened)."""
+        report, update_id = msg.key() or b"", update["update_id"]
+        waiting = self.waiting.get(report)
+        if waiting and time.monotonic() - waiting.since > self.backoff.span() + 60:
+            log.warning(
+                "stopped holding statuses behind %s: it did not come back from retries",
+                waiting.ids[0],
+                extra={"hub_id": update["hub_id"], "stage": "feedback"},
+            )
+            del self.waiting[report]
+            waiting = None
+        if waiting and waiting.ids[0] != update_id:
+            if update_id not in waiting.ids:
+                waiting.ids.append(update_id)
+            metrics.count("feedback", "waiting")
+            letter = wait_behind(msg, "feedback", waiting.ids[0], self.backoff)
+            return (letter.topic, letter.key, letter.value, letter.headers)
+        record = await self._send(client, msg, update)
+        retried = record is not None and record[0] == topics.retry("feedback")
+        if waiting and not retried:  # told, or given up: the next one may go
+            waiting.ids.pop(0)
+            waiting.since = time.monotonic()
+            if not waiting.ids:
+                del self.waiting[report]
+        elif retried and not waiting:
+            self.waiting[report] = Waiting(time.monotonic(), [update_id])
+        return record
 
     async def _send(self, client: httpx.AsyncClient, msg: Message, update: dict) -> tuple | None:
         source_id = dict(msg.headers() or []).get(SOURCE_ID, b"").decode()

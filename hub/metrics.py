@@ -16,7 +16,7 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 RECORDS = Counter(
     "lapor_stage_records",
     "Records per stage (ingest, translate, route, deliver, status, retry) and outcome "
-    "(in, out, failed, retried).",
+    "(in, out, failed, retried, waiting: held behind an earlier status of its report).",
     ["stage", "outcome"],
 )
 DELIVERY_LATENCY = Histogram(

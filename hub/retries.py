@@ -21,6 +21,7 @@ from hub.deadletters import DeadLetter, dead_letter
 from hub.kafka import DurableProducer, consume, make_consumer, read_again_on_failure
 
 NOT_BEFORE = "lapor.retry.not-before"
+WAITS_FOR = "lapor.retry.waits-for"  # a record held back behind an earlier one of its key
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,10 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         return min(self.first_seconds * 2 ** (attempt - 1), self.max_seconds)
+
+    def span(self) -> float:
+        """How long a record may stay in retries before it is a dead letter."""
+        return sum(self.delay(attempt) for attempt in range(1, self.max_attempts))
 
 
 def retry_or_dead_letter(
@@ -45,6 +50,22 @@ def retry_or_dead_letter(
     not_before = time.time() + backoff.delay(attempts)
     headers = {**letter.headers, NOT_BEFORE: str(int(not_before * 1000)).encode()}
     return DeadLetter(topics.retry(stage), letter.key, letter.value, headers)
+
+
+def wait_behind(msg: Message, stage: str, earlier: str, backoff: Backoff) -> DeadLetter:
+    """A record held back, not failed: it goes to the retry topic behind ``earlier`` (an
+    earlier record of the same key waiting there), which the retry worker sends back first,
+    since it holds a partition at its first record not yet due. Not counted as an attempt."""
+    headers = {k: v or b"" for k, v in (msg.headers() or [])}
+    not_before = time.time() + backoff.first_seconds
+    headers.update(
+        {
+            "__connect.errors.topic": (msg.topic() or "").encode(),
+            NOT_BEFORE: str(int(not_before * 1000)).encode(),
+            WAITS_FOR: earlier.encode(),
+        }
+    )
+    return DeadLetter(topics.retry(stage), msg.key(), msg.value() or b"", headers)
 
 
 class RetryWorker:
@@ -81,7 +102,7 @@ class RetryWorker:
             keep = {
                 k: v
                 for k, v in headers.items()
-                if not k.startswith("__connect.errors.") and k != NOT_BEFORE
+                if not k.startswith("__connect.errors.") and k not in (NOT_BEFORE, WAITS_FOR)
             }
             keep["lapor.retried-at"] = datetime.now(UTC).isoformat().encode()
             records.append((origin, msg.key(), msg.value(), keep))

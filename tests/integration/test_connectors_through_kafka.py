@@ -410,3 +410,90 @@ def test_a_reports_statuses_reach_its_origin_in_the_order_the_tracker_wrote_them
             worker.close()
     assert worker.sent == len(updates)
     assert list(app.state.feedback) == [u["update_id"] for u in updates]
+
+
+@pytest.mark.parametrize("refusals", [1, 3])
+def test_a_status_waiting_for_a_retry_is_not_overtaken_by_the_reports_later_ones(
+    kafka_bootstrap: str, refusals: int
+) -> None:
+    """The origin app refuses a report's first status for a while: it goes to the retry
+    topic, and the report's later statuses wait behind it there (every other report's go
+    on). Sent as they came, the app would take the first status last, as the current one.
+    With 3 refusals the first status is refused again when it comes back from retries
+    (or the other report's is), with the later ones waiting behind it."""
+    from hub.retries import Backoff, RetryWorker
+
+    app = LaporJsonApp()
+    waiting, other = (
+        app.citizen_files(isi=isi, lokasi={"kode_wilayah": "35.78"})["tracking_id"]
+        for isi in ("Jalan berlubang", "Sampah menumpuk")
+    )
+    with serve(app.app) as url:
+        connector = renamed(LaporJson, "lapor-wait")({"agency": "kemenpan-rb", "base_url": url})
+        ensure_connector_topics(kafka_bootstrap, connector.instance)
+        topic = topics.feedback(connector.instance)
+        started = datetime.now(UTC)
+
+        def statuses(tracking_id: str, names: list[str]) -> list[tuple[dict, tuple]]:
+            report = hub_id(connector.instance, tracking_id)
+            updates = [
+                new_status(
+                    hub_id=report,
+                    agency="pemkot-surabaya",
+                    status=status,
+                    source_status=status.lower(),
+                    occurred_at=started + timedelta(seconds=n),
+                )
+                for n, status in enumerate(names)
+            ]
+            return [
+                (
+                    u,
+                    (
+                        topic,
+                        report.encode(),
+                        SERIALIZER.serialize(topic, u),
+                        {SOURCE_ID: tracking_id},
+                    ),
+                )
+                for u in updates
+            ]
+
+        first = statuses(waiting, ["RECEIVED"])
+        later = statuses(waiting, ["VERIFIED", "IN_PROGRESS", "RESOLVED"])
+        others = statuses(other, ["RECEIVED"])
+        worker = FeedbackWorker(
+            kafka_bootstrap,
+            connector,
+            SERIALIZER,
+            group=unique("feedback"),
+            policy=RetryPolicy(attempts=1),  # the first refusal sends it to the retry topic
+            backoff=Backoff(first_seconds=1.0, max_seconds=2),
+        )
+        retrier = RetryWorker(kafka_bootstrap, "feedback", unique("retry"))
+
+        async def scenario() -> None:
+            producer = DurableProducer(kafka_bootstrap)
+            async with httpx.AsyncClient() as client:
+                app.state.fail_next(refusals, status=503)  # the first status is refused
+                await producer.send([record for _, record in first])
+                while worker.failed < 1:
+                    await worker.run_once(client, timeout=0.5)
+                await producer.send([record for _, record in later + others])
+                deadline = time.monotonic() + 60
+                while len(app.state.feedback) < 5 and time.monotonic() < deadline:
+                    await worker.run_once(client, timeout=0.3)
+                    await asyncio.to_thread(retrier.run_once, 0.3)
+
+        try:
+            asyncio.run(scenario())
+        finally:
+            worker.close()
+            retrier.close()
+    told = list(app.state.feedback)
+    assert sorted(told) == sorted(u["update_id"] for u, _ in first + later + others)
+    assert [t for t in told if t != others[0][0]["update_id"]] == [
+        u["update_id"] for u, _ in first + later
+    ], "the report's statuses reached the app in the order they happened"
+    if refusals == 1:
+        assert told[0] == others[0][0]["update_id"], "the other report's status did not wait"
