@@ -943,6 +943,68 @@ def dlq_replay(
         )
 
 
+retries_app = typer.Typer(
+    help="Retries: what waits in lapor.retry.* to be tried again.", no_args_is_help=True
+)
+app.add_typer(retries_app, name="retries")
+
+
+@retries_app.command("list")
+def retries_list(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="The hub's configuration (for its group prefix)."),
+    ] = None,
+) -> None:
+    """Deliveries and statuses waiting to be tried again, by stage and connector: how
+    many, how many only held behind an earlier status of their report, the most attempts,
+    when the oldest first failed, when the next and the last are due, the last reason."""
+    from datetime import UTC, datetime, timedelta
+
+    from hub.config import load_config
+    from hub.retries import Backoff, pending_retries
+
+    prefix = load_config(config).group_prefix if config else "lapor"
+    pending = pending_retries(_bootstrap(), prefix)
+    if not pending:
+        console.print("nothing waits in retries")
+        return
+    table = Table(title=f"{len(pending)} records wait in retries (times in UTC)")
+    columns = ("stage", "connector", "waiting", "held", "attempts", "first failed")
+    for column in (*columns, "next due", "last due"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("last reason", no_wrap=True, overflow="ellipsis", max_width=36)
+    groups: dict[tuple[str, str], list] = {}
+    for record in pending:
+        groups.setdefault((record.stage, record.connector), []).append(record)
+    for (stage, connector), group in sorted(groups.items()):
+        failed = [r.header("lapor.errors.first-failure") for r in group if r.attempts]
+        reasons = [r.reason for r in group if not r.waits_for and r.reason]
+        table.add_row(
+            stage,
+            connector,
+            str(len(group)),
+            str(sum(1 for r in group if r.waits_for)),
+            str(max(r.attempts for r in group)),
+            min(failed)[5:16].replace("T", " ") if failed else "-",
+            f"{min(r.due for r in group):%m-%d %H:%M:%S}",
+            f"{max(r.due for r in group):%m-%d %H:%M:%S}",
+            reasons[-1] if reasons else "-",
+        )
+    console.print(table)
+    overdue = sum(1 for r in pending if r.due < datetime.now(UTC) - timedelta(minutes=1))
+    console.print(
+        "held: waiting only behind an earlier status of their report. Each goes back where "
+        "it failed when due (the retry workers of `lapor-hub up`); after "
+        f"{Backoff().max_attempts} attempts it is a dead letter (`lapor-hub dlq list`)."
+    )
+    if overdue:
+        console.print(
+            f"[bold red]{overdue} are more than a minute past due[/]: no retry worker sends "
+            f"them back for group prefix {prefix!r} (is `lapor-hub up` running with it?)."
+        )
+
+
 reports_app = typer.Typer(
     help="Look at reports as they went through the hub.", no_args_is_help=True
 )

@@ -571,7 +571,9 @@ class FeedbackWorker:
             if update_id not in waiting.ids:
                 waiting.ids.append(update_id)
             metrics.count("feedback", "waiting")
-            letter = wait_behind(msg, "feedback", waiting.ids[0], self.backoff)
+            letter = wait_behind(
+                msg, "feedback", self.connector.instance, waiting.ids[0], self.backoff
+            )
             return (letter.topic, letter.key, letter.value, letter.headers)
         record = await self._send(client, msg, update)
         retried = record is not None and record[0] == topics.retry("feedback")

@@ -421,9 +421,11 @@ def read_to_end(
     key: bytes | None = None,
     stall_seconds: float = 90.0,
     partitions: Iterable[int] | None = None,
+    starts: dict[int, int] | None = None,
 ):
     """Every record of ``topic``, from the start to the end it had when asked; with ``key``,
-    only the partition that key's records are on; with ``partitions``, only those.
+    only the partition that key's records are on; with ``partitions``, only those; with
+    ``starts``, from those offsets (partition -> offset) instead of the start.
 
     The end is taken when asked (for a read_committed reader, the last stable offset: an
     open transaction does not hold the read). However long the topic, it is read to that
@@ -441,14 +443,15 @@ def read_to_end(
         if partitions is not None:
             wanted = set(partitions)
             numbers = [number for number in numbers if number in wanted]
-        ends = {}
+        ends, first = {}, {}
         for number in numbers:
             low, high = watermarks(consumer, TopicPartition(topic, number), timeout)
-            if high > low:
+            first[number] = max(low, (starts or {}).get(number, low))
+            if high > first[number]:
                 ends[number] = high
         if not ends:
             return
-        consumer.assign([TopicPartition(topic, n, 0) for n in ends])
+        consumer.assign([TopicPartition(topic, n, first[n]) for n in ends])
         moved_at, last = time.monotonic(), None
         while ends:
             for msg in consumer.consume(500, 0.5):

@@ -18,8 +18,15 @@ from confluent_kafka import Message, TopicPartition
 
 from hub import metrics, topics
 from hub.deadletters import DeadLetter, dead_letter
-from hub.kafka import DurableProducer, consume, make_consumer, read_again_on_failure
+from hub.kafka import (
+    DurableProducer,
+    consume,
+    make_consumer,
+    read_again_on_failure,
+    read_to_end,
+)
 
+STAGES = ("deliver", "feedback")  # the stages whose failures are retried
 NOT_BEFORE = "lapor.retry.not-before"
 WAITS_FOR = "lapor.retry.waits-for"  # a record held back behind an earlier one of its key
 
@@ -52,7 +59,14 @@ def retry_or_dead_letter(
     return DeadLetter(topics.retry(stage), letter.key, letter.value, headers)
 
 
-def wait_behind(msg: Message, stage: str, earlier: str, backoff: Backoff) -> DeadLetter:
+def retry_group(group_prefix: str, stage: str) -> str:
+    """The consumer group of a stage's retry worker (its committed offsets: what is sent back)."""
+    return f"{group_prefix}-retry-{stage}"
+
+
+def wait_behind(
+    msg: Message, stage: str, connector: str, earlier: str, backoff: Backoff
+) -> DeadLetter:
     """A record held back, not failed: it goes to the retry topic behind ``earlier`` (an
     earlier record of the same key waiting there), which the retry worker sends back first,
     since it holds a partition at its first record not yet due. Not counted as an attempt."""
@@ -61,6 +75,7 @@ def wait_behind(msg: Message, stage: str, earlier: str, backoff: Backoff) -> Dea
     headers.update(
         {
             "__connect.errors.topic": (msg.topic() or "").encode(),
+            "__connect.errors.connector.name": connector.encode(),
             NOT_BEFORE: str(int(not_before * 1000)).encode(),
             WAITS_FOR: earlier.encode(),
         }
@@ -123,3 +138,63 @@ class RetryWorker:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A record in a retry topic that the retry worker has not sent back yet."""
+
+    stage: str
+    partition: int
+    offset: int
+    headers: dict[str, bytes]
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name, b"").decode("utf-8", "replace")
+
+    @property
+    def connector(self) -> str:
+        return self.header("__connect.errors.connector.name")
+
+    @property
+    def due(self) -> datetime:
+        return datetime.fromtimestamp(int(self.header(NOT_BEFORE) or 0) / 1000, UTC)
+
+    @property
+    def attempts(self) -> int:
+        return int(self.header("lapor.errors.attempts") or 0)
+
+    @property
+    def waits_for(self) -> str:
+        """The id of the earlier record of its key it is held behind ("" if it failed)."""
+        return self.header(WAITS_FOR)
+
+    @property
+    def reason(self) -> str:
+        return self.header("__connect.errors.exception.message")
+
+
+def pending_retries(bootstrap: str, group_prefix: str, stages=STAGES) -> list[Pending]:
+    """What waits in each stage's retry topic: the records past its retry worker's
+    committed offsets (all of them if it never committed)."""
+    pending = []
+    for stage in stages:
+        topic = topics.retry(stage)
+        starts = _committed(bootstrap, topic, retry_group(group_prefix, stage))
+        for msg in read_to_end(bootstrap, topic, starts=starts):
+            headers = {k: v or b"" for k, v in (msg.headers() or [])}
+            pending.append(Pending(stage, msg.partition(), msg.offset(), headers))
+    return pending
+
+
+def _committed(bootstrap: str, topic: str, group: str) -> dict[int, int]:
+    """A group's committed offset per partition of ``topic`` (read, without joining it)."""
+    consumer = make_consumer(bootstrap, group)
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return {}
+        asked = [TopicPartition(topic, number) for number in metadata.partitions]
+        return {tp.partition: tp.offset for tp in consumer.committed(asked, 10) if tp.offset >= 0}
+    finally:
+        consumer.close()

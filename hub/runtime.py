@@ -318,9 +318,9 @@ class HubRuntime:
             self.counters.add(self.counters.told, worker.connector.instance, worker.sent - before)
 
     async def _retries(self, stop: threading.Event, stage: str) -> None:
-        from hub.retries import RetryWorker
+        from hub.retries import RetryWorker, retry_group
 
-        worker = RetryWorker(self.bootstrap, stage, f"{self.config.group_prefix}-retry-{stage}")
+        worker = RetryWorker(self.bootstrap, stage, retry_group(self.config.group_prefix, stage))
         try:
             while not stop.is_set():
                 async with kafka_may_pass(f"{stage} retries"):

@@ -7,8 +7,13 @@ Each test uses a connector subclass with a name of its own, so its topics
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -67,6 +72,45 @@ def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 30) -> l
         found += [m for m in consumer.consume(100, 0.5) if not m.error()]
     consumer.close()
     return found
+
+
+def retries_list(bootstrap: str, prefix: str) -> str:
+    """`lapor-hub retries list`'s table, wide enough for a row a line."""
+    folder = Path(tempfile.mkdtemp())
+    (folder / "hub.yaml").write_text(f"group_prefix: {prefix}\nconnectors: {{}}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "hub", "retries", "list", "--config", str(folder / "hub.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "COLUMNS": "250"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def statuses_for_origin(
+    connector, tracking_id: str, names: list[str], started: datetime
+) -> list[tuple[dict, tuple]]:
+    """A handler's statuses of the origin app's report ``tracking_id``, a second apart, as
+    the tracker writes them to ``lapor.feedback.<origin>``: (update, record) pairs."""
+    topic = topics.feedback(connector.instance)
+    report = hub_id(connector.instance, tracking_id)
+    updates = [
+        new_status(
+            hub_id=report,
+            agency="pemkot-surabaya",
+            status=status,
+            source_status=status.lower(),
+            occurred_at=started + timedelta(seconds=n),
+        )
+        for n, status in enumerate(names)
+    ]
+    return [
+        (u, (topic, report.encode(), SERIALIZER.serialize(topic, u), {SOURCE_ID: tracking_id}))
+        for u in updates
+    ]
 
 
 async def pull_and_translate(bootstrap: str, connector, client, expected: int) -> list[dict]:
@@ -375,23 +419,13 @@ def test_a_reports_statuses_reach_its_origin_in_the_order_the_tracker_wrote_them
     with serve(app.app) as url:
         connector = renamed(LaporJson, "lapor-origin")({"agency": "kemenpan-rb", "base_url": url})
         ensure_connector_topics(kafka_bootstrap, connector.instance)
-        topic = topics.feedback(connector.instance)
-        report = hub_id(connector.instance, tracking_id)
-        started = datetime.now(UTC)
-        updates = [
-            new_status(
-                hub_id=report,
-                agency="pemkot-surabaya",
-                status=status,
-                source_status=status.lower(),
-                occurred_at=started + timedelta(seconds=n),
-            )
-            for n, status in enumerate(["RECEIVED", "VERIFIED", "IN_PROGRESS", "RESOLVED"])
-        ]
-        records = [
-            (topic, report.encode(), SERIALIZER.serialize(topic, u), {SOURCE_ID: tracking_id})
-            for u in updates
-        ]
+        pairs = statuses_for_origin(
+            connector,
+            tracking_id,
+            ["RECEIVED", "VERIFIED", "IN_PROGRESS", "RESOLVED"],
+            datetime.now(UTC),
+        )
+        updates, records = [u for u, _ in pairs], [r for _, r in pairs]
         app.state.fail_next(1, status=200, delay=0.5)  # the first answer comes late
         worker = FeedbackWorker(
             kafka_bootstrap, connector, SERIALIZER, group=unique("feedback"), policy=FAST
@@ -421,7 +455,7 @@ def test_a_status_waiting_for_a_retry_is_not_overtaken_by_the_reports_later_ones
     on). Sent as they came, the app would take the first status last, as the current one.
     With 3 refusals the first status is refused again when it comes back from retries
     (or the other report's is), with the later ones waiting behind it."""
-    from hub.retries import Backoff, RetryWorker
+    from hub.retries import Backoff, Pending, RetryWorker, pending_retries, retry_group
 
     app = LaporJsonApp()
     waiting, other = (
@@ -431,33 +465,10 @@ def test_a_status_waiting_for_a_retry_is_not_overtaken_by_the_reports_later_ones
     with serve(app.app) as url:
         connector = renamed(LaporJson, "lapor-wait")({"agency": "kemenpan-rb", "base_url": url})
         ensure_connector_topics(kafka_bootstrap, connector.instance)
-        topic = topics.feedback(connector.instance)
         started = datetime.now(UTC)
 
         def statuses(tracking_id: str, names: list[str]) -> list[tuple[dict, tuple]]:
-            report = hub_id(connector.instance, tracking_id)
-            updates = [
-                new_status(
-                    hub_id=report,
-                    agency="pemkot-surabaya",
-                    status=status,
-                    source_status=status.lower(),
-                    occurred_at=started + timedelta(seconds=n),
-                )
-                for n, status in enumerate(names)
-            ]
-            return [
-                (
-                    u,
-                    (
-                        topic,
-                        report.encode(),
-                        SERIALIZER.serialize(topic, u),
-                        {SOURCE_ID: tracking_id},
-                    ),
-                )
-                for u in updates
-            ]
+            return statuses_for_origin(connector, tracking_id, names, started)
 
         first = statuses(waiting, ["RECEIVED"])
         later = statuses(waiting, ["VERIFIED", "IN_PROGRESS", "RESOLVED"])
@@ -470,7 +481,18 @@ def test_a_status_waiting_for_a_retry_is_not_overtaken_by_the_reports_later_ones
             policy=RetryPolicy(attempts=1),  # the first refusal sends it to the retry topic
             backoff=Backoff(first_seconds=1.0, max_seconds=2),
         )
-        retrier = RetryWorker(kafka_bootstrap, "feedback", unique("retry"))
+        prefix = unique("p")
+        retrier = RetryWorker(kafka_bootstrap, "feedback", retry_group(prefix, "feedback"))
+        report = first[0][1][1]
+        held: list[Pending] = []
+        shown: list[str] = []
+
+        def ours() -> list[Pending]:
+            return [
+                p
+                for p in pending_retries(kafka_bootstrap, prefix, ["feedback"])
+                if p.connector == connector.instance
+            ]
 
         async def scenario() -> None:
             producer = DurableProducer(kafka_bootstrap)
@@ -480,6 +502,11 @@ def test_a_status_waiting_for_a_retry_is_not_overtaken_by_the_reports_later_ones
                 while worker.failed < 1:
                     await worker.run_once(client, timeout=0.5)
                 await producer.send([record for _, record in later + others])
+                deadline = time.monotonic() + 30
+                while len(worker.waiting[report].ids) < 4 and time.monotonic() < deadline:
+                    await worker.run_once(client, timeout=0.3)
+                held.extend(await asyncio.to_thread(ours))  # before the retry worker runs
+                shown.append(await asyncio.to_thread(retries_list, kafka_bootstrap, prefix))
                 deadline = time.monotonic() + 60
                 while len(app.state.feedback) < 5 and time.monotonic() < deadline:
                     await worker.run_once(client, timeout=0.3)
@@ -497,3 +524,15 @@ def test_a_status_waiting_for_a_retry_is_not_overtaken_by_the_reports_later_ones
     ], "the report's statuses reached the app in the order they happened"
     if refusals == 1:
         assert told[0] == others[0][0]["update_id"], "the other report's status did not wait"
+        # what an operator sees in `lapor-hub retries list` meanwhile, and afterwards
+        first_id = first[0][0]["update_id"]
+        assert [(p.attempts, p.waits_for) for p in held] == [(1, "")] + [(0, first_id)] * 3
+        assert ours() == [], "every retry was sent back"
+        row = next(line for line in shown[0].splitlines() if connector.instance in line)
+        assert [cell.strip() for cell in row.split("│")][1:6] == [
+            "feedback",
+            connector.instance,
+            "4",
+            "3",
+            "1",
+        ], shown[0]
