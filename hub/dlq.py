@@ -36,6 +36,18 @@ class Letter:
     value: bytes
     headers: dict[str, bytes]
 
+    @classmethod
+    def from_message(cls, stage: str, msg) -> Letter:
+        return cls(
+            stage=stage,
+            partition=msg.partition(),
+            offset=msg.offset(),
+            timestamp=datetime.fromtimestamp(msg.timestamp()[1] / 1000, UTC),
+            key=msg.key(),
+            value=msg.value() or b"",
+            headers={k: v or b"" for k, v in (msg.headers() or [])},
+        )
+
     @property
     def id(self) -> str:
         return f"{self.stage}:{self.partition}:{self.offset}"
@@ -94,15 +106,7 @@ def read_letters(bootstrap: str, chosen: Filter) -> list[Letter]:
     letters = []
     for stage in chosen.stages:
         for msg in read_to_end(bootstrap, topics.dead_letter(stage)):
-            letter = Letter(
-                stage=stage,
-                partition=msg.partition(),
-                offset=msg.offset(),
-                timestamp=datetime.fromtimestamp(msg.timestamp()[1] / 1000, UTC),
-                key=msg.key(),
-                value=msg.value() or b"",
-                headers={k: v or b"" for k, v in (msg.headers() or [])},
-            )
+            letter = Letter.from_message(stage, msg)
             if chosen.keeps(letter):
                 letters.append(letter)
     return letters

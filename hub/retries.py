@@ -18,6 +18,7 @@ from confluent_kafka import Message, TopicPartition
 
 from hub import metrics, topics
 from hub.deadletters import DeadLetter, dead_letter
+from hub.dlq import Letter
 from hub.kafka import (
     DurableProducer,
     consume,
@@ -140,38 +141,22 @@ class RetryWorker:
         self.consumer.close()
 
 
-@dataclass(frozen=True)
-class Pending:
-    """A record in a retry topic that the retry worker has not sent back yet."""
-
-    stage: str
-    partition: int
-    offset: int
-    headers: dict[str, bytes]
-
-    def header(self, name: str) -> str:
-        return self.headers.get(name, b"").decode("utf-8", "replace")
+class Pending(Letter):
+    """A record in a retry topic that the retry worker has not sent back yet: a dead
+    letter's headers, with the time it is due and what it waits behind."""
 
     @property
-    def connector(self) -> str:
-        return self.header("__connect.errors.connector.name")
+    def attempts(self) -> int:  # 0: only held behind an earlier record, never failed
+        return int(self.header("lapor.errors.attempts") or 0)
 
     @property
     def due(self) -> datetime:
         return datetime.fromtimestamp(int(self.header(NOT_BEFORE) or 0) / 1000, UTC)
 
     @property
-    def attempts(self) -> int:
-        return int(self.header("lapor.errors.attempts") or 0)
-
-    @property
     def waits_for(self) -> str:
         """The id of the earlier record of its key it is held behind ("" if it failed)."""
         return self.header(WAITS_FOR)
-
-    @property
-    def reason(self) -> str:
-        return self.header("__connect.errors.exception.message")
 
 
 def pending_retries(bootstrap: str, group_prefix: str, stages=STAGES) -> list[Pending]:
@@ -181,9 +166,9 @@ def pending_retries(bootstrap: str, group_prefix: str, stages=STAGES) -> list[Pe
     for stage in stages:
         topic = topics.retry(stage)
         starts = _committed(bootstrap, topic, retry_group(group_prefix, stage))
-        for msg in read_to_end(bootstrap, topic, starts=starts):
-            headers = {k: v or b"" for k, v in (msg.headers() or [])}
-            pending.append(Pending(stage, msg.partition(), msg.offset(), headers))
+        pending += [
+            Pending.from_message(stage, m) for m in read_to_end(bootstrap, topic, starts=starts)
+        ]
     return pending
 
 
