@@ -53,7 +53,7 @@ from confluent_kafka import Producer  # noqa: E402
 from fastavro import schemaless_reader, schemaless_writer  # noqa: E402
 
 from hub import eventloop  # noqa: E402
-from hub.dataplane.worker import ingest_loop  # noqa: E402
+from hub.dataplane.route import route_loop  # noqa: E402
 from hub.kafka import TopicSpec, ensure_topics, make_admin, make_consumer, make_producer  # noqa: E402
 from hub.samples import destination_connectors, lapor_app_message, sample_report  # noqa: E402
 from hub.serialization import SchemaStore, SingleObjectCodec  # noqa: E402
@@ -312,7 +312,7 @@ def hub_hop(bootstrap: str, source: str, group_prefix: str, count: int) -> tuple
     reading lapor.in.<source> from its start), and the records it wrote per report."""
     with tempfile.TemporaryDirectory() as tmp:
         config = hub_config(Path(tmp), group_prefix, source)
-        loop = ingest_loop(config, "bench", bootstrap)
+        loop = route_loop(config, "bench", bootstrap)
         while loop.stats.consumed == 0:
             loop.step(1.0)
         started, first = time.perf_counter(), loop.stats.consumed

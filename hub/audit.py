@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.kafka import TopicSpec, ensure_topics, make_admin, make_producer, read_to_end
-
-AUDIT = "lapor.audit"
+from hub.kafka import ensure_topics, make_admin, make_producer, read_to_end
+from hub.topic_specs import AUDIT_TOPIC
+from hub.topics import AUDIT
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def operator() -> str:
 
 def record(bootstrap: str, action: str, what: dict[str, Any], outcome: str = "ok") -> Entry:
     """Append one action; returns once Kafka has it (acks=all)."""
-    ensure_topics(make_admin(bootstrap), [TopicSpec(AUDIT, 1, 1, {"retention.ms": "-1"})])
+    ensure_topics(make_admin(bootstrap), [AUDIT_TOPIC])
     entry = Entry(datetime.now(UTC), operator(), socket.gethostname(), action, what, outcome)
     producer = make_producer(bootstrap)
     producer.produce(AUDIT, key=action.encode(), value=entry.to_json())

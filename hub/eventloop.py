@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -30,3 +32,11 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run`` on the hub's loop."""
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(coroutine)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT: a worker's loop stops at its next step."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop

@@ -29,6 +29,8 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from hub.errors import BrokerNotReachable, HubError, TopicMismatch
+from hub.records import Record
+from hub.topics import READER_GROUP
 
 # librdkafka's own log lines go through Python logging, so the CLI decides what is shown
 # (transient warnings such as "Coordinator load in progress: retrying" are noise to a user).
@@ -245,7 +247,6 @@ def partition_of(key: bytes, partitions: int) -> int:
 
 
 FLUSH_SECONDS = 30.0
-Record = tuple[str, bytes | None, bytes, dict]  # topic, key, value, headers
 
 
 class DurableProducer:
@@ -368,7 +369,7 @@ def consume(consumer: Consumer, count: int, timeout: float) -> list[Message]:
     batch is dropped and the same partitions are assigned again, from the group's
     committed offsets: nothing is skipped, and what is read twice carries an idempotency
     key. (The ingest worker's transactions span batches: the error replaces it instead,
-    hub.dataplane.worker.) Other errors, and such a failure that does not pass (a refused
+    hub.dataplane.route.) Other errors, and such a failure that does not pass (a refused
     principal), are left to the caller."""
     messages = consumer.consume(count, timeout)
     unfetched = next((msg for msg in messages if leaves_partitions_unfetched(msg)), None)
@@ -422,17 +423,21 @@ def read_to_end(
     stall_seconds: float = 90.0,
     partitions: Iterable[int] | None = None,
     starts: dict[int, int] | None = None,
+    reader: str = READER_GROUP,
 ):
     """Every record of ``topic``, from the start to the end it had when asked; with ``key``,
     only the partition that key's records are on; with ``partitions``, only those; with
-    ``starts``, from those offsets (partition -> offset) instead of the start.
+    ``starts``, from those offsets (partition -> offset) instead of the start. The one
+    reader of a topic to its end: cursors, the ledger, the tracker's recovery check, a
+    report's history, the operator commands. ``reader``: its consumer group's prefix (a
+    principal's ACLs name it).
 
     The end is taken when asked (for a read_committed reader, the last stable offset: an
     open transaction does not hold the read). However long the topic, it is read to that
     end; if reading stops moving for ``stall_seconds`` (the broker went away, a partition
     has no leader) HubError says so: a history or a replay ledger cut short without a word
     would look complete."""
-    consumer = make_consumer(bootstrap, f"lapor-reader-{uuid.uuid4().hex[:8]}")
+    consumer = make_consumer(bootstrap, f"{reader}-{uuid.uuid4().hex[:8]}")
     try:
         metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
         if metadata is None or metadata.error is not None:
@@ -479,3 +484,15 @@ def read_to_end(
                     ends.pop(partition.partition)
     finally:
         consumer.close()
+
+
+def latest_values(
+    bootstrap: str, topic: str, reader: str, timeout: float
+) -> dict[bytes, bytes | None]:
+    """The last value of each key of a compacted topic (None for a key deleted last), read
+    to its end; HubError if reading stalls for ``timeout`` seconds (a state read short
+    would look complete)."""
+    latest: dict[bytes, bytes | None] = {}
+    for msg in read_to_end(bootstrap, topic, timeout, stall_seconds=timeout, reader=reader):
+        latest[msg.key() or b""] = msg.value()
+    return latest

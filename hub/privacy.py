@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 
 FIELD_PREFIX = "lapor-enc:1:"
 RAW_MAGIC = b"LENC1"
-SEALED_HEADER = "lapor.sealed"
 IDENTITY_FIELDS = ("name", "phone", "email")
 HIDDEN = "[identity sealed]"
 

@@ -1,11 +1,11 @@
 """``lapor-hub up``: the hub from one configuration file, every side of every connector.
 
-The primary process (named "1" unless told otherwise) runs the ingest worker (translate and
+The primary process (named "1" unless told otherwise) runs the route worker (translate and
 route, transactional) in a thread, and in an asyncio loop: a pull loop per pulling
 connector, a webhook server per pushing one, a delivery worker per delivering one, a status
 poller per one with status, a feedback worker per one that takes statuses of its own reports
 back (written by the tracker, which ``lapor-hub up`` runs as a child process). More processes
-with the same configuration and another ``--name`` run the ingest, delivery and retry
+with the same configuration and another ``--name`` run the route, delivery and retry
 workers only: they join the same consumer groups and share the partitions.
 
 Hub-side settings sit beside a connector's own in the configuration:
@@ -40,19 +40,14 @@ from confluent_kafka import KafkaException
 from httpx_aiohttp import HttpxAiohttpClient
 from pydantic import SecretStr
 
-from hub import eventloop
+from hub import eventloop, topics
 from hub.config import build_connectors, hub_side, load_config
-from hub.connect import (
-    Cursors,
-    DeliveryWorker,
-    FeedbackWorker,
-    Inbound,
-    Ledger,
-    poll_status_once,
-    pull_once,
-)
+from hub.dataplane.deliver import DeliveryWorker, Ledger
+from hub.dataplane.feedback import FeedbackWorker, poll_status_once
+from hub.dataplane.inbound import Cursors, Inbound, pull_once
+from hub.dataplane.retries import RetryWorker
+from hub.dataplane.route import route_loop, run_replacing_hung
 from hub.dataplane.transactional import TransactionalLoop
-from hub.dataplane.worker import ingest_loop, run_replacing_hung
 from hub.errors import HubError
 from hub.kafka import is_passing
 from hub.sdk import Capability, Connector
@@ -146,29 +141,29 @@ class HubRuntime:
 
     def run(self, stop: threading.Event) -> Counters:
         if self.only is not None:  # a connector alone: its sides, nothing of the hub's
-            self._ingest = None
+            self._route = None
             try:
                 eventloop.run(self._serve(stop))
             finally:
                 stop.set()
             return self.counters
 
-        def make_ingest() -> TransactionalLoop:
-            return ingest_loop(self.config_path, self.name, self.bootstrap)
+        def make_route() -> TransactionalLoop:
+            return route_loop(self.config_path, self.name, self.bootstrap)
 
         def replaced(loop: TransactionalLoop) -> None:
-            self._ingest = loop
+            self._route = loop
 
-        self._ingest = make_ingest()
+        self._route = make_route()
 
-        def run_ingest() -> None:
+        def run_route() -> None:
             try:
-                run_replacing_hung(self._ingest, make_ingest, stop.is_set, replaced)
-            except Exception:  # the process must not go on without its ingest worker
-                log.exception("the ingest worker failed; stopping the hub")
+                run_replacing_hung(self._route, make_route, stop.is_set, replaced)
+            except Exception:  # the process must not go on without its route worker
+                log.exception("the route worker failed; stopping the hub")
                 stop.set()
 
-        thread = threading.Thread(target=run_ingest, daemon=True, name="ingest")
+        thread = threading.Thread(target=run_route, daemon=True, name="route")
         thread.start()
         try:
             eventloop.run(self._serve(stop))
@@ -200,7 +195,7 @@ class HubRuntime:
                         self.bootstrap,
                         connector,
                         self.serializer,
-                        group=f"{self.config.group_prefix}-deliver-{instance}",
+                        group=topics.deliver_group(self.config.group_prefix, instance),
                         ledger=ledger,
                     )
                     self.delivery[instance] = worker
@@ -210,7 +205,7 @@ class HubRuntime:
                         self.bootstrap,
                         connector,
                         self.serializer,
-                        group=f"{self.config.group_prefix}-feedback-{instance}",
+                        group=topics.feedback_group(self.config.group_prefix, instance),
                     )
                     self.feedback[instance] = feedback
                     tasks.append(self._feedback(stop, feedback, client))
@@ -239,7 +234,7 @@ class HubRuntime:
         deadline = time.monotonic() + timeout
         # read flags the consumers' own threads set: a consumer is not to be called from two
         # threads at once (assignment() blocks behind a running consume())
-        consumers = [self._ingest] if self._ingest is not None else []
+        consumers = [self._route] if self._route is not None else []
         consumers += [*self.delivery.values(), *self.feedback.values()]
         while time.monotonic() < deadline and not stop.is_set():
             listening = all(s.started for s in self._servers)
@@ -318,9 +313,8 @@ class HubRuntime:
             self.counters.add(self.counters.told, worker.connector.instance, worker.sent - before)
 
     async def _retries(self, stop: threading.Event, stage: str) -> None:
-        from hub.retries import RetryWorker, retry_group
-
-        worker = RetryWorker(self.bootstrap, stage, retry_group(self.config.group_prefix, stage))
+        group = topics.retry_group(self.config.group_prefix, stage)
+        worker = RetryWorker(self.bootstrap, stage, group)
         try:
             while not stop.is_set():
                 async with kafka_may_pass(f"{stage} retries"):
@@ -429,23 +423,11 @@ class TrackerChild:
 
 @contextlib.contextmanager
 def tracker_process(
-    config: Path,
-    bootstrap: str,
-    name: str,
-    tick_seconds: float = 5.0,
-    log_path: Path | None = None,
-    metrics_port: int | None = None,
+    config: Path, bootstrap: str, name: str, **options: Any
 ) -> Iterator[TrackerChild]:
-    """A TrackerChild for as long as the hub runs. Its output goes to ``log_path`` if
-    given."""
-    tracker = TrackerChild(
-        config,
-        bootstrap,
-        name,
-        tick_seconds=tick_seconds,
-        log_path=log_path,
-        metrics_port=metrics_port,
-    )
+    """A TrackerChild for as long as the hub runs; ``options`` are start_tracker's (its
+    output goes to ``log_path`` if given)."""
+    tracker = TrackerChild(config, bootstrap, name, **options)
     try:
         yield tracker
     finally:

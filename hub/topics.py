@@ -1,33 +1,75 @@
-"""The hub's topic names and what each carries (see DESIGN.md, "Topics").
+"""Every name the hub gives a topic or a consumer group, and the one list of stages.
 
-Names carry the connector so Kafka ACLs with PREFIXED patterns can confine an agency's
-connector to its own topics. Values on ``lapor.in.*``, ``lapor.retry.*`` and ``lapor.dlq.*``
-are raw bytes (what the app sent, or the original message kept byte for byte); the others
-carry one Avro record each.
+Nothing else in the hub spells a topic name: the data plane, the tracker, the operator
+commands and the security plan all ask here. Names carry the connector so Kafka ACLs can
+confine an agency's connector to its own topics. Values on ``lapor.in.*``,
+``lapor.retry.*`` and ``lapor.dlq.*`` are raw bytes (what the app sent, or the original
+message kept byte for byte); the per-report topics carry one Avro record each. How each
+topic is made (partitions, replication, retention) is hub.topic_specs.
 """
 
 from __future__ import annotations
 
-REPORTS = "lapor.reports"
-ROUTED = "lapor.routed"
+PREFIX = "lapor."
+
+# topics of the whole hub
+REPORTS = "lapor.reports"  # canonical Report, key = hub id
+ROUTED = "lapor.routed"  # Report + RoutingDecision, key = hub id
 TICKS = "lapor.tracker.ticks"  # the tracker's clock: one tick per partition, every few seconds
+CURSORS = "lapor.cursors"  # compacted: each connector side's cursor, key <connector>/<side>
+LEDGER = "lapor.ledger"  # compacted: what each destination acknowledged, key <hub id>:<agency>
+AUDIT = "lapor.audit"  # every operator action, kept forever
+REPLAYS = "lapor.replays"  # every dead-letter replay, kept forever
+
+# families: a prefix, then the connector instance or the stage
+INBOUND = "lapor.in."
+OUTBOUND = "lapor.out."
+STATUS = "lapor.status."
+FEEDBACK = "lapor.feedback."
+RETRY = "lapor.retry."
+DEAD_LETTER = "lapor.dlq."
+TRACKER = "lapor.tracker."
+
+# Where a record can fail, each with its dead-letter topic: ingest (an app's input refused
+# at the door), translate, route, deliver, status (an app's status refused), feedback (a
+# status the origin app did not take). Deliveries and feedback are retried first.
+STAGES = ("ingest", "translate", "route", "deliver", "status", "feedback")
+RETRIED_STAGES = ("deliver", "feedback")
 
 
 def inbound(connector: str) -> str:
-    return f"lapor.in.{connector}"
+    return INBOUND + connector
 
 
 def outbound(connector: str) -> str:
-    return f"lapor.out.{connector}"
+    return OUTBOUND + connector
 
 
 def status(connector: str) -> str:
-    return f"lapor.status.{connector}"
+    return STATUS + connector
 
 
 def feedback(connector: str) -> str:
     """Status updates the hub sends back to the app a report came from."""
-    return f"lapor.feedback.{connector}"
+    return FEEDBACK + connector
+
+
+def retry(stage: str) -> str:
+    return RETRY + stage
+
+
+def dead_letter(stage: str) -> str:
+    return DEAD_LETTER + stage
+
+
+def connector_of_inbound(topic: str) -> str:
+    """The connector instance whose inbound topic ``topic`` is."""
+    return topic.removeprefix(INBOUND)
+
+
+def stage_of(topic: str) -> str:
+    """The stage of a retry or dead-letter topic (``lapor.dlq.deliver`` -> ``deliver``)."""
+    return topic.removeprefix(DEAD_LETTER).removeprefix(RETRY)
 
 
 def tracker_changelog(group_prefix: str) -> str:
@@ -35,25 +77,59 @@ def tracker_changelog(group_prefix: str) -> str:
     return f"{group_prefix}-tracker-reports-changelog"
 
 
-def retry(stage: str) -> str:
-    return f"lapor.retry.{stage}"
+def tracker_assignor(group_prefix: str) -> str:
+    """faust's assignor leader topic of the tracker app."""
+    return f"{tracker_app(group_prefix)}-__assignor-__leader"
 
 
-def dead_letter(stage: str) -> str:
-    return f"lapor.dlq.{stage}"
+# consumer groups and transactional ids (their names are part of what an ACL grants)
 
 
-# (exact name or prefix ending in ".", record schema or None for raw bytes)
+def tracker_app(group_prefix: str) -> str:
+    """The tracker's faust app id, which is also its consumer group."""
+    return f"{group_prefix}-tracker"
+
+
+def route_group(group_prefix: str) -> str:
+    """The translate-and-route hop's consumer group (named "ingest" since the first
+    release: renaming it would make a running hub read its inbound topics from the start)."""
+    return f"{group_prefix}-ingest"
+
+
+def route_transactional_id(group_prefix: str, name: str) -> str:
+    return f"{route_group(group_prefix)}-{name}"
+
+
+def deliver_group(group_prefix: str, connector: str) -> str:
+    return f"{group_prefix}-deliver-{connector}"
+
+
+def feedback_group(group_prefix: str, connector: str) -> str:
+    return f"{group_prefix}-feedback-{connector}"
+
+
+def retry_group(group_prefix: str, stage: str) -> str:
+    """The consumer group of a stage's retry worker (its committed offsets: what is sent back)."""
+    return f"{group_prefix}-retry-{stage}"
+
+
+# groups of short-lived readers that assign partitions themselves (a principal needs READ)
+READER_GROUP = "lapor-reader"
+CURSOR_READER_GROUP = "lapor-cursor-reader"
+LEDGER_READER_GROUP = "lapor-ledger-reader"
+
+
+# (exact name or family prefix, record schema or None for raw bytes)
 _VALUE_SCHEMAS: list[tuple[str, str | None]] = [
     (REPORTS, "Report"),
     (ROUTED, "RoutedReport"),
-    ("lapor.out.", "RoutedReport"),
-    ("lapor.status.", "StatusUpdate"),
-    ("lapor.feedback.", "StatusUpdate"),
+    (OUTBOUND, "RoutedReport"),
+    (STATUS, "StatusUpdate"),
+    (FEEDBACK, "StatusUpdate"),
     (TICKS, None),
-    ("lapor.in.", None),
-    ("lapor.retry.", None),
-    ("lapor.dlq.", None),
+    (INBOUND, None),
+    (RETRY, None),
+    (DEAD_LETTER, None),
 ]
 
 

@@ -11,9 +11,9 @@ from hub.broker.cluster import (
     cluster_root,
     default_base_port,
     existing_clusters,
-    free_base_port,
 )
 from hub.broker.install import KafkaInstall, ensure_kafka, require_java
+from hub.broker.ports import free_base_port
 
 __all__ = [
     "ClusterStatus",

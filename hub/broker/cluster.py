@@ -15,13 +15,10 @@ Layout under ``root``::
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -32,11 +29,17 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 
 from hub.broker.install import KafkaInstall, ensure_kafka, require_java
+from hub.broker.ports import (
+    HOST,
+    SECURE_PORT_OFFSET,
+    is_zombie,
+    port_free,
+    port_open,
+    wait_gone,
+)
 from hub.broker.tls import ensure_tls, tls_files
 from hub.errors import BrokerNotReachable, BrokerStartFailed, DataDirMismatch, PortInUse
 
-HOST = "127.0.0.1"
-SECURE_PORT_OFFSET = 1000  # node i's SASL_SSL listener: its PLAINTEXT port + 1000
 ADMIN_PRINCIPAL = "lapor-admin"
 BROKER_SESSION_TIMEOUT_MS = 30_000
 _LOG4J = """\
@@ -333,7 +336,7 @@ class LocalCluster:
     def _check_ports_free(self, nodes: Iterable[Node]) -> None:
         for node in nodes:
             for port in (node.broker_port, node.controller_port, node.secure_port):
-                if not _port_free(port):
+                if not port_free(port):
                     raise PortInUse(
                         f"Port {HOST}:{port} is already in use, so Kafka node {node.node_id} "
                         "cannot listen on it (another Kafka, or another program).",
@@ -384,7 +387,7 @@ class LocalCluster:
                         f"{node.log}:\n{_tail(node.log.read_text(errors='replace'))}",
                         fix="read the log above; `lapor-hub broker reset` clears bad data.",
                     )
-            if all(_port_open(n.broker_port) for n in self.nodes if self._pid(n)):
+            if all(port_open(n.broker_port) for n in self.nodes if self._pid(n)):
                 admin = admin or AdminClient({"bootstrap.servers": self.bootstrap})
                 if self._brokers_answering(admin) == self._running_count():
                     return
@@ -419,7 +422,7 @@ class LocalCluster:
             pid = self._pid(node)
             if pid:
                 os.kill(pid, signal.SIGKILL)
-                _wait_gone(pid, timeout)
+                wait_gone(pid, timeout)
             node.pid_file.unlink(missing_ok=True)
             self._children.pop(node_id, None)
             return
@@ -432,9 +435,9 @@ class LocalCluster:
         deadline = time.monotonic() + timeout
         killed = []
         for node_id, pid in pids.items():
-            if not _wait_gone(pid, max(0.0, deadline - time.monotonic())):
+            if not wait_gone(pid, max(0.0, deadline - time.monotonic())):
                 os.kill(pid, signal.SIGKILL)
-                _wait_gone(pid, 10)
+                wait_gone(pid, 10)
                 killed.append(node_id)
         for node in nodes:
             node.pid_file.unlink(missing_ok=True)
@@ -481,7 +484,7 @@ class LocalCluster:
             return None
         if b"kafka.Kafka" not in cmdline or str(node.config).encode() not in cmdline:
             return None
-        if _is_zombie(pid):
+        if is_zombie(pid):
             return None
         return pid
 
@@ -494,43 +497,6 @@ def _formatted_cluster_id(data_dir: Path) -> str | None:
         if line.startswith("cluster.id="):
             return line.split("=", 1)[1].strip()
     return None
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((HOST, port)) == 0
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    if stat.rsplit(")", 1)[1].split()[0] != "Z":
-        return False
-    with contextlib.suppress(ChildProcessError):  # reap our own child so it does not linger
-        os.waitpid(pid, os.WNOHANG)
-    return True
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _is_zombie(pid):
-            return True
-        time.sleep(0.1)
-    return _is_zombie(pid)
 
 
 def _tail(text: str, lines: int = 20) -> str:
@@ -547,34 +513,7 @@ def default_base_port(nodes: int) -> int:
     return 9092 if nodes == 1 else 9192
 
 
-def _ephemeral_start() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
 def existing_clusters(home: Path, cache: Path, kafka_version: str) -> list[LocalCluster]:
     """Every local cluster formatted under ``home``, running or not."""
     found = sorted((home / "broker").glob("*/cluster.json"))
     return [LocalCluster(state.parent, cache=cache, kafka_version=kafka_version) for state in found]
-
-
-def free_base_port(nodes: int = 1, low: int = 20000, high: int | None = None) -> int:
-    """A base port whose 2 x ``nodes`` consecutive ports are free now, and the SASL_SSL ports
-    ``SECURE_PORT_OFFSET`` above them (for tests and demos).
-
-    Ports are taken below the kernel's ephemeral range, where client connections are given
-    ports: a port chosen there could be taken by a client before Kafka binds it.
-    """
-    high = high or _ephemeral_start()
-    for _ in range(200):
-        base = random.randrange(low, high - 2 * nodes - SECURE_PORT_OFFSET)
-        ports = [*range(base, base + 2 * nodes)]
-        ports += [base + 2 * n + SECURE_PORT_OFFSET for n in range(nodes)]
-        if all(_port_free(port) for port in ports):
-            return base
-    raise PortInUse(
-        f"No {2 * nodes} consecutive free ports were found between {low} and {high}.",
-        fix="free some loopback ports or pass --port.",
-    )

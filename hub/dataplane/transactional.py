@@ -28,7 +28,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message
 
@@ -40,20 +39,12 @@ from hub.kafka import (
     is_passing,
 )
 from hub.metrics import LAG_SETTINGS, lag_reporter
+from hub.records import Record
 
 log = logging.getLogger(__name__)
 
 
-class Output(NamedTuple):
-    """One record to produce (a tuple: made several times per record consumed)."""
-
-    topic: str
-    key: bytes | None
-    value: bytes
-    headers: dict[str, bytes] | None = None
-
-
-Transform = Callable[[Message], Sequence[Output]]
+Transform = Callable[[Message], Sequence[Record]]
 
 
 class CommitHung(Exception):
@@ -178,7 +169,7 @@ class TransactionalLoop:
         except KafkaException as exc:
             # a passing error out of a step (an abort's rewind timed out while the broker
             # restarted) leaves the transaction's state unknown: the loop is replaced
-            # (hub.dataplane.worker), and does not wait on a broker that is away to close
+            # (hub.dataplane.route), and does not wait on a broker that is away to close
             self.abandoned = is_passing(exc)
             raise
         finally:
@@ -206,23 +197,23 @@ class TransactionalLoop:
         into the next transaction, and dropped if the commit had to be aborted (the rewind
         reads them again)."""
         messages = self.consumer.consume(self.batch_size, timeout or self.commit_interval)
-        batch: list[Sequence[Output]] = []
+        batch: list[Sequence[Record]] = []
         for msg in messages:
             error = msg.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
                     continue
-                # a passing one replaces the loop (hub.dataplane.worker): among them the
+                # a passing one replaces the loop (hub.dataplane.route): among them the
                 # failed committed-offsets fetch after which librdkafka never fetches some
                 # partitions (hub.kafka.consume); the new loop's consumer starts them
                 raise KafkaException(error)
             batch.append(self.transform(msg))
         if not self._settle():
             return 0  # the transaction before was aborted: this batch is read again
-        for outputs in batch:
+        for records in batch:
             self._begin()
-            for output in outputs:
-                self._produce(output)
+            for record in records:
+                self._produce(record)
             self._pending += 1
         self.stats.consumed += len(batch)
         due = time.monotonic() - self._opened >= self.commit_interval
@@ -241,11 +232,11 @@ class TransactionalLoop:
             self.producer.begin_transaction()
             self._in_transaction, self._pending, self._opened = True, 0, time.monotonic()
 
-    def _produce(self, output: Output) -> None:
+    def _produce(self, record: Record) -> None:
         while True:
             try:
                 self.producer.produce(
-                    output.topic, key=output.key, value=output.value, headers=output.headers
+                    record.topic, key=record.key, value=record.value, headers=record.headers
                 )
                 self.stats.produced += 1
                 return
@@ -254,7 +245,7 @@ class TransactionalLoop:
 
     def _start_commit(self) -> None:
         # the positions are read here, in the consumer's own thread, while every record
-        # consumed so far has its outputs in this transaction
+        # consumed so far has its records in this transaction
         positions = self.consumer.position(self.consumer.assignment())
         metadata = self.consumer.consumer_group_metadata()
         self._committing = self._committer.submit(self._commit, positions, metadata)
@@ -328,7 +319,7 @@ class TransactionalLoop:
 
     def _on_revoke(self, consumer: Consumer, partitions: list) -> None:
         if not self.abandoned:
-            self.flush()  # offsets of partitions about to move go with their outputs
+            self.flush()  # offsets of partitions about to move go with their records
 
     def _on_lost(self, consumer: Consumer, partitions: list) -> None:
         if self.abandoned:

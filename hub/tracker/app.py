@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 import os
-import ssl
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -40,41 +38,40 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from prometheus_client import Counter as PromCounter
-from prometheus_client import Gauge
 
 from hub import eventloop, topics
-from hub.config import HubConfig, build_connectors, load_config
-from hub.connect import SOURCE_ID
-from hub.dataplane.ingest import destination_outputs
+from hub.config import build_connectors, load_config
 from hub.errors import HubError
+from hub.fanout import destination_records
 from hub.kafka import (
-    TopicSpec,
-    client_security,
     ensure_topics,
     make_admin,
     make_consumer,
     partition_of,
-    read_to_end,
 )
+from hub.records import SOURCE_ID
 from hub.routing import ReloadingRouter
 from hub.sdk import Capability
 from hub.serialization import TopicSerializer, load_store, make_codec
 from hub.settings import load_settings
-from hub.topology import ensure_hub_topics
+from hub.topic_specs import ensure_hub_topics, tracker_topics
 from hub.tracker import lifecycle
 from hub.tracker.gaps import GapReader
 from hub.tracker.lifecycle import Escalate, Feedback, Reroute, SlaDefaults
+from hub.tracker.metrics import (
+    ESCALATIONS,
+    EVENTS,
+    OVERDUE,
+    PASSED_OVER,
+    publish_agency_gauges,
+)
 from hub.tracker.recovery import (
-    REWIND_AFTER,
-    correct_store,
-    fetch_positions,
-    latest_records,
     recovery_stalled,
     recovery_state,
-    to_read_again,
 )
+from hub.tracker.recovery_checks import RecoveryChecks
 from hub.tracker.transport import App as TrackerApp
+from hub.tracker.transport import faust_credentials
 
 log = logging.getLogger(__name__)
 
@@ -84,62 +81,6 @@ log = logging.getLogger(__name__)
 # acknowledgement, ~1,500 events/s at ~620 us of CPU each; in batches ~2,900 at ~340 us)
 BATCH_EVENTS = 200
 BATCH_SECONDS = 0.05
-
-OPEN_REPORTS = Gauge(
-    "lapor_agency_open_reports", "Reports an agency handles and has not finished.", ["agency"]
-)
-OVERDUE_REPORTS = Gauge(
-    "lapor_agency_overdue_reports", "Open reports with an SLA clock past its deadline.", ["agency"]
-)
-OVERDUE = PromCounter(
-    "lapor_overdue_clocks", "SLA clocks that ran out, by agency and clock.", ["agency", "clock"]
-)
-ESCALATIONS = PromCounter(
-    "lapor_escalations", "Reports passed to a parent agency after a clock ran out.", ["agency"]
-)
-EVENTS = PromCounter("lapor_tracker_events", "Events the tracker applied, by kind.", ["kind"])
-REWOUND = PromCounter(
-    "lapor_tracker_recovery_rewinds",
-    "Changelog partitions sought back because faust dropped their records in a recovery.",
-)
-RECOVERY_MISSES = PromCounter(
-    "lapor_tracker_recovery_misses",
-    "Reports whose last changelog record faust's table recovery had missed (set at its end).",
-)
-PASSED_OVER = PromCounter(
-    "lapor_tracker_passed_over",
-    "Records the tracker's agent passed over (lost inside faust) and applied at a tick.",
-)
-
-
-def faust_credentials() -> faust.SASLCredentials | None:
-    """This process's Kafka credentials (hub.kafka.client_security), as faust takes them."""
-    security = client_security()
-    if security.get("security.protocol") != "SASL_SSL":
-        return None
-    return faust.SASLCredentials(
-        username=security["sasl.username"],
-        password=security["sasl.password"],
-        mechanism=security["sasl.mechanism"],
-        ssl_context=ssl.create_default_context(cafile=security.get("ssl.ca.location")),
-    )
-
-
-def tracker_topics(config: HubConfig) -> list[TopicSpec]:
-    """faust's own topics, created by the hub with their settings explicit (faust would
-    create them only under its worker, with the broker's defaults): the table's compacted
-    changelog, co-partitioned with the inputs, and the assignor's leader topic."""
-    app_id = f"{config.group_prefix}-tracker"
-    settings = config.topics
-    return [
-        TopicSpec(
-            topics.tracker_changelog(config.group_prefix),
-            settings.partitions,
-            settings.replication,
-            {"cleanup.policy": "compact"},
-        ),
-        TopicSpec(f"{app_id}-__assignor-__leader", 1, settings.replication),
-    ]
 
 
 class TrackerStopped(HubError):
@@ -174,7 +115,6 @@ def seen(state: dict[str, Any], topic: str, event: dict[str, Any]) -> bool:
 
 class Tracker:
     recovery_stall_seconds = 60.0
-    recovery_check_seconds = 60.0
 
     def __init__(
         self,
@@ -199,11 +139,10 @@ class Tracker:
         self.tick_seconds = tick_seconds
         self.applied = Counter()  # events applied by this process, by kind
         self._gauges: dict[int, tuple[Counter, Counter]] = {}  # partition -> (open, overdue)
-        self._rewound_at: dict[Any, float] = {}  # changelog partition -> when sought back
         home = datadir or Path(settings.home) / "tracker"
         (home / name).mkdir(parents=True, exist_ok=True)
         self.app = TrackerApp(
-            f"{config.group_prefix}-tracker",
+            topics.tracker_app(config.group_prefix),
             broker_credentials=faust_credentials(),
             broker=";".join(f"kafka://{host}" for host in bootstrap.split(",")),
             store="memory://",
@@ -234,12 +173,15 @@ class Tracker:
         self.streams = [topic for topic in inputs if topic != topics.TICKS]
         self.app.gaps.topics.update(self.streams)
         self.gap_reader = GapReader(
-            lambda: make_consumer(bootstrap, f"{config.group_prefix}-tracker")
+            lambda: make_consumer(bootstrap, topics.tracker_app(config.group_prefix))
         )
         self.ticks = self.app.topic(topics.TICKS, key_serializer="raw", value_serializer="raw")
         self._outputs: dict[str, faust.TopicT] = {}
         self.app.agent(self.inputs, name="track")(self._track)
-        self.table.on_recover(self._check_recovery)
+        self.recovery = RecoveryChecks(
+            self.app, self.table, bootstrap, topics.tracker_changelog(config.group_prefix)
+        )
+        self.table.on_recover(self.recovery.check)
         self.app.timer(tick_seconds, on_leader=True)(self._send_ticks)
 
     # -- running -------------------------------------------------------------------------
@@ -253,7 +195,7 @@ class Tracker:
             while not stop.is_set():
                 if self.app.should_stop:
                     raise TrackerStopped("faust's app stopped on its own (see the log above)")
-                await self._rewind_recovery()
+                await self.recovery.rewind()
                 quiet = recovery_stalled(
                     self.app.tables.recovery, time.monotonic(), self.recovery_stall_seconds
                 )
@@ -269,77 +211,6 @@ class Tracker:
             except TimeoutError:
                 log.error("faust's app did not stop within 30 s")
             self.gap_reader.close()
-
-    async def _rewind_recovery(self) -> None:
-        """Read again the changelog records faust dropped during a table recovery
-        (hub.tracker.recovery), at most once per partition every REWIND_AFTER seconds."""
-        recovery, now = self.app.tables.recovery, time.monotonic()
-        if not recovery.in_recovery:
-            return
-        positions = fetch_positions(self.app)
-        rewind = {
-            tp: offset
-            for tp, offset in to_read_again(recovery, positions, now).items()
-            if now - self._rewound_at.get(tp, -REWIND_AFTER) >= REWIND_AFTER
-        }
-        for tp, offset in rewind.items():
-            log.warning(
-                "the table recovery had received none of %s[%d]'s records from offset %d to "
-                "%d for %.0f s: faust dropped them; reading them again",
-                tp.topic,
-                tp.partition,
-                offset,
-                positions[tp] - 1,
-                REWIND_AFTER,
-            )
-            self._rewound_at[tp] = now
-        if not rewind:
-            return
-        try:
-            await self.app.consumer.seek_wait(rewind)
-        except Exception as exc:  # rebalancing: the next recovery seeks anyway
-            log.warning("could not seek the table recovery back: %r", exc)
-        REWOUND.inc(len(rewind))
-
-    async def _check_recovery(self) -> None:
-        """After faust's table recovery, before the agent resumes: the table must hold each
-        report's last changelog record (hub.tracker.recovery.correct_store says why). Reads
-        the active changelog partitions again, whole, with a consumer of its own."""
-        changelog = topics.tracker_changelog(self.config.group_prefix)
-        active = self.app.tables.recovery.actives_for_table.get(self.table, set())
-        numbers = sorted(tp.partition for tp in active if tp.topic == changelog)
-        if not numbers:
-            return
-        started = time.monotonic()
-
-        def read() -> dict:
-            records = read_to_end(self.bootstrap, changelog, partitions=numbers, stall_seconds=15)
-            return latest_records(records)
-
-        while True:  # a recovery can end while its only broker restarts: try for a minute
-            try:
-                latest = await asyncio.to_thread(read)
-                break
-            except Exception as exc:  # HubError, KafkaException: the broker is away
-                if time.monotonic() - started > self.recovery_check_seconds:
-                    log.warning(
-                        "could not check the table's recovery against its changelog: %s", exc
-                    )
-                    return
-                await asyncio.sleep(2.0)
-        wrong = correct_store(self.table.data, latest, json.loads)
-        took = time.monotonic() - started
-        if wrong:
-            log.warning(
-                "the table's recovery had missed the last changelog record of %d reports "
-                "(by partition: %s); set from the changelog in %.1f s",
-                sum(wrong.values()),
-                dict(sorted(wrong.items())),
-                took,
-            )
-            RECOVERY_MISSES.inc(sum(wrong.values()))
-        else:
-            log.info("the table's recovery of %s checked in %.1f s", numbers, took)
 
     async def _send_ticks(self) -> None:
         now = datetime.now(UTC).isoformat().encode()
@@ -501,13 +372,7 @@ class Tracker:
             )
 
     def _publish_gauges(self) -> None:
-        opened, overdue = Counter(), Counter()
-        for part_open, part_overdue in self._gauges.values():
-            opened.update(part_open)
-            overdue.update(part_overdue)
-        for agency in set(opened) | set(overdue):
-            OPEN_REPORTS.labels(agency).set(opened[agency])
-            OVERDUE_REPORTS.labels(agency).set(overdue[agency])
+        publish_agency_gauges(self._gauges.values())
 
     # -- effects -------------------------------------------------------------------------
 
@@ -603,7 +468,7 @@ class Tracker:
     ) -> list:
         key = state["hub_id"].encode()
         routed = self.serializer.serialize(topics.ROUTED, {"report": report, "decision": record})
-        outputs = destination_outputs(
+        outputs = destination_records(
             key, routed, record, self.router.router.directory, self.connectors
         )
         sent = [await self._send(topics.ROUTED, key, routed, {})]

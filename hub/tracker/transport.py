@@ -48,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -58,6 +59,7 @@ from faust.transport.drivers import aiokafka as driver
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP, Message
 
+from hub.kafka import client_security
 from hub.tracker.gaps import Gaps
 
 log = logging.getLogger(__name__)
@@ -208,3 +210,16 @@ class App(faust.App):
         """Call when the agent is done with ``message``: its offset may now be committed."""
         self.consumer.handled.add(message)
         self.gaps.handled(message.tp, message.offset)
+
+
+def faust_credentials() -> faust.SASLCredentials | None:
+    """This process's Kafka credentials (hub.kafka.client_security), as faust takes them."""
+    security = client_security()
+    if security.get("security.protocol") != "SASL_SSL":
+        return None
+    return faust.SASLCredentials(
+        username=security["sasl.username"],
+        password=security["sasl.password"],
+        mechanism=security["sasl.mechanism"],
+        ssl_context=ssl.create_default_context(cafile=security.get("ssl.ca.location")),
+    )

@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, KafkaError, Producer
 from hub import topics
 from hub.config import load_config
 from hub.kafka import TopicSpec, ensure_topics, make_admin
-from hub.security import credentials_file, make_plan
+from hub.ops.security import credentials_file, make_plan
 from tests.helpers import unique
 
 pytestmark = pytest.mark.kafka
@@ -141,9 +141,9 @@ def test_a_connector_runs_at_its_agency_with_its_own_credentials(
     own, reaching Kafka over SASL_SSL as the connector's principal."""
     from connectors.lapor_json.simulator import LaporJsonApp
     from connectors.simulator import serve
-    from hub.connect import CURSORS
     from hub.kafka import read_to_end
     from hub.runtime import wait_until
+    from hub.topics import CURSORS
 
     name = unique("kota-c")
     central = tmp_path / "hub.yaml"
@@ -213,8 +213,7 @@ def test_the_tracker_runs_as_its_own_principal(
     from hub.samples import sample_report
     from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
     from hub.serialization.store import default_schema_dir
-    from hub.topology import ensure_hub_topics
-    from hub.tracker.app import tracker_topics
+    from hub.topic_specs import ensure_hub_topics, tracker_topics
     from tests.helpers import routed
 
     prefix = unique("trk-acl")

@@ -32,25 +32,17 @@ from connectors.sms1708.simulator import SmsGateway
 from connectors.soap_ministry import SoapMinistry
 from connectors.soap_ministry.simulator import SoapMinistryApp
 from hub import topics
-from hub.connect import (
-    SOURCE_ID,
-    Cursors,
-    DeliveryWorker,
-    FeedbackWorker,
-    Inbound,
-    Ledger,
-    ensure_connector_topics,
-    import_file,
-    poll_status_once,
-    pull_once,
-    raw_from_message,
-)
+from hub.dataplane.deliver import DeliveryWorker, Ledger
+from hub.dataplane.feedback import FeedbackWorker, poll_status_once
+from hub.dataplane.inbound import Cursors, Inbound, import_file, pull_once, raw_from_message
 from hub.kafka import DurableProducer, make_consumer
+from hub.records import SOURCE_ID
 from hub.sdk import RetryPolicy
 from hub.sdk.reports import hub_id, new_status
 from hub.sdk.webhook import webhook_app
 from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
+from hub.topic_specs import ensure_connector_topics
 from tests.helpers import routed, unique
 
 pytestmark = pytest.mark.kafka
@@ -352,7 +344,7 @@ def test_csv_export_imports_good_rows_and_refuses_bad_ones(kafka_bootstrap: str)
 def test_a_destination_down_for_a_while_fills_retries_not_dead_letters(
     kafka_bootstrap: str,
 ) -> None:
-    from hub.retries import Backoff, RetryWorker
+    from hub.dataplane.retries import RetrySchedule, RetryWorker
 
     app = LaporJsonApp()
     for n in range(4):
@@ -383,7 +375,7 @@ def test_a_destination_down_for_a_while_fills_retries_not_dead_letters(
                     RetryPolicy(attempts=2, max_seconds=2, initial_wait=0.05, max_wait=0.1),
                     group=unique("deliver"),
                     ledger=ledger,
-                    backoff=Backoff(first_seconds=0.5, max_seconds=2),
+                    schedule=RetrySchedule(first_seconds=0.5, max_seconds=2),
                 )
                 retrier = RetryWorker(kafka_bootstrap, "deliver", unique("retry"))
                 deadline = time.monotonic() + 90
@@ -454,7 +446,9 @@ def test_a_status_waiting_for_a_retry_is_not_overtaken_by_the_reports_later_ones
     on). Sent as they came, the app would take the first status last, as the current one.
     With 3 refusals the first status is refused again when it comes back from retries
     (or the other report's is), with the later ones waiting behind it."""
-    from hub.retries import Backoff, Pending, RetryWorker, pending_retries, retry_group
+    from hub.dataplane.retries import RetrySchedule, RetryWorker
+    from hub.ops.retries import Pending, pending_retries
+    from hub.topics import retry_group
 
     app = LaporJsonApp()
     waiting, other = (
@@ -478,7 +472,7 @@ def test_a_status_waiting_for_a_retry_is_not_overtaken_by_the_reports_later_ones
             SERIALIZER,
             group=unique("feedback"),
             policy=RetryPolicy(attempts=1),  # the first refusal sends it to the retry topic
-            backoff=Backoff(first_seconds=1.0, max_seconds=2),
+            schedule=RetrySchedule(first_seconds=1.0, max_seconds=2),
         )
         prefix = unique("p")
         retrier = RetryWorker(kafka_bootstrap, "feedback", retry_group(prefix, "feedback"))

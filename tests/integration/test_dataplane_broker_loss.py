@@ -58,7 +58,7 @@ def test_losing_a_broker_mid_stream_loses_and_duplicates_nothing(
                 "-m",
                 "hub",
                 "worker",
-                "ingest",
+                "route",
                 "--config",
                 str(config_path),
                 "--name",

@@ -65,7 +65,7 @@ def test_a_killed_ingest_worker_loses_and_duplicates_nothing(kafka_bootstrap: st
                 "-m",
                 "hub",
                 "worker",
-                "ingest",
+                "route",
                 "--config",
                 str(config_path),
                 "--name",

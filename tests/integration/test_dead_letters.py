@@ -12,9 +12,9 @@ import yaml
 from confluent_kafka import Producer
 
 from hub import topics
-from hub.dataplane.worker import ingest_loop
-from hub.dlq import Filter, read_letters, replay
+from hub.dataplane.route import route_loop
 from hub.kafka import make_consumer
+from hub.ops.deadletters import Filter, read_letters, replay
 from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
 from tests.helpers import unique
@@ -65,7 +65,7 @@ def hub_ids_on(bootstrap: str, topic: str, source: str) -> list[str]:
 def test_letters_are_refused_listed_and_replayed_once(kafka_bootstrap: str, tmp_path: Path):
     prefix, source = unique("dlq"), unique("lapor-dlq")
     config = write_config(tmp_path / "hub.yaml", prefix, source, with_bandung=False)
-    first = ingest_loop(config, "w1", kafka_bootstrap)
+    first = route_loop(config, "w1", kafka_bootstrap)
     producer = Producer({"bootstrap.servers": kafka_bootstrap})
     inbound = topics.inbound(source)
     for tracking, fields in (
@@ -99,7 +99,7 @@ def test_letters_are_refused_listed_and_replayed_once(kafka_bootstrap: str, tmp_
     assert dry.replayed == [by_stage["route"].id]
 
     # the cause is fixed: Bandung's connector is configured now
-    fixed = ingest_loop(
+    fixed = route_loop(
         write_config(tmp_path / "hub.yaml", prefix, source, with_bandung=True),
         "w1",
         kafka_bootstrap,

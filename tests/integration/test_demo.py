@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
-from hub.demo import DEMO_CONNECTORS, print_summary, run_demo
+from hub.demo import DEMO_CONNECTORS, run_demo
+from hub.demo_summary import print_summary
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

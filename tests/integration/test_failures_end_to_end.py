@@ -19,10 +19,10 @@ from connectors.lapor_json.simulator import LaporJsonApp
 from connectors.simulator import serve
 from hub import topics
 from hub.config import build_connectors, load_config
-from hub.connect import DeliveryWorker, Ledger
-from hub.dataplane.worker import ingest_loop
-from hub.dlq import Filter, read_letters, replay
-from hub.retries import Backoff, RetryWorker
+from hub.dataplane.deliver import DeliveryWorker, Ledger
+from hub.dataplane.retries import RetrySchedule, RetryWorker
+from hub.dataplane.route import route_loop
+from hub.ops.deadletters import Filter, read_letters, replay
 from hub.sdk import RetryPolicy
 from hub.sdk.reports import hub_id
 from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
@@ -57,7 +57,7 @@ def test_every_report_is_delivered_once_or_dead_lettered_with_its_reason(
                 }
             )
         )
-        loop = ingest_loop(config_path, "w1", kafka_bootstrap)
+        loop = route_loop(config_path, "w1", kafka_bootstrap)
         connector = build_connectors(load_config(config_path))["lapor-nasional"]
         ledger = Ledger(kafka_bootstrap)
         worker = DeliveryWorker(
@@ -68,7 +68,7 @@ def test_every_report_is_delivered_once_or_dead_lettered_with_its_reason(
             group=unique("deliver"),
             ledger=ledger,
             start_at="latest",
-            backoff=Backoff(first_seconds=0.5, max_seconds=2),
+            schedule=RetrySchedule(first_seconds=0.5, max_seconds=2),
         )
         retrier = RetryWorker(kafka_bootstrap, "deliver", unique("retry"), start_at="latest")
 
@@ -187,7 +187,7 @@ def assert_history_of(bootstrap: str, target: str) -> None:
     import subprocess
     import sys
 
-    from hub.history import report_history
+    from hub.ops.history import report_history
 
     history = report_history(bootstrap, target, SERIALIZER)
     assert history.report is not None and history.report["body"] == "TOLAK laporan ini"

@@ -204,6 +204,6 @@ def test_no_identity_in_clear_outside_an_allowed_destination(
 
 
 def read_letter_ids(bootstrap: str) -> list[str]:
-    from hub.dlq import Filter, read_letters
+    from hub.ops.deadletters import Filter, read_letters
 
     return [letter.id for letter in read_letters(bootstrap, Filter())]

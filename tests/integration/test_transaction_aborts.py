@@ -11,8 +11,9 @@ import time
 import pytest
 from confluent_kafka import Message
 
-from hub.dataplane.transactional import Output, TransactionalLoop
+from hub.dataplane.transactional import TransactionalLoop
 from hub.kafka import TopicSpec, ensure_topics, make_admin, make_producer, read_to_end
+from hub.records import Record
 from tests.helpers import unique
 
 pytestmark = [pytest.mark.kafka]
@@ -33,11 +34,11 @@ def test_an_aborted_transaction_says_which_records_failed_and_why(
     assert producer.flush(30) == 0
     oversized = []
 
-    def copy(msg: Message) -> list[Output]:
+    def copy(msg: Message) -> list[Record]:
         if msg.value() == b"7" and not oversized:  # once: read again, it fits
             oversized.append(msg.offset())
-            return [Output(copied, msg.key(), os.urandom(5000))]  # lz4 cannot shrink it
-        return [Output(copied, msg.key(), msg.value())]
+            return [Record(copied, msg.key(), os.urandom(5000))]  # lz4 cannot shrink it
+        return [Record(copied, msg.key(), msg.value())]
 
     loop = TransactionalLoop(
         kafka_bootstrap,

@@ -14,9 +14,10 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka import KafkaError, KafkaException, Message
 
-from hub.dataplane.transactional import Output, TransactionalLoop
-from hub.dataplane.worker import run_replacing_hung
+from hub.dataplane.route import run_replacing_hung
+from hub.dataplane.transactional import TransactionalLoop
 from hub.kafka import TopicSpec, ensure_topics, make_admin, make_producer, read_to_end
+from hub.records import Record
 from hub.runtime import wait_until
 from tests.helpers import unfetched_partitions_error, unique
 
@@ -27,11 +28,11 @@ COUNT = 300
 def test_a_passing_kafka_error_replaces_the_worker(kafka_bootstrap: str) -> None:
     failed = threading.Event()
 
-    def copy(msg: Message, copied: str) -> list[Output]:
+    def copy(msg: Message, copied: str) -> list[Record]:
         if int(msg.value()) == COUNT // 2 and not failed.is_set():
             failed.set()  # once: the worker that follows copies it
             raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
-        return [Output(copied, msg.key(), msg.value())]
+        return [Record(copied, msg.key(), msg.value())]
 
     loops = copy_replacing(kafka_bootstrap, copy)
     assert failed.is_set() and len(loops) == 2, "the failed worker was replaced once"
@@ -66,7 +67,7 @@ def test_partitions_left_unfetched_replace_the_worker(kafka_bootstrap: str) -> N
 
     loops = copy_replacing(
         kafka_bootstrap,
-        lambda msg, copied: [Output(copied, msg.key(), msg.value())],
+        lambda msg, copied: [Record(copied, msg.key(), msg.value())],
         first_unfetched,
         batch_size=20,  # several batches before the error
     )
@@ -75,7 +76,7 @@ def test_partitions_left_unfetched_replace_the_worker(kafka_bootstrap: str) -> N
 
 def copy_replacing(
     kafka_bootstrap: str,
-    copy: Callable[[Message, str], list[Output]],
+    copy: Callable[[Message, str], list[Record]],
     prepare: Callable[[TransactionalLoop, int], None] = lambda loop, number: None,
     batch_size: int = 1000,
 ) -> list[TransactionalLoop]:

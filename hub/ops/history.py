@@ -16,9 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub import topics
-from hub.connect import LEDGER
-from hub.dlq import STAGES
+from hub import records, topics
 from hub.kafka import make_admin, read_to_end
 from hub.serialization import TopicSerializer
 
@@ -53,35 +51,34 @@ def report_history(
     for msg in read_to_end(bootstrap, topics.ROUTED, key=key):
         if msg.key() == key:
             history.decisions.append(serializer.deserialize(topics.ROUTED, msg.value())["decision"])
-    for msg in read_to_end(bootstrap, LEDGER):
+    for msg in read_to_end(bootstrap, topics.LEDGER):
         entry = (msg.key() or b"").decode()
         if entry.startswith(f"{hub_id}:"):
             history.deliveries[entry.split(":", 1)[1]] = (msg.value() or b"").decode()
     status_topics = [
         t
         for t in make_admin(bootstrap).list_topics(timeout=10).topics
-        if t.startswith("lapor.status.")
+        if t.startswith(topics.STATUS)
     ]
     for topic in sorted(status_topics):
         for msg in read_to_end(bootstrap, topic, key=key):
             if msg.key() == key:
                 history.statuses.append(serializer.deserialize(topic, msg.value()))
     history.statuses.sort(key=lambda update: update["occurred_at"])
-    for stage in ("deliver", "feedback"):
+    for stage in topics.RETRIED_STAGES:
         for msg in read_to_end(bootstrap, topics.retry(stage), key=key):
             if msg.key() == key:
-                headers = {k: (v or b"").decode() for k, v in (msg.headers() or [])}
+                headers = records.headers_of(msg)
                 history.attempts.append(
                     (
-                        headers.get("lapor.errors.last-failure", ""),
-                        headers.get("lapor.destination", stage),
-                        headers.get("__connect.errors.exception.message", ""),
+                        records.text(headers, records.LAST_FAILURE),
+                        records.text(headers, records.DESTINATION, stage),
+                        records.text(headers, records.ERROR_MESSAGE),
                     )
                 )
-    for stage in STAGES:
+    for stage in topics.STAGES:
         for msg in read_to_end(bootstrap, topics.dead_letter(stage), key=key):
             if msg.key() == key:
-                headers = {k: v or b"" for k, v in (msg.headers() or [])}
-                reason = headers.get("__connect.errors.exception.message", b"").decode()
+                reason = records.text(records.headers_of(msg), records.ERROR_MESSAGE)
                 history.dead_letters.append((stage, reason))
     return history

@@ -33,7 +33,6 @@ from confluent_kafka.admin import (
 
 from hub import topics
 from hub.config import HubConfig, build_connectors
-from hub.connect import CURSORS, LEDGER
 from hub.errors import HubError
 from hub.kafka import make_admin
 from hub.sdk import Capability
@@ -67,19 +66,19 @@ def _connector_grants(plan: Plan, principal: str, instance: str, caps, prefix: s
         plan.grant(principal, "TOPIC", topics.inbound(instance), "PREFIXED", WRITE, DESCRIBE)
     if Capability.DELIVER in caps:
         plan.grant(principal, "TOPIC", topics.outbound(instance), "PREFIXED", READ, DESCRIBE)
-        plan.grant(principal, "GROUP", f"{prefix}-deliver-{instance}", "PREFIXED", READ)
-        plan.grant(principal, "TOPIC", LEDGER, "LITERAL", READ, WRITE, DESCRIBE)
+        plan.grant(principal, "GROUP", topics.deliver_group(prefix, instance), "PREFIXED", READ)
+        plan.grant(principal, "TOPIC", topics.LEDGER, "LITERAL", READ, WRITE, DESCRIBE)
     if caps & {Capability.DELIVER, Capability.STATUS}:
         plan.grant(principal, "TOPIC", topics.status(instance), "PREFIXED", WRITE, DESCRIBE)
     if Capability.FEEDBACK in caps:
         plan.grant(principal, "TOPIC", topics.feedback(instance), "PREFIXED", READ, DESCRIBE)
-        plan.grant(principal, "GROUP", f"{prefix}-feedback-{instance}", "PREFIXED", READ)
+        plan.grant(principal, "GROUP", topics.feedback_group(prefix, instance), "PREFIXED", READ)
     if caps & {Capability.PULL, Capability.STATUS}:
-        plan.grant(principal, "TOPIC", CURSORS, "LITERAL", READ, WRITE, DESCRIBE)
-    plan.grant(principal, "TOPIC", "lapor.dlq.", "PREFIXED", WRITE, DESCRIBE)
-    plan.grant(principal, "TOPIC", "lapor.retry.", "PREFIXED", WRITE, DESCRIBE)
-    plan.grant(principal, "GROUP", "lapor-cursor-reader-", "PREFIXED", READ)
-    plan.grant(principal, "GROUP", "lapor-ledger-reader-", "PREFIXED", READ)
+        plan.grant(principal, "TOPIC", topics.CURSORS, "LITERAL", READ, WRITE, DESCRIBE)
+    plan.grant(principal, "TOPIC", topics.DEAD_LETTER, "PREFIXED", WRITE, DESCRIBE)
+    plan.grant(principal, "TOPIC", topics.RETRY, "PREFIXED", WRITE, DESCRIBE)
+    plan.grant(principal, "GROUP", f"{topics.CURSOR_READER_GROUP}-", "PREFIXED", READ)
+    plan.grant(principal, "GROUP", f"{topics.LEDGER_READER_GROUP}-", "PREFIXED", READ)
 
 
 def make_plan(config: HubConfig) -> Plan:
@@ -90,8 +89,8 @@ def make_plan(config: HubConfig) -> Plan:
     if clashes:
         a, b = clashes[0]
         raise HubError(
-            f"connector {a!r} is a prefix of {b!r}: a PREFIXED ACL on lapor.in.{a} would also "
-            f"reach lapor.in.{b}",
+            f"connector {a!r} is a prefix of {b!r}: a PREFIXED ACL on {topics.inbound(a)} would "
+            f"also reach {topics.inbound(b)}",
             fix=f"rename one of them (e.g. {a}-1).",
         )
     prefix = config.group_prefix
@@ -102,18 +101,20 @@ def make_plan(config: HubConfig) -> Plan:
         _connector_grants(plan, principal, instance, connector.capabilities, prefix)
     runtime = "hub-runtime"
     plan.principals[runtime] = "lapor-hub up: translate and route, central connector sides"
-    plan.grant(runtime, "TOPIC", "lapor.", "PREFIXED", READ, WRITE, DESCRIBE)
+    plan.grant(runtime, "TOPIC", topics.PREFIX, "PREFIXED", READ, WRITE, DESCRIBE)
     plan.grant(runtime, "GROUP", f"{prefix}-", "PREFIXED", READ)
     plan.grant(runtime, "GROUP", "lapor-", "PREFIXED", READ)
-    plan.grant(runtime, "TRANSACTIONAL_ID", f"{prefix}-ingest-", "PREFIXED", WRITE, DESCRIBE)
+    route_ids = f"{topics.route_group(prefix)}-"
+    plan.grant(runtime, "TRANSACTIONAL_ID", route_ids, "PREFIXED", WRITE, DESCRIBE)
     tracker = "hub-tracker"
     plan.principals[tracker] = "lapor-hub tracker: lifecycle, clocks, statuses back"
     plan.grant(tracker, "TOPIC", topics.ROUTED, "LITERAL", READ, WRITE, DESCRIBE)
-    for name in ("lapor.status.", "lapor.tracker.", "lapor.out.", "lapor.feedback."):
+    for name in (topics.STATUS, topics.TRACKER, topics.OUTBOUND, topics.FEEDBACK):
         plan.grant(tracker, "TOPIC", name, "PREFIXED", READ, WRITE, DESCRIBE)
     # faust declares its own topics (changelog, leader) at start: they are the tracker's
-    plan.grant(tracker, "TOPIC", f"{prefix}-tracker", "PREFIXED", READ, WRITE, DESCRIBE, CREATE)
-    plan.grant(tracker, "GROUP", f"{prefix}-tracker", "PREFIXED", READ)
+    app_id = topics.tracker_app(prefix)
+    plan.grant(tracker, "TOPIC", app_id, "PREFIXED", READ, WRITE, DESCRIBE, CREATE)
+    plan.grant(tracker, "GROUP", app_id, "PREFIXED", READ)
     return plan
 
 
@@ -163,3 +164,18 @@ def apply_plan(bootstrap: str, plan: Plan, folder: Path) -> tuple[int, int]:
     for future in admin.create_acls(bindings).values():
         future.result()
     return len(upserts), len(bindings)
+
+
+def apply_plan_audited(
+    bootstrap: str, plan: Plan, folder: Path, what: dict[str, str]
+) -> tuple[int, int]:
+    """``apply_plan``, recorded in the audit trail whether it worked or not."""
+    from hub import audit
+
+    try:
+        users, acls = apply_plan(bootstrap, plan, folder)
+    except Exception as exc:
+        audit.record(bootstrap, "security.apply", what, f"failed: {exc}")
+        raise
+    audit.record(bootstrap, "security.apply", {**what, "users": users, "acls": acls})
+    return users, acls

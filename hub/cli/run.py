@@ -1,0 +1,153 @@
+"""Commands that run the hub: ``up``, ``connect``, ``tracker``, ``worker route``, ``demo``,
+``version``."""
+
+from __future__ import annotations
+
+import os
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hub import __version__
+from hub.cli.common import console, kafka_bootstrap
+from hub.errors import HubError
+from hub.settings import load_settings
+
+worker_app = typer.Typer(
+    help="Data-plane workers (start several to share partitions).", no_args_is_help=True
+)
+
+
+def version() -> None:
+    """Print lapor-hub's version and the Kafka version of the local broker."""
+    kafka = load_settings().kafka_version
+    console.print(f"lapor-hub {__version__} (local broker: Apache Kafka {kafka})")
+
+
+@worker_app.command("route")
+def worker_route(
+    config: Annotated[Path, typer.Option("--config", help="The hub's configuration file.")],
+    name: Annotated[str, typer.Option(help="This worker's name, stable across restarts.")] = "1",
+) -> None:
+    """Translate and route: lapor.in.* -> lapor.reports, lapor.routed, lapor.out.*, in
+    Kafka transactions (a worker killed at any moment loses and duplicates nothing)."""
+    from hub.dataplane.route import run_route
+
+    stats = run_route(config, name, kafka_bootstrap())
+    console.print(
+        f"route worker {name} stopped: {stats.consumed} consumed, "
+        f"{stats.produced} produced in {stats.transactions} transactions"
+    )
+
+
+# the name this worker had before "ingest" came to mean only the writes to lapor.in.*
+worker_app.command("ingest", hidden=True)(worker_route)
+
+
+def tracker(
+    config: Annotated[Path, typer.Option("--config", help="The hub's configuration file.")],
+    name: Annotated[str, typer.Option(help="This tracker's name, stable across restarts.")] = "1",
+    tick_seconds: Annotated[
+        float, typer.Option(help="How often SLA clocks are checked.", min=0.5)
+    ] = 5.0,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics.")
+    ] = None,
+) -> None:
+    """The state plane: each report's lifecycle, SLA clocks (working days), re-routing,
+    escalation, and statuses back to the app the report came from. Start several to share
+    partitions; the tables recover from their changelogs after a crash. Exits with code 3
+    when it cannot go on (faust stopped, a stalled table recovery): restart it."""
+    from hub.metrics import serve_metrics
+    from hub.tracker.app import run_tracker
+
+    if metrics_port:
+        serve_metrics(metrics_port)
+    applied = run_tracker(config, kafka_bootstrap(), name, tick_seconds)
+    console.print(f"tracker {name} stopped: applied {applied}")
+
+
+def demo() -> None:
+    """The whole hub with simulated agency apps: reports in from every built-in connector,
+    routed, delivered, answered; ends with a summary. Exits 1 if a report was lost."""
+    from hub.demo import run_demo
+    from hub.demo_summary import print_summary
+
+    summary = run_demo(console)
+    print_summary(console, summary)
+    if summary.lost:
+        raise typer.Exit(1)
+
+
+def up(
+    config: Annotated[Path, typer.Option("--config", help="The hub's configuration file.")],
+    name: Annotated[str, typer.Option(help="This process's name, stable across restarts.")] = "1",
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics.")
+    ] = None,
+    primary: Annotated[
+        bool | None,
+        typer.Option(
+            "--primary/--secondary",
+            help="Run pulls, status polls and webhooks "
+            "here (default: only in the process named 1).",
+        ),
+    ] = None,
+    with_tracker: Annotated[
+        bool, typer.Option("--tracker/--no-tracker", help="Run a tracker process beside.")
+    ] = True,
+) -> None:
+    """Run the hub from one configuration file: every side of every connector and the
+    translate-and-route worker. Start more with another --name to share the work."""
+    from hub.eventloop import stop_on_signals
+    from hub.metrics import serve_metrics
+    from hub.runtime import HubRuntime, tracker_process
+
+    if metrics_port:
+        serve_metrics(metrics_port)
+        console.print(f"metrics on http://127.0.0.1:{metrics_port}/metrics")
+
+    bootstrap = kafka_bootstrap()
+    runtime = HubRuntime(config, bootstrap, name, primary)
+    console.print(f"lapor-hub {name} up: {', '.join(runtime.connectors)} (Ctrl-C stops)")
+    tracker_metrics = metrics_port + 1 if metrics_port else None
+    if with_tracker and tracker_metrics:
+        console.print(f"tracker metrics on http://127.0.0.1:{tracker_metrics}/metrics")
+    tracking = tracker_process(config, bootstrap, name, metrics_port=tracker_metrics)
+    with tracking if with_tracker else nullcontext():
+        counters = runtime.run(stop_on_signals())
+    console.print(
+        f"stopped: pulled {counters.pulled}, pushed {counters.pushed}, "
+        f"delivered {counters.delivered}, statuses {counters.statuses}"
+    )
+
+
+def connect(
+    name: Annotated[str, typer.Argument(help="The connector instance to run.")],
+    config: Annotated[Path, typer.Option("--config", help="Its configuration file.")],
+) -> None:
+    """Run one connector as its own process, at the agency, with its own credentials: its
+    pulls, webhook, deliveries, status polls and statuses back, nothing else. The file's
+    `kafka:` section says where and as whom (the SASL_SSL listener, the principal `lapor-hub
+    security apply` made for it, the variable holding its password)."""
+    from hub.config import load_config
+    from hub.eventloop import stop_on_signals
+    from hub.runtime import HubRuntime
+
+    loaded = load_config(config)
+    if loaded.kafka is None:
+        raise HubError(
+            f"{config} has no kafka: section, so the connector would reach Kafka without "
+            "credentials",
+            fix="add kafka: {bootstrap, username, password_env, ca} (see SECURITY.md).",
+        )
+    os.environ.update(loaded.kafka.environment())
+    runtime = HubRuntime(config, loaded.kafka.bootstrap, name=name, only=name)
+    console.print(f"connector {name} up as {loaded.kafka.username} (Ctrl-C stops)")
+    counters = runtime.run(stop_on_signals())
+    console.print(
+        f"stopped: pulled {counters.pulled}, pushed {counters.pushed}, "
+        f"delivered {counters.delivered}, statuses {counters.statuses}, told {counters.told}"
+    )

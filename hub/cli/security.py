@@ -1,0 +1,97 @@
+"""``lapor-hub security`` and ``lapor-hub keys``: who may reach what in Kafka, and the
+keys that seal reporters' identities."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from hub.cli.common import console, kafka_bootstrap
+from hub.settings import load_settings
+
+security_app = typer.Typer(
+    help="Per-agency access to Kafka: principals and ACLs (see SECURITY.md).",
+    no_args_is_help=True,
+)
+keys_app = typer.Typer(
+    help="The keys that seal reporters' identities (ids only; key material is never shown).",
+    no_args_is_help=True,
+)
+
+
+@security_app.command("plan")
+def security_plan(
+    config: Annotated[Path, typer.Option("--config", help="The hub's configuration file.")],
+) -> None:
+    """The principals the configuration needs (one per connector, the hub's own) and the
+    ACLs each gets: a connector reaches its own topics only."""
+    from hub.config import load_config
+    from hub.ops.security import make_plan
+
+    plan = make_plan(load_config(config))
+    table = Table(title=f"{len(plan.principals)} principals, {len(plan.grants)} grants")
+    for column in ("principal", "resource", "name", "pattern", "operations"):
+        table.add_column(column)
+    for principal, what in plan.principals.items():
+        table.add_row(f"[bold]{principal}[/]", "", what, "", "")
+        for grant in plan.of(principal):
+            table.add_row(
+                "", grant.resource, grant.name, grant.pattern, ", ".join(grant.operations)
+            )
+    console.print(table)
+
+
+@security_app.command("apply")
+def security_apply(
+    config: Annotated[Path, typer.Option("--config", help="The hub's configuration file.")],
+    credentials: Annotated[
+        Path | None,
+        typer.Option(help="Where each principal's password is written (default: home)."),
+    ] = None,
+) -> None:
+    """Create the plan's SCRAM users and ACLs (again: nothing changes). Passwords go to one
+    file per principal, mode 0600. Recorded in the audit trail."""
+    from hub.config import load_config
+    from hub.ops.security import apply_plan_audited, make_plan
+
+    plan = make_plan(load_config(config))
+    folder = credentials or load_settings().home / "credentials"
+    users, acls = apply_plan_audited(kafka_bootstrap(), plan, folder, {"config": str(config)})
+    console.print(f"{users} users and {acls} ACLs in place; passwords in {folder}")
+
+
+@keys_app.command("show")
+def keys_show() -> None:
+    """Where the key ring is, its key ids and the active one."""
+    from hub.privacy import hub_keyring, keys_file
+
+    ring = hub_keyring()
+    source = (
+        "LAPOR_HUB_IDENTITY_KEYS"
+        if os.environ.get("LAPOR_HUB_IDENTITY_KEYS")
+        else keys_file(load_settings().home)
+    )
+    console.print(f"identity keys from {source}: {', '.join(ring.keys)}; active {ring.active}")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Make a new active key; the old ones stay so what they sealed still opens. Restart the
+    hub's processes to write with it. Recorded in the audit trail."""
+    from hub import audit
+    from hub.privacy import PrivacyError, hub_keyring, keys_file, write_keyring
+
+    if os.environ.get("LAPOR_HUB_IDENTITY_KEYS"):
+        raise PrivacyError(
+            "the keys come from LAPOR_HUB_IDENTITY_KEYS, which this command cannot change",
+            fix="rotate in the secret store that fills the variable, or use a key file.",
+        )
+    path = keys_file(load_settings().home)
+    ring = hub_keyring().rotated()
+    write_keyring(ring, path)
+    audit.record(kafka_bootstrap(), "keys.rotate", {"file": str(path), "active": ring.active})
+    console.print(f"new active key {ring.active} in {path} (keys kept: {', '.join(ring.keys)})")

@@ -1,0 +1,193 @@
+"""Delivery: routed reports on ``lapor.out.<connector>`` into the destination app, with an
+idempotency key, retries and a ledger of what each destination acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from datetime import UTC, datetime
+
+import httpx
+from confluent_kafka import KafkaError, KafkaException, Message
+
+from hub import metrics, records, topics
+from hub.dataplane.retries import DEFAULT_SCHEDULE, RetrySchedule, failed_record
+from hub.errors import PermanentDeliveryError, RetryableDeliveryError
+from hub.kafka import (
+    DurableProducer,
+    commit_handled,
+    consume,
+    latest_values,
+    make_consumer,
+    read_again_on_failure,
+)
+from hub.privacy import PrivacyError, for_destination, hub_keyring
+from hub.records import Record
+from hub.sdk.base import Connector
+from hub.sdk.http import DEFAULT_POLICY, RetryPolicy, deliver_with_retries
+from hub.sdk.reports import new_status
+from hub.serialization import TopicSerializer
+
+log = logging.getLogger(__name__)
+
+
+class Ledger:
+    """What each destination already acknowledged: ``<hub id>:<agency>`` -> the app's id,
+    in a compacted topic, so a restarted delivery worker does not send it again."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.entries: dict[str, str] = {}
+
+    def load(self, timeout: float = 30.0) -> int:
+        """Read the whole ledger; HubError if it cannot be read to its end (a ledger read
+        short would deliver again what a destination already has)."""
+        found = latest_values(self.bootstrap, topics.LEDGER, topics.LEDGER_READER_GROUP, timeout)
+        self.entries.update((key.decode(), (value or b"").decode()) for key, value in found.items())
+        return len(self.entries)
+
+
+class DeliveryWorker:
+    """Delivers the routed reports on ``lapor.out.<connector>`` into the app.
+
+    One record per destination agency (header ``lapor.destination``); the idempotency key is
+    ``<hub id>:<agency>``. A delivery the ledger already holds is skipped; a new one is
+    recorded in the ledger, with a RECEIVED status update, before its offset is committed,
+    so a crash re-sends at most what was in flight, with the same key. A batch is delivered
+    concurrently (``concurrency`` requests at a time).
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        connector: Connector,
+        serializer: TopicSerializer,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        group: str | None = None,
+        ledger: Ledger | None = None,
+        concurrency: int = 64,
+        schedule: RetrySchedule = DEFAULT_SCHEDULE,
+        start_at: str = "earliest",
+    ) -> None:
+        self.connector = connector
+        self.serializer = serializer
+        self.policy = policy
+        self.topic = topics.outbound(connector.instance)
+        self.consumer = make_consumer(
+            bootstrap,
+            group or topics.deliver_group("lapor", connector.instance),
+            stage="deliver",
+            auto_offset_reset=start_at,
+        )
+        self.assigned = threading.Event()  # set once the group gave this worker partitions
+        self.consumer.subscribe([self.topic], on_assign=lambda *_: self.assigned.set())
+        self.producer = DurableProducer(bootstrap)
+        self.ledger = ledger
+        self.limit = asyncio.Semaphore(concurrency)
+        self.delivered: dict[str, str] = {}  # "<hub id>:<agency>" -> the app's id, this run
+        self.skipped = 0  # already in the ledger
+        self.retried = 0  # sent to lapor.retry.deliver
+        self.schedule = schedule
+        self.failed: dict[str, str] = {}  # hub id -> why it was given up
+        self.latencies_ms: list[float] = []  # from the hub receiving a report to the app's 2xx
+
+    async def run_once(
+        self, client: httpx.AsyncClient, max_messages: int = 500, timeout: float = 1.0
+    ) -> int:
+        messages = await asyncio.to_thread(consume, self.consumer, max_messages, timeout)
+        with read_again_on_failure(self.consumer, messages):
+            return await self._deliver_all(client, messages)
+
+    async def _deliver_all(self, client: httpx.AsyncClient, messages: list[Message]) -> int:
+        for msg in messages:
+            if msg.error() and msg.error().code() != KafkaError._PARTITION_EOF:
+                raise KafkaException(msg.error())
+        todo, seen = [], set()
+        for msg in messages:
+            if msg.error():
+                continue
+            headers = records.headers_of(msg)
+            key = self._key(msg, headers)
+            if key in seen or (self.ledger is not None and key in self.ledger.entries):
+                self.skipped += 1  # a duplicate in this batch, or acknowledged before
+                continue
+            seen.add(key)
+            todo.append((msg, headers, key))
+        metrics.count("deliver", "in", len(todo))
+        results = await asyncio.gather(*(self._deliver(client, *job) for job in todo))
+        written = [record for batch in results for record in batch]
+        if written:
+            await self.producer.send(written)
+        if self.ledger is not None:  # only once written: a failed step delivers them again
+            for record in written:
+                if record.topic == topics.LEDGER:
+                    self.ledger.entries[record.key.decode()] = record.value.decode()
+        await asyncio.to_thread(commit_handled, self.consumer, messages)
+        return len(messages)
+
+    def _agency(self, headers: dict[str, bytes]) -> str:
+        return records.text(headers, records.DESTINATION) or self.connector.config.agency
+
+    def _key(self, msg: Message, headers: dict[str, bytes]) -> str:
+        """The idempotency key and ledger key of one delivery: ``<hub id>:<agency>`` for a
+        handler, ``<hub id>:<agency>:copy`` for a copy, so an agency informed first and
+        made the handler later (re-routing) receives the report again, as its handler."""
+        copy = ":copy" if headers.get(records.ROLE) == b"COPY" else ""
+        return f"{(msg.key() or b'').decode()}:{self._agency(headers)}{copy}"
+
+    async def _deliver(
+        self, client: httpx.AsyncClient, msg: Message, headers: dict[str, bytes], key: str
+    ) -> list[Record]:
+        routed = self.serializer.deserialize(self.topic, msg.value())
+        hub_id = routed["report"]["hub_id"]
+        agency = self._agency(headers)
+        role = records.text(headers, records.ROLE, "HANDLER")
+        try:
+            # the identity is opened here, for a handler of a report that is not anonymous
+            routed = for_destination(routed, role, hub_keyring())
+            async with self.limit:
+                done = await deliver_with_retries(self.connector, client, routed, key, self.policy)
+        except (PermanentDeliveryError, RetryableDeliveryError, PrivacyError) as exc:
+            letter = failed_record(msg, "deliver", self.connector.instance, exc, self.schedule)
+            if letter.topic == topics.dead_letter("deliver"):
+                self.failed[hub_id] = str(exc)
+            else:
+                self.retried += 1
+            return [letter]
+        self.delivered[key] = done.remote_id
+        log.info(
+            "delivered to %s as %s",
+            agency,
+            done.remote_id,
+            extra={
+                "hub_id": hub_id,
+                "agency": agency,
+                "stage": "deliver",
+                "connector": self.connector.instance,
+            },
+        )
+        received = routed["report"]["received_at"]
+        latency = (datetime.now(UTC) - received).total_seconds()
+        self.latencies_ms.append(latency * 1000)
+        metrics.DELIVERY_LATENCY.observe(latency)
+        metrics.count("deliver", "out")
+        status_topic = topics.status(self.connector.instance)
+        update = new_status(
+            hub_id=hub_id,
+            agency=agency,
+            status="RECEIVED",
+            source_status="delivered",
+            actor="lapor-hub",
+            message=f"{self.connector.instance} id {done.remote_id}",
+            occurred_at=datetime.now(UTC),
+        )
+        return [
+            Record(topics.LEDGER, key.encode(), done.remote_id.encode(), {}),
+            Record(
+                status_topic, hub_id.encode(), self.serializer.serialize(status_topic, update), {}
+            ),
+        ]
+
+    def close(self) -> None:
+        self.consumer.close()

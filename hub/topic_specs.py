@@ -1,0 +1,82 @@
+"""How each of the hub's topics is made: partitions, replication, retention, compaction.
+
+The one place a topic's shape is decided. ``lapor-hub up``, the tracker and the operator
+commands create what is missing from here, and an existing topic of another shape is
+refused (hub.kafka.ensure_topics): keys would land on other partitions than the hub expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from hub import topics
+from hub.config import HubConfig, TopicSettings
+from hub.kafka import TopicSpec, ensure_topics, make_admin
+
+DAY_MS = 24 * 3600 * 1000
+COMPACT = {"cleanup.policy": "compact"}
+FOREVER = {"retention.ms": "-1"}
+DEAD_LETTER_DAYS = 90  # an operator may be on leave
+TICK_RETENTION = {"retention.ms": str(3600 * 1000)}  # ticks age fast
+
+
+def _specs(connectors: Iterable[str], settings: TopicSettings) -> list[TopicSpec]:
+    keep = {"retention.ms": str(settings.retention_days * DAY_MS)}
+    dead_letters = {"retention.ms": str(DEAD_LETTER_DAYS * DAY_MS)}
+
+    def spec(name: str, extra: dict[str, str] | None = None, partitions: int | None = None):
+        return TopicSpec(
+            name, partitions or settings.partitions, settings.replication, extra or keep
+        )
+
+    found = [
+        spec(topics.REPORTS),
+        spec(topics.ROUTED),
+        spec(topics.CURSORS, COMPACT, 1),
+        spec(topics.LEDGER, COMPACT),  # what each destination acknowledged, kept per key
+    ]
+    for instance in connectors:
+        found += [
+            spec(topics.inbound(instance)),
+            spec(topics.outbound(instance)),
+            spec(topics.status(instance)),
+            spec(topics.feedback(instance)),
+        ]
+    found += [spec(topics.dead_letter(stage), dead_letters) for stage in topics.STAGES]
+    found += [spec(topics.retry(stage)) for stage in topics.RETRIED_STAGES]
+    found.append(spec(topics.TICKS, TICK_RETENTION))
+    return found
+
+
+def hub_topics(config: HubConfig) -> list[TopicSpec]:
+    """Every topic a hub with this configuration reads or writes."""
+    return _specs(config.connectors, config.topics)
+
+
+def tracker_topics(config: HubConfig) -> list[TopicSpec]:
+    """faust's own topics, created by the hub with their settings explicit (faust would
+    create them only under its worker, with the broker's defaults): the table's compacted
+    changelog, co-partitioned with the inputs, and the assignor's leader topic."""
+    settings = config.topics
+    return [
+        TopicSpec(
+            topics.tracker_changelog(config.group_prefix),
+            settings.partitions,
+            settings.replication,
+            COMPACT,
+        ),
+        TopicSpec(topics.tracker_assignor(config.group_prefix), 1, settings.replication),
+    ]
+
+
+AUDIT_TOPIC = TopicSpec(topics.AUDIT, 1, 1, FOREVER)
+REPLAYS_TOPIC = TopicSpec(topics.REPLAYS, 1, 1, FOREVER)
+
+
+def ensure_hub_topics(bootstrap: str, config: HubConfig) -> list[str]:
+    return ensure_topics(make_admin(bootstrap), hub_topics(config))
+
+
+def ensure_connector_topics(bootstrap: str, name: str) -> list[str]:
+    """The topics one connector's sides use, with the default settings (tests, tools)."""
+    return ensure_topics(make_admin(bootstrap), _specs([name], TopicSettings()))

@@ -1,0 +1,48 @@
+"""The tracker's Prometheus metrics: per-agency open and overdue reports, clocks run out,
+escalations, events applied, and what its recovery checks mended."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from prometheus_client import Counter as PromCounter
+from prometheus_client import Gauge
+
+OPEN_REPORTS = Gauge(
+    "lapor_agency_open_reports", "Reports an agency handles and has not finished.", ["agency"]
+)
+OVERDUE_REPORTS = Gauge(
+    "lapor_agency_overdue_reports", "Open reports with an SLA clock past its deadline.", ["agency"]
+)
+OVERDUE = PromCounter(
+    "lapor_overdue_clocks", "SLA clocks that ran out, by agency and clock.", ["agency", "clock"]
+)
+ESCALATIONS = PromCounter(
+    "lapor_escalations", "Reports passed to a parent agency after a clock ran out.", ["agency"]
+)
+EVENTS = PromCounter("lapor_tracker_events", "Events the tracker applied, by kind.", ["kind"])
+REWOUND = PromCounter(
+    "lapor_tracker_recovery_rewinds",
+    "Changelog partitions sought back because faust dropped their records in a recovery.",
+)
+RECOVERY_MISSES = PromCounter(
+    "lapor_tracker_recovery_misses",
+    "Reports whose last changelog record faust's table recovery had missed (set at its end).",
+)
+PASSED_OVER = PromCounter(
+    "lapor_tracker_passed_over",
+    "Records the tracker's agent passed over (lost inside faust) and applied at a tick.",
+)
+
+
+def publish_agency_gauges(parts: Iterable[tuple[Counter, Counter]]) -> None:
+    """Per agency, open and overdue reports summed over the partitions this process owns
+    (each part: (open, overdue) counts by agency)."""
+    opened, overdue = Counter(), Counter()
+    for part_open, part_overdue in parts:
+        opened.update(part_open)
+        overdue.update(part_overdue)
+    for agency in set(opened) | set(overdue):
+        OPEN_REPORTS.labels(agency).set(opened[agency])
+        OVERDUE_REPORTS.labels(agency).set(overdue[agency])
