@@ -16,6 +16,7 @@ these at the boundary (``raise ... from exc``), so callers catch one family.
     ├── ConnectorError             a connector cannot be found, configured or used
     │   ├── ConnectorNotFound
     │   ├── BadInput               an app sent something the hub refuses (with the reason)
+    │   ├── UnusableAnswer         an app answered a whole page the hub cannot read
     │   ├── RetryableDeliveryError the app is down or busy: try again later
     │   └── PermanentDeliveryError the app refused the delivery: retrying will not help
     ├── SerializationError         a value does not fit its schema (nothing is written)
@@ -94,10 +95,17 @@ class BadInput(ConnectorError):
     reason; a pulled or batch message goes to the dead-letter topic with it.
     """
 
-    def __init__(self, reason: str, status: int = 400) -> None:
+    def __init__(self, reason: str, status: int = 400, body: bytes | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        self.body = body  # the refused item itself, where it is one of several (kept whole)
+
+
+class UnusableAnswer(ConnectorError):
+    """An app answered a pull or status poll with something the hub cannot read as a page
+    (an HTML maintenance page, a JSON shape it does not have, a connector that failed on
+    it). Not the record's fault: the side backs off and asks again, its cursor unmoved."""
 
 
 class RetryableDeliveryError(ConnectorError):

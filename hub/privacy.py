@@ -22,6 +22,7 @@ another report or field does not open. A sealed raw message carries its key id i
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import json
 import logging
@@ -163,9 +164,9 @@ def is_sealed(value: Any) -> bool:
 
 
 def _seal_value(ring: KeyRing, value: Any, hub_id: str, field: str) -> str:
-    if is_sealed(value):
-        return value
-    # a phone number an app sent as a JSON number is still a phone number (and still secret)
+    # Every value from an app is sealed, whatever it looks like: a name sent as
+    # "lapor-enc:1:..." would otherwise reach topics in clear, passed off as sealed.
+    # A phone number an app sent as a JSON number is still a phone number (and still secret)
     kid, sealed = ring.seal(str(value).encode(), f"{hub_id}/{field}".encode())
     return f"{FIELD_PREFIX}{kid}:{base64.urlsafe_b64encode(sealed).decode()}"
 
@@ -174,7 +175,14 @@ def _open_value(ring: KeyRing, value: str, hub_id: str, field: str) -> str:
     if not is_sealed(value):
         return value  # written before sealing, or by a tool that does not seal
     kid, _, data = value[len(FIELD_PREFIX) :].partition(":")
-    return ring.open(kid, base64.urlsafe_b64decode(data), f"{hub_id}/{field}".encode()).decode()
+    try:
+        raw = base64.urlsafe_b64decode(data)
+    except (ValueError, binascii.Error) as exc:
+        raise PrivacyError(
+            f"the {field} of report {hub_id} looks sealed but is not (bad base64): it was "
+            "written in clear by something that does not seal"
+        ) from exc
+    return ring.open(kid, raw, f"{hub_id}/{field}".encode()).decode()
 
 
 def _map_identity(report: dict[str, Any], change) -> dict[str, Any]:

@@ -11,6 +11,7 @@ record's whole history and a replay or a retry knows where it came from.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import traceback
 from collections.abc import Mapping
@@ -60,6 +61,24 @@ NOT_BEFORE = "lapor.retry.not-before"  # epoch ms: a retry is not sent back befo
 WAITS_FOR = "lapor.retry.waits-for"  # a record held back behind an earlier one of its key
 RETRIED_AT = "lapor.retried-at"
 REPLAYED_FROM = "lapor.replayed-from"
+
+
+TRUNCATED_FROM = "lapor.errors.truncated-from"  # a refused input longer than a dead letter holds
+SHA256 = "lapor.errors.sha256"  # of the whole refused input, when it was cut
+DEAD_LETTER_MAX_BYTES = 16 * 1024 * 1024  # what one dead letter keeps of a refused input
+
+
+def kept_whole(body: bytes) -> tuple[bytes, dict[str, bytes]]:
+    """A refused input as its dead letter keeps it: whole up to DEAD_LETTER_MAX_BYTES
+    (the dead-letter topics take records that large); beyond, its first bytes, with the
+    whole length and digest in headers."""
+    if len(body) <= DEAD_LETTER_MAX_BYTES:
+        return body, {}
+    digest = hashlib.sha256(body).hexdigest().encode()
+    return body[:DEAD_LETTER_MAX_BYTES], {
+        TRUNCATED_FROM: str(len(body)).encode(),
+        SHA256: digest,
+    }
 
 
 def headers_of(msg: Any) -> dict[str, bytes]:
@@ -115,7 +134,9 @@ def failure_headers(
 
 
 def attempts(headers: Mapping[str, bytes]) -> int:
-    return int(headers.get(ATTEMPTS) or 0)
+    """The attempts a record's headers count (0 where the header is missing or garbage)."""
+    value = headers.get(ATTEMPTS) or b"0"
+    return int(value) if value.isdigit() else 0
 
 
 def dead_letter(msg: Any, stage: str, connector: str, error: BaseException) -> Record:
@@ -210,10 +231,16 @@ class Letter:
     def attempts(self) -> int:
         return attempts(self.headers) or 1
 
+    def group(self, reasons: bool = False) -> tuple[str, ...]:
+        """Where it is counted: stage, connector, error class (and reason)."""
+        place = (self.stage, self.connector, self.error_class)
+        return (*place, self.reason[:80]) if reasons else place
+
     @property
     def due(self) -> datetime:
         """When a retry is due back (its not-before time)."""
-        return datetime.fromtimestamp(int(self.header(NOT_BEFORE) or 0) / 1000, UTC)
+        when = self.header(NOT_BEFORE)
+        return datetime.fromtimestamp(int(when) / 1000 if when.isdigit() else 0, UTC)
 
     @property
     def waits_for(self) -> str:

@@ -28,7 +28,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +47,8 @@ from hub.dataplane.inbound import Cursors, Inbound, pull_once
 from hub.dataplane.retries import RetryWorker
 from hub.dataplane.route import route_loop, run_replacing_hung
 from hub.dataplane.transactional import TransactionalLoop
-from hub.errors import HubError
+from hub.errors import ConnectorError, HubError
+from hub.health import HEALTH
 from hub.kafka import is_passing
 from hub.sdk import Capability, Connector
 from hub.sdk.http import transport_errors
@@ -249,18 +249,41 @@ class HubRuntime:
         )
 
     async def _every(self, stop: threading.Event, seconds: float, action, *args) -> None:
-        what = f"{action.__name__.strip('_')} {args[0].instance}"  # "pull lapor-nasional"
+        side, connector = action.__name__.strip("_"), args[0].instance  # "pull", "lapor-nasional"
         while not stop.is_set():
-            busy = 0
-            try:
-                async with kafka_may_pass(what):
-                    with transport_errors("an agency app"):
-                        busy = await action(*args)
-            except HubError as exc:
-                self.counters.errors.append(str(exc))
-                log.warning("%s", exc)
+            busy = await self._step(connector, side, lambda: action(*args), seconds)
             if not busy:
                 await asyncio.sleep(seconds)
+
+    async def _step(self, connector: str, side: str, step, backoff_base: float = 1.0) -> int:
+        """One step of one side of one connector, its failures kept to that side: an app
+        that is down or answered garbage (ConnectorError), or the hub's own failure on the
+        step (logged with its traceback), makes the side back off, doubling from
+        ``backoff_base`` up to a minute, while every other side goes on; what the step did
+        not finish is done again (cursors unmoved, batches read again). Only a Kafka error
+        that does not pass (a refused principal, a missing topic) stops the hub."""
+        what = f"{side} {connector}"
+        try:
+            done = None
+            async with kafka_may_pass(what):
+                with transport_errors("an agency app"):
+                    done = await step()
+            if done is None:  # a passing Kafka error: kafka_may_pass has waited
+                return 0
+            HEALTH.succeeded(connector, side)
+            return done
+        except KafkaException:
+            raise
+        except ConnectorError as exc:
+            state = HEALTH.failed(connector, side, str(exc))
+            self.counters.errors.append(str(exc))
+            log.warning("%s: %s; trying again in %.0f s", what, exc, state.backoff(backoff_base))
+        except Exception as exc:
+            state = HEALTH.failed(connector, side, f"{type(exc).__name__}: {exc}", kind="hub")
+            self.counters.errors.append(f"{what}: {exc}")
+            log.exception("%s failed; trying again in %.0f s", what, state.backoff(backoff_base))
+        await asyncio.sleep(state.backoff(backoff_base))
+        return 0
 
     def _inbound_of(self, connector: Connector) -> Inbound:
         """One producer per connector for the process's life (pulls and webhooks share it):
@@ -293,11 +316,10 @@ class HubRuntime:
     async def _deliveries(
         self, stop: threading.Event, worker: DeliveryWorker, client: httpx.AsyncClient
     ) -> None:
-        what = f"delivery to {worker.connector.instance}"
+        instance = worker.connector.instance
         while not stop.is_set():
             before = len(worker.delivered)
-            async with kafka_may_pass(what):
-                await worker.run_once(client, timeout=0.02)
+            await self._step(instance, "deliver", lambda: worker.run_once(client, timeout=0.02))
             self.counters.add(
                 self.counters.delivered, worker.connector.instance, len(worker.delivered) - before
             )
@@ -305,11 +327,10 @@ class HubRuntime:
     async def _feedback(
         self, stop: threading.Event, worker: FeedbackWorker, client: httpx.AsyncClient
     ) -> None:
-        what = f"statuses to {worker.connector.instance}"
+        instance = worker.connector.instance
         while not stop.is_set():
             before = worker.sent
-            async with kafka_may_pass(what):
-                await worker.run_once(client, timeout=0.02)
+            await self._step(instance, "feedback", lambda: worker.run_once(client, timeout=0.02))
             self.counters.add(self.counters.told, worker.connector.instance, worker.sent - before)
 
     async def _retries(self, stop: threading.Event, stage: str) -> None:
@@ -317,8 +338,9 @@ class HubRuntime:
         worker = RetryWorker(self.bootstrap, stage, group)
         try:
             while not stop.is_set():
-                async with kafka_may_pass(f"{stage} retries"):
-                    await asyncio.to_thread(worker.run_once, 0.5)
+                await self._step(
+                    "hub", f"{stage} retries", lambda: asyncio.to_thread(worker.run_once, 0.5)
+                )
         finally:
             worker.close()
 
@@ -371,8 +393,8 @@ class TrackerChild:
     so that a new consumer starts over); exit code 0 is a tracker asked to stop. Waits 1 s
     before the first restart, doubling to 30 s while it keeps exiting within a minute."""
 
-    def __init__(self, config: Path, bootstrap: str, name: str, **options: Any) -> None:
-        self.start_child = lambda: start_tracker(config, bootstrap, name, **options)
+    def __init__(self, config: Path, bootstrap: str, name: str, *args: Any, **options: Any) -> None:
+        self.start_child = lambda: start_tracker(config, bootstrap, name, *args, **options)
         self.name = name
         self.restarts = 0
         self._stopping = threading.Event()
@@ -422,12 +444,10 @@ class TrackerChild:
 
 
 @contextlib.contextmanager
-def tracker_process(
-    config: Path, bootstrap: str, name: str, **options: Any
-) -> Iterator[TrackerChild]:
-    """A TrackerChild for as long as the hub runs; ``options`` are start_tracker's (its
-    output goes to ``log_path`` if given)."""
-    tracker = TrackerChild(config, bootstrap, name, **options)
+def tracker_process(config: Path, bootstrap: str, name: str, *args: Any, **options: Any):
+    """A TrackerChild for as long as the hub runs; ``args`` and ``options`` are
+    start_tracker's (its output goes to ``log_path`` if given)."""
+    tracker = TrackerChild(config, bootstrap, name, *args, **options)
     try:
         yield tracker
     finally:

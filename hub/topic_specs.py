@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from confluent_kafka import KafkaException
+
 from hub import topics
 from hub.config import HubConfig, TopicSettings
+from hub.errors import BrokerNotReachable
 from hub.kafka import TopicSpec, ensure_topics, make_admin
+from hub.records import DEAD_LETTER_MAX_BYTES
 
 DAY_MS = 24 * 3600 * 1000
 COMPACT = {"cleanup.policy": "compact"}
@@ -22,7 +26,11 @@ TICK_RETENTION = {"retention.ms": str(3600 * 1000)}  # ticks age fast
 
 def _specs(connectors: Iterable[str], settings: TopicSettings) -> list[TopicSpec]:
     keep = {"retention.ms": str(settings.retention_days * DAY_MS)}
-    dead_letters = {"retention.ms": str(DEAD_LETTER_DAYS * DAY_MS)}
+    dead_letters = {
+        "retention.ms": str(DEAD_LETTER_DAYS * DAY_MS),
+        # a refused input is kept whole, larger than a report may be (hub.records.kept_whole)
+        "max.message.bytes": str(DEAD_LETTER_MAX_BYTES + 1024 * 1024),
+    }
 
     def spec(name: str, extra: dict[str, str] | None = None, partitions: int | None = None):
         return TopicSpec(
@@ -69,8 +77,29 @@ def tracker_topics(config: HubConfig) -> list[TopicSpec]:
     ]
 
 
-AUDIT_TOPIC = TopicSpec(topics.AUDIT, 1, 1, FOREVER)
-REPLAYS_TOPIC = TopicSpec(topics.REPLAYS, 1, 1, FOREVER)
+def cluster_durability(bootstrap: str) -> tuple[int, dict[str, str]]:
+    """Replication for a topic that must outlive brokers: 3 where the cluster has three
+    brokers or more (min.insync.replicas 2), else every broker there is."""
+    try:
+        brokers = len(make_admin(bootstrap).list_topics(timeout=30).brokers)
+    except KafkaException as exc:
+        raise BrokerNotReachable(
+            f"Kafka at {bootstrap} did not answer a metadata request in 30 s ({exc}).",
+            fix="check that the brokers are up (lapor-hub broker status).",
+        ) from exc
+    replication = max(1, min(3, brokers))
+    return replication, {"min.insync.replicas": str(2 if replication >= 3 else 1)}
+
+
+def audit_topic(bootstrap: str) -> TopicSpec:
+    """The audit trail: one partition (one chain), kept forever, as durable as the cluster."""
+    replication, durable = cluster_durability(bootstrap)
+    return TopicSpec(topics.AUDIT, 1, replication, {**FOREVER, **durable})
+
+
+def replays_topic(bootstrap: str) -> TopicSpec:
+    replication, durable = cluster_durability(bootstrap)
+    return TopicSpec(topics.REPLAYS, 1, replication, {**FOREVER, **durable})
 
 
 def ensure_hub_topics(bootstrap: str, config: HubConfig) -> list[str]:

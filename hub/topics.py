@@ -32,9 +32,37 @@ TRACKER = "lapor.tracker."
 
 # Where a record can fail, each with its dead-letter topic: ingest (an app's input refused
 # at the door), translate, route, deliver, status (an app's status refused), feedback (a
-# status the origin app did not take). Deliveries and feedback are retried first.
-STAGES = ("ingest", "translate", "route", "deliver", "status", "feedback")
+# status the origin app did not take), tracker (an event the tracker could not apply).
+# Deliveries and feedback are retried first.
+STAGES = ("ingest", "translate", "route", "deliver", "status", "feedback", "tracker")
 RETRIED_STAGES = ("deliver", "feedback")
+
+
+# Where a record that failed at each stage may be sent back (by the retry worker or a
+# replay): the stage's own input, never a topic a header names unchecked.
+_RETURNS: dict[str, tuple[str, ...]] = {
+    "ingest": (INBOUND,),
+    "translate": (INBOUND,),
+    "route": (INBOUND,),
+    "deliver": (OUTBOUND,),
+    "status": (STATUS,),
+    "feedback": (FEEDBACK,),
+    "tracker": (ROUTED, STATUS),
+}
+
+
+def may_return_to(stage: str, topic: str) -> bool:
+    """Whether a record that failed at ``stage`` may be sent back to ``topic``."""
+    return any(
+        topic == allowed
+        or (allowed.endswith(".") and len(topic) > len(allowed) and topic.startswith(allowed))
+        for allowed in _RETURNS.get(stage, ())
+    )
+
+
+def returns_of(stage: str) -> str:
+    """The topics ``stage``'s records may go back to, for a message."""
+    return ", ".join(a + ("*" if a.endswith(".") else "") for a in _RETURNS.get(stage, ()))
 
 
 def inbound(connector: str) -> str:
@@ -65,6 +93,11 @@ def dead_letter(stage: str) -> str:
 def connector_of_inbound(topic: str) -> str:
     """The connector instance whose inbound topic ``topic`` is."""
     return topic.removeprefix(INBOUND)
+
+
+def connector_of_status(topic: str) -> str:
+    """The connector instance whose status topic ``topic`` is."""
+    return topic.removeprefix(STATUS)
 
 
 def stage_of(topic: str) -> str:
@@ -112,6 +145,8 @@ def retry_group(group_prefix: str, stage: str) -> str:
     """The consumer group of a stage's retry worker (its committed offsets: what is sent back)."""
     return f"{group_prefix}-retry-{stage}"
 
+
+AUDIT_WRITER = "lapor-audit-writer"  # the audit trail's one transactional id (hub.audit)
 
 # groups of short-lived readers that assign partitions themselves (a principal needs READ)
 READER_GROUP = "lapor-reader"

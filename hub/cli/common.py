@@ -11,6 +11,7 @@ from rich.console import Console
 
 from hub.broker import LocalCluster, cluster_root, default_base_port, existing_clusters
 from hub.settings import Settings, jar_cache, load_settings
+from hub.topics import STAGES
 
 console = Console()
 err_console = Console(stderr=True)
@@ -27,7 +28,7 @@ Stage = Annotated[
     list[str] | None,
     typer.Option(
         "--stage",
-        help="ingest, translate, route, deliver, status or feedback (repeatable).",
+        help=f"{', '.join(STAGES)} (repeatable).",
     ),
 ]
 HubConfigOption = Annotated[

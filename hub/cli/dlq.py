@@ -34,22 +34,27 @@ def _letters_filter(stage, connector=None, error_class=None, since=None, until=N
 
 
 @dlq_app.command("list")
-def dlq_list(stage: Stage = None, since: Since = None, until: Until = None) -> None:
-    """Dead letters counted by stage, connector and error class, oldest and newest."""
+def dlq_list(
+    stage: Stage = None,
+    since: Since = None,
+    until: Until = None,
+    reasons: Annotated[
+        bool, typer.Option("--reasons", help="Count by reason too (its first 80 characters).")
+    ] = False,
+) -> None:
+    """Dead letters counted by stage, connector and error class (and reason), oldest and
+    newest."""
     from hub.ops.deadletters import counts, read_letters
 
     letters = read_letters(kafka_bootstrap(), _letters_filter(stage, since=since, until=until))
     table = Table(title=f"{len(letters)} dead letters")
-    for column in ("stage", "connector", "error class", "count", "oldest", "newest", "example id"):
-        table.add_column(column)
-    for (st, connector, error), count in sorted(counts(letters).items()):
-        group = [
-            x for x in letters if (x.stage, x.connector, x.error_class) == (st, connector, error)
-        ]
+    columns = ("stage", "connector", "error class", *(("reason",) if reasons else ()))
+    for column in (*columns, "count", "oldest", "newest", "example id"):
+        table.add_column(column, overflow="fold")
+    for place, count in sorted(counts(letters, reasons).items()):
+        group = [x for x in letters if x.group(reasons) == place]
         table.add_row(
-            st,
-            connector,
-            error,
+            *place,
             str(count),
             f"{min(x.timestamp for x in group):%Y-%m-%d %H:%M}",
             f"{max(x.timestamp for x in group):%Y-%m-%d %H:%M}",
@@ -161,6 +166,12 @@ def dlq_replay(
         f"{len(result.skipped)} skipped (replayed before: --again to resend), "
         f"{len(result.unroutable)} without an original topic (use --to)"
     )
+    if result.refused:
+        console.print(
+            f"[bold red]{len(result.refused)} refused[/]: their target is not their stage's "
+            f"input (e.g. {result.refused[0]}); a letter goes back only where its stage reads",
+            highlight=False,
+        )
     for letter in letters[:20] if dry_run else []:
         console.print(
             f"  {letter.id}  {letter.connector}  {letter.error_class}: "

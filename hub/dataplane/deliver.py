@@ -139,8 +139,12 @@ class DeliveryWorker:
     async def _deliver(
         self, client: httpx.AsyncClient, msg: Message, headers: dict[str, bytes], key: str
     ) -> list[Record]:
-        routed = self.serializer.deserialize(self.topic, msg.value())
-        hub_id = routed["report"]["hub_id"]
+        try:
+            routed = self.serializer.deserialize(self.topic, msg.value())
+            hub_id = routed["report"]["hub_id"]
+        except Exception as exc:  # a record no schema reads: its dead letter, not a stop
+            metrics.count("deliver", "failed")
+            return [records.dead_letter(msg, "deliver", self.connector.instance, exc)]
         agency = self._agency(headers)
         role = records.text(headers, records.ROLE, "HANDLER")
         try:

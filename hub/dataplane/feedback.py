@@ -20,12 +20,13 @@ import httpx
 from confluent_kafka import KafkaError, KafkaException, Message
 
 from hub import metrics, records, topics
-from hub.dataplane.inbound import Cursors, cursor_key, raw_headers
+from hub.dataplane.inbound import Cursors, cursor_key, raw_headers, sealed_record
 from hub.dataplane.retries import DEFAULT_SCHEDULE, RetrySchedule, failed_record, wait_behind
-from hub.errors import BadInput, PermanentDeliveryError, RetryableDeliveryError
+from hub.errors import BadInput, HubError, PermanentDeliveryError, RetryableDeliveryError
 from hub.kafka import DurableProducer, commit_handled, consume, make_consumer, read_again_on_failure
 from hub.records import Record
 from hub.sdk.base import Connector
+from hub.sdk.guard import page_of, record_failures
 from hub.sdk.http import DEFAULT_POLICY, RetryPolicy, send_status_with_retries
 from hub.serialization import TopicSerializer
 
@@ -42,13 +43,24 @@ async def poll_status_once(
 ) -> int:
     """One page of the app's status changes, as StatusUpdates on lapor.status.<connector>."""
     key = cursor_key(connector, "status", namespace)
-    page = await connector.poll_status(client, await cursors.load(key))
+    asked = connector.poll_status(client, await cursors.load(key))
+    page = await page_of(asked, connector.instance, "status")
     topic = topics.status(connector.instance)
     written = []
     for raw in page.messages:
+        if isinstance(raw, BadInput):  # an item of the page that is no status at all
+            headers = records.failure_headers(
+                "status", connector.instance, raw, topic=f"{connector.instance} status feed"
+            )
+            written.append(
+                sealed_record(topics.dead_letter("status"), None, raw.body or b"", headers)
+            )
+            continue
         try:
-            update = connector.to_status(raw)
-        except BadInput as refused:
+            with record_failures(f"{connector.instance} reading a status"):
+                update = connector.to_status(raw)
+            encoded = serializer.serialize(topic, update)
+        except HubError as refused:
             headers = records.failure_headers(
                 "status",
                 connector.instance,
@@ -56,13 +68,10 @@ async def poll_status_once(
                 earlier=raw_headers(connector.instance, raw),
                 topic=f"{connector.instance} status feed",
             )
-            written.append(
-                Record(topics.dead_letter("status"), raw.source_id.encode(), raw.body, headers)
-            )
+            letter = topics.dead_letter("status")
+            written.append(sealed_record(letter, raw.source_id.encode(), raw.body, headers))
             continue
-        written.append(
-            Record(topic, update["hub_id"].encode(), serializer.serialize(topic, update), {})
-        )
+        written.append(Record(topic, update["hub_id"].encode(), encoded, {}))
     await cursors.producer.send(written)
     await cursors.advance(key, page)
     return sum(1 for record in written if record.topic == topic)  # status updates, not letters
@@ -123,13 +132,20 @@ class FeedbackWorker:
 
     async def _send_all(self, client: httpx.AsyncClient, messages: list[Message]) -> int:
         todo: dict[str, tuple[Message, dict]] = {}  # update id -> (record, update): once
+        unreadable: list[Record] = []
         for msg in messages:
             if msg.error():
                 if msg.error().code() != KafkaError._PARTITION_EOF:
                     raise KafkaException(msg.error())
                 continue
-            update = self.serializer.deserialize(self.topic, msg.value())
-            todo.setdefault(update["update_id"], (msg, update))
+            try:
+                update = self.serializer.deserialize(self.topic, msg.value())
+                todo.setdefault(update["update_id"], (msg, update))
+            except Exception as exc:  # a record no schema reads: its dead letter
+                metrics.count("feedback", "failed")
+                unreadable.append(
+                    records.dead_letter(msg, "feedback", self.connector.instance, exc)
+                )
         metrics.count("feedback", "in", len(todo))
         by_report: dict[bytes, list[tuple[Message, dict]]] = {}
         for msg, update in todo.values():
@@ -138,6 +154,7 @@ class FeedbackWorker:
             *(self._send_in_order(client, pairs) for pairs in by_report.values())
         )
         written = [record for sent in results for record in sent if record is not None]
+        written += unreadable
         if written:
             await self.producer.send(written)
         await asyncio.to_thread(commit_handled, self.consumer, messages)

@@ -26,6 +26,7 @@ from hub.kafka import DurableProducer, latest_values
 from hub.privacy import hub_keyring, open_body, seal_body
 from hub.records import Record
 from hub.sdk.base import Connector, PullPage, RawMessage
+from hub.sdk.guard import page_of, record_failures
 
 
 def raw_headers(connector: str, raw: RawMessage) -> dict[str, bytes]:
@@ -65,6 +66,9 @@ def sealed_record(topic: str, key: bytes | None, body: bytes, headers: dict) -> 
     return Record(topic, key, sealed, {**headers, records.SEALED: kid})
 
 
+MAX_RECORD_BYTES = 900_000  # one inbound message: under Kafka's default 1 MiB per record
+
+
 class Inbound:
     """Writes what an app sent to ``lapor.in.<connector>``, and refusals to the ingest
     dead letters, sealed (hub.privacy)."""
@@ -72,27 +76,54 @@ class Inbound:
     def __init__(self, bootstrap: str, connector: Connector) -> None:
         self.connector = connector
         self.topic = topics.inbound(connector.instance)
-        self.producer = DurableProducer(bootstrap, linger_ms=5)
+        self.producer = DurableProducer(
+            bootstrap, linger_ms=5, message_max_bytes=records.DEAD_LETTER_MAX_BYTES + 65536
+        )
 
-    async def write(self, messages: Iterable[RawMessage]) -> int:
-        batch = []
+    async def write(self, messages: Iterable[RawMessage | BadInput], source: str = "pull") -> int:
+        """Every message to the inbound topic and every refused one (a BadInput item, or a
+        message over the record limit) to the ingest dead letters, in one durable send;
+        the number written to the inbound topic."""
+        batch, refused = [], 0
         for m in messages:
+            if isinstance(m, BadInput):
+                batch.append(self._refusal(m.body or b"", m.reason, source))
+                refused += 1
+                continue
             key = m.source_id.encode()
             headers = raw_headers(self.connector.instance, m)
+            if len(m.body) + len(key) > MAX_RECORD_BYTES:
+                reason = (
+                    f"message {m.source_id!r} of {len(m.body):,} bytes is over the hub's "
+                    f"{MAX_RECORD_BYTES:,}-byte limit for one report"
+                )
+                batch.append(self._refusal(m.body, reason, source, key))
+                refused += 1
+                continue
             batch.append(sealed_record(self.topic, key, m.body, headers))
         await self.producer.send(batch)
-        metrics.count("ingest", "out", len(batch))
-        return len(batch)
+        metrics.count("ingest", "out", len(batch) - refused)
+        metrics.count("ingest", "failed", refused)
+        return len(batch) - refused
 
     async def refuse(self, body: bytes, reason: str, source: str, stage: str = "ingest") -> None:
+        await self.producer.send([self._refusal(body, reason, source, stage=stage)])
+        metrics.count(stage, "failed")
+
+    def _refusal(
+        self, body: bytes, reason: str, source: str, key: bytes | None = None, stage="ingest"
+    ) -> Record:
+        """A refused input kept whole in its dead letter (up to the dead letters' own
+        limit), sealed like everything the hub keeps, so it can be looked at and replayed
+        once the cause is fixed."""
+        kept, extra = records.kept_whole(body)
         headers = records.failure_headers(
             stage,
             self.connector.instance,
             BadInput(reason),
-            earlier={records.REFUSED_FROM: source.encode()},
+            earlier={records.REFUSED_FROM: source.encode(), **extra},
         )
-        letter = sealed_record(topics.dead_letter(stage), None, body, headers)
-        await self.producer.send([letter])
+        return sealed_record(topics.dead_letter(stage), key, kept, headers)
 
 
 class Cursors:
@@ -146,7 +177,9 @@ async def pull_once(
 ) -> int:
     """One page from the app into Kafka, then its cursor; the number of messages."""
     key = cursor_key(connector, "pull", namespace)
-    page = await connector.pull(client, await cursors.load(key))
+    page = await page_of(
+        connector.pull(client, await cursors.load(key)), connector.instance, "pull"
+    )
     written = await inbound.write(page.messages)
     await cursors.advance(key, page)
     return written
@@ -164,12 +197,12 @@ async def import_file(
     """Every good row of an export into Kafka; every bad row into the dead letters with
     its reason."""
     result = ImportResult()
-    good: list[RawMessage] = []
-    for item in connector.read_file(data):
-        if isinstance(item, BadInput):
-            result.refused.append(item.reason)
-            await inbound.refuse(b"", item.reason, source)
-        else:
-            good.append(item)
-    result.accepted = await inbound.write(good)
+    items: list[RawMessage | BadInput] = []
+    try:
+        with record_failures(f"{connector.instance} reading {source}"):
+            items.extend(connector.read_file(data))
+    except BadInput as unreadable:  # the rest of the file: kept whole, with the reason
+        items.append(BadInput(unreadable.reason, body=data))
+    result.refused = [item.reason for item in items if isinstance(item, BadInput)]
+    result.accepted = await inbound.write(items, source)
     return result

@@ -11,6 +11,7 @@ The retries a connector makes within one delivery, in seconds, are the SDK's Ret
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,9 +19,11 @@ from datetime import UTC, datetime
 from confluent_kafka import Message, TopicPartition
 
 from hub import metrics, records, topics
-from hub.errors import RetryableDeliveryError
+from hub.errors import HubError, RetryableDeliveryError
 from hub.kafka import DurableProducer, consume, make_consumer, read_again_on_failure
 from hub.records import Record
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class RetryWorker:
     """Sends due retries of one stage back to the topic they failed on."""
 
     def __init__(self, bootstrap: str, stage: str, group: str, start_at: str = "earliest") -> None:
+        self.stage = stage
         self.topic = topics.retry(stage)
         self.consumer = make_consumer(bootstrap, group, auto_offset_reset=start_at)
         self.consumer.subscribe([self.topic])
@@ -109,6 +113,11 @@ class RetryWorker:
             if msg.error() or msg.partition() in held:
                 continue
             headers = records.headers_of(msg)
+            next_offsets[msg.partition()] = msg.offset() + 1
+            refused = self._refusal(msg, headers)
+            if refused is not None:
+                due.append(refused)
+                continue
             if int(headers.get(records.NOT_BEFORE) or 0) / 1000 > time.time():
                 held.add(msg.partition())
                 next_offsets[msg.partition()] = msg.offset()
@@ -118,10 +127,9 @@ class RetryWorker:
             retried_at = datetime.now(UTC).isoformat().encode()
             kept = records.sent_back(headers, {records.RETRIED_AT: retried_at})
             due.append(Record(origin, msg.key(), msg.value(), kept))
-            next_offsets[msg.partition()] = msg.offset() + 1
         if due:
             self.producer.send_blocking(due)
-        forwarded = len(due)
+        forwarded = sum(1 for record in due if record.topic != topics.dead_letter(self.stage))
         if next_offsets:
             self.consumer.commit(
                 offsets=[TopicPartition(self.topic, p, o) for p, o in next_offsets.items()],
@@ -133,5 +141,29 @@ class RetryWorker:
             time.sleep(min(timeout, 0.5))  # nothing due yet
         return forwarded
 
+    def _refusal(self, msg: Message, headers: dict[str, bytes]) -> Record | None:
+        """A retry that must not go back: one whose return address is not its stage's
+        input (a record put on the retry topic to reach another agency's topic, or the
+        hub's own), or whose due time is not a time. Its dead letter, counted."""
+        origin = records.text(headers, records.ERROR_TOPIC)
+        if not topics.may_return_to(self.stage, origin):
+            why = (
+                f"target not allowed: a {self.stage} retry may go back to "
+                f"{topics.returns_of(self.stage)} only, not {origin[:200]!r}"
+            )
+        elif not (headers.get(records.NOT_BEFORE) or b"0").isdigit():
+            why = f"its {records.NOT_BEFORE} header is not a time in milliseconds"
+        else:
+            return None
+        metrics.count("retry", "refused")
+        log.warning("refused a %s retry: %s", self.stage, why)
+        return records.dead_letter(
+            msg, self.stage, records.text(headers, records.ERROR_CONNECTOR), RefusedRetry(why)
+        )
+
     def close(self) -> None:
         self.consumer.close()
+
+
+class RefusedRetry(HubError):
+    """A record on a retry topic that the retry worker will not send back."""

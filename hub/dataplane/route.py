@@ -26,7 +26,7 @@ from hub import metrics, records, topics
 from hub.config import build_connectors, load_config
 from hub.dataplane.inbound import raw_from_message
 from hub.dataplane.transactional import CommitHung, LoopStats, TransactionalLoop
-from hub.errors import BadInput, BrokerNotReachable, HubError
+from hub.errors import BrokerNotReachable, HubError
 from hub.eventloop import stop_on_signals
 from hub.fanout import destination_records
 from hub.kafka import is_passing
@@ -34,6 +34,7 @@ from hub.privacy import hub_keyring, seal_identity
 from hub.records import Record
 from hub.routing import Directory, ReloadingRouter
 from hub.sdk import Connector
+from hub.sdk.guard import record_failures
 from hub.serialization import TopicSerializer, load_store, make_codec
 from hub.settings import load_settings
 from hub.topic_specs import ensure_hub_topics
@@ -81,9 +82,11 @@ class TranslateAndRoute:
             return [dead_letter(msg, "translate", instance, error)]
         try:
             # sealed before it is written anywhere: only a destination allowed opens it
-            report = seal_identity(connector.to_report(raw_from_message(msg)), self.keyring)
+            with record_failures(f"{instance} translating"):
+                report = connector.to_report(raw_from_message(msg))
+            report = seal_identity(report, self.keyring)
             encoded_report = self.serializer.serialize(topics.REPORTS, report)
-        except (BadInput, HubError, ValueError, TypeError) as error:
+        except Exception as error:  # this record's failure, whatever it is: its dead letter
             return [dead_letter(msg, "translate", instance, error)]
         try:
             decision = self.router.router.decide(report)
@@ -100,7 +103,7 @@ class TranslateAndRoute:
                 [encoded_located, self.serializer.codec.encode("RoutingDecision", decided)],
                 {"report": report, "decision": decided},
             )
-        except (HubError, ValueError, TypeError) as error:
+        except Exception as error:
             return [dead_letter(msg, "route", instance, error)]
         metrics.count("route", "out")
         log.info(

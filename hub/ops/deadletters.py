@@ -5,7 +5,9 @@ the original key, value and headers back to the topic the message failed on (or 
 one) without the error headers, but with its attempt count and first failure time, so a
 message that fails again comes back to the dead letters with its count raised. Every replay
 is recorded in ``lapor.replays`` (when, which filter, which letters, the outcome) and in the
-audit trail; a letter already replayed is skipped unless asked again. Replays are idempotent
+audit trail; a letter already replayed is skipped unless asked again. A letter goes back only to its
+stage's own input (hub.topics.may_return_to), never to a topic a header names unchecked.
+Replays are idempotent
 downstream: a report keeps its hub id, and deliveries are deduplicated by the ledger and
 idempotency keys.
 """
@@ -28,7 +30,7 @@ from hub.ops.reveal import hidden, revealed
 from hub.privacy import hub_keyring, open_body
 from hub.records import Letter
 from hub.serialization import Codec
-from hub.topic_specs import REPLAYS_TOPIC
+from hub.topic_specs import replays_topic
 
 
 @dataclass
@@ -91,8 +93,9 @@ def read_letter(bootstrap: str, letter_id: str, timeout: float = 10.0) -> Letter
         consumer.close()
 
 
-def counts(letters: Iterable[Letter]) -> Counter[tuple[str, str, str]]:
-    return Counter((letter.stage, letter.connector, letter.error_class) for letter in letters)
+def counts(letters: Iterable[Letter], reasons: bool = False) -> Counter[tuple[str, ...]]:
+    """Letters by stage, connector and error class (and reason, its first 80 characters)."""
+    return Counter(letter.group(reasons) for letter in letters)
 
 
 @dataclass
@@ -150,6 +153,7 @@ class ReplayResult:
     replayed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # replayed before
     unroutable: list[str] = field(default_factory=list)  # no original topic known
+    refused: list[str] = field(default_factory=list)  # the target is not its stage's input
     dry_run: bool = False
 
 
@@ -176,6 +180,9 @@ def replay(
             continue
         if not target:
             result.unroutable.append(letter.id)
+            continue
+        if not topics.may_return_to(letter.stage, target):
+            result.refused.append(letter.id)  # never to a topic a header names unchecked
             continue
         if producer is not None:
             headers = records.sent_back(letter.headers, {records.REPLAYED_FROM: letter.id.encode()})
@@ -209,14 +216,17 @@ def replay_audited(
                 "replayed": len(result.replayed),
                 "skipped": len(result.skipped),
                 "unroutable": len(result.unroutable),
+                "refused": len(result.refused),
             },
-            "ok" if not result.unroutable else "partly: some letters had no original topic",
+            "ok"
+            if not (result.unroutable or result.refused)
+            else "partly: some letters had no original topic or one not allowed",
         )
     return result
 
 
 def _record(bootstrap: str, chosen: Filter, result: ReplayResult, to: str | None) -> None:
-    ensure_topics(make_admin(bootstrap), [REPLAYS_TOPIC])
+    ensure_topics(make_admin(bootstrap), [replays_topic(bootstrap)])
     producer = make_producer(bootstrap)
     record = {
         "at": datetime.now(UTC).isoformat(),
@@ -226,6 +236,7 @@ def _record(bootstrap: str, chosen: Filter, result: ReplayResult, to: str | None
         "letters": result.replayed,
         "skipped": result.skipped,
         "unroutable": result.unroutable,
+        "refused": result.refused,
         "outcome": "replayed",
     }
     producer.produce(topics.REPLAYS, key=None, value=json.dumps(record).encode())

@@ -106,11 +106,14 @@ def make_plan(config: HubConfig) -> Plan:
     plan.grant(runtime, "GROUP", "lapor-", "PREFIXED", READ)
     route_ids = f"{topics.route_group(prefix)}-"
     plan.grant(runtime, "TRANSACTIONAL_ID", route_ids, "PREFIXED", WRITE, DESCRIBE)
+    # rules reloads are audited: the audit trail is appended under its one transactional id
+    plan.grant(runtime, "TRANSACTIONAL_ID", topics.AUDIT_WRITER, "LITERAL", WRITE, DESCRIBE)
     tracker = "hub-tracker"
     plan.principals[tracker] = "lapor-hub tracker: lifecycle, clocks, statuses back"
     plan.grant(tracker, "TOPIC", topics.ROUTED, "LITERAL", READ, WRITE, DESCRIBE)
     for name in (topics.STATUS, topics.TRACKER, topics.OUTBOUND, topics.FEEDBACK):
         plan.grant(tracker, "TOPIC", name, "PREFIXED", READ, WRITE, DESCRIBE)
+    plan.grant(tracker, "TOPIC", topics.dead_letter("tracker"), "LITERAL", WRITE, DESCRIBE)
     # faust declares its own topics (changelog, leader) at start: they are the tracker's
     app_id = topics.tracker_app(prefix)
     plan.grant(tracker, "TOPIC", app_id, "PREFIXED", READ, WRITE, DESCRIBE, CREATE)

@@ -13,8 +13,11 @@
 
 The SDK owns the rest: retries with backoff, cursors kept in Kafka, webhook signatures,
 idempotency keys, dead letters. A connector only says what failed: ``BadInput`` for input
-it refuses (with the reason), ``RetryableDeliveryError`` or ``PermanentDeliveryError`` for
-deliveries (``raise_for_status`` in hub.sdk.http maps HTTP answers to them).
+it refuses (with the reason), ``UnusableAnswer`` for a page it cannot read,
+``RetryableDeliveryError`` or ``PermanentDeliveryError`` for deliveries
+(``raise_for_status`` in hub.sdk.http maps HTTP answers to them). Whatever else a
+connector raises is contained by the SDK (hub.sdk.guard): on a record it is that record's
+dead letter, on a page a back-off, on a delivery a retry; it never stops the hub.
 """
 
 from __future__ import annotations
@@ -63,7 +66,11 @@ class RawMessage:
 
 @dataclass(frozen=True)
 class PullPage:
-    messages: list[RawMessage]
+    """One page an app answered. A bad item in it is a BadInput (its ``body`` the item's
+    bytes), refused to the dead letters on its own while the page's good items go on and
+    the cursor moves past it. A page that cannot be read at all is UnusableAnswer."""
+
+    messages: list[RawMessage | BadInput]
     cursor: str | None  # where to continue next time (None: unchanged)
 
 

@@ -30,6 +30,7 @@ from tenacity import (
 
 from hub.errors import PermanentDeliveryError, RetryableDeliveryError
 from hub.sdk.base import Connector, Delivered
+from hub.sdk.guard import answer_failures
 
 RETRYABLE_STATUS = {408, 425, 429}
 T = TypeVar("T")
@@ -159,7 +160,7 @@ async def with_retries(
     starts the retry loop, which counts that first attempt and its time."""
     started = time.monotonic()
     try:
-        with transport_errors(connector.instance):
+        with answer_failures(connector.instance), transport_errors(connector.instance):
             return await call()
     except RetryableDeliveryError as error:
         if policy.attempts < 2:
@@ -175,6 +176,6 @@ async def with_retries(
         reraise=True,
     )
     async for attempt in retrying:
-        with attempt, transport_errors(connector.instance):
+        with attempt, answer_failures(connector.instance), transport_errors(connector.instance):
             return await call()
     raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover

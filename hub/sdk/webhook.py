@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from hub.errors import BadInput
 from hub.sdk.base import Connector, RawMessage
-from hub.sdk.inputs import check_size
+from hub.sdk.guard import record_failures
 
 SIGNATURE_HEADER = "X-Lapor-Signature"
 WINDOW_SECONDS = 300
@@ -73,6 +73,28 @@ def verify(
     raise BadInput("signature does not match: wrong secret, or the body was changed", status=401)
 
 
+async def bounded_body(request: Request, limit: int) -> bytes:
+    """The request's body, never more than ``limit`` bytes of it read: a declared length
+    over the limit is refused before reading, and the body is read in chunks, refused as
+    soon as it passes the limit (a sender may declare less than it sends, or nothing)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise BadInput(f"Content-Length {declared[:40]!r} is not a number", status=400)
+        check_size_declared(int(declared), limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        check_size_declared(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def check_size_declared(size: int, limit: int) -> None:
+    if size > limit:
+        raise BadInput(f"body of {size:,} bytes or more is over the {limit:,}-byte limit", 413)
+
+
 def webhook_app(
     connector: Connector, secrets: Sequence[SecretStr], sink: Sink, refuse: Refuse | None = None
 ) -> Starlette:
@@ -81,11 +103,11 @@ def webhook_app(
     own (to ``refuse``, the dead letters, with its reason) and the good ones go on."""
 
     async def receive(request: Request) -> JSONResponse:
-        body = await request.body()
         try:
-            check_size(body, connector.max_body_bytes)
+            body = await bounded_body(request, connector.max_body_bytes)
             verify(request.headers.get(SIGNATURE_HEADER), body, secrets)
-            parsed = connector.parse_push(body, dict(request.headers))
+            with record_failures(f"{connector.instance} reading a push"):
+                parsed = connector.parse_push(body, dict(request.headers))
         except BadInput as refused:
             return JSONResponse({"error": refused.reason}, status_code=refused.status)
         good = [m for m in parsed if isinstance(m, RawMessage)]
@@ -95,7 +117,7 @@ def webhook_app(
         await sink(good)
         for refused in bad:
             if refuse is not None:
-                await refuse(body, refused.reason, "webhook")
+                await refuse(refused.body or body, refused.reason, "webhook")
         return JSONResponse(
             {"accepted": [m.source_id for m in good], "refused": [b.reason for b in bad]},
             status_code=202,

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
 
 from hub import eventloop, topics
 from hub.config import build_connectors, load_config
@@ -49,7 +50,7 @@ from hub.kafka import (
     make_consumer,
     partition_of,
 )
-from hub.records import SOURCE_ID
+from hub.records import SOURCE_ID, failure_headers
 from hub.routing import ReloadingRouter
 from hub.sdk import Capability
 from hub.serialization import TopicSerializer, load_store, make_codec
@@ -63,6 +64,8 @@ from hub.tracker.metrics import (
     EVENTS,
     OVERDUE,
     PASSED_OVER,
+    REFUSED,
+    WAITING_FOR_CALENDAR,
     publish_agency_gauges,
 )
 from hub.tracker.recovery import (
@@ -83,9 +86,28 @@ BATCH_EVENTS = 200
 BATCH_SECONDS = 0.05
 
 
+class ForgedStatus(HubError):
+    """A status from a connector that does not deliver to the agency it names."""
+
+
 class TrackerStopped(HubError):
     """The tracker cannot go on in this process; a new one starts over from the committed
     offsets and the changelog."""
+
+
+@dataclass(frozen=True)
+class GapRecord:
+    """A record the gap reader read (confluent-kafka), with faust's message attributes."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    partition: int
+    offset: int
+
+    @classmethod
+    def of(cls, msg: Any) -> GapRecord:
+        return cls(msg.topic(), msg.key(), msg.value(), msg.partition(), msg.offset())
 
 
 @dataclass
@@ -139,6 +161,8 @@ class Tracker:
         self.tick_seconds = tick_seconds
         self.applied = Counter()  # events applied by this process, by kind
         self._gauges: dict[int, tuple[Counter, Counter]] = {}  # partition -> (open, overdue)
+        self._waiting: dict[int, int] = {}  # partition -> clocks waiting for holiday data
+        self._waiting_said = 0.0
         home = datadir or Path(settings.home) / "tracker"
         (home / name).mkdir(parents=True, exist_ok=True)
         self.app = TrackerApp(
@@ -224,20 +248,52 @@ class Tracker:
             batch = Batch()
             for event in events:
                 message = event.message
-                try:
-                    if message.topic == topics.TICKS:
-                        await self._settle(batch)  # the tick sees what came before it
-                        await self._on_tick(message.partition, datetime.now(UTC))
-                    else:
-                        await self._on_record(message.topic, message.key, message.value, batch)
-                except HubError as exc:  # one bad record must not stop the tracker
-                    log.error("tracker skipped a record of %s: %s", message.topic, exc)
+                if message.topic == topics.TICKS:
+                    await self._settle(batch)  # the tick sees what came before it
+                    await self._on_tick(message.partition, datetime.now(UTC))
+                else:
+                    await self._contained(message, batch)
                 batch.messages.append(message)
             await self._settle(batch)
+
+    async def _contained(self, message: Any, batch: Batch) -> bool:
+        """Apply one record; one the tracker cannot read or apply (no key, bytes no schema
+        reads, a value the lifecycle cannot take) becomes a dead letter of stage
+        ``tracker`` with the reason, and the tracker goes on. Kafka's own failures are not
+        the record's: they stop the tracker, which starts over from its commits."""
+        topic, key, value = message.topic, message.key, message.value
+        try:
+            return await self._on_record(topic, key, value, batch)
+        except (KafkaError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            REFUSED.labels(topic).inc()
+            log.error(
+                "tracker refused a record of %s[%d] offset %d: %s: %s",
+                topic,
+                message.partition,
+                message.offset,
+                type(exc).__name__,
+                exc,
+            )
+            headers = failure_headers(
+                "tracker",
+                "tracker",
+                exc,
+                topic=topic,
+                partition=message.partition,
+                offset=message.offset,
+            )
+            batch.sent.append(
+                await self._send(topics.dead_letter("tracker"), key, value or b"", headers)
+            )
+            return False
 
     async def _on_record(self, topic: str, key: bytes, value: bytes, batch: Batch) -> bool:
         """Apply one decision or status update; False if the table shows it already (read
         again after a crash, or applied at a tick first): then nothing is written."""
+        if not key:
+            raise ValueError("a record without a key (the report's hub id) cannot be tracked")
         hub_id = key.decode()
         state = batch.states.get(key) or self.table.get(key)
         event = self.serializer.deserialize(topic, value)
@@ -255,12 +311,28 @@ class Tracker:
             )
             kind = "decision"
         else:
+            self._check_provenance(topic, event)
             effects = lifecycle.apply_status(state, event, self.sla)
             kind = "status"
         batch.sent += await self._send_effects(state, effects)
         batch.states[key] = state
         batch.applied[kind] += 1
         return True
+
+    def _check_provenance(self, topic: str, update: dict[str, Any]) -> None:
+        """A status counts only from the connector that delivers to its agency: the agency
+        is one the status topic's connector serves (the directory says so), whatever the
+        app wrote. A compromised app cannot close, or refuse, another agency's reports."""
+        connector = topics.connector_of_status(topic)
+        agency = update["agency"]
+        directory = self.router.router.directory
+        if agency not in directory.agencies:
+            raise ForgedStatus(f"a status from {connector} names {agency!r}, no known agency")
+        if directory.connector_of(agency) != connector:
+            raise ForgedStatus(
+                f"a status for {agency} came from {connector}, which does not deliver to it "
+                f"({agency} is reached through {directory.connector_of(agency)})"
+            )
 
     async def _settle(self, batch: Batch) -> None:
         """Once the broker has acknowledged everything the batch's events sent, the table
@@ -286,10 +358,13 @@ class Tracker:
 
     async def _on_tick(self, partition: int, now: datetime) -> None:
         await self._read_gaps(partition)
-        opened, overdue, batch = Counter(), Counter(), Batch()
+        opened, overdue, batch, waiting = Counter(), Counter(), Batch(), 0
         for key, state in list(self.table.items()):
             if partition_of(key, self.partitions) != partition or state is None:
                 continue
+            if lifecycle.waiting_clocks(state) and lifecycle.count_waiting(state):
+                batch.states[key] = state  # the holiday data has come: deadlines counted
+            waiting += lifecycle.waiting_clocks(state)
             if lifecycle.has_due_clock(state, now):
                 effects = lifecycle.apply_tick(state, now)
                 batch.sent += await self._send_effects(state, effects)
@@ -301,6 +376,21 @@ class Tracker:
         await self._settle(batch)
         self._gauges[partition] = (opened, overdue)
         self._publish_gauges()
+        self._waiting[partition] = waiting
+        self._report_waiting()
+
+    def _report_waiting(self) -> None:
+        """Clocks that wait for holiday data, loud once a minute: the fix is the operator's."""
+        waiting = sum(self._waiting.values())
+        WAITING_FOR_CALENDAR.set(waiting)
+        if waiting and time.monotonic() - self._waiting_said > 60:
+            self._waiting_said = time.monotonic()
+            log.error(
+                "%d SLA clocks wait for holiday data their deadline year does not have; their "
+                "reports stay tracked. Fix: upgrade the holidays package (pip install -U "
+                "holidays) once the year's cuti bersama decree is out, then restart the tracker.",
+                waiting,
+            )
 
     async def _read_gaps(self, partition: int) -> None:
         """Apply what the agent passed over on this partition's streams (hub.tracker.gaps):
@@ -341,20 +431,17 @@ class Tracker:
         late: Counter[tuple[str, int]] = Counter()
         batch = Batch()
         for msg in records:
-            topic, key, value = msg.topic(), msg.key() or b"", msg.value() or b""
-            try:
-                if not await self._on_record(topic, key, value, batch):
-                    continue
-                log.info(
-                    "%s[%d] offset %d applied at a tick: the agent had passed it over",
-                    topic,
-                    msg.partition(),
-                    msg.offset(),
-                    extra={"hub_id": key.decode("utf-8", "replace"), "stage": "tracker"},
-                )
-                late[topic, msg.partition()] += 1
-            except HubError as exc:
-                log.error("tracker skipped a record of %s: %s", topic, exc)
+            topic, key = msg.topic(), msg.key() or b""
+            if not await self._contained(GapRecord.of(msg), batch):
+                continue
+            log.info(
+                "%s[%d] offset %d applied at a tick: the agent had passed it over",
+                topic,
+                msg.partition(),
+                msg.offset(),
+                extra={"hub_id": key.decode("utf-8", "replace"), "stage": "tracker"},
+            )
+            late[topic, msg.partition()] += 1
         await self._settle(batch)
         for (topic, number), count in late.items():
             PASSED_OVER.inc(count)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.tracker.calendar import add_working_days, working_days_between
+from hub.tracker.calendar import CalendarError, add_working_days, working_days_between
 
 OPEN, DONE = "open", "done"
 ESCALATING_CLOCKS = ("verification", "follow_up", "completion")
@@ -229,6 +229,7 @@ def _due(clock: dict[str, Any], moment: int) -> bool:
         clock.get("stopped") is None
         and clock.get("paused_at") is None
         and not clock.get("overdue")
+        and clock["due"] is not None
         and clock["due"] < moment
     )
 
@@ -297,8 +298,32 @@ def open_agencies(state: dict[str, Any]) -> list[str]:
 def _start(
     state: dict[str, Any], entry: dict[str, Any], name: str, started: int, sla: SlaDefaults
 ) -> None:
-    due = add_working_days(at(started), sla.days(name, state), state["region_code"])
-    entry["clocks"][name] = {"started": started, "due": ms(due), "stopped": None, "overdue": False}
+    days = sla.days(name, state)
+    clock = {"started": started, "due": None, "days": days, "stopped": None, "overdue": False}
+    entry["clocks"][name] = clock
+    _set_due(clock, state["region_code"])
+
+
+def _set_due(clock: dict[str, Any], region_code: str | None) -> bool:
+    """Count a clock's deadline: its working days from its start, plus the working days it
+    spent paused. A year the calendar has no holiday data for leaves it waiting (marked
+    with the reason and the fix) instead of losing the report: it is counted at a later
+    tick, once the data is there. True once it has its deadline."""
+    try:
+        for paused, resumed in clock.get("pauses", []):
+            clock["paused_days"] = clock.get("paused_days", 0) + working_days_between(
+                at(paused), at(resumed), region_code
+            )
+            clock["pauses"] = clock["pauses"][1:]
+        days = clock["days"] + clock.get("paused_days", 0)
+        clock["due"] = ms(add_working_days(at(clock["started"]), days, region_code))
+    except CalendarError as missing:
+        clock["due"] = None
+        clock["waiting"] = f"{missing.message} Fix: {missing.fix}"
+        return False
+    clock.pop("pauses", None)
+    clock.pop("waiting", None)
+    return True
 
 
 def _running(entry: dict[str, Any]) -> list[dict[str, Any]]:
@@ -310,9 +335,38 @@ def _resume(state: dict[str, Any], entry: dict[str, Any], resumed: int) -> None:
         paused = clock.pop("paused_at", None)
         if paused is None:
             continue
-        moved = working_days_between(at(paused), at(resumed), state["region_code"])
-        clock["due"] = ms(add_working_days(at(clock["due"]), moved, state["region_code"]))
-        clock["paused_days"] = clock.get("paused_days", 0) + moved
+        if clock["due"] is not None:
+            try:
+                moved = working_days_between(at(paused), at(resumed), state["region_code"])
+                clock["due"] = ms(add_working_days(at(clock["due"]), moved, state["region_code"]))
+                clock["paused_days"] = clock.get("paused_days", 0) + moved
+                continue
+            except CalendarError:
+                if clock.get("days") is None:
+                    continue  # started before deadlines could wait: it keeps its deadline
+        clock["pauses"] = [*clock.get("pauses", []), [paused, resumed]]
+        _set_due(clock, state["region_code"])
+
+
+def waiting_clocks(state: dict[str, Any]) -> int:
+    """Running clocks whose deadline waits for holiday data the calendar does not have."""
+    return sum(
+        1
+        for entry in state["agencies"].values()
+        for clock in _running(entry)
+        if clock.get("waiting")
+    )
+
+
+def count_waiting(state: dict[str, Any]) -> bool:
+    """Try again to count the deadlines of clocks waiting for holiday data; True if one
+    got its deadline (the state changed)."""
+    counted = False
+    for entry in state["agencies"].values():
+        for clock in _running(entry):
+            if clock.get("waiting") and clock.get("days") is not None:
+                counted |= _set_due(clock, state["region_code"])
+    return counted
 
 
 def _settle(state: dict[str, Any]) -> None:

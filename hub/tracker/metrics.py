@@ -30,6 +30,16 @@ RECOVERY_MISSES = PromCounter(
     "lapor_tracker_recovery_misses",
     "Reports whose last changelog record faust's table recovery had missed (set at its end).",
 )
+WAITING_FOR_CALENDAR = Gauge(
+    "lapor_tracker_clocks_waiting_for_calendar",
+    "Running SLA clocks whose deadline cannot be counted: the holiday data has no year it "
+    "reaches (upgrade the holidays package). Their reports stay tracked.",
+)
+REFUSED = PromCounter(
+    "lapor_tracker_refused_records",
+    "Input records the tracker could not apply (a dead letter of stage tracker each), by topic.",
+    ["topic"],
+)
 PASSED_OVER = PromCounter(
     "lapor_tracker_passed_over",
     "Records the tracker's agent passed over (lost inside faust) and applied at a tick.",

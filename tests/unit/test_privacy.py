@@ -51,7 +51,17 @@ def test_sealed_identity_holds_no_clear_value_and_opens_again():
     for clear in (b"Siti Canary", b"+62811000111", b"siti@contoh.id", b"+62811000222"):
         assert clear not in encoded, "the Avro record holds no identity in clear"
     assert open_identity(sealed, ring)["reporter"] == report()["reporter"]
-    assert seal_identity(sealed, ring) == sealed, "sealing twice changes nothing"
+
+
+def test_a_value_from_the_app_that_looks_sealed_is_sealed_too():
+    ring = KeyRing.new()
+    forged = report()
+    forged["reporter"] = {**forged["reporter"], "name": f"{FIELD_PREFIX}x:A"}
+    sealed = seal_identity(forged, ring)
+    assert sealed["reporter"]["name"] != f"{FIELD_PREFIX}x:A", "never passed on in clear"
+    assert open_identity(sealed, ring)["reporter"]["name"] == f"{FIELD_PREFIX}x:A"
+    with pytest.raises(PrivacyError, match="looks sealed but is not"):
+        open_identity(forged, ring)  # a report kept in clear by a tool that does not seal
 
 
 def test_rotation_new_writes_use_the_new_key_old_values_still_open():

@@ -231,3 +231,49 @@ def test_auto_close_after_a_follow_up_with_no_reply():
     assert [e.update["status"] for e in effects if isinstance(e, Feedback)] == ["CLOSED"]
     assert state["agencies"]["kemenkes"]["status"] == "CLOSED"
     assert state["state"] == lifecycle.DONE
+
+
+# -- a deadline in a year the calendar has no data for -----------------------------------
+
+
+@pytest.fixture
+def no_data_from_2027(monkeypatch: pytest.MonkeyPatch):
+    """The holiday data ends with 2026, as it does for some year at any time."""
+    from hub.tracker import calendar
+
+    known = calendar.holidays_of
+
+    def holidays_of(year: int):
+        if year >= 2027:
+            raise CalendarError(f"there is no holiday data for {year}", fix="upgrade holidays")
+        return known(year)
+
+    monkeypatch.setattr(calendar, "holidays_of", holidays_of)
+    return lambda: monkeypatch.setattr(calendar, "holidays_of", known)
+
+
+def test_a_deadline_past_the_calendar_waits_and_the_report_stays_tracked(no_data_from_2027):
+    state = routed_state(("pemprov-dki-jakarta", "HANDLER"))  # 30 days: into 2027
+    clock = state["agencies"]["pemprov-dki-jakarta"]["clocks"]["completion"]
+    assert clock["due"] is None and "no holiday data for 2027" in clock["waiting"]
+    assert "upgrade holidays" in clock["waiting"]
+    assert lifecycle.waiting_clocks(state) == 1
+    assert state["state"] == lifecycle.OPEN
+    assert not lifecycle.has_due_clock(state, utc(2030, 1, 1)), "never overdue while waiting"
+    assert lifecycle.apply_tick(state, utc(2030, 1, 1)) == []
+    # statuses still apply while it waits, a pause and its resumption included
+    effects = lifecycle.apply_status(
+        state, status("pemprov-dki-jakarta", "POSTPONED", utc(2026, 11, 24, 3)), SLA
+    )
+    assert [type(e) for e in effects] == [Feedback]
+    lifecycle.apply_status(
+        state, status("pemprov-dki-jakarta", "IN_PROGRESS", utc(2026, 11, 26, 3)), SLA
+    )
+    assert not lifecycle.count_waiting(state), "still no data"
+
+    no_data_from_2027()  # the package is upgraded
+    assert lifecycle.count_waiting(state)
+    assert lifecycle.waiting_clocks(state) == 0
+    assert "waiting" not in clock and clock["paused_days"] == 2
+    expected = add_working_days(utc(2026, 11, 23, 3), 32, WIB)  # 30 days + 2 paused
+    assert lifecycle.at(clock["due"]) == expected
