@@ -277,11 +277,11 @@ class HubRuntime:
         except ConnectorError as exc:
             state = HEALTH.failed(connector, side, str(exc))
             self.counters.errors.append(str(exc))
-            log.warning("%s: %s; trying again in %.0f s", what, exc, state.backoff(backoff_base))
+            log.warning("%s: %s; trying again in %.1f s", what, exc, state.backoff(backoff_base))
         except Exception as exc:
             state = HEALTH.failed(connector, side, f"{type(exc).__name__}: {exc}", kind="hub")
             self.counters.errors.append(f"{what}: {exc}")
-            log.exception("%s failed; trying again in %.0f s", what, state.backoff(backoff_base))
+            log.exception("%s failed; trying again in %.1f s", what, state.backoff(backoff_base))
         await asyncio.sleep(state.backoff(backoff_base))
         return 0
 

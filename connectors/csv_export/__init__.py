@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import io
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,8 +31,11 @@ from hub.sdk import (
     new_report,
     parse_json,
     parse_time,
+    read_text,
     require,
+    shown,
 )
+from hub.sdk.inputs import LEGACY_CHARSETS
 
 KINDS = {
     "pengaduan": "COMPLAINT",
@@ -56,6 +59,28 @@ COLUMNS = [
     "rahasia",
 ]
 TRUE = {"ya", "y", "true", "1", "yes"}
+# One row's bytes at most: room for a 64 KiB complaint and its other columns, and under the
+# csv module's 131,072-character field limit, so no field of a row can pass it.
+MAX_ROW_BYTES = 128 * 1024
+TERMINATORS = re.compile(r"\r\n|\r|\n")
+
+
+def records(text: str, delimiter: str) -> Iterator[tuple[int, str]]:
+    """Each record of a CSV text and the line it ends on, split where the csv module would
+    split it (a quoted field may hold line breaks and doubled quotes; a quote inside an
+    unquoted field is text), in one pass without backtracking, so that a bad record is
+    known by its own bytes and the next record is still found after it."""
+    d = re.escape(delimiter)
+    field = rf'(?:"(?:[^"]++|"")*+"?+[^{d}\r\n]*+|[^{d}\r\n]*+)'
+    record = re.compile(rf"{field}(?:{d}{field})*+(\r\n|\r|\n|\Z)")
+    position, line = 0, 0
+    while position < len(text):
+        found = record.match(text, position)
+        assert found is not None and found.end() > position  # every record ends somewhere
+        position, whole = found.end(), found.group()
+        # every line break is a line, a quoted field's too, and so is a last line without one
+        line += len(TERMINATORS.findall(whole)) + (not whole.endswith(("\n", "\r")))
+        yield line, text[found.start() : found.start(1)]  # without the break ending it
 
 
 STATUS_COLUMNS = ["id_pembaruan", "no_laporan", "status", "instansi", "pesan", "waktu"]
@@ -131,47 +156,76 @@ class CsvExport(Connector):
             self._written.add(key)
 
     def read_file(self, data: bytes) -> Iterator[RawMessage | BadInput]:
+        """Each row a message, or a BadInput with its line number and its own bytes: a row
+        that is too long or cannot be read is refused alone, the rest of the file goes on."""
         text = decode_text(data.removeprefix(b"\xef\xbb\xbf"), self.config.charset)
-        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=self.config.delimiter)
-        missing = [
-            c for c in ("no_laporan", "tanggal", "isi") if c not in (reader.fieldnames or [])
-        ]
-        if missing:
-            yield BadInput(
-                f"the file has no column {', '.join(missing)} (header: "
-                f"{', '.join(reader.fieldnames or [])})"
-            )
-            return
-        for row in reader:
-            line = reader.line_num
-            if None in row or any(value is None for value in row.values()):
-                count = sum(v is not None for k, v in row.items() if k is not None)
-                count += len(row.get(None) or [])
+        codec = self._codec()
+        rows = records(text, self.config.delimiter)
+        header: list[str] | None = None
+        for line, content in rows:
+            kept = content.encode(codec, "replace")
+            if len(kept) > MAX_ROW_BYTES:
                 yield BadInput(
-                    f"line {line}: expected {len(reader.fieldnames or [])} columns, "
-                    f"the row has {count}"
+                    f"line {line}: the row is {len(kept):,} bytes, over the "
+                    f"{MAX_ROW_BYTES:,}-byte limit for a row",
+                    body=kept,
+                )
+                if header is None:
+                    return  # no header, no columns to read the rest by
+                continue
+            try:
+                row = next(csv.reader([content], delimiter=self.config.delimiter), [])
+            except csv.Error as exc:
+                yield BadInput(f"line {line}: the row cannot be read as CSV: {exc}", body=kept)
+                continue
+            if not row:
+                continue  # a blank line, as csv.DictReader skips it
+            if header is None:
+                header = row
+                missing = [c for c in ("no_laporan", "tanggal", "isi") if c not in header]
+                if missing:
+                    yield BadInput(
+                        f"the file has no column {', '.join(missing)} (header: "
+                        f"{shown(', '.join(header), 300)})",
+                        body=kept,
+                    )
+                    return
+                continue
+            if len(row) != len(header):
+                yield BadInput(
+                    f"line {line}: expected {len(header)} columns, the row has {len(row)}",
+                    body=kept,
                 )
                 continue
-            row = {k.strip(): v.strip() for k, v in row.items()}
-            if not row.get("no_laporan"):
-                yield BadInput(f"line {line}: no_laporan is empty")
+            values = {k.strip(): v.strip() for k, v in zip(header, row, strict=True)}
+            if not values.get("no_laporan"):
+                yield BadInput(f"line {line}: no_laporan is empty", body=kept)
                 continue
             yield RawMessage(
-                row["no_laporan"],
-                json.dumps(row, ensure_ascii=False).encode(),
+                values["no_laporan"],
+                json.dumps(values, ensure_ascii=False).encode(),
                 headers={"line": str(line)},
             )
+        if header is None:
+            yield BadInput("the file has no header row (no_laporan, tanggal, isi, ...)", body=data)
+
+    def _codec(self) -> str:
+        """The codec decode_text read the file with, to give a row back its own bytes."""
+        declared = self.config.charset.strip().lower()
+        return declared if declared in LEGACY_CHARSETS else "utf-8"
 
     def to_report(self, raw: RawMessage) -> dict[str, Any]:
         row = parse_json(raw.body)
+        if not isinstance(row, dict):
+            raise BadInput("a CSV row must be a JSON object of its columns")
         require(row, "no_laporan", "tanggal", "isi")
         return new_report(
             connector=self.instance,
             agency=self.config.agency,
             source_id=row["no_laporan"],
             channel="OTHER",
-            kind=KINDS.get(row.get("jenis", "").lower(), "UNKNOWN"),
-            title=row.get("judul", ""),
+            kind=KINDS.get((read_text(row, "jenis") or "").lower(), "UNKNOWN"),
+            title=row.get("judul"),
             body=row["isi"],
             submitted_at=parse_time(row["tanggal"], "tanggal"),
             received_at=raw.received_at,
@@ -182,8 +236,8 @@ class CsvExport(Connector):
                 "name": row.get("nama_pelapor") or None,
                 "phone": row.get("telepon") or None,
                 "email": row.get("email") or None,
-                "anonymous": row.get("anonim", "").lower() in TRUE,
-                "confidential": row.get("rahasia", "").lower() in TRUE,
+                "anonymous": (read_text(row, "anonim") or "").lower() in TRUE,
+                "confidential": (read_text(row, "rahasia") or "").lower() in TRUE,
             },
             extra=extra_fields(row, set(COLUMNS)),
         )

@@ -20,14 +20,20 @@ from hub.sdk import (
     Connector,
     ConnectorConfig,
     Delivered,
+    JsonPage,
     PullPage,
     RawMessage,
+    answer_id,
+    answer_json,
+    describe,
     extra_fields,
     new_report,
+    page_cursor,
     parse_json,
     parse_time,
     post_delivery,
     raise_for_status,
+    read_number,
 )
 from hub.yamlfile import load_yaml, validate
 
@@ -40,11 +46,16 @@ def get_path(data: Any, path: str) -> Any:
     for part in path.split("."):
         if isinstance(current, dict) and part in current:
             current = current[part]
-        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+        elif isinstance(current, list) and part.isdecimal() and int(part) < len(current):
             current = current[int(part)]
         else:
             return MISSING
     return current
+
+
+def _value(found: Any) -> Any:
+    """What a path found, None where it led nowhere."""
+    return None if found is MISSING else found
 
 
 class Field_(BaseModel):
@@ -67,6 +78,8 @@ class Field_(BaseModel):
                 raise BadInput(f"missing required field {self.path} (for {name})")
             return self.default
         if self.map is not None:
+            if isinstance(found, dict | list):
+                raise BadInput(f"{self.path} (for {name}) must be one value, not {describe(found)}")
             return self.map.get(str(found).lower(), self.default)
         return found
 
@@ -194,8 +207,8 @@ class Declarative(Connector):
             source_id=raw.source_id,
             channel=values.get("channel") or "API",
             kind=values.get("kind") or "UNKNOWN",
-            title=str(values["title"]),
-            body=str(values["body"]),
+            title=values["title"],
+            body=values["body"],
             submitted_at=parse_time(values["submitted_at"], "submitted_at"),
             received_at=raw.received_at,
             category=values.get("category"),
@@ -204,13 +217,18 @@ class Declarative(Connector):
             region_code=values.get("region_code"),
             address=values.get("address"),
             postal_code=values.get("postal_code"),
-            latitude=values.get("latitude"),
-            longitude=values.get("longitude"),
+            latitude=read_number(values.get("latitude"), self._named("latitude")),
+            longitude=read_number(values.get("longitude"), self._named("longitude")),
             reporter={
                 k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("reporter.")
             },
             extra=extra_fields(item, used),
         )
+
+    def _named(self, name: str) -> str:
+        """A canonical field as the app knows it, for a reason: "where.lat (latitude)"."""
+        spec = self.mapping.report.get(name)
+        return f"{spec.path} ({name})" if spec is not None and spec.path else name
 
     def from_routed(self, routed: dict[str, Any]) -> bytes:
         if self.mapping.deliver is None:
@@ -228,16 +246,18 @@ class Declarative(Connector):
         params = {spec.cursor_param: cursor} if spec.cursor_param and cursor else {}
         response = await client.get(f"{self.config.base_url}{spec.path}", params=params)
         raise_for_status(response, f"{self.mapping.name} API")
-        page = parse_json(response.content)
-        items = get_path(page, spec.items)
-        if not isinstance(items, list):
-            raise BadInput(f"{spec.items} in the answer is not a list")
-        messages = [
-            RawMessage(str(get_path(i, spec.id)), json.dumps(i, ensure_ascii=False).encode())
-            for i in items
-        ]
-        following = get_path(page, spec.next_cursor) if spec.next_cursor else MISSING
-        return PullPage(messages, None if following is MISSING else str(following))
+        return self.page_of(response)
+
+    def page_of(self, response: httpx.Response) -> PullPage:
+        """The items at the mapping's path, each a message or, with no usable id at its
+        id path, a refusal of its own; an answer without that list is no page."""
+        spec = self.mapping.pull
+        assert spec is not None
+        what = f"{self.mapping.name} API"
+        page = JsonPage(response, what)
+        messages = page.messages(spec.items, spec.id)
+        following = page.value(spec.next_cursor) if spec.next_cursor else None
+        return PullPage(messages, page_cursor(following, spec.next_cursor or "", what))
 
     async def deliver(
         self, client: httpx.AsyncClient, routed: dict[str, Any], idempotency_key: str
@@ -248,7 +268,8 @@ class Declarative(Connector):
         url = f"{self.config.base_url}{spec.path}"
         what = f"{self.mapping.name} API"
         response = await post_delivery(client, url, self.from_routed(routed), idempotency_key, what)
-        return Delivered(str(get_path(parse_json(response.content), spec.id)))
+        found = _value(get_path(answer_json(response, what), spec.id))
+        return Delivered(answer_id(response, found, spec.id, what))
 
     async def send_status(
         self,

@@ -14,22 +14,28 @@ from typing import Any
 
 import httpx
 
-from hub.errors import BadInput
+from hub.errors import BadInput, UnusableAnswer
 from hub.sdk import (
     Capability,
     Connector,
     ConnectorConfig,
     Delivered,
+    JsonPage,
     PullPage,
     RawMessage,
+    answer_id,
+    answer_json,
     charset_of,
     extra_fields,
     new_report,
     new_status,
+    page_cursor,
     parse_json,
     parse_time,
     post_delivery,
     raise_for_status,
+    read_id,
+    read_text,
     require,
 )
 
@@ -108,12 +114,15 @@ class LaporJson(Connector):
         if not isinstance(data, dict):
             raise BadInput("a LAPOR! report must be a JSON object")
         require(data, "tracking_id", "isi", "dibuat_pada")
-        kind = KINDS.get(str(data.get("jenis", "")).lower(), "UNKNOWN")
+        kind = KINDS.get((read_text(data, "jenis") or "").lower(), "UNKNOWN")
         category = data.get("kategori") or {}
         location = data.get("lokasi") or {}
         person = data.get("pelapor") or {}
         if not all(isinstance(x, dict) for x in (category, location, person)):
             raise BadInput("kategori, lokasi and pelapor must be JSON objects")
+        attachments = data.get("lampiran") or []
+        if not isinstance(attachments, list):
+            raise BadInput("lampiran must be a list of attachments")
         extra = extra_fields(data, USED)
         extra.update(
             extra_fields(location, {"kode_wilayah", "alamat", "kode_pos", "lat", "lng"}, "lokasi.")
@@ -124,11 +133,11 @@ class LaporJson(Connector):
         return new_report(
             connector=self.instance,
             agency=self.config.agency,
-            source_id=str(data["tracking_id"]),
-            channel=CHANNELS.get(str(data.get("sumber", "")).lower(), "OTHER"),
+            source_id=read_id(data["tracking_id"], "tracking_id"),
+            channel=CHANNELS.get((read_text(data, "sumber") or "").lower(), "OTHER"),
             kind=kind,
-            title=str(data.get("judul") or ""),
-            body=str(data["isi"]),
+            title=data.get("judul"),
+            body=data["isi"],
             submitted_at=parse_time(data["dibuat_pada"], "dibuat_pada"),
             received_at=raw.received_at,
             category=category.get("kode"),
@@ -154,7 +163,7 @@ class LaporJson(Connector):
                     "sha256": a.get("sha256"),
                     "name": a.get("nama"),
                 }
-                for a in data.get("lampiran") or []
+                for a in attachments
                 if isinstance(a, dict) and a.get("url")
             ],
             extra=extra,
@@ -198,13 +207,15 @@ class LaporJson(Connector):
         return json.dumps(document, ensure_ascii=False).encode()
 
     def to_status(self, raw: RawMessage) -> dict[str, Any]:
-        data = parse_json(raw.body)
+        data = parse_json(raw.body, charset_of(raw.content_type))
+        if not isinstance(data, dict):
+            raise BadInput("a LAPOR! status must be a JSON object")
         require(data, "referensi_hub", "status", "waktu")
-        app_status = str(data["status"]).lower()
+        app_status = (read_text(data, "status") or "").lower()
         return new_status(
             hub_id=data["referensi_hub"],
             # one LAPOR! app serves many agencies: its status says whose it is
-            agency=str(data.get("instansi") or self.config.agency),
+            agency=read_text(data, "instansi") or self.config.agency,
             status=STATUSES.get(app_status, "UNKNOWN"),
             source_status=app_status,
             message=data.get("pesan"),
@@ -224,21 +235,28 @@ class LaporJson(Connector):
         params = {"batas": self.config.page_size, **({"setelah": cursor} if cursor else {})}
         response = await client.get(f"{self.config.base_url}{path}", params=params)
         raise_for_status(response, "LAPOR! API")
-        page = response.json()
-        messages = [
-            RawMessage(str(item.get(id_field, "")), json.dumps(item, ensure_ascii=False).encode())
-            for item in page.get("data", [])
-        ]
-        return PullPage(messages, page.get("kursor_berikut"))
+        return self.page_of(response, id_field)
+
+    @staticmethod
+    def page_of(response: httpx.Response, id_field: str) -> PullPage:
+        """``{"data": [...], "kursor_berikut": ...}``: each item a message or, if it is no
+        object with an id, a refusal of its own; any other answer is no page."""
+        what = "LAPOR! API"
+        page = JsonPage(response, what)
+        if not page.text.startswith("{", page.start):
+            raise UnusableAnswer(f"{what} answered {page.kind()} where a page object was due")
+        messages = page.messages("data", id_field)
+        return PullPage(messages, page_cursor(page.value("kursor_berikut"), "kursor_berikut", what))
 
     async def deliver(
         self, client: httpx.AsyncClient, routed: dict[str, Any], idempotency_key: str
     ) -> Delivered:
         url = f"{self.config.base_url}/api/v1/laporan"
-        response = await post_delivery(
-            client, url, self.from_routed(routed), idempotency_key, "LAPOR! API"
-        )
-        return Delivered(str(response.json()["tracking_id"]))
+        what = "LAPOR! API"
+        response = await post_delivery(client, url, self.from_routed(routed), idempotency_key, what)
+        answer = answer_json(response, what)
+        found = answer.get("tracking_id") if isinstance(answer, dict) else None
+        return Delivered(answer_id(response, found, "tracking_id", what))
 
     async def send_status(
         self,

@@ -10,29 +10,41 @@ is kept beside the canonical status when the city sends one.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 from xml.etree.ElementTree import Element
 
 import httpx
 from pydantic import Field
 
-from hub.errors import BadInput
+from hub.errors import BadInput, UnusableAnswer
 from hub.sdk import (
     Capability,
     Connector,
     ConnectorConfig,
     Delivered,
+    JsonItem,
+    JsonPage,
     PullPage,
     RawMessage,
+    answer_id,
+    answer_json,
+    answer_xml,
+    element_bytes,
     extra_fields,
+    json_item_messages,
     new_report,
     new_status,
+    page_messages,
+    page_xml,
     parse_json,
     parse_time,
     parse_xml,
     raise_for_status,
+    read_id,
+    read_number,
+    read_text,
     require,
+    shown,
 )
 
 EXTERNAL_STATUS = {
@@ -77,7 +89,10 @@ class Open311Config(ConnectorConfig):
     default_service_code: str = "lainnya"
 
 
-def _hub_id_of(request: dict[str, Any]) -> str | None:
+def _hub_id_of(request: Any) -> Any:
+    """The hub's id for a request the hub filed itself (None: a citizen's request)."""
+    if not isinstance(request, dict):
+        return None
     attributes = request.get("attributes") or request.get("extended_attributes") or {}
     return attributes.get("hub_id") if isinstance(attributes, dict) else None
 
@@ -91,6 +106,24 @@ def request_from_xml(element: Element) -> dict[str, Any]:
         else:
             data[child.tag] = child.text
     return data
+
+
+def _look(item: JsonItem) -> dict[str, Any]:
+    """What of a pulled item says whose it is (the hub's own requests carry its id)."""
+    return {key: item.get(key) for key in ("attributes", "extended_attributes")}
+
+
+def _request_element(element: Element) -> dict[str, Any]:
+    if element.tag != "request":
+        raise BadInput(f"the element {shown(element.tag)} is no <request>")
+    return request_from_xml(element)
+
+
+def _xml_bytes(element: Element) -> bytes:
+    """A <request> as the hub keeps it (its fields, re-encoded); any other element whole."""
+    if element.tag == "request":
+        return Open311._xml_of(request_from_xml(element))
+    return element_bytes(element)
 
 
 class Open311(Connector):
@@ -118,24 +151,28 @@ class Open311(Connector):
     def to_report(self, raw: RawMessage) -> dict[str, Any]:
         data = self._request(raw)
         require(data, "service_request_id", "description", "requested_datetime")
-        name = " ".join(p for p in (data.get("first_name"), data.get("last_name")) if p) or None
+        names = (read_text(data, "first_name"), read_text(data, "last_name"))
         media = data.get("media_url")
         return new_report(
             connector=self.instance,
             agency=self.config.agency,
-            source_id=str(data["service_request_id"]),
+            source_id=read_id(data["service_request_id"], "service_request_id"),
             channel="OPEN311",
             kind="COMPLAINT",
-            title=str(data.get("service_name") or ""),
-            body=str(data["description"]),
+            title=data.get("service_name"),
+            body=data["description"],
             submitted_at=parse_time(data["requested_datetime"], "requested_datetime"),
             received_at=raw.received_at,
             source_category=data.get("service_code"),
             address=data.get("address") or data.get("address_string"),
             postal_code=data.get("zipcode"),
-            latitude=float(data["lat"]) if data.get("lat") not in (None, "") else None,
-            longitude=float(data["long"]) if data.get("long") not in (None, "") else None,
-            reporter={"name": name, "phone": data.get("phone"), "email": data.get("email")},
+            latitude=read_number(data.get("lat"), "lat (the latitude)"),
+            longitude=read_number(data.get("long"), "long (the longitude)"),
+            reporter={
+                "name": " ".join(p for p in names if p) or None,
+                "phone": data.get("phone"),
+                "email": data.get("email"),
+            },
             attachments=[{"url": media}] if media else [],
             extra=extra_fields(data, USED),
         )
@@ -143,21 +180,20 @@ class Open311(Connector):
     def to_status(self, raw: RawMessage) -> dict[str, Any]:
         data = self._request(raw)
         require(data, "status", "updated_datetime")
-        attributes = data.get("attributes") or data.get("extended_attributes") or {}
-        hub_id = attributes.get("hub_id") if isinstance(attributes, dict) else None
+        hub_id = _hub_id_of(data)
         if not hub_id:
             raise BadInput(
                 "the request carries no attribute hub_id: it was not delivered by the hub"
             )
-        external = (attributes.get("external_status_code") or "").lower() or None
-        status = EXTERNAL_STATUS.get(
-            external or "", "RESOLVED" if data["status"] == "closed" else "RECEIVED"
-        )
+        attributes = data.get("attributes") or data.get("extended_attributes")
+        external = (read_text(attributes, "external_status_code", "attributes.") or "").lower()
+        status = read_text(data, "status")
+        canonical = EXTERNAL_STATUS.get(external, "RESOLVED" if status == "closed" else "RECEIVED")
         return new_status(
             hub_id=hub_id,
             agency=self.config.agency,
-            status=status,
-            source_status=external or data["status"],
+            status=canonical,
+            source_status=external or status,
             message=data.get("status_notes"),
             occurred_at=parse_time(data["updated_datetime"], "updated_datetime"),
         )
@@ -209,18 +245,48 @@ class Open311(Connector):
             f"{self.config.base_url}/requests.{self.config.format}", params=params
         )
         raise_for_status(response, "Open311 endpoint")
+        return self.page_of(response, cursor, delivered_by_hub)
+
+    def page_of(
+        self, response: httpx.Response, cursor: str | None, delivered_by_hub: bool
+    ) -> PullPage:
+        """A list of requests (``<service_requests><request>`` in XML): those of one side,
+        each a message or, with no usable service_request_id, a refusal of its own; items
+        that are no request at all are refused on the citizens' side."""
+        what = "Open311 endpoint"
         if self.config.format == "xml":
-            items = [request_from_xml(e) for e in parse_xml(response.content)]
-            raw = [(i, self._xml_of(i)) for i in items]
+            root = page_xml(response, what)
+            if root.tag != "service_requests":
+                raise UnusableAnswer(
+                    f"{what} answered the element {shown(root.tag)} where <service_requests> "
+                    "was due"
+                )
+            requests = [request_from_xml(e) if e.tag == "request" else None for e in root]
+            side = [
+                e
+                for e, request in zip(root, requests, strict=True)
+                if (_hub_id_of(request) is not None) == delivered_by_hub
+            ]
+            messages = page_messages(
+                side,
+                "service_request_id",
+                what,
+                read=_request_element,
+                encode=_xml_bytes,
+                content_type=self.content_type,
+            )
+            times = [r.get("updated_datetime") for r in requests if r is not None]
         else:
-            items = parse_json(response.content)
-            raw = [(i, json.dumps(i, ensure_ascii=False).encode()) for i in items]
-        messages = [
-            RawMessage(str(i["service_request_id"]), body, self.content_type)
-            for i, body in raw
-            if (_hub_id_of(i) is not None) == delivered_by_hub
-        ]
-        newest = max((str(i.get("updated_datetime") or "") for i in items), default="")
+            page = JsonPage(response, what)
+            if not page.text.startswith("[", page.start):
+                raise UnusableAnswer(
+                    f"{what} answered {page.kind()} where a list of service requests was due"
+                )
+            listed = page.items()
+            side = [i for i in listed if (_hub_id_of(_look(i)) is not None) == delivered_by_hub]
+            messages = json_item_messages(side, "service_request_id", what, self.content_type)
+            times = [i.get("updated_datetime") for i in listed]
+        newest = max((t for t in times if isinstance(t, str)), default="")
         return PullPage(messages, newest or cursor)
 
     @staticmethod
@@ -249,12 +315,16 @@ class Open311(Connector):
                 "Idempotency-Key": idempotency_key,
             },
         )
-        raise_for_status(response, "Open311 endpoint")
+        what = "Open311 endpoint"
+        raise_for_status(response, what)
         if self.config.format == "xml":
-            created = request_from_xml(parse_xml(response.content)[0])
+            root = answer_xml(response, what)
+            created: Any = request_from_xml(root[0]) if len(root) else None
         else:
-            created = parse_json(response.content)[0]
-        return Delivered(str(created["service_request_id"]))
+            answer = answer_json(response, what)
+            created = answer[0] if isinstance(answer, list) and answer else None
+        found = created.get("service_request_id") if isinstance(created, dict) else None
+        return Delivered(answer_id(response, found, "service_request_id", what))
 
     async def send_status(
         self,

@@ -8,24 +8,31 @@ sequence number). Everything it sends is read with defusedxml.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
 import httpx
 
-from hub.errors import BadInput
+from hub.errors import BadInput, PermanentDeliveryError, UnusableAnswer
 from hub.sdk import (
     Capability,
     Connector,
     Delivered,
     PullPage,
     RawMessage,
+    answer_id,
+    answer_xml,
+    element_bytes,
     new_report,
     new_status,
+    page_messages,
+    page_xml,
     parse_time,
     parse_xml,
     raise_for_status,
+    shown,
 )
 
 NS = "urn:kementerian:pengaduan:v1"
@@ -72,6 +79,15 @@ def fields_of(element: Element) -> dict[str, str]:
 
 def records(document: Element, tag: str) -> list[Element]:
     return [e for e in document.iter() if e.tag.rsplit("}", 1)[-1] == tag]
+
+
+SEQUENCE = re.compile(r"[0-9]{1,18}")  # Urutan: a sequence number that fits a long
+
+
+def _fault(document: Element) -> str | None:
+    """A SOAP fault's fields as text for a reason, cut; None if the answer has none."""
+    faults = records(document, "Fault")
+    return shown(str(fields_of(faults[0])), 300) if faults else None
 
 
 class SoapMinistry(Connector):
@@ -141,36 +157,57 @@ class SoapMinistry(Connector):
         body = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in values.items())
         return envelope("KirimPengaduan", f"<Pengaduan>{body}</Pengaduan>")
 
-    async def _call(self, client: httpx.AsyncClient, action: str, body: bytes) -> Element:
+    async def _call(self, client: httpx.AsyncClient, action: str, body: bytes) -> httpx.Response:
         response = await client.post(
             f"{self.config.base_url}/soap",
             content=body,
             headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": action},
         )
         raise_for_status(response, "ministry SOAP service")
-        return parse_xml(response.content)
+        return response
 
     async def _page(
         self, client: httpx.AsyncClient, action: str, tag: str, cursor: str | None
     ) -> PullPage:
-        document = await self._call(
-            client, action, envelope(action, f"<Setelah>{int(cursor or 0)}</Setelah>")
-        )
-        items = records(document, tag)
-        messages = []
-        last = int(cursor or 0)
-        from xml.etree.ElementTree import tostring
+        after = int(cursor or 0)
+        response = await self._call(client, action, envelope(action, f"<Setelah>{after}</Setelah>"))
+        return self.page_of(response, action, tag, after)
 
-        for item in items:
-            data = fields_of(item)
-            last = max(last, int(data.get("Urutan") or 0))
-            messages.append(
-                RawMessage(
-                    data.get("NomorAgenda") or data.get("Urutan", ""),
-                    tostring(item),
-                    self.content_type,
-                )
+    def page_of(self, response: httpx.Response, action: str, tag: str, after: int) -> PullPage:
+        """The ``<tag>`` records of an ``<action>Response``, each a message or, without a
+        usable NomorAgenda or Urutan (a sequence number), a refusal of its own; the cursor
+        is the highest good Urutan. An answer that is no such response is no page."""
+        what = "ministry SOAP service"
+        document = page_xml(response, what)
+        fault = _fault(document)
+        if fault is not None:
+            raise UnusableAnswer(f"{what} answered {action} with a SOAP fault: {fault}")
+        if not records(document, f"{action}Response"):
+            raise UnusableAnswer(
+                f"{what} answered without an {action}Response: the element "
+                f"{shown(document.tag)} came instead"
             )
+        last = after
+
+        def read(item: Element) -> dict[str, Any]:
+            nonlocal last
+            data = fields_of(item)
+            sequence = data.get("Urutan", "")
+            if sequence and not SEQUENCE.fullmatch(sequence):
+                raise BadInput(f"Urutan must be a sequence number, not {shown(sequence)}")
+            if sequence:
+                last = max(last, int(sequence))
+            return {"id": data.get("NomorAgenda") or sequence}
+
+        messages = page_messages(
+            records(document, tag),
+            "NomorAgenda or Urutan",
+            what,
+            id_of=lambda data: data["id"],
+            read=read,
+            encode=element_bytes,
+            content_type=self.content_type,
+        )
         return PullPage(messages, str(last))
 
     async def pull(self, client: httpx.AsyncClient, cursor: str | None) -> PullPage:
@@ -182,13 +219,15 @@ class SoapMinistry(Connector):
     async def deliver(
         self, client: httpx.AsyncClient, routed: dict[str, Any], idempotency_key: str
     ) -> Delivered:
-        document = await self._call(client, "KirimPengaduan", self.from_routed(routed))
-        faults = records(document, "Fault")
-        if faults:
-            from hub.errors import PermanentDeliveryError
-
-            raise PermanentDeliveryError(f"ministry SOAP fault: {fields_of(faults[0])}")
-        return Delivered(records(document, "NomorAgenda")[0].text or "")
+        what = "ministry SOAP service"
+        response = await self._call(client, "KirimPengaduan", self.from_routed(routed))
+        document = answer_xml(response, what)
+        fault = _fault(document)
+        if fault is not None:
+            raise PermanentDeliveryError(f"ministry SOAP fault: {fault}")
+        numbers = records(document, "NomorAgenda")
+        found = (numbers[0].text or "").strip() if numbers else None
+        return Delivered(answer_id(response, found, "NomorAgenda", what))
 
     async def send_status(
         self,
@@ -208,13 +247,11 @@ class SoapMinistry(Connector):
             "Waktu": update["occurred_at"].isoformat(),
         }
         body = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in fields.items())
-        document = await self._call(
+        response = await self._call(
             client,
             "KirimStatus",
             envelope("KirimStatus", f"<StatusPengaduan>{body}</StatusPengaduan>"),
         )
-        faults = records(document, "Fault")
-        if faults:
-            from hub.errors import PermanentDeliveryError
-
-            raise PermanentDeliveryError(f"ministry SOAP fault: {fields_of(faults[0])}")
+        fault = _fault(answer_xml(response, "ministry SOAP service"))
+        if fault is not None:
+            raise PermanentDeliveryError(f"ministry SOAP fault: {fault}")

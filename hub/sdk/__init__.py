@@ -1,6 +1,6 @@
 """The connector SDK: what an integrator imports to plug an agency app into the hub."""
 
-from hub.errors import BadInput, PermanentDeliveryError, RetryableDeliveryError
+from hub.errors import BadInput, PermanentDeliveryError, RetryableDeliveryError, UnusableAnswer
 from hub.sdk.base import (
     Capability,
     Connector,
@@ -10,7 +10,31 @@ from hub.sdk.base import (
     RawMessage,
 )
 from hub.sdk.http import RetryPolicy, deliver_with_retries, post_delivery, raise_for_status
-from hub.sdk.inputs import charset_of, check_size, decode_text, parse_json, parse_xml, require
+from hub.sdk.inputs import (
+    JsonItem,
+    JsonPage,
+    answer_id,
+    answer_json,
+    answer_xml,
+    charset_of,
+    check_control_characters,
+    check_size,
+    decode_text,
+    describe,
+    element_bytes,
+    json_bytes,
+    json_item_messages,
+    page_cursor,
+    page_messages,
+    page_xml,
+    parse_json,
+    parse_xml,
+    read_id,
+    read_number,
+    read_text,
+    require,
+    shown,
+)
 from hub.sdk.registry import available, get_connector
 from hub.sdk.reports import extra_fields, hub_id, new_report, new_status, parse_time
 
@@ -20,25 +44,43 @@ __all__ = [
     "Connector",
     "ConnectorConfig",
     "Delivered",
+    "JsonItem",
+    "JsonPage",
     "PermanentDeliveryError",
     "PullPage",
     "RawMessage",
     "RetryPolicy",
     "RetryableDeliveryError",
+    "UnusableAnswer",
+    "answer_id",
+    "answer_json",
+    "answer_xml",
     "available",
     "charset_of",
+    "check_control_characters",
     "check_size",
     "decode_text",
     "deliver_with_retries",
+    "describe",
+    "element_bytes",
     "extra_fields",
     "get_connector",
     "hub_id",
+    "json_bytes",
+    "json_item_messages",
     "new_report",
     "new_status",
+    "page_cursor",
+    "page_messages",
+    "page_xml",
     "parse_json",
     "parse_time",
     "parse_xml",
     "post_delivery",
     "raise_for_status",
+    "read_id",
+    "read_number",
+    "read_text",
     "require",
+    "shown",
 ]
