@@ -9,6 +9,8 @@ session. A test that needs Kafka and gets none fails with how to get one; none s
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,6 +111,30 @@ def fresh_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield cluster.bootstrap
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+def own_bootstrap(tmp_path: Path) -> Iterator[str]:
+    """A broker of the test's own: every topic on it (dead letters, the audit trail) holds
+    what this test made and nothing else."""
+    cluster = new_local_cluster(tmp_path / "kafka")
+    cluster.start()
+    try:
+        yield cluster.bootstrap
+    finally:
+        cluster.stop()
+
+
+def hub_cli(bootstrap: str, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    """`lapor-hub ARGS` as an operator runs it, against ``bootstrap``, wide enough that a
+    table row stays on one line."""
+    return subprocess.run(
+        [sys.executable, "-m", "hub", *args],
+        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "COLUMNS": "300"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture

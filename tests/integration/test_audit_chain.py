@@ -7,11 +7,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import sys
 import threading
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -20,31 +17,16 @@ from hub.errors import HubError
 from hub.kafka import make_producer
 from hub.ops.reveal import revealed
 from hub.topics import AUDIT
-from tests.conftest import new_local_cluster
+from tests.conftest import hub_cli
 
 pytestmark = [pytest.mark.kafka]
 
 
 @pytest.fixture
-def bootstrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A broker of its own: the trail on it is this test's alone."""
+def bootstrap(own_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A broker of its own (the trail on it is this test's alone), an audit key of its own."""
     monkeypatch.setenv("LAPOR_HUB_AUDIT_KEY", base64.b64encode(os.urandom(32)).decode())
-    cluster = new_local_cluster(tmp_path / "kafka")
-    cluster.start()
-    try:
-        yield cluster.bootstrap
-    finally:
-        cluster.stop()
-
-
-def cli(bootstrap: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "COLUMNS": "250"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return own_bootstrap
 
 
 def public() -> str:
@@ -58,7 +40,7 @@ def test_a_record_edited_removed_or_inserted_is_found(bootstrap: str) -> None:
     assert [item.entry.seq for item in trail] == [0, 1, 2, 3]
     assert audit.verify(trail, public()).intact
     assert all(item.entry.who.startswith("ANONYMOUS") and item.entry.login for item in trail)
-    done = cli(bootstrap, "audit", "verify")
+    done = hub_cli(bootstrap, "audit", "verify")
     assert done.returncode == 0, done.stderr
     assert "intact: 4 records" in done.stdout
 
@@ -91,15 +73,15 @@ def test_a_record_edited_removed_or_inserted_is_found(bootstrap: str) -> None:
     producer.produce(AUDIT, key=b"x", value=b"<html>not an audit record</html>")
     assert producer.flush(30) == 0
 
-    done = cli(bootstrap, "audit", "verify")
+    done = hub_cli(bootstrap, "audit", "verify")
     assert done.returncode == 1
     assert "signature does not match" in done.stderr and "identity.reveal" in done.stderr
-    listed = cli(bootstrap, "audit")
+    listed = hub_cli(bootstrap, "audit")
     assert listed.returncode == 0, listed.stderr
     assert "malformed" in listed.stdout and "dlq.replay" in listed.stdout, listed.stdout
     # what comes after the break is still chained to it, and still listed
     audit.record(bootstrap, "keys.rotate", {"active": "k2"})
-    assert "keys.rotate" in cli(bootstrap, "audit").stdout
+    assert "keys.rotate" in hub_cli(bootstrap, "audit").stdout
 
 
 def test_writers_at_once_still_make_one_chain(bootstrap: str) -> None:

@@ -11,8 +11,6 @@ import csv
 import io
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -40,7 +38,7 @@ from hub.ops.deadletters import Filter, read_letters
 from hub.runtime import HubRuntime, start_tracker, wait_until
 from hub.sdk.reports import hub_id
 from hub.sdk.webhook import SIGNATURE_HEADER, sign
-from tests.conftest import new_local_cluster
+from tests.conftest import hub_cli
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 SECRET = "rahasia-uji-serangan"
@@ -140,17 +138,6 @@ def lapor_item(tracking_id: str, **fields: Any) -> str:
     return json.dumps(item, ensure_ascii=False)
 
 
-@pytest.fixture
-def bootstrap(tmp_path: Path):
-    """A broker of its own: its dead letters are this test's alone."""
-    cluster = new_local_cluster(tmp_path / "kafka")
-    cluster.start()
-    try:
-        yield cluster.bootstrap
-    finally:
-        cluster.stop()
-
-
 def raw_declared_too_long(port: int) -> int:
     """POST with a Content-Length of 50 MB and a few bytes sent: the answer's status, which
     must come before the hub reads what was declared."""
@@ -165,17 +152,8 @@ def raw_declared_too_long(port: int) -> int:
     return int(answer.split(" ", 2)[1])
 
 
-def cli(bootstrap: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "COLUMNS": "300"},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
-def test_no_hostile_input_stops_forges_or_is_lost(bootstrap: str, tmp_path: Path) -> None:
+def test_no_hostile_input_stops_forges_or_is_lost(own_bootstrap: str, tmp_path: Path) -> None:
+    bootstrap = own_bootstrap
     warga, nasional = LaporJsonApp(), LaporJsonApp()
     surabaya, soap, dinas = Open311App(), SoapMinistryApp(), DinasJsonApp()
     hostile = {
@@ -589,7 +567,7 @@ def test_no_hostile_input_stops_forges_or_is_lost(bootstrap: str, tmp_path: Path
         # the forged status changed nothing the origin app was told
         assert not any(s.get("status") == "selesai" for s in surabaya.state.feedback.values())
 
-        listed = cli(bootstrap, "dlq", "list", "--reasons")
+        listed = hub_cli(bootstrap, "dlq", "list", "--reasons")
         assert listed.returncode == 0, listed.stderr
         assert f"{len(letters())} dead letters" in listed.stdout
         for stage in ("ingest", "translate", "deliver", "status", "tracker"):

@@ -8,9 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import subprocess
-import sys
 import threading
 import uuid
 from pathlib import Path
@@ -23,7 +20,7 @@ from connectors.simulator import serve
 from hub.kafka import make_admin, read_to_end
 from hub.runtime import HubRuntime, start_tracker, wait_until
 from hub.sdk.reports import hub_id
-from tests.conftest import new_local_cluster
+from tests.conftest import hub_cli
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 ORIGIN = "warga-canary"
@@ -49,25 +46,14 @@ def filed(app: LaporJsonApp, person: dict, anonymous: bool, text: str, **extra) 
 
 
 def cli(bootstrap: str, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "COLUMNS": "250"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = hub_cli(bootstrap, *args, timeout=120)
     return done.stdout + done.stderr
 
 
 @pytest.fixture
-def bootstrap(tmp_path: Path):
+def bootstrap(own_bootstrap: str) -> str:
     """A broker of its own, so that every topic on it can be searched."""
-    cluster = new_local_cluster(tmp_path / "kafka")
-    cluster.start()
-    try:
-        yield cluster.bootstrap
-    finally:
-        cluster.stop()
+    return own_bootstrap
 
 
 def test_no_identity_in_clear_outside_an_allowed_destination(
