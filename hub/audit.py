@@ -84,8 +84,19 @@ class Entry:
 
     @classmethod
     def from_json(cls, data: bytes) -> Entry:
+        """An entry; ValueError for anything that is not one (fields of other types)."""
         fields = json.loads(data)
-        return cls(**{**fields, "at": datetime.fromisoformat(fields["at"])})
+        if not isinstance(fields, dict):
+            raise ValueError("not a JSON object")
+        entry = cls(**{**fields, "at": datetime.fromisoformat(fields["at"])})
+        texts = (entry.who, entry.host, entry.action, entry.outcome, entry.login, entry.prev)
+        if not all(isinstance(t, str) for t in (*texts, entry.sig)):
+            raise ValueError("a field that must be text is not")
+        if not isinstance(entry.seq, int) or isinstance(entry.seq, bool):
+            raise ValueError("seq is not a whole number")
+        if not isinstance(entry.what, dict):
+            raise ValueError("what is not an object")
+        return entry
 
 
 # -- the key -------------------------------------------------------------------------------
@@ -232,13 +243,16 @@ def _chain_end(bootstrap: str) -> tuple[int, str]:
             position = consumer.position([TopicPartition(AUDIT, 0)])[0].offset
             if position >= high:
                 break
-        if last is None:
-            return 0, GENESIS
+        if last is None:  # records there, none committed near the end: never fork the chain
+            raise AuditError(
+                f"the audit trail's last records could not be read (offsets {low}-{high})",
+                fix="check the broker; the action was not done without its record.",
+            )
         try:
-            seq = int(json.loads(last.value()).get("seq", 0)) + 1
-        except (ValueError, AttributeError):
-            seq = last.offset() + 1
-        return seq, hashlib.sha256(last.value()).hexdigest()
+            seq = Entry.from_json(last.value()).seq + 1
+        except (ValueError, TypeError, KeyError, RecursionError):
+            seq = last.offset() + 1  # after a record that is none: verify names it
+        return seq, hashlib.sha256(last.value() or b"").hexdigest()
     finally:
         consumer.close()
 
@@ -262,7 +276,7 @@ def read_trail(bootstrap: str) -> list[Listed]:
         raw = message.value() or b""
         try:
             listed.append(Listed(message.offset(), raw, Entry.from_json(raw)))
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
             listed.append(Listed(message.offset(), raw, malformed=f"{type(exc).__name__}: {exc}"))
     return listed
 

@@ -87,6 +87,10 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     # Java's and aiokafka's partitioner (librdkafka's default is crc32): the faust tracker
     # and a Java connector put a hub id on the same partition as the hub's own producers.
     "partitioner": "murmur2_random",
+    # a dead letter keeps a refused input whole, up to 16 MiB (hub.records.kept_whole): a
+    # producer refusing it locally would stop its stage; other topics keep Kafka's 1 MiB
+    # limit, and what goes there is checked against hub.records.MAX_RECORD_BYTES first
+    "message.max.bytes": 17 * 1024 * 1024 + 65536,
 }
 CONSUMER_DEFAULTS: dict[str, Any] = {
     **CLIENT_DEFAULTS,

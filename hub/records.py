@@ -66,6 +66,7 @@ REPLAYED_FROM = "lapor.replayed-from"
 TRUNCATED_FROM = "lapor.errors.truncated-from"  # a refused input longer than a dead letter holds
 SHA256 = "lapor.errors.sha256"  # of the whole refused input, when it was cut
 DEAD_LETTER_MAX_BYTES = 16 * 1024 * 1024  # what one dead letter keeps of a refused input
+MAX_RECORD_BYTES = 900_000  # one record on any other topic: under Kafka's default 1 MiB
 
 
 def kept_whole(body: bytes) -> tuple[bytes, dict[str, bytes]]:
@@ -136,22 +137,23 @@ def failure_headers(
 def attempts(headers: Mapping[str, bytes]) -> int:
     """The attempts a record's headers count (0 where the header is missing or garbage)."""
     value = headers.get(ATTEMPTS) or b"0"
-    return int(value) if value.isdigit() else 0
+    return int(value) if value.isdigit() and len(value) <= 9 else 0
 
 
 def dead_letter(msg: Any, stage: str, connector: str, error: BaseException) -> Record:
     """A consumed message that failed at ``stage``, kept byte for byte, for the stage's
     dead-letter topic."""
+    kept, cut = kept_whole(msg.value() or b"")
     headers = failure_headers(
         stage,
         connector,
         error,
-        earlier=headers_of(msg),
+        earlier={**headers_of(msg), **cut},
         topic=msg.topic() or "",
         partition=msg.partition(),
         offset=msg.offset(),
     )
-    return Record(topics.dead_letter(stage), msg.key(), msg.value() or b"", headers)
+    return Record(topics.dead_letter(stage), msg.key(), kept, headers)
 
 
 def sent_back(headers: Mapping[str, bytes], stamp: Mapping[str, bytes]) -> dict[str, bytes]:
@@ -164,6 +166,13 @@ def sent_back(headers: Mapping[str, bytes], stamp: Mapping[str, bytes]) -> dict[
     }
     kept.update(stamp)
     return kept
+
+
+def due_millis(headers: Mapping[str, bytes]) -> int | None:
+    """A retry's not-before time (epoch ms), or None if the header is no such time (at most
+    13 digits: up to the year 2286)."""
+    value = headers.get(NOT_BEFORE) or b"0"
+    return int(value) if value.isdigit() and len(value) <= 13 else None
 
 
 def not_before(seconds_from_now: float) -> bytes:
@@ -239,8 +248,7 @@ class Letter:
     @property
     def due(self) -> datetime:
         """When a retry is due back (its not-before time)."""
-        when = self.header(NOT_BEFORE)
-        return datetime.fromtimestamp(int(when) / 1000 if when.isdigit() else 0, UTC)
+        return datetime.fromtimestamp((due_millis(self.headers) or 0) / 1000, UTC)
 
     @property
     def waits_for(self) -> str:

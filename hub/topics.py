@@ -10,6 +10,8 @@ topic is made (partitions, replication, retention) is hub.topic_specs.
 
 from __future__ import annotations
 
+import re
+
 PREFIX = "lapor."
 
 # topics of the whole hub
@@ -51,13 +53,20 @@ _RETURNS: dict[str, tuple[str, ...]] = {
 }
 
 
+# a connector instance's name as it may end a topic's name (Kafka allows 249 characters)
+_INSTANCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
 def may_return_to(stage: str, topic: str) -> bool:
-    """Whether a record that failed at ``stage`` may be sent back to ``topic``."""
-    return any(
-        topic == allowed
-        or (allowed.endswith(".") and len(topic) > len(allowed) and topic.startswith(allowed))
-        for allowed in _RETURNS.get(stage, ())
-    )
+    """Whether a record that failed at ``stage`` may be sent back to ``topic``: its stage's
+    own input, a family's name completed by an instance name Kafka accepts."""
+    for allowed in _RETURNS.get(stage, ()):
+        if not allowed.endswith("."):
+            if topic == allowed:
+                return True
+        elif topic.startswith(allowed) and _INSTANCE.fullmatch(topic[len(allowed) :]):
+            return True
+    return False
 
 
 def returns_of(stage: str) -> str:

@@ -127,9 +127,13 @@ class LaporJson(Connector):
         extra.update(
             extra_fields(location, {"kode_wilayah", "alamat", "kode_pos", "lat", "lng"}, "lokasi.")
         )
-        extra.update(
-            extra_fields(person, {"nama", "telepon", "email", "anonim", "rahasia"}, "pelapor.")
-        )
+        # whatever else the app says of its reporter (a WhatsApp number, a NIK) is identity:
+        # sealed with the rest, never in extra where it would travel in clear
+        contacts = {
+            kind: value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            for kind, value in person.items()
+            if kind not in {"nama", "telepon", "email", "anonim", "rahasia"}
+        }
         return new_report(
             connector=self.instance,
             agency=self.config.agency,
@@ -154,6 +158,7 @@ class LaporJson(Connector):
                 "email": person.get("email"),
                 "anonymous": person.get("anonim"),
                 "confidential": person.get("rahasia"),
+                "other_contacts": contacts,
             },
             attachments=[
                 {

@@ -134,7 +134,7 @@ class DeliveryWorker:
         handler, ``<hub id>:<agency>:copy`` for a copy, so an agency informed first and
         made the handler later (re-routing) receives the report again, as its handler."""
         copy = ":copy" if headers.get(records.ROLE) == b"COPY" else ""
-        return f"{(msg.key() or b'').decode()}:{self._agency(headers)}{copy}"
+        return f"{(msg.key() or b'').decode('utf-8', 'replace')}:{self._agency(headers)}{copy}"
 
     async def _deliver(
         self, client: httpx.AsyncClient, msg: Message, headers: dict[str, bytes], key: str

@@ -66,9 +66,6 @@ def sealed_record(topic: str, key: bytes | None, body: bytes, headers: dict) -> 
     return Record(topic, key, sealed, {**headers, records.SEALED: kid})
 
 
-MAX_RECORD_BYTES = 900_000  # one inbound message: under Kafka's default 1 MiB per record
-
-
 class Inbound:
     """Writes what an app sent to ``lapor.in.<connector>``, and refusals to the ingest
     dead letters, sealed (hub.privacy)."""
@@ -76,9 +73,7 @@ class Inbound:
     def __init__(self, bootstrap: str, connector: Connector) -> None:
         self.connector = connector
         self.topic = topics.inbound(connector.instance)
-        self.producer = DurableProducer(
-            bootstrap, linger_ms=5, message_max_bytes=records.DEAD_LETTER_MAX_BYTES + 65536
-        )
+        self.producer = DurableProducer(bootstrap, linger_ms=5)
 
     async def write(self, messages: Iterable[RawMessage | BadInput], source: str = "pull") -> int:
         """Every message to the inbound topic and every refused one (a BadInput item, or a
@@ -92,10 +87,10 @@ class Inbound:
                 continue
             key = m.source_id.encode()
             headers = raw_headers(self.connector.instance, m)
-            if len(m.body) + len(key) > MAX_RECORD_BYTES:
+            if len(m.body) + len(key) > records.MAX_RECORD_BYTES:
                 reason = (
                     f"message {m.source_id!r} of {len(m.body):,} bytes is over the hub's "
-                    f"{MAX_RECORD_BYTES:,}-byte limit for one report"
+                    f"{records.MAX_RECORD_BYTES:,}-byte limit for one report"
                 )
                 batch.append(self._refusal(m.body, reason, source, key))
                 refused += 1

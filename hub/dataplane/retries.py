@@ -118,7 +118,7 @@ class RetryWorker:
             if refused is not None:
                 due.append(refused)
                 continue
-            if int(headers.get(records.NOT_BEFORE) or 0) / 1000 > time.time():
+            if (records.due_millis(headers) or 0) / 1000 > time.time():
                 held.add(msg.partition())
                 next_offsets[msg.partition()] = msg.offset()
                 self.consumer.seek(TopicPartition(self.topic, msg.partition(), msg.offset()))
@@ -151,8 +151,15 @@ class RetryWorker:
                 f"target not allowed: a {self.stage} retry may go back to "
                 f"{topics.returns_of(self.stage)} only, not {origin[:200]!r}"
             )
-        elif not (headers.get(records.NOT_BEFORE) or b"0").isdigit():
-            why = f"its {records.NOT_BEFORE} header is not a time in milliseconds"
+        elif not self._due_in_time(headers):
+            why = (
+                f"its {records.NOT_BEFORE} header is not a time in milliseconds within the "
+                "retry schedule (a far-off time would hold its partition for good)"
+            )
+        elif len(msg.value() or b"") + len(msg.key() or b"") > records.MAX_RECORD_BYTES:
+            why = f"it is over the {records.MAX_RECORD_BYTES:,}-byte limit for one record"
+        elif not _utf8(msg.key() or b""):
+            why = "its key is not UTF-8 text (a report's hub id is)"
         else:
             return None
         metrics.count("retry", "refused")
@@ -161,8 +168,22 @@ class RetryWorker:
             msg, self.stage, records.text(headers, records.ERROR_CONNECTOR), RefusedRetry(why)
         )
 
+    @staticmethod
+    def _due_in_time(headers: dict[str, bytes]) -> bool:
+        due = records.due_millis(headers)
+        latest = time.time() + DEFAULT_SCHEDULE.max_seconds + 3600  # with room for clock skew
+        return due is not None and due / 1000 <= latest
+
     def close(self) -> None:
         self.consumer.close()
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class RefusedRetry(HubError):

@@ -80,6 +80,12 @@ class TranslateAndRoute:
         if connector is None:
             error = HubError(f"no connector {instance!r} is configured for {msg.topic()}")
             return [dead_letter(msg, "translate", instance, error)]
+        if len(msg.value() or b"") > records.MAX_RECORD_BYTES:
+            error = HubError(
+                f"the message is {len(msg.value()):,} bytes, over the hub's "
+                f"{records.MAX_RECORD_BYTES:,}-byte limit for one report"
+            )
+            return [dead_letter(msg, "translate", instance, error)]
         try:
             # sealed before it is written anywhere: only a destination allowed opens it
             with record_failures(f"{instance} translating"):
@@ -118,6 +124,11 @@ class TranslateAndRoute:
             Record(topics.ROUTED, key, encoded_routed),
         ]
         try:
+            if len(encoded_routed) > records.MAX_RECORD_BYTES:
+                raise HubError(
+                    f"the routed report is {len(encoded_routed):,} bytes, over the hub's "
+                    f"{records.MAX_RECORD_BYTES:,}-byte limit for one record"
+                )
             return outputs + destination_records(
                 key, encoded_routed, decided, self.directory, self.connectors
             )

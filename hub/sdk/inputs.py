@@ -234,6 +234,8 @@ def parse_xml(
     except SafeET.ParseError as exc:
         line, column = exc.position
         raise BadInput(f"malformed XML at line {line} column {column}: {exc}") from exc
+    except (LookupError, ValueError, UnicodeError) as exc:  # an encoding it declares
+        raise BadInput(f"XML in an encoding the hub does not read: {exc}") from exc
     if max_depth is not None and _xml_deeper_than(root, max_depth):
         raise BadInput(_too_deep("XML", max_depth))
     return root
@@ -330,8 +332,12 @@ def read_number(value: Any, field: str) -> float | None:
     return number
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_ID_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls, and the bidirectional overrides and isolates that make a screen show
+# other text than is stored (U+202A-U+202E, U+2066-U+2069), and line/paragraph separators
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+_ID_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def check_control_characters(text: str, field: str) -> str:
@@ -342,7 +348,8 @@ def check_control_characters(text: str, field: str) -> str:
     if found:
         raise BadInput(
             f"{field} has the control character U+{ord(found.group()):04X} at position "
-            f"{found.start()}: only tab, line feed and carriage return are allowed in text"
+            f"{found.start()}: only tab, line feed and carriage return are allowed in text "
+            "(no control, direction-override or separator characters)"
         )
     return text
 

@@ -51,6 +51,8 @@ def verify(
         raise BadInput(f"missing {SIGNATURE_HEADER} header: sign each request", status=401)
     parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
     try:
+        if len(parts["t"]) > 12:
+            raise ValueError("not a Unix time")
         moment = int(parts["t"])
         given = parts["v1"]
     except (KeyError, ValueError) as exc:
@@ -79,7 +81,7 @@ async def bounded_body(request: Request, limit: int) -> bytes:
     soon as it passes the limit (a sender may declare less than it sends, or nothing)."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.strip().isdigit():
+        if not (declared.strip().isascii() and declared.strip().isdigit()) or len(declared) > 12:
             raise BadInput(f"Content-Length {declared[:40]!r} is not a number", status=400)
         check_size_declared(int(declared), limit)
     chunks, size = [], 0

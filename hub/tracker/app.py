@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import logging
 import os
 import time
@@ -295,7 +296,8 @@ class Tracker:
         if not key:
             raise ValueError("a record without a key (the report's hub id) cannot be tracked")
         hub_id = key.decode()
-        state = batch.states.get(key) or self.table.get(key)
+        # a copy: an event that fails half-way through the lifecycle must change nothing
+        state = copy.deepcopy(batch.states.get(key) or self.table.get(key))
         event = self.serializer.deserialize(topic, value)
         if state is not None and seen(state, topic, event):
             return False

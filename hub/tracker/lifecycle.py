@@ -39,6 +39,10 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 FINISHED = {"CLOSED", "NOT_AUTHORITY"}
 MAX_PENDING = 50  # statuses of agencies the report never went to are not kept forever
+# a report's state is one changelog record, under Kafka's 1 MiB: its history keeps the last
+# MAX_HISTORY changes, each message cut at MAX_HISTORY_MESSAGE characters
+MAX_HISTORY = 200
+MAX_HISTORY_MESSAGE = 1000
 NAMESPACE = uuid.UUID("5b0e5a6e-4c1b-4f0b-9d55-6c61706f7268")  # hub-made status update ids
 
 
@@ -195,11 +199,12 @@ def apply_status(state: dict[str, Any], update: dict[str, Any], sla: SlaDefaults
             "agency": update["agency"],
             "status": status,
             "source_status": update.get("source_status"),
-            "message": update.get("message"),
+            "message": (update.get("message") or "")[:MAX_HISTORY_MESSAGE] or None,
             "actor": update.get("actor"),
             "at": moment,
         }
     )
+    del state["history"][:-MAX_HISTORY]
     if status == "POSTPONED":
         for clock in _running(entry):
             clock.setdefault("paused_at", moment)
