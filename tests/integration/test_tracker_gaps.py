@@ -34,6 +34,7 @@ from hub.sdk.reports import hub_id, new_status
 from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
 from hub.tracker import app as tracker_app
+from hub.tracker import metrics as tracker_metrics
 from hub.tracker import transport
 from tests.helpers import routed, unique
 
@@ -176,7 +177,7 @@ def run_with_losses(bootstrap: str, tracker: tracker_app.Tracker) -> None:
     LosingThread.lose = {by_partition[crowded][0], by_partition[other][-1]}
     LosingThread.lost = set()
 
-    before = tracker_app.PASSED_OVER._value.get()
+    before = tracker_metrics.PASSED_OVER._value.get()
     with running(tracker):
         route(bootstrap, reports)
         producer = make_producer(bootstrap)
@@ -210,7 +211,7 @@ def run_with_losses(bootstrap: str, tracker: tracker_app.Tracker) -> None:
             f"(lost on purpose: {len(LosingThread.lost)})"
         )
         assert LosingThread.lost == LosingThread.lose, "the statuses were never fetched"
-        assert tracker_app.PASSED_OVER._value.get() - before == 2, "applied late: the two lost"
+        assert tracker_metrics.PASSED_OVER._value.get() - before == 2, "applied late: the two lost"
         assert sorted(told()) == sorted(updates), "each status reached the origin once"
 
 
@@ -321,7 +322,7 @@ def test_a_changelog_record_the_table_recovery_lost_is_set_at_its_end(
     )
     monkeypatch.setattr(LosingThread, "topic", changelog)
     LosingThread.lose, LosingThread.lost = {lost}, set()
-    before = tracker_app.RECOVERY_MISSES._value.get()
+    before = tracker_metrics.RECOVERY_MISSES._value.get()
     (tmp_path / "second").mkdir()
     second = new_tracker(fresh_bootstrap, tmp_path / "second", "recheck")
     with running(second):
@@ -329,5 +330,5 @@ def test_a_changelog_record_the_table_recovery_lost_is_set_at_its_end(
         assert wait_until(lambda: second.table.get(lost) is not None, 60), (
             "the table does not hold the report whose changelog record its recovery lost"
         )
-        assert tracker_app.RECOVERY_MISSES._value.get() - before == 1
+        assert tracker_metrics.RECOVERY_MISSES._value.get() - before == 1
         assert all(second.table.get(r["hub_id"].encode()) for r in reports)
