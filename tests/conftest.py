@@ -8,11 +8,15 @@ session. A test that needs Kafka and gets none fails with how to get one; none s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -135,6 +139,37 @@ def hub_cli(bootstrap: str, *args: str, timeout: float = 180) -> subprocess.Comp
         text=True,
         timeout=timeout,
     )
+
+
+@dataclass
+class RunningHub:
+    """A hub (`lapor-hub up`'s runtime, in a thread) and its tracker (a child process)."""
+
+    hub: Any
+    thread: threading.Thread
+    stop: threading.Event
+    tracker: subprocess.Popen
+
+
+def run_hub(stack: contextlib.ExitStack, config: dict, bootstrap: str, folder: Path) -> RunningHub:
+    """Start the hub of ``config`` with a tracker beside it, both stopped when ``stack``
+    closes; returns once the hub has started (its consumers have their partitions)."""
+    import yaml
+
+    from hub.runtime import HubRuntime, start_tracker, wait_until
+
+    config_path = folder / "hub.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    tracker = start_tracker(config_path, bootstrap, "t1", 1.0, folder / "tracker.log")
+    stack.callback(lambda: tracker.poll() is None and tracker.kill())
+    hub = HubRuntime(config_path, bootstrap, name="1", primary=True)
+    stop = threading.Event()
+    thread = threading.Thread(target=hub.run, args=(stop,), daemon=True)
+    thread.start()
+    stack.callback(thread.join, 60)
+    stack.callback(stop.set)
+    assert wait_until(hub.started.is_set, 120), "the hub did not start"
+    return RunningHub(hub, thread, stop, tracker)
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from connectors.csv_export import COLUMNS
 from connectors.declarative.simulator import DinasJsonApp
@@ -35,10 +34,10 @@ from hub.eventloop import run as run_async
 from hub.health import HEALTH
 from hub.kafka import make_producer, read_to_end
 from hub.ops.deadletters import Filter, read_letters
-from hub.runtime import HubRuntime, start_tracker, wait_until
+from hub.runtime import wait_until
 from hub.sdk.reports import hub_id
 from hub.sdk.webhook import SIGNATURE_HEADER, sign
-from tests.conftest import hub_cli
+from tests.conftest import hub_cli, run_hub
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 SECRET = "rahasia-uji-serangan"
@@ -215,17 +214,8 @@ def test_no_hostile_input_stops_forges_or_is_lost(own_bootstrap: str, tmp_path: 
                 "csv-kutim": {"type": "csv-export", "agency": "pemkab-kutai-timur"},
             },
         }
-        config_path = tmp_path / "hub.yaml"
-        config_path.write_text(yaml.safe_dump(config))
-        tracker = start_tracker(config_path, bootstrap, "t1", 1.0, tmp_path / "tracker.log")
-        stack.callback(lambda: tracker.poll() is None and tracker.kill())
-        hub = HubRuntime(config_path, bootstrap, name="1", primary=True)
-        stop = threading.Event()
-        thread = threading.Thread(target=hub.run, args=(stop,), daemon=True)
-        thread.start()
-        stack.callback(thread.join, 60)
-        stack.callback(stop.set)
-        assert wait_until(hub.started.is_set, 120), "the hub did not start"
+        running = run_hub(stack, config, bootstrap, tmp_path)
+        hub, thread, stop, tracker = running.hub, running.thread, running.stop, running.tracker
 
         # -- pulled pages: a maintenance page, then items no app should send -----------------
         hostile["warga"].plan(

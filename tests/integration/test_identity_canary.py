@@ -8,19 +8,17 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import threading
 import uuid
 from pathlib import Path
 
 import pytest
-import yaml
 
 from connectors.lapor_json.simulator import LaporJsonApp
 from connectors.simulator import serve
 from hub.kafka import make_admin, read_to_end
-from hub.runtime import HubRuntime, start_tracker, wait_until
+from hub.runtime import wait_until
 from hub.sdk.reports import hub_id
-from tests.conftest import hub_cli
+from tests.conftest import hub_cli, run_hub
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 ORIGIN = "warga-canary"
@@ -84,18 +82,8 @@ def test_no_identity_in_clear_outside_an_allowed_destination(
                 },
             },
         }
-        config_path = tmp_path / "hub.yaml"
-        config_path.write_text(yaml.safe_dump(config))
-        tracker_log = tmp_path / "tracker.log"
-        tracker = start_tracker(config_path, bootstrap, "c1", 1.0, tracker_log)
-        stack.callback(lambda: tracker.poll() is None and tracker.kill())
-        hub = HubRuntime(config_path, bootstrap, name="1", primary=True)
-        stop = threading.Event()
-        thread = threading.Thread(target=hub.run, args=(stop,), daemon=True)
-        thread.start()
-        stack.callback(thread.join, 60)
-        stack.callback(stop.set)
-        assert wait_until(hub.started.is_set, 90)
+        running = run_hub(stack, config, bootstrap, tmp_path)
+        tracker_log, config_path = tmp_path / "tracker.log", tmp_path / "hub.yaml"
 
         destination.state.fail_next(3, status=503)  # retried, not lost
         ids = {
@@ -159,8 +147,8 @@ def test_no_identity_in_clear_outside_an_allowed_destination(
         audit = cli(bootstrap, "audit", "--action", "identity")
         assert "identity.reveal" in audit and hubs["named"][:8] in audit
         assert "dlq.replay" in cli(bootstrap, "audit", "--action", "dlq")
-        stop.set()
-        thread.join(60)
+        running.stop.set()
+        running.thread.join(60)
 
     everything_secret = [*named.values(), *anonymous.values(), *broken.values(), *refused.values()]
     # 1. every topic, byte for byte: keys, values, headers
