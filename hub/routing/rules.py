@@ -7,7 +7,10 @@
           category: infrastruktur.jalan         # any of; so are kind, channel, region, words
           words: [jalan rusak, berlubang]       # in title or body, informal spellings too
           unless_words: [jalan tol]             # none of these may be in title or body
-        route: [pemda_kabupaten_kota]           # agency ids, or resolved from the report
+        route: [pemda_kabupaten_kota]           # agency ids, or resolved from the report:
+                                                # pemda_kabupaten_kota, pemda_provinsi, or
+                                                # pemda (the kabupaten/kota when known, else
+                                                # the province, which passes it on)
         copy: [ombudsman-ri]                    # informed, not handling
         priority: high
         sla_working_days: 5
@@ -28,6 +31,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from hub.errors import RulesError
+from hub.routing.authority import Affair, load_authority, routes_of
 from hub.routing.directory import REGION_CODE, StrList, as_list
 from hub.vocabulary import CHANNELS, KIND_NAMES
 from hub.yamlfile import YamlDocument, load_yaml, validate
@@ -35,7 +39,8 @@ from hub.yamlfile import YamlDocument, load_yaml, validate
 KINDS = KIND_NAMES  # a rule may say pengaduan or COMPLAINT
 PROVINCE_GOVERNMENT = "pemda_provinsi"
 LOCAL_GOVERNMENT = "pemda_kabupaten_kota"
-RESOLVED_TARGETS = {LOCAL_GOVERNMENT: 2, PROVINCE_GOVERNMENT: 1}
+NEAREST_GOVERNMENT = "pemda"  # the kabupaten/kota when known, else the province
+RESOLVED_TARGETS = {LOCAL_GOVERNMENT: 2, PROVINCE_GOVERNMENT: 1, NEAREST_GOVERNMENT: 0}
 
 
 class Priority(StrEnum):
@@ -120,6 +125,7 @@ class Rule(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     description: str | None = None
     when: When = When()
+    urusan: str | None = None  # the affair it is about: routed by the authority table
     route: StrList = []
     copy_to: StrList = Field(default=[], alias="copy")
     priority: Priority | None = None
@@ -190,6 +196,9 @@ def load_rules(folder: Path) -> LoadedRules:
     placed: list[PlacedRule] = []
     seen: dict[str, str] = {}
     extra_files = [folder / "spelling.yaml", folder / "aliases.yaml"]
+    if (folder / "authority.yaml").exists():
+        extra_files.append(folder / "authority.yaml")
+    authority = load_authority(folder)
     for path in [*files, *extra_files]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for path in files:
@@ -205,8 +214,23 @@ def load_rules(folder: Path) -> LoadedRules:
                 errors.append(
                     f"{where}: rules[{index}].id: {rule.id!r} is also used at {seen[rule.id]}"
                 )
-            seen[rule.id] = where
-            placed.append(PlacedRule(len(placed), rule, path, line))
+            if rule.urusan is not None and not rule.route:
+                if rule.urusan not in authority.affairs:
+                    errors.append(
+                        f"{where}: rules[{index}].urusan: {rule.urusan!r} is not in "
+                        "authority.yaml (give the affair there, or a route here)"
+                    )
+                    continue
+                expanded = expand(rule, authority.affairs[rule.urusan])
+            else:
+                expanded = [rule]
+            for one in expanded:
+                if one.id != rule.id and one.id in seen:
+                    errors.append(
+                        f"{where}: {one.id!r} (from urusan) is also used at {seen[one.id]}"
+                    )
+                seen.setdefault(one.id, where)
+                placed.append(PlacedRule(len(placed), one, path, line))
     spelling = _mapping(load_yaml(folder / "spelling.yaml"), list, errors)
     aliases = _mapping(load_yaml(folder / "aliases.yaml"), str, errors)
     if errors:
@@ -215,6 +239,29 @@ def load_rules(folder: Path) -> LoadedRules:
             fix="fix the places named above; nothing was loaded.",
         )
     return LoadedRules(folder, settings, placed, spelling, aliases, digest.hexdigest())
+
+
+def expand(rule: Rule, affair: Affair) -> list[Rule]:
+    """A rule naming an affair, as the rules the authority table makes of it."""
+    expanded = []
+    for suffix, cues, route in routes_of(affair):
+        when = rule.when if cues is None else rule.when.model_copy(update={"words": list(cues)})
+        description = rule.description or rule.urusan
+        if cues is not None:
+            description = f"{description}: pemiliknya disebut dalam laporan"
+        elif suffix:
+            description = f"{description}: tanpa lokasi, ke pemilik urusan di pusat"
+        expanded.append(
+            rule.model_copy(
+                update={
+                    "id": rule.id + suffix,
+                    "when": when,
+                    "route": route,
+                    "description": description,
+                }
+            )
+        )
+    return expanded
 
 
 def _mapping(document: YamlDocument, kind: type, errors: list[str]) -> dict:

@@ -76,6 +76,51 @@ class ReportText:
         return normalize(self.raw)
 
 
+INFLECTED = "~"  # a rule word "~pungut" also matches memungut, dipungut, pungutan...
+_VOWELS = frozenset("aiueo")
+
+
+def _nasal(root: str, prefix: str) -> list[str]:
+    """meN-/peN- before ``root`` (``prefix`` is "me" or "pe"), and the spoken N- form:
+    pungut -> memungut / mungut, tolak -> menolak / nolak, kirim -> mengirim / ngirim."""
+    first = root[0]
+    if first in _VOWELS:
+        return [f"{prefix}ng{root}", f"ng{root}"]
+    if first == "k":
+        return [f"{prefix}ng{root[1:]}", f"ng{root[1:]}"]
+    if first in "gh":
+        return [f"{prefix}ng{root}"]
+    if first == "p":
+        return [f"{prefix}m{root[1:]}", f"m{root[1:]}"]
+    if first in "bfv":
+        return [f"{prefix}m{root}"]
+    if first == "t":
+        return [f"{prefix}n{root[1:]}", f"n{root[1:]}"]
+    if first in "dcjz":
+        return [f"{prefix}n{root}"]
+    if first == "s":
+        return [f"{prefix}ny{root[1:]}", f"ny{root[1:]}"]
+    return [f"{prefix}{root}"]  # l, m, n, r, w, y
+
+
+def inflections(root: str) -> list[str]:
+    """The affixed forms of an Indonesian root that reports use: meN-, di-, ter-, ber-,
+    diper-, memper-, peN-...-an, per-...-an, ke-...-an, -an, -kan, -i, -nya, and Jakarta's
+    -in. Not every form is a word; those that are not match nothing. Generated
+    once, when the rules compile, so matching them costs nothing more than the root."""
+    if len(root) < 3 or not root.isalpha():
+        return [root]
+    active = _nasal(root, "me")
+    stems = [root, f"di{root}", f"ter{root}", *active]
+    forms = [*stems, f"ber{root}", f"{root}an", f"per{root}an", f"ke{root}an"]
+    forms += [f"diper{root}", f"memper{root}", f"diper{root}kan", f"memper{root}kan"]
+    forms += [f"{n}an" for n in _nasal(root, "pe")[:1]]
+    for stem in stems:
+        forms += [f"{stem}kan", f"{stem}i", f"{stem}in", f"{stem}nya"]
+    forms += [f"{root}annya", f"di{root}kannya"]
+    return list(dict.fromkeys(forms))
+
+
 class WordCondition:
     """'Any of these words or phrases', as keys to look for in normalized text."""
 
@@ -83,9 +128,10 @@ class WordCondition:
         self.source = list(words)
         self.keys: dict[str, str] = {}  # key -> the rule word it spells
         for word in words:
-            for spelled in spelling.expand(words_of(word)):
-                if spelled:
-                    self.keys.setdefault(key_of(spelled), word)
+            for phrase in _forms(word):
+                for spelled in spelling.expand(phrase):
+                    if spelled:
+                        self.keys.setdefault(key_of(spelled), word)
 
     @property
     def empty(self) -> bool:
@@ -97,3 +143,13 @@ class WordCondition:
             if key in text.normalized:
                 return key.strip()
         return None
+
+
+def _forms(word: str) -> list[tuple[str, ...]]:
+    """A rule word's phrases: itself, or with "~" every inflection of its first word."""
+    if not word.startswith(INFLECTED):
+        return [words_of(word)]
+    phrase = words_of(word[len(INFLECTED) :])
+    if not phrase:
+        return []
+    return [(form, *phrase[1:]) for form in inflections(phrase[0])]

@@ -176,7 +176,8 @@ def test_re_routing_excludes_who_refused_and_escalates_instead_of_looping() -> N
         if decision.escalated:
             break
         chain.append(decision.handlers[0])
-    assert seen == ["pemkot-surabaya", "pemprov-jawa-timur", "kemen-pu", "admin-nasional"]
+    # the text names a provincial road: the province first, then whoever the rules name next
+    assert seen == ["pemprov-jawa-timur", "pemkot-surabaya", "kemen-pu", "admin-nasional"]
     assert decision.escalated and decision.excluded == chain
     assert "passed on 3 times" in decision.reason
 
@@ -238,8 +239,11 @@ def test_location_aliases_postal_codes_and_ambiguity() -> None:
     ambiguous = resolver.resolve({"address": "Kelurahan Sukajadi"})
     assert ambiguous.region_code is None and ambiguous.ambiguous
     assert "ambiguous" in ambiguous.note and "Kota Pekanbaru" in ambiguous.note
-    cut = resolver.resolve({"address": "Desa Sukamaju, Kab. Bogor"})
-    assert cut.region_code == "32.01" and cut.confidence == pytest.approx(0.6)
+    cut = resolver.resolve({"address": "Desa Sukamaju, Kab. Bogor"})  # several Sukamaju there
+    assert cut.region_code == "32.01" and cut.confidence == pytest.approx(0.9)
+    both = resolver.resolve({"address": "Bogor"})  # the kabupaten and the kota
+    assert both.region_code == "32" and both.confidence == pytest.approx(0.6)
+    assert "Kabupaten Bogor" in both.note and "Kota Bogor" in both.note
     given = resolver.resolve({"region_code": "35.78", "address": "Bandung"})
     assert given.region_code == "35.78" and given.source == "report"
 

