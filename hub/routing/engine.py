@@ -180,10 +180,13 @@ class Router:
         self._outcomes: dict[tuple, tuple] = {}  # (candidates..., region or None) -> outcome
         self._routes = [bool(p.rule.route) for p in self.rules]
         self._facts = [_RuleFacts.of(p) for p in self.rules]
-        self._regional = {  # rules whose targets depend on the report's region (pemda_*)
-            p.order
+        self._regional = {  # rules whose targets depend on the report's region (pemda_*,
+            p.order  # or an agency with offices in the regions)
             for p in self.rules
-            if RESOLVED_TARGETS.keys() & {*p.rule.route, *p.rule.copy_to}
+            if any(
+                t in RESOLVED_TARGETS or self.directory.has_units(t)
+                for t in (*p.rule.route, *p.rule.copy_to)
+            )
         }
 
     def warm_up(self) -> None:
@@ -293,8 +296,9 @@ class Router:
                     agency = agency or self.directory.regional_government(region_code, wanted)
                 if agency is not None:
                     found.append(agency.id)
-            else:
-                found.append(name)
+            else:  # a national agency's own office for the place, where it has one
+                unit = self.directory.unit_of(name, region_code)
+                found.append(unit.id if unit is not None else name)
         return found
 
     def _decide(
