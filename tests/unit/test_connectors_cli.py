@@ -108,3 +108,28 @@ def test_a_scaffolded_connector_is_discovered_and_passes_the_contract_kit(tmp_pa
             check=False,
             timeout=120,
         )
+
+
+def test_a_plugin_that_does_not_load_leaves_the_others_working(tmp_path: Path) -> None:
+    """A package registered under the entry-point group whose module is gone (uninstalled
+    half-way, a broken release) is left out with its error; the built-in ones still load."""
+    dist = tmp_path / "broken_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[lapor_hub.connectors]\nbroken-plugin = no_such_module_anywhere:Connector\n"
+    )
+    code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
+        "from hub.sdk.registry import available, get_connector\n"
+        "from hub.errors import ConnectorNotFound\n"
+        "assert 'lapor-json' in available()\n"
+        "try:\n    get_connector('broken-plugin')\nexcept ConnectorNotFound as e:\n"
+        "    print(e)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "does not load" in result.stdout and "no_such_module_anywhere" in result.stdout
+    assert "left out" in result.stderr
