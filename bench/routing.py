@@ -1,4 +1,5 @@
-"""Routing decisions per second on one core with 10, 1,000 and 10,000 rules.
+"""Routing decisions per second on one core with 10, 1,000 and 10,000 rules, beside a bare
+Aho-Corasick scan of the same texts, and the router's accuracy on the evaluation corpus.
 
 The rule sets are realistic in shape: the shipped rules (routing_rules/), then per-region
 rules of the kind agencies add (a kabupaten/kota routing a topic to its own office, a
@@ -7,8 +8,21 @@ validation and compilation as the real ones. The 10-rule set is the first ten sh
 Reports are the sample generator's (Indonesian text, 300 to 2,000 bytes) placed in random
 kabupaten/kota, so region-specific rules do apply. Each figure is the median of 5 rounds.
 
-The last line is the summary:
-    routing: per_s_at_1000=N ratio_10000_vs_10=R
+The reference, timed in the same rounds as the 1,000-rule router: a bare pyahocorasick
+scan (``ahocorasick.Automaton``) over the keys of those 1,000 rules' words and unless_words
+(spelled variants included: the key set the router's own scan holds), each report's title
+and body normalized by ``hub.routing.text.normalize`` and every match iterated. A decision
+does that scan's work and the rest of routing (region, fields, candidates, the outcome);
+ratio_vs_scan is the router's decisions/s over the scan's scans/s.
+
+Accuracy: the shipped rules on routing_eval/corpus/ (hub.routing.evaluate), the shares of
+its reports sent to the right agency, to the fallback though a handler existed, and to a
+wrong agency; cases=0 while the corpus has no reports. An invalid corpus stops the run
+first, with its errors.
+
+The last two lines are the summaries, accuracy first:
+    routing-accuracy: correct_pct=N fallback_pct=N wrong_agency_pct=N cases=N
+    routing: per_s_at_1000=N ratio_10000_vs_10=R ratio_vs_scan=R
 Usage: python bench/routing.py [--reports N] [--rounds N] [--python-scan]
 """
 
@@ -23,10 +37,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import ahocorasick
 import yaml
 
-from hub.routing import Router, default_rules_dir, load_directory, load_rules
+from hub.routing import Router, build_router, default_rules_dir, load_directory, load_rules
+from hub.routing.evaluate import default_corpus_dir, evaluate
 from hub.routing.scan import PythonScan, candidate_scan
+from hub.routing.text import normalize
 from hub.samples import sample_report
 
 TOPICS = [
@@ -94,6 +111,49 @@ def rule_set(size: int, folder: Path, scan=candidate_scan) -> Router:
     return router
 
 
+def bare_scan(router: Router) -> ahocorasick.Automaton:
+    """An automaton over the keys of ``router``'s words and unless_words (" jalan rusak ")."""
+    automaton = ahocorasick.Automaton()
+    for condition in (*router.words, *router.unless):
+        for key in condition.keys if condition else ():
+            automaton.add_word(key, key)
+    automaton.make_automaton()
+    return automaton
+
+
+def scans_per_s(automaton: ahocorasick.Automaton, reports: list[dict]) -> float:
+    """Reports' title and body normalized and scanned, every match iterated, per second."""
+    started = time.perf_counter()
+    for report in reports:
+        text = normalize(f"{report.get('title') or ''}\n{report.get('body') or ''}")
+        for _ in automaton.iter(text):
+            pass
+    return len(reports) / (time.perf_counter() - started)
+
+
+def accuracy_line() -> tuple[str, str]:
+    """What the shipped rules get right on the evaluation corpus: a line for people and
+    the summary line."""
+    corpus = default_corpus_dir()
+    evaluation = evaluate(build_router(default_rules_dir()), corpus)
+    summary = evaluation.summary()
+    levels = ", ".join(
+        f"{level} {row['correct_pct']}% of {row['cases']}"
+        for level, row in summary["by_level"].items()
+        if row["cases"]
+    )
+    said = (
+        f"accuracy on {summary['cases']} reports of {corpus} (rules {evaluation.rules_version}): "
+        f"{levels or 'no reports yet'}; copies correct {summary['copies_correct_pct']}%"
+    )
+    line = (
+        f"routing-accuracy: correct_pct={summary['correct_pct']} "
+        f"fallback_pct={summary['fallback_pct']} "
+        f"wrong_agency_pct={summary['wrong_agency_pct']} cases={summary['cases']}"
+    )
+    return said, line
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reports", type=int, default=20_000)
@@ -106,6 +166,9 @@ def main() -> None:
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {0})
+
+    # first, so an invalid corpus stops the run before minutes of timing
+    accuracy_said, accuracy = accuracy_line()
 
     directory = load_directory(default_rules_dir() / "directory")
     regions = [a.region for a in directory.agencies.values() if a.kind.value in ("city", "regency")]
@@ -125,6 +188,7 @@ def main() -> None:
     warm_up, *rounds = [fresh_reports() for _ in range(args.rounds + 1)]
 
     rates: dict[int, float] = {}
+    scan_rate = 0.0
     for size in (10, 1_000, 10_000):
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(shutil.copytree(default_rules_dir(), Path(tmp) / "routing_rules"))
@@ -133,20 +197,36 @@ def main() -> None:
             loaded = time.perf_counter() - started
             for report in warm_up:  # a running hub has decided reports before
                 router.decide(report)
-            runs = []
+            automaton = bare_scan(router) if size == 1_000 else None
+            if automaton is not None:
+                scans_per_s(automaton, warm_up)
+            runs, scans = [], []
             for reports in rounds:
                 started = time.perf_counter()
                 for report in reports:
                     router.decide(report)
                 runs.append(len(reports) / (time.perf_counter() - started))
+                if automaton is not None:  # the reference, in the same rounds
+                    scans.append(scans_per_s(automaton, reports))
             rates[size] = statistics.median(runs)
             outcomes = router.counts
             print(
                 f"{size:>6} rules: {rates[size]:>9,.0f} decisions/s, text scan {router.scan.name} "
                 f"(loaded and compiled in {loaded:.2f} s; outcomes {dict(outcomes)})"
             )
+            if automaton is not None:
+                scan_rate = statistics.median(scans)
+                print(
+                    f"        bare pyahocorasick scan of the same texts: {scan_rate:>9,.0f} "
+                    f"scans/s ({len(automaton):,} keys of these {size:,} rules)"
+                )
     ratio = rates[10_000] / rates[10]
-    print(f"routing: per_s_at_1000={rates[1_000]:.0f} ratio_10000_vs_10={ratio:.2f}")
+    print(accuracy_said)
+    print(accuracy)
+    print(
+        f"routing: per_s_at_1000={rates[1_000]:.0f} ratio_10000_vs_10={ratio:.2f} "
+        f"ratio_vs_scan={rates[1_000] / scan_rate:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli.common import RulesFolder, console, err_console
+from hub.cli.common import RulesFolder, console, err_console, kafka_bootstrap
 
 rules_app = typer.Typer(
     help="Routing rules and the agency directory in routing_rules/: check, explain, test.",
@@ -138,3 +138,276 @@ def rules_directory(rules: RulesFolder = None) -> None:  # type: ignore[assignme
     directory = load_directory(folder)
     kinds = Counter(a.kind.value for a in directory.agencies.values())
     console.print(f"wrote {path}: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+
+
+@rules_app.command("eval")
+def rules_eval(
+    corpus: Annotated[
+        Path | None,
+        typer.Option(help="The evaluation corpus folder (default: routing_eval/corpus/)."),
+    ] = None,
+    rules: RulesFolder = None,  # type: ignore[assignment]
+    misses: Annotated[
+        bool, typer.Option("--misses/--no-misses", help="List every report decided wrong.")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="The same as JSON.")] = False,
+    min_correct: Annotated[
+        float | None,
+        typer.Option("--min-correct", min=0, max=100, help="Exit 1 if fewer percent are correct."),
+    ] = None,
+) -> None:
+    """Score the router on the evaluation corpus: the share of reports sent to the right
+    agency (a unit counts for its agency), overall and per expected level, the share sent
+    to the fallback though a handler existed, the share sent to a wrong agency, copies, and
+    expected level against decided level. Agency ids the directory lacks are listed and
+    their reports counted as misses. Exits 2 on an invalid corpus."""
+    import json
+
+    from hub.routing import build_router
+    from hub.routing.evaluate import default_corpus_dir, evaluate
+
+    folder = corpus or default_corpus_dir()
+    router = build_router(_rules_folder(rules))
+    evaluation = evaluate(router, folder)
+    for problem in evaluation.corpus_errors:
+        err_console.print(f"[yellow]corpus error:[/] {problem}", highlight=False)
+    summary = evaluation.summary()
+    if as_json:
+        data = evaluation.to_json(misses)
+        console.print_json(json.dumps(data, ensure_ascii=False, default=str))
+    else:
+        _print_evaluation(evaluation, summary, misses)
+    if min_correct is not None and summary["correct_pct"] < min_correct:
+        err_console.print(
+            f"{summary['correct_pct']}% correct, under the {min_correct}% asked", highlight=False
+        )
+        raise typer.Exit(1)
+
+
+def _print_evaluation(evaluation, summary: dict, misses: bool) -> None:
+    cases = summary["cases"]
+    console.print(
+        f"rules {evaluation.rules_version}, corpus {evaluation.corpus}: {cases} reports",
+        highlight=False,
+    )
+    if not cases:
+        return
+    console.print(
+        f"[bold]correct[/] {summary['correct_pct']}% ({summary['correct']} of {cases})  "
+        f"[bold]to the fallback[/] {summary['fallback_pct']}%  "
+        f"[bold]wrong agency[/] {summary['wrong_agency_pct']}%  "
+        f"[bold]unknown agency id[/] {summary['unknown_agency']}  "
+        f"[bold]copies correct[/] {summary['copies_correct_pct']}%",
+        highlight=False,
+    )
+    levels = Table(title="per expected level")
+    for column in ("level", "reports", "correct", "correct %"):
+        levels.add_column(column, justify="left" if column == "level" else "right")
+    for level, row in summary["by_level"].items():
+        if row["cases"]:
+            levels.add_row(level, str(row["cases"]), str(row["correct"]), str(row["correct_pct"]))
+    console.print(levels)
+    decided = evaluation.decided_levels()
+    confusion = Table(title="expected level (rows) x decided level (columns)")
+    confusion.add_column("expected")
+    for level in decided:
+        confusion.add_column(level, justify="right")
+    for level, row in evaluation.confusion().items():
+        if row:
+            confusion.add_row(level, *(str(row.get(d, "")) for d in decided))
+    console.print(confusion)
+    if misses and evaluation.misses:
+        table = Table(title=f"{len(evaluation.misses)} misses")
+        for column in ("id", "expected", "decided", "reason", "location", "why"):
+            table.add_column(column, overflow="fold")
+        for miss in evaluation.misses:
+            expect, decision = miss.report.expect, miss.decision
+            table.add_row(
+                miss.report.name,
+                f"{', '.join(expect.to)} ({expect.level})",
+                f"{', '.join(decision.handlers)} ({miss.decided_level})",
+                miss.reason,
+                decision.location.note,
+                expect.why,
+            )
+        console.print(table)
+
+
+@rules_app.command("dry-run")
+def rules_dry_run(
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Reports written from this time: ISO 8601 (no zone = WIB) or a duration "
+            "back from now (7d, 24h, 30m). Default: all the topic keeps."
+        ),
+    ] = None,
+    rules: RulesFolder = None,  # type: ignore[assignment]
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            help="Compare with decisions re-made by these rules instead of the decisions "
+            "the reports got (default: those, and the checkout's rules where none is kept)."
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Re-decide at most this many reports.")
+    ] = None,
+    connector: Annotated[
+        str | None, typer.Option(help="Only reports that came in through this connector.")
+    ] = None,
+    examples: Annotated[int, typer.Option(min=0, help="Example hub ids per move.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="The same as JSON.")] = False,
+) -> None:
+    """What changed rules (--rules) would do to past reports: each report on lapor.reports
+    is re-decided and compared with the decision it got when routed (from lapor.routed),
+    grouped by old handlers -> new handlers. Reads with a consumer of its own that commits
+    nothing; nothing is written."""
+    import json
+
+    from hub.routing import build_router, default_rules_dir
+    from hub.routing.dryrun import dry_run, since_time
+
+    try:
+        since_at = since_time(since) if since else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--since") from exc
+    router = build_router(_rules_folder(rules))
+    baseline_folder = against or default_rules_dir()
+    bootstrap = kafka_bootstrap()
+    with _reading_progress(as_json) as progress:
+        past = _past_reports(bootstrap, since_at, limit, connector, progress)
+        result = dry_run(
+            past,
+            router,
+            lambda: build_router(baseline_folder),
+            stored=against is None,
+            examples=examples,
+        )
+    if as_json:
+        data = {
+            "since": since_at.isoformat() if since_at else None,
+            "rules": str(_rules_folder(rules)),
+            **result.to_json(),
+        }
+        console.print_json(json.dumps(data, ensure_ascii=False))
+        return
+    window = f"since {since_at:%Y-%m-%d %H:%M:%S} UTC" if since_at else "all kept"
+    compared = []
+    if result.against_stored:
+        compared.append(f"the decision it got when routed: {result.against_stored}")
+    if result.against_rules:
+        compared.append(
+            f"a decision re-made by rules {result.baseline_version} ({baseline_folder}): "
+            f"{result.against_rules}"
+        )
+    console.print(
+        f"re-decided {result.re_decided} reports from lapor.reports ({window}) with rules "
+        f"{result.rules_version} ({_rules_folder(rules)}); compared with "
+        + ("; ".join(compared) or "nothing"),
+        highlight=False,
+    )
+    console.print(
+        f"[bold]moved[/] {result.moved}  [bold]unchanged[/] {result.unchanged}  "
+        f"[bold]copies changed[/] {result.copies_changed}",
+        highlight=False,
+    )
+    if result.moves:
+        table = Table(title="where handlers would move")
+        for column in ("from", "to", "reports", "examples"):
+            table.add_column(
+                column, overflow="fold", justify="right" if column == "reports" else "left"
+            )
+        for move in result.by_count():
+            table.add_row(
+                ", ".join(move.old), ", ".join(move.new), str(move.count), " ".join(move.examples)
+            )
+        console.print(table)
+
+
+def _reading_progress(quiet: bool):
+    """Progress of the reads on stderr (stdout keeps the result), gone when done."""
+    from rich.progress import Progress
+
+    return Progress(console=err_console, transient=True, disable=quiet)
+
+
+def _past_reports(bootstrap, since_at, limit, connector, progress):
+    """(report, the RoutingDecision of its first routing or None) for each report on
+    lapor.reports written from ``since_at``, at most ``limit``, each hub id once. The
+    decisions come from lapor.routed, read from the same time (the route hop writes both in
+    one transaction) until every report's is found."""
+    from hub import topics
+    from hub.kafka import read_to_end
+    from hub.routing.dryrun import original
+    from hub.serialization import TopicSerializer, load_store, make_codec
+    from hub.settings import load_settings
+
+    settings = load_settings()
+    serializer = TopicSerializer(make_codec(settings, load_store(settings)))
+    since_ms = int(since_at.timestamp() * 1000) if since_at else None
+    reports: dict[bytes, dict] = {}
+    starts, total = _starts_since(bootstrap, topics.REPORTS, since_ms)
+    task = progress.add_task("reading lapor.reports", total=limit or total)
+    for msg in read_to_end(bootstrap, topics.REPORTS, starts=starts):
+        if not limit:
+            progress.advance(task)
+        key = msg.key() or b""
+        if key in reports or (since_ms is not None and msg.timestamp()[1] < since_ms):
+            continue
+        report = serializer.deserialize(topics.REPORTS, msg.value())
+        if connector and report["source"]["connector"] != connector:
+            continue
+        reports[key] = report
+        if limit:
+            progress.advance(task)
+            if len(reports) >= limit:
+                break
+    decisions: dict[bytes, dict] = {}
+    starts, total = _starts_since(bootstrap, topics.ROUTED, since_ms)
+    task = progress.add_task("reading lapor.routed", total=total)
+    if reports:
+        for msg in read_to_end(bootstrap, topics.ROUTED, starts=starts):
+            progress.advance(task)
+            key = msg.key() or b""
+            if key not in reports or key in decisions:
+                continue
+            decision = serializer.deserialize(topics.ROUTED, msg.value())["decision"]
+            if original(decision):
+                decisions[key] = decision
+                if len(decisions) == len(reports):
+                    break
+    task = progress.add_task("re-deciding", total=len(reports))
+    for key, report in reports.items():
+        progress.advance(task)
+        yield report, decisions.get(key)
+
+
+def _starts_since(bootstrap: str, topic: str, since_ms: int | None) -> tuple[dict[int, int], int]:
+    """Each partition's first offset written at ``since_ms`` or later (its end if none is),
+    and how many records lie from there to the end."""
+    import uuid
+
+    from confluent_kafka import TopicPartition
+
+    from hub.kafka import make_consumer, watermarks
+    from hub.topics import READER_GROUP
+
+    consumer = make_consumer(bootstrap, f"{READER_GROUP}-{uuid.uuid4().hex[:8]}")
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return {}, 0
+        starts, total = {}, 0
+        found = {}
+        if since_ms is not None:
+            asked = [TopicPartition(topic, n, since_ms) for n in metadata.partitions]
+            found = {tp.partition: tp.offset for tp in consumer.offsets_for_times(asked, 10)}
+        for number in metadata.partitions:
+            low, high = watermarks(consumer, TopicPartition(topic, number), 10)
+            offset = found.get(number, low) if since_ms is not None else low
+            starts[number] = high if offset < 0 else max(low, offset)
+            total += high - starts[number]
+        return starts, total
+    finally:
+        consumer.close()

@@ -30,6 +30,7 @@ from hub.yamlfile import load_yaml, validate
 Level = Literal["pusat", "provinsi", "kabupaten_kota"]
 LEVELS: tuple[Level, ...] = ("pusat", "provinsi", "kabupaten_kota")
 ROUTE_OF_LEVEL = {"provinsi": "pemda_provinsi", "kabupaten_kota": "pemda"}
+UNLOCATED = ".tanpa-lokasi"  # the suffix of the rule for reports without a place
 
 
 class Affair(BaseModel):
@@ -73,5 +74,5 @@ def routes_of(affair: Affair) -> list[tuple[str, StrList | None, list[str]]]:
         expanded.append(("", None, [affair.centre]))
     else:
         expanded.append(("", None, [ROUTE_OF_LEVEL[affair.owner]]))
-        expanded.append((".tanpa-lokasi", None, [affair.centre]))
+        expanded.append((UNLOCATED, None, [affair.centre]))
     return expanded

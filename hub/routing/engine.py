@@ -82,6 +82,7 @@ class _RuleFacts(NamedTuple):
     priority: Priority | None
     sla: int | None
     reason: str
+    unlocated: bool  # only for a report whose place is unknown, not ambiguous
 
     @classmethod
     def of(cls, placed: PlacedRule) -> _RuleFacts:
@@ -94,6 +95,7 @@ class _RuleFacts(NamedTuple):
             rule.priority,
             rule.sla_working_days,
             reason,
+            rule.unlocated,
         )
 
 
@@ -314,7 +316,7 @@ class Router:
         else:  # a first decision depends on the candidates, and on the region only when
             # one of them routes or copies to the report's own regional government
             regional = not self._regional.isdisjoint(candidates)
-            key = (*candidates, location.region_code if regional else None)
+            key = (*candidates, location.region_code if regional else None, location.ambiguous)
             outcome = self._outcomes.get(key)
             if outcome is None:
                 outcome = _keep(self._outcomes, key, self._outcome(candidates, location, [], 0))
@@ -347,8 +349,13 @@ class Router:
         facts = self._facts
         handler: int | None = None
         handlers: list[str] = []
+        unsure = location.region_code is None and location.ambiguous
+        triage = False
         for index in candidates:
             route = facts[index].route
+            if unsure and facts[index].unlocated:
+                triage = True  # the place is not unknown but ambiguous: a person decides
+                continue
             if route:
                 handlers = [a for a in self.targets(route, location) if a not in excluded]
                 if handlers:
@@ -378,7 +385,7 @@ class Router:
         elif handler is None:
             handlers = [self.directory.fallback]
             fallback = True
-            reason = UNMATCHED
+            reason = f"{UNMATCHED}: triage, {location.note}" if triage else UNMATCHED
         else:
             reason = facts[handler].reason
         copies = [c for c in dict.fromkeys(copies) if c not in handlers and c not in excluded]
@@ -466,6 +473,9 @@ class Router:
             spoiler = unless.matches(f.text)
             check(spoiler is None, "none of its unless_words", f"unless_words: found {spoiler!r}")
         targets: list[str] = []
+        location = f.location
+        if matched and placed.rule.unlocated and location.ambiguous and not location.region_code:
+            reasons.append("but the place is ambiguous, not unknown: triage decides")
         if matched and placed.rule.route:
             targets = self.targets(placed.rule.route, f.location)
             if not targets:

@@ -31,7 +31,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from hub.errors import RulesError
-from hub.routing.authority import Affair, load_authority, routes_of
+from hub.routing.authority import UNLOCATED, Affair, load_authority, routes_of
 from hub.routing.directory import REGION_CODE, StrList, as_list
 from hub.vocabulary import CHANNELS, KIND_NAMES
 from hub.yamlfile import YamlDocument, load_yaml, validate
@@ -126,6 +126,8 @@ class Rule(BaseModel):
     description: str | None = None
     when: When = When()
     urusan: str | None = None  # the affair it is about: routed by the authority table
+    # only where the report's place is unknown; an ambiguous place goes to triage instead
+    unlocated: bool = False
     route: StrList = []
     copy_to: StrList = Field(default=[], alias="copy")
     priority: Priority | None = None
@@ -244,12 +246,19 @@ def load_rules(folder: Path) -> LoadedRules:
 def expand(rule: Rule, affair: Affair) -> list[Rule]:
     """A rule naming an affair, as the rules the authority table makes of it."""
     expanded = []
+    named = [cue for cues in affair.cues.values() for cue in cues]
     for suffix, cues, route in routes_of(affair):
-        when = rule.when if cues is None else rule.when.model_copy(update={"words": list(cues)})
         description = rule.description or rule.urusan
-        if cues is not None:
+        if cues is not None:  # the report names the owner
+            when = rule.when.model_copy(update={"words": list(cues)})
             description = f"{description}: pemiliknya disebut dalam laporan"
-        elif suffix:
+        elif not suffix and named:  # the usual owner, unless the report names another
+            when = rule.when.model_copy(
+                update={"unless_words": [*(rule.when.unless_words or []), *named]}
+            )
+        else:
+            when = rule.when
+        if suffix == UNLOCATED:
             description = f"{description}: tanpa lokasi, ke pemilik urusan di pusat"
         expanded.append(
             rule.model_copy(
@@ -258,6 +267,7 @@ def expand(rule: Rule, affair: Affair) -> list[Rule]:
                     "when": when,
                     "route": route,
                     "description": description,
+                    "unlocated": suffix == UNLOCATED,
                 }
             )
         )

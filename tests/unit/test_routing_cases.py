@@ -40,7 +40,11 @@ def test_the_cases_cover_what_the_issue_asks() -> None:
 
 def first_match_by_hand(explanation: Explanation, excluded: list[str]) -> list[str]:
     """What rule order says, evaluating each rule on its own: the reference for the index."""
+    location = explanation.decision.location
+    unsure = location.region_code is None and location.ambiguous
     for verdict in explanation.verdicts:
+        if unsure and verdict.rule.rule.unlocated:
+            continue  # a rule for unknown places; an ambiguous one goes to triage
         if verdict.matched and verdict.rule.rule.route:
             targets = [t for t in verdict.targets if t not in excluded]
             if targets:

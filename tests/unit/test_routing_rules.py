@@ -176,8 +176,9 @@ def test_re_routing_excludes_who_refused_and_escalates_instead_of_looping() -> N
         if decision.escalated:
             break
         chain.append(decision.handlers[0])
-    # the text names a provincial road: the province first, then whoever the rules name next
-    assert seen == ["pemprov-jawa-timur", "pemkot-surabaya", "kemen-pu", "admin-nasional"]
+    # the text names a provincial road: the province first; when it refuses, the affair's
+    # owner at the centre, then the local government, then the national administrator
+    assert seen == ["pemprov-jawa-timur", "kemen-pu", "pemkot-surabaya", "admin-nasional"]
     assert decision.escalated and decision.excluded == chain
     assert "passed on 3 times" in decision.reason
 
