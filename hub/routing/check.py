@@ -6,7 +6,7 @@ from __future__ import annotations
 from hub.routing.directory import Directory
 from hub.routing.engine import Router
 from hub.routing.location import region_exists
-from hub.routing.rules import RESOLVED_TARGETS, PlacedRule, When
+from hub.routing.rules import NAMED_AGENCY, RESOLVED_TARGETS, PlacedRule, When
 from hub.routing.text import WordCondition
 
 
@@ -84,7 +84,11 @@ def _covers(earlier: When, later: When, router: Router, a: int, b: int) -> bool:
 
 def _shadowed(router: Router) -> list[str]:
     found = []
-    routing = [(i, p) for i, p in enumerate(router.rules) if p.rule.route]
+    routing = [  # the rules made from the directory come last on purpose
+        (i, p)
+        for i, p in enumerate(router.rules)
+        if p.rule.route and not p.rule.id.startswith(NAMED_AGENCY)
+    ]
     for position, (b, later) in enumerate(routing):
         for a, earlier in routing[:position]:
             resolves = any(t in RESOLVED_TARGETS for t in earlier.rule.route)

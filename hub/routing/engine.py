@@ -25,7 +25,14 @@ from typing import Any, NamedTuple
 from hub.routing.decision import OUTCOMES, UNMATCHED, Decision, Explanation, RuleVerdict
 from hub.routing.directory import Directory
 from hub.routing.location import LocationResolver, ResolvedLocation
-from hub.routing.rules import KINDS, RESOLVED_TARGETS, LoadedRules, PlacedRule, Priority
+from hub.routing.rules import (
+    KINDS,
+    RESOLVED_TARGETS,
+    LoadedRules,
+    PlacedRule,
+    Priority,
+    named_agency_rules,
+)
 from hub.routing.scan import ScanFactory, candidate_scan
 from hub.routing.text import ReportText, Spelling, WordCondition
 
@@ -135,7 +142,7 @@ class Router:
         self.directory = directory
         self.version = loaded.version
         self.max_transfers = loaded.settings.max_transfers
-        self.rules = loaded.rules
+        self.rules = [*loaded.rules, *named_agency_rules(directory, len(loaded.rules))]
         self.locations = LocationResolver(loaded.aliases)
         spelling = Spelling(loaded.spelling)
         self.words = [

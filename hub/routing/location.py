@@ -227,6 +227,7 @@ class LocationResolver:
     def _weigh(self, mentions: list[Mention]) -> _Weighed:
         weighed = _Weighed(defaultdict(float), {}, defaultdict(list), defaultdict(float), [], [])
         agreeing: dict[str, set[int]] = defaultdict(set)  # kab/kota -> mentions naming inside it
+        corroborating: dict[str, set[int]] = defaultdict(set)  # the same, said in passing
         for index, m in enumerate(mentions):
             if not self._usable(m):
                 continue
@@ -262,15 +263,14 @@ class LocationResolver:
                     _anchor(weighed, local, strength, f"{m.name!r} is only there")
             for local, weight in locals_named.items():
                 weighed.support[local] += weight
-                if strong_use:
-                    agreeing[local].add(index)
+                (agreeing if strong_use else corroborating)[local].add(index)
             if strong_use:
                 weighed.candidates += [r.code for r in m.regions]
             weighed.evidence.append(f"{m.name!r}" + (" (named as such)" if m.marked else ""))
         for local, named in agreeing.items():
             province = local[:2]
             weighed.support[local] += weighed.provinces.get(province, 0.0) / 2
-            if len(named) >= 2 or (
+            if len(named) + len(corroborating.get(local, ())) >= 2 or (
                 province in weighed.provinces and _unique_in(local, named, mentions)
             ):
                 _anchor(weighed, local, 0.8, "places named agree only there")

@@ -32,11 +32,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from hub.errors import RulesError
 from hub.routing.authority import UNLOCATED, Affair, load_authority, routes_of
-from hub.routing.directory import REGION_CODE, StrList, as_list
+from hub.routing.directory import REGION_CODE, AgencyKind, Directory, StrList, as_list
 from hub.vocabulary import CHANNELS, KIND_NAMES
 from hub.yamlfile import YamlDocument, load_yaml, validate
 
 KINDS = KIND_NAMES  # a rule may say pengaduan or COMPLAINT
+NATIONAL_KINDS = frozenset({AgencyKind.MINISTRY, AgencyKind.INSTITUTION})
 PROVINCE_GOVERNMENT = "pemda_provinsi"
 LOCAL_GOVERNMENT = "pemda_kabupaten_kota"
 NEAREST_GOVERNMENT = "pemda"  # the kabupaten/kota when known, else the province
@@ -272,6 +273,30 @@ def expand(rule: Rule, affair: Affair) -> list[Rule]:
             )
         )
     return expanded
+
+
+NAMED_AGENCY = "instansi-disebut."  # the id prefix of the rules made from the directory
+
+
+def named_agency_rules(directory: Directory, start: int) -> list[PlacedRule]:
+    """One rule per national agency, after every rule of the set: a report that names an
+    agency ("Kemensos", "BP Batam", "Bawaslu") and that no rule claims goes to it, not to
+    the fallback. Made from the directory's names and aliases, so a new agency needs no
+    rule to be reachable."""
+    placed = []
+    path = Path("directory/national.yaml")
+    for agency in directory.agencies.values():
+        if agency.kind not in NATIONAL_KINDS or agency.serves or agency.id == directory.fallback:
+            continue
+        words = list(dict.fromkeys([agency.name, *agency.aliases]))
+        rule = Rule(
+            id=NAMED_AGENCY + agency.id,
+            description=f"laporan yang menyebut {agency.name}",
+            when=When(words=words),
+            route=[agency.id],
+        )
+        placed.append(PlacedRule(start + len(placed), rule, path, None))
+    return placed
 
 
 def _mapping(document: YamlDocument, kind: type, errors: list[str]) -> dict:

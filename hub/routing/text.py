@@ -28,10 +28,11 @@ def words_of(text: str) -> tuple[str, ...]:
 
 
 def normalize(text: str) -> str:
-    """' lowercase words, punctuation as spaces ', cheaply: ASCII case folding on bytes,
-    which is what rule words (ASCII Indonesian) need."""
+    """' lowercase words, punctuation as spaces ', one space between words ("dr. Soetomo"
+    holds " dr soetomo "), cheaply: ASCII case folding on bytes, which is what rule words
+    (ASCII Indonesian) need."""
     folded = text.encode("utf-8", "replace").lower().translate(_TO_SPACES)
-    return " " + folded.decode("utf-8", "replace") + " "
+    return " " + b" ".join(folded.split()).decode("utf-8", "replace") + " "
 
 
 def key_of(words: tuple[str, ...]) -> str:

@@ -138,10 +138,19 @@ impl CandidateScan {
             }
         }
         if live.iter().any(|&(i, word)| word & self.texty[i] != 0) {
+            // one space between words however much punctuation and space separate them,
+            // so "dr. Soetomo" holds the key " dr soetomo " (hub.routing.text.normalize)
             let mut normalized = Vec::with_capacity(text.len() + 2);
             normalized.push(b' ');
-            normalized.extend(text.iter().map(|&b| self.table[b as usize]));
-            normalized.push(b' ');
+            for &b in text {
+                let c = self.table[b as usize];
+                if c != b' ' || normalized.last() != Some(&b' ') {
+                    normalized.push(c);
+                }
+            }
+            if normalized.last() != Some(&b' ') {
+                normalized.push(b' ');
+            }
             let mut satisfied: Vec<u64> = live.iter().map(|&(i, _)| self.no_words[i]).collect();
             let mut vetoed = vec![0u64; live.len()];
             for hit in self.automaton.find_overlapping_iter(&normalized) {
