@@ -123,6 +123,17 @@ class Mention:
         return self.marker is not None
 
 
+_HANDLE = re.compile(
+    r"[@#](humas)?(pemkot|pemkab|pemprov|kota|kab|polres|polresta|polda|dinkes|dishub|"
+    r"disdukcapil|satpolpp|bupati|walikota|gubernur)_?([a-z]{3,})",
+    re.IGNORECASE,
+)
+
+
+def _spell_handle(match: re.Match[str]) -> str:
+    return f" {match.group(2)} {match.group(3)} "
+
+
 def _words_before(text: str, start: int) -> list[str]:
     """The (at most two) words right before ``start``."""
     return text[max(0, start - 40) : start].split()[-2:]
@@ -224,7 +235,10 @@ class Gazetteer:
         """Every place named in ``text``, leftmost-longest (a name inside a longer one is
         dropped), streets dropped. ``broad_only``: only provinces, kabupaten/kota and names
         marked as places, which is all a report with a region code is checked against."""
-        normalized = normalize(text[:MAX_TEXT_CHARS])
+        text = text[:MAX_TEXT_CHARS]
+        if "@" in text or "#" in text:  # @pemkotambon, #PemkabBogor: "pemkot ambon"
+            text = f"{text} {_HANDLE.sub(_spell_handle, text)}"
+        normalized = normalize(text)
         spans = sorted(  # leftmost, then longest; end is the trailing space's index
             (end - len(key), -end, key) for end, key in self._automaton.iter(normalized)
         )

@@ -257,6 +257,8 @@ class LocationResolver:
                     strength = 0.8
                 elif m.after_locative and any(r.level == 3 for r in m.regions):
                     strength = 0.75
+                elif len(m.name) >= 6 and any(r.level == 3 for r in m.regions):
+                    strength = 0.7  # a kecamatan's own name, found nowhere else ("Pasarwajo")
                 else:
                     strength = 0.0
                 if strength:
