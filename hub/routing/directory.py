@@ -32,10 +32,6 @@ from hub.yamlfile import load_yaml, validate
 REGION_CODE = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
 
 
-# provinces whose kota/kabupaten are administrative, without a government of their own
-ADMINISTRATIVE_PROVINCES = frozenset({"31"})
-
-
 def as_list(value: Any) -> Any:
     """Let YAML authors write one value where a list is expected."""
     return [value] if isinstance(value, str | int) else value
@@ -257,15 +253,14 @@ class Directory:
 
     def regional_government(self, region_code: str | None, level: int) -> Agency | None:
         """The government of the report's region at ``level`` (1 province, 2 kab/kota).
-        Jakarta's kota and kabupaten administrasi are not autonomous (UU 2/2024 tentang
-        Provinsi Daerah Khusus Jakarta): there the province is the kabupaten/kota level too."""
+        Jakarta's kota and kabupaten administrasi are not autonomous (UU 2/2024) but handle
+        their area's services; the province's own services reach it through its names
+        (Transjakarta, KJP, PAM Jaya are place aliases of the province)."""
         if not region_code:
             return None
         parts = region_code.split(".")
         if len(parts) < level:
             return None
-        if level == 2 and parts[0] in ADMINISTRATIVE_PROVINCES:
-            level = 1
         return self.by_region.get(".".join(parts[:level]))
 
     def parents(self, agency_id: str) -> list[str]:

@@ -276,6 +276,9 @@ def expand(rule: Rule, affair: Affair) -> list[Rule]:
 
 
 NAMED_AGENCY = "instansi-disebut."  # the id prefix of the rules made from the directory
+# agencies' short names that are also everyday words of reports: "bkn" is "bukan" in SMS,
+# "ma" a particle, "ori" slang for original, "bi" an aunt
+EVERYDAY_WORDS = frozenset({"bkn", "ma", "bi", "ky", "ori"})
 
 
 def named_agency_rules(directory: Directory, start: int) -> list[PlacedRule]:
@@ -288,7 +291,8 @@ def named_agency_rules(directory: Directory, start: int) -> list[PlacedRule]:
     for agency in directory.agencies.values():
         if agency.kind not in NATIONAL_KINDS or agency.serves or agency.id == directory.fallback:
             continue
-        words = list(dict.fromkeys([agency.name, *agency.aliases]))
+        names = [agency.name, *(a for a in agency.aliases if a.casefold() not in EVERYDAY_WORDS)]
+        words = list(dict.fromkeys(names))
         rule = Rule(
             id=NAMED_AGENCY + agency.id,
             description=f"laporan yang menyebut {agency.name}",

@@ -75,10 +75,14 @@ def test_everyday_words_are_not_places() -> None:
 
 def test_a_code_contradicted_by_the_report_gives_way_and_both_are_said() -> None:
     resolved = RESOLVER.resolve(
-        {"region_code": "32.75"}, "", "jalan rusak di Kec. Cibinong Kabupaten Bogor"
+        {"region_code": "32.75", "address": "Kec. Cibinong, Kabupaten Bogor"}, "", "jalan rusak"
     )
     assert resolved.region_code.startswith("32.01")
     assert "32.75" in resolved.note and "contradicts" in resolved.note
+    # a province code is narrowed by the body; a kabupaten/kota code is not second-guessed
+    # from the body (the reporter may write where they live)
+    assert where(code="32", text="jalan rusak di Kec. Cibinong Kabupaten Bogor") == "32.01.01"
+    assert where(code="32.75", text="jalan rusak di Kec. Cibinong Kabupaten Bogor") == "32.75"
     # a code the text agrees with, or says nothing against, is kept
     assert where(code="32.01", text="jalan rusak di Cibinong") == "32.01"
     assert where(code="35.78", text="sampah menumpuk di pasar") == "35.78"
