@@ -64,21 +64,14 @@ COMMON_WORD_PLACES = frozenset(
         "lingga",
         "aru",
         "seram",
-        "agam",
         "bone",
         "muna",
         "sigi",
-        "alor",
-        "ende",
-        "poso",
         "kota baru",
         "empat lawang",
-        "solok",
-        "kendal",
-        "siak",
-        "tuban",
-        "subang",
         "kuningan",
+        "batu bara",
+        "batubara",
     )
 )
 LOCATIVE_WORDS = frozenset(
@@ -124,8 +117,9 @@ class Mention:
 
 
 _HANDLE = re.compile(
-    r"[@#](humas)?(pemkot|pemkab|pemprov|kota|kab|polres|polresta|polda|dinkes|dishub|"
-    r"disdukcapil|satpolpp|bupati|walikota|gubernur)_?([a-z]{3,})",
+    r"[@#](humas|info)?(pemkot|pemkab|pemprov|kota|kab|polres|polresta|polda|dinkes|dishub|"
+    r"disdukcapil|satpolpp|bupati|walikota|gubernur|bawaslu|kpu|dinsos|disdik|bpbd|bapenda|"
+    r"dlh|pdam|diskominfo|rsud|bbws)_?([a-z]{3,})",
     re.IGNORECASE,
 )
 

@@ -232,8 +232,8 @@ class LocationResolver:
         if mention.in_address:
             return True
         broad = mention.regions[0].level <= 2 if mention.regions else False
-        if mention.marked:
-            return broad or mention.name not in self._common
+        if mention.marked:  # a common word after "kelurahan" only ever corroborates
+            return True
         if broad:
             return mention.name not in COMMON_WORD_PLACES or mention.after_locative
         return mention.name not in self._common and len(mention.name) >= 4
@@ -245,7 +245,11 @@ class LocationResolver:
         for index, m in enumerate(mentions):
             if not self._usable(m):
                 continue
-            strong_use = m.marked or m.in_address or m.after_locative
+            strong_use = (
+                m.in_address
+                or m.after_locative
+                or (m.marked and (m.regions[0].level <= 2 or m.name not in self._common))
+            )
             locals_named: dict[str, float] = {}
             for region in m.regions:
                 if region.level == 1:
@@ -265,7 +269,7 @@ class LocationResolver:
                 continue
             if len(locals_named) == 1:
                 (local,) = locals_named
-                if m.marked:
+                if m.marked and strong_use:
                     strength = 0.9 if m.in_address else 0.85
                 elif m.in_address:
                     strength = 0.8

@@ -291,7 +291,10 @@ def named_agency_rules(directory: Directory, start: int) -> list[PlacedRule]:
     for agency in directory.agencies.values():
         if agency.kind not in NATIONAL_KINDS or agency.serves or agency.id == directory.fallback:
             continue
-        names = [agency.name, *(a for a in agency.aliases if a.casefold() not in EVERYDAY_WORDS)]
+        # "Kementerian Ekonomi Kreatif/Badan Ekonomi Kreatif": each part is a name
+        parts = [p.split("(")[0].strip() for p in agency.name.split("/")]
+        aliases = [a for a in agency.aliases if a.casefold() not in EVERYDAY_WORDS]
+        names = [*parts, *aliases]
         words = list(dict.fromkeys(names))
         rule = Rule(
             id=NAMED_AGENCY + agency.id,

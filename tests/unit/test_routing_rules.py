@@ -160,7 +160,7 @@ def test_unmatched_reports_go_to_the_fallback_and_are_counted() -> None:
         return REGISTRY.get_sample_value("lapor_routing_decisions_total", {"outcome": "unmatched"})
 
     before = scraped()
-    decision = ROUTER.decide(report("Tetangga memelihara burung berisik.", "35.78"))
+    decision = ROUTER.decide(report("Tetangga memelihara burung berisik.", None))
     assert decision.handlers == ["admin-nasional"] and decision.fallback
     assert decision.reason == "unmatched"
     assert scraped() == before + 1
