@@ -183,7 +183,12 @@ def main() -> None:
         for _ in range(args.reports):
             report = sample_report(rng)
             code = rng.choice(regions)  # the address says the same place, as an app's would
-            report["location"] = {**report["location"], "region_code": code, "address": names[code]}
+            report["location"] = {
+                **report["location"],
+                "region_code": code,
+                "address": names[code],
+                "postal_code": None,  # the sample's belongs to the place it was written for
+            }
             reports.append(report)
         return reports
 

@@ -92,6 +92,30 @@ LOCATIVE_WORDS = frozenset(
         "se",
     )
 )
+# words of every sentence that the root-word list leaves out, some of them desa names too
+FUNCTION_WORDS = frozenset(
+    (
+        "namun",
+        "tetapi",
+        "tapi",
+        "karena",
+        "sehingga",
+        "kemudian",
+        "bahkan",
+        "supaya",
+        "hingga",
+        "sampai",
+        "sejak",
+        "masih",
+        "sudah",
+        "belum",
+        "juga",
+        "saja",
+        "lagi",
+        "pula",
+        "agar",
+    )
+)
 MAX_TEXT_CHARS = 20_000  # of a title or body read for places; reports are shorter
 
 
@@ -129,8 +153,34 @@ def _spell_handle(match: re.Match[str]) -> str:
 
 
 def _words_before(text: str, start: int) -> list[str]:
-    """The (at most two) words right before ``start``."""
-    return text[max(0, start - 40) : start].split()[-2:]
+    """The (at most four) words right before ``start``."""
+    return text[max(0, start - 48) : start].split()[-4:]
+
+
+HOME_WORDS = (
+    ("tinggal", "di"),
+    ("rumah", "di"),
+    ("dari", "rumah"),
+    ("tinggal",),
+    ("domisili",),
+    ("berdomisili",),
+    ("domisili", "di"),
+    ("berdomisili", "di"),
+    ("ktp",),
+)
+
+
+_HOME_WORD_SET = frozenset(word for cue in HOME_WORDS for word in cue)
+
+
+def _home(before: list[str]) -> bool:
+    """Whether the words before a place say it is where the reporter lives ("saya tinggal
+    di Bandung"), not where the problem is."""
+    if _HOME_WORD_SET.isdisjoint(before):
+        return False
+    while before and before[-1] in LEVEL_MARKERS:  # "tinggal di Kabupaten Bogor"
+        before = before[:-1]
+    return any(tuple(before[-len(cue) :]) == cue for cue in HOME_WORDS)
 
 
 def _not_a_name(key: str) -> bool:
@@ -200,6 +250,71 @@ class Gazetteer:
         for key in self.regions:
             self._automaton.add_word(f" {key} ", key)
         self._automaton.make_automaton()
+        # provinces, kabupaten/kota and the words that mark a kecamatan or desa: all a
+        # report with a region code is checked against, in a few microseconds
+        self._broad_automaton = ahocorasick.Automaton()
+        for key, narrow in self._narrow.items():
+            if not narrow:
+                self._broad_automaton.add_word(f" {key} ", key)
+        for word, (level, _) in LEVEL_MARKERS.items():
+            if level > 2:
+                self._broad_automaton.add_word(f" {word} ", word)
+        self._broad_automaton.make_automaton()
+
+    def find_broad(self, text: str, in_address: bool = False) -> list[Mention]:
+        """The provinces and kabupaten/kota ``text`` names, and the kecamatan and desa it
+        names as such ("Kec. Cikajang", "Desa Medaeng"): a report's region code is checked
+        against these only. Linear in the text and cheap: few names match."""
+        text = text[:MAX_TEXT_CHARS]
+        if "@" in text or "#" in text:
+            text = f"{text} {_HANDLE.sub(_spell_handle, text)}"
+        normalized = normalize(text)
+        mentions = []
+        for end, key in self._broad_automaton.iter(normalized):
+            start = end - len(key)
+            before = _words_before(normalized, start)
+            if _home(before):
+                continue
+            marker = LEVEL_MARKERS.get(key)
+            if marker is not None and key not in self.regions:  # "kec" + the name after it
+                found = self._named_after(normalized, end + 1, marker)
+                if found is not None and found[0] not in common_words():
+                    mentions.append(Mention(*found, in_address))
+                continue
+            previous = before[-1] if before else ""
+            if previous in STREET_WORDS or LEVEL_MARKERS.get(previous, (2, None))[0] > 2:
+                continue
+            marked = LEVEL_MARKERS.get(previous)
+            regions = [
+                r
+                for r in self._broad[key]
+                if marked is None or marked[1] is None or r.kind == marked[1] or r.level == 1
+            ] or self._broad[key]
+            mentions.append(
+                Mention(
+                    key,
+                    start,
+                    tuple(regions),
+                    2 if marked else None,
+                    in_address,
+                    previous in LOCATIVE_WORDS,
+                )
+            )
+        return mentions
+
+    def _named_after(
+        self, normalized: str, at: int, marker: tuple[int, str | None]
+    ) -> tuple[str, int, tuple[Region, ...], int] | None:
+        """The longest name of the marker's level in the (at most four) words from ``at``."""
+        words = normalized[at : at + 80].split()[:4]
+        level, kind = marker
+        for size in range(len(words), 0, -1):
+            name = " ".join(words[:size])
+            regions = [r for r in self.regions.get(name, ()) if r.level == level]
+            if regions:
+                fitting = [r for r in regions if kind is None or r.kind == kind] or regions
+                return name, at, tuple(fitting), level
+        return None
 
     def _add(self, name: str, region: Region) -> None:
         for key in _spellings(name):
@@ -243,6 +358,8 @@ class Gazetteer:
                 continue
             regions = self.regions[key]
             before = _words_before(normalized, start)
+            if _home(before):
+                continue
             previous = before[-1] if before else ""
             marker = LEVEL_MARKERS.get(previous)
             if broad_only and marker is None:
@@ -251,7 +368,7 @@ class Gazetteer:
                 regions = self._broad[key]
             taken_until = -negative_end
             if previous in STREET_WORDS or (
-                previous in STREET_CONTINUATIONS and before[0] in STREET_WORDS
+                previous in STREET_CONTINUATIONS and len(before) > 1 and before[-2] in STREET_WORDS
             ):
                 continue
             if marker is not None:
@@ -311,7 +428,7 @@ def _common_words() -> frozenset[str]:
     except ImportError:
         return frozenset()
     path = Path(Sastrawi.__file__).parent / "Stemmer" / "data" / "kata-dasar.txt"
-    return frozenset(path.read_text(encoding="utf-8").split())
+    return frozenset(path.read_text(encoding="utf-8").split()) | FUNCTION_WORDS
 
 
 def codes_of(mentions: Iterable[Mention]) -> set[str]:

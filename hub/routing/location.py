@@ -11,12 +11,14 @@ nothing else is as well supported. Never a silent guess:
 - two kabupaten/kota equally supported ("Bogor": the kabupaten and the kota) give the
   province both lie in, and the decision names them;
 - places that share no province give no region, and the decision lists the candidates;
-- a kabupaten/kota code the report came with is kept unless its own address names, without
-  doubt, a kabupaten/kota elsewhere (the reporter's home region sent by an app while the
-  report is about another place); the decision then says both. A province code is narrowed
-  by the places the address, title and body name. (The title and body are not read for a
-  report that has a kabupaten/kota code: on the evaluation corpus reading them changed no
-  decision, and it would cost more than the rest of deciding.)
+- a code the report came with is kept unless the report names, without doubt, a
+  kabupaten/kota elsewhere (an app sending the reporter's home region while the report is
+  about another place: "jalan desa di Kecamatan Cikajang, Garut ... saya tinggal di
+  Bandung"); the decision then says both. A place after "tinggal di", "rumah di",
+  "domisili" is the reporter's home and is not read as where the problem is. A report with
+  a kabupaten/kota code is checked against broad names and places named as such only
+  (gazetteer.find_broad): reading every village name of every report with a code would
+  cost more than the rest of deciding.
 
 The decision's note carries the evidence and the confidence.
 """
@@ -120,7 +122,6 @@ class LocationResolver:
         self._gazetteer: Gazetteer | None = None
         self._common = common_words()
         self._addresses: dict[tuple[str, bool], tuple[Mention, ...]] = {}
-        self._coded: dict[tuple, ResolvedLocation] = {}
 
     @property
     def places(self) -> Gazetteer:
@@ -137,25 +138,34 @@ class LocationResolver:
         confidence = float(location.get("region_confidence") or 1.0)
         given, note = _given_code(raw_code) if isinstance(raw_code, str) else self._given(raw_code)
         if given is not None and "." in given:
-            # a kabupaten/kota code (or deeper) stands unless the address contradicts it;
-            # both repeat, so each pair is weighed once
-            key = (given, note, address, confidence)
-            found = self._coded.get(key)
-            if found is None:
-                found = self._weighed(given, note, address, confidence, "", "")
-                if len(self._coded) < ADDRESSES_KEPT:
-                    self._coded[key] = found
-            return found
+            # a kabupaten/kota code (or deeper) is checked against the broad names and the
+            # places named as such; most reports agree with their code, cheaply
+            mentions = list(self._in_address(address, True)) if address.strip() else []
+            if title or body:
+                mentions += self.places.find_broad(f"{title}\n{body}")
+            if all(_agrees(m, given) for m in mentions):
+                return ResolvedLocation(
+                    given, confidence, "report", note or f"region code {given} given by the source"
+                )
+            return self._weighed(given, note, address, confidence, title, body, mentions)
         return self._weighed(given, note, address, confidence, title, body)
 
     def _weighed(
-        self, given: str | None, note: str, address: str, confidence: float, title: str, body: str
+        self,
+        given: str | None,
+        note: str,
+        address: str,
+        confidence: float,
+        title: str,
+        body: str,
+        mentions: list[Mention] | None = None,
     ) -> ResolvedLocation:
-        broad_only = given is not None and "." in given
-        mentions = list(self._in_address(address, broad_only)) if address.strip() else []
-        for text in (title, body):
-            if text:
-                mentions += self.places.find(text, broad_only=broad_only)
+        broad_only = mentions is not None
+        if mentions is None:
+            mentions = list(self._in_address(address, False)) if address.strip() else []
+            for text in (title, body):
+                if text:
+                    mentions += self.places.find(text)
         given_note = note or f"region code {given} given by the source"
         agreeing = given is not None and all(_agrees(m, given) for m in mentions)
         if agreeing and (broad_only or not mentions):  # the usual case, cheaply

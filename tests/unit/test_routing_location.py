@@ -79,10 +79,14 @@ def test_a_code_contradicted_by_the_report_gives_way_and_both_are_said() -> None
     )
     assert resolved.region_code.startswith("32.01")
     assert "32.75" in resolved.note and "contradicts" in resolved.note
-    # a province code is narrowed by the body; a kabupaten/kota code is not second-guessed
-    # from the body (the reporter may write where they live)
+    # the body too: an app sent the reporter's home, the report is about another place
     assert where(code="32", text="jalan rusak di Kec. Cibinong Kabupaten Bogor") == "32.01.01"
-    assert where(code="32.75", text="jalan rusak di Kec. Cibinong Kabupaten Bogor") == "32.75"
+    trap = "jalan desa di Kecamatan Cikajang, Garut hancur. Saya tinggal di Bandung."
+    assert where(code="3273", address="Jl. Dago, Kota Bandung", text=trap).startswith("32.05")
+    # where the reporter lives is not where the problem is
+    assert where(code="32.75", text="Saya tinggal di Kabupaten Bogor, jalan depan rumah rusak") == (
+        "32.75"
+    )
     # a code the text agrees with, or says nothing against, is kept
     assert where(code="32.01", text="jalan rusak di Cibinong") == "32.01"
     assert where(code="35.78", text="sampah menumpuk di pasar") == "35.78"
