@@ -117,6 +117,9 @@ FUNCTION_WORDS = frozenset(
     )
 )
 MAX_TEXT_CHARS = 20_000  # of a title or body read for places; reports are shorter
+# places read from one text: a real report names a handful; a text that is a list of
+# thousands of place names must not make deciding one report take seconds
+MAX_MENTIONS = 48
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +283,8 @@ class Gazetteer:
                 found = self._named_after(normalized, end + 1, marker)
                 if found is not None and found[0] not in common_words():
                     mentions.append(Mention(*found, in_address))
+                if len(mentions) >= MAX_MENTIONS:
+                    break
                 continue
             previous = before[-1] if before else ""
             if previous in STREET_WORDS or LEVEL_MARKERS.get(previous, (2, None))[0] > 2:
@@ -300,6 +305,8 @@ class Gazetteer:
                     previous in LOCATIVE_WORDS,
                 )
             )
+            if len(mentions) >= MAX_MENTIONS:
+                break
         return mentions
 
     def _named_after(
@@ -392,6 +399,8 @@ class Gazetteer:
                     previous in LOCATIVE_WORDS,
                 )
             )
+            if len(mentions) >= MAX_MENTIONS:
+                break
         return mentions
 
     def name_of(self, code: str) -> str:

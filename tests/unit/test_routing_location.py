@@ -107,3 +107,14 @@ def test_inflected_forms_match_their_root() -> None:
     assert condition.matches(ReportText("kami dimintai uang oleh oknum")) == "dimintai uang"
     assert condition.matches(ReportText("harga pungut?")) == "pungut"
     assert condition.matches(ReportText("permintaan informasi anggaran")) is None
+
+
+def test_a_text_listing_thousands_of_places_is_read_in_bounded_work() -> None:
+    """A hostile report of 20,000 characters of place names must not make one decision
+    cost seconds: the places read per text are capped."""
+    from hub.routing.gazetteer import MAX_MENTIONS
+
+    listing = "desa sukamaju kec sukasari kab bogor kota malang kelurahan sukajadi " * 400
+    assert len(RESOLVER.places.find(listing)) <= MAX_MENTIONS
+    assert len(RESOLVER.places.find_broad(listing)) <= MAX_MENTIONS
+    assert RESOLVER.resolve({"address": listing}, "", listing).note  # decides, with a reason
