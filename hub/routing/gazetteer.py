@@ -78,18 +78,15 @@ LOCATIVE_WORDS = frozenset(
     (
         "di",
         "ke",
-        "dari",
         "daerah",
         "wilayah",
         "sekitar",
-        "warga",
         "kawasan",
         "area",
         "dekat",
         "dlm",
         "dalam",
         "seluruh",
-        "se",
     )
 )
 # words of every sentence that the root-word list leaves out, some of them desa names too
@@ -137,6 +134,7 @@ class Mention:
     marker: int | None  # the level its marker word says, if any
     in_address: bool
     after_locative: bool = False
+    home: bool = False  # where the reporter lives or comes from ("tinggal di", "dari")
 
     @property
     def marked(self) -> bool:
@@ -161,6 +159,11 @@ def _words_before(text: str, start: int) -> list[str]:
 
 
 HOME_WORDS = (
+    ("dari",),
+    ("warga",),
+    ("asal",),
+    ("asli",),
+    ("orang",),
     ("tinggal", "di"),
     ("rumah", "di"),
     ("dari", "rumah"),
@@ -276,13 +279,12 @@ class Gazetteer:
         for end, key in self._broad_automaton.iter(normalized):
             start = end - len(key)
             before = _words_before(normalized, start)
-            if _home(before):
-                continue
+            home = _home(before)
             marker = LEVEL_MARKERS.get(key)
             if marker is not None and key not in self.regions:  # "kec" + the name after it
                 found = self._named_after(normalized, end + 1, marker)
                 if found is not None and found[0] not in common_words():
-                    mentions.append(Mention(*found, in_address))
+                    mentions.append(Mention(*found, in_address, False, home))
                 if len(mentions) >= MAX_MENTIONS:
                     break
                 continue
@@ -303,6 +305,7 @@ class Gazetteer:
                     2 if marked else None,
                     in_address,
                     previous in LOCATIVE_WORDS,
+                    home,
                 )
             )
             if len(mentions) >= MAX_MENTIONS:
@@ -335,7 +338,8 @@ class Gazetteer:
         for alias, official in aliases.items():
             words = " ".join(normalize(official).split())
             words = re.sub(r"^(kabupaten|kota)( administrasi)? ", "", words)
-            kind = "kota" if official.lower().startswith("kota") else None
+            lowered = official.lower()
+            kind = next((k for k in ("kota", "kabupaten") if lowered.startswith(k)), None)
             targets = [
                 r
                 for r in self.regions.get(words, [])
@@ -365,8 +369,7 @@ class Gazetteer:
                 continue
             regions = self.regions[key]
             before = _words_before(normalized, start)
-            if _home(before):
-                continue
+            home = _home(before)
             previous = before[-1] if before else ""
             marker = LEVEL_MARKERS.get(previous)
             if broad_only and marker is None:
@@ -397,6 +400,7 @@ class Gazetteer:
                     marker[0] if marker else None,
                     in_address,
                     previous in LOCATIVE_WORDS,
+                    home,
                 )
             )
             if len(mentions) >= MAX_MENTIONS:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -132,18 +132,23 @@ class LocationResolver:
     def resolve(
         self, location: dict[str, Any], title: str = "", body: str = ""
     ) -> ResolvedLocation:
+        if not isinstance(location, dict):
+            location = {}
+        title = title if isinstance(title, str) else ""
+        body = body if isinstance(body, str) else ""
         raw_code = location.get("region_code")
-        address = " ".join(p for p in (location.get("address"), location.get("postal_code")) if p)
-        address = address[:MAX_ADDRESS_CHARS]
-        confidence = float(location.get("region_confidence") or 1.0)
-        given, note = _given_code(raw_code) if isinstance(raw_code, str) else self._given(raw_code)
+        parts = (location.get("address"), location.get("postal_code"))
+        address = " ".join(p for p in parts if isinstance(p, str) and p)[:MAX_ADDRESS_CHARS]
+        confidence = _confidence(location.get("region_confidence"))
+        cached = isinstance(raw_code, str) and len(raw_code) <= 32
+        given, note = _given_code(raw_code) if cached else self._given(raw_code)
         if given is not None and "." in given:
             # a kabupaten/kota code (or deeper) is checked against the broad names and the
             # places named as such; most reports agree with their code, cheaply
             mentions = list(self._in_address(address, True)) if address.strip() else []
             if title or body:
                 mentions += self.places.find_broad(f"{title}\n{body}")
-            if all(_agrees(m, given) for m in mentions):
+            if all(m.home or _agrees(m, given) for m in mentions):
                 return ResolvedLocation(
                     given, confidence, "report", note or f"region code {given} given by the source"
                 )
@@ -167,7 +172,7 @@ class LocationResolver:
                 if text:
                     mentions += self.places.find(text)
         given_note = note or f"region code {given} given by the source"
-        agreeing = given is not None and all(_agrees(m, given) for m in mentions)
+        agreeing = given is not None and all(m.home or _agrees(m, given) for m in mentions)
         if agreeing and (broad_only or not mentions):  # the usual case, cheaply
             return ResolvedLocation(given, confidence, "report", given_note)
         found = self._from_mentions(mentions, address)
@@ -201,7 +206,7 @@ class LocationResolver:
             return None, ""
         code = dotted(raw)
         if code is None:
-            return None, f"the source's region code {raw!r} is not a Kemendagri code; "
+            return None, f"the source's region code {str(raw)[:40]!r} is not a Kemendagri code; "
         if region_exists(code):
             return code, ""
         parts = code.split(".")
@@ -252,32 +257,42 @@ class LocationResolver:
         weighed = _Weighed(defaultdict(float), {}, defaultdict(list), defaultdict(float), [], [])
         agreeing: dict[str, set[int]] = defaultdict(set)  # kab/kota -> mentions naming inside it
         corroborating: dict[str, set[int]] = defaultdict(set)  # the same, said in passing
+        # an address naming the place the report says the reporter lives in is their home
+        home_places = {_local(r.code) for m in mentions if m.home for r in m.regions}
         for index, m in enumerate(mentions):
             if not self._usable(m):
                 continue
-            strong_use = (
+            if m.in_address and home_places and {_local(r.code) for r in m.regions} <= home_places:
+                m = replace(m, home=True)
+            strong_use = not m.home and (
                 m.in_address
                 or m.after_locative
                 or (m.marked and (m.regions[0].level <= 2 or m.name not in self._common))
             )
+            everyday = m.name in self._common  # "padang", "medan", "kudus", "solo"
             locals_named: dict[str, float] = {}
             for region in m.regions:
                 if region.level == 1:
                     weighed.provinces[region.code] = max(weighed.provinces[region.code], 2.0)
                     continue
-                weight = {2: 4.0 if m.marked else 3.0, 3: 2.0 if m.marked else 1.0}.get(
-                    region.level, 1.5 if m.marked else 0.5
-                )
+                weight = {
+                    2: 4.0 if m.marked else 3.0 if strong_use or not everyday else 2.0,
+                    3: 2.0 if m.marked else 1.0,
+                }.get(region.level, 1.5 if m.marked else 0.5)
+                if m.home:
+                    weight = 0.5  # where the reporter lives only ever corroborates
                 local = _local(region.code)
                 locals_named[local] = max(locals_named.get(local, 0.0), weight)
                 if region.level > 2 and (m.marked or m.name not in self._common):
                     weighed.deepest[local].append(region.code)
-                if region.level == 2:
-                    _anchor(weighed, local, 0.9 if strong_use else 0.85, f"{m.name!r} names it")
+                if region.level == 2 and not m.home:
+                    # said in passing, a name does not outweigh a code: "nasi padang"
+                    strength = 0.9 if strong_use else 0.7 if everyday else 0.8
+                    _anchor(weighed, local, strength, f"{m.name!r} names it")
             if not locals_named:
                 weighed.evidence.append(f"{m.name!r} (province)")
                 continue
-            if len(locals_named) == 1:
+            if len(locals_named) == 1 and not m.home:
                 (local,) = locals_named
                 if m.marked and strong_use:
                     strength = 0.9 if m.in_address else 0.85
@@ -285,7 +300,11 @@ class LocationResolver:
                     strength = 0.8
                 elif m.after_locative and any(r.level == 3 for r in m.regions):
                     strength = 0.75
-                elif len(m.name) >= 6 and any(r.level == 3 for r in m.regions):
+                elif (
+                    len(m.name) >= 6
+                    and any(r.level == 3 for r in m.regions)
+                    and not _everyday_form(m.name, self._common)
+                ):
                     strength = 0.7  # a kecamatan's own name, found nowhere else ("Pasarwajo")
                 else:
                     strength = 0.0
@@ -319,7 +338,15 @@ class LocationResolver:
         anchored = sorted(weighed.anchored, key=lambda c: weighed.support[c], reverse=True)
         if anchored:
             best = anchored[0]
-            rivals = [c for c in anchored[1:] if weighed.support[c] >= weighed.support[best] - 0.5]
+            # a rival is as well supported and as firmly anchored: a desa named as such is
+            # not tied by a kecamatan name said in passing ("mugia enggal dibenerkeun")
+            firm = weighed.anchored[best][0]
+            rivals = [
+                c
+                for c in anchored[1:]
+                if weighed.support[c] >= weighed.support[best] - 0.5
+                and weighed.anchored[c][0] >= firm - 0.1
+            ]
             if not rivals:
                 code = self._deepest(best, weighed.deepest.get(best, []))
                 confidence, anchor = weighed.anchored[best]
@@ -394,6 +421,49 @@ class LocationResolver:
             if within:
                 shared = common_prefix(within)
         return shared if shared.startswith(local) else local
+
+
+_PREFIXES = (
+    "meng",
+    "meny",
+    "mem",
+    "men",
+    "me",
+    "peng",
+    "peny",
+    "pem",
+    "pen",
+    "per",
+    "pe",
+    "ber",
+    "ter",
+    "di",
+    "ke",
+    "se",
+)
+_SUFFIXES = ("kan", "an", "nya", "i")
+
+
+def _everyday_form(name: str, common: frozenset[str]) -> bool:
+    """Whether a one-word name is an affixed form of an everyday word: "penjaringan",
+    "sambutan", "kepenuhan", "tulangan" are kecamatan names, and words of sentences."""
+    if " " in name:
+        return False
+    stems = {name}
+    for prefix in ("", *_PREFIXES):
+        if name.startswith(prefix):
+            rest = name[len(prefix) :]
+            stems.add(rest)
+            stems.update(rest[: -len(suffix)] for suffix in _SUFFIXES if rest.endswith(suffix))
+    return any(len(stem) >= 3 and stem in common for stem in stems)
+
+
+def _confidence(value: Any) -> float:
+    """The source's confidence in its region code, 1.0 when it gives none (0.0 stays 0.0)."""
+    try:
+        return 1.0 if value is None else min(max(float(value), 0.0), 1.0)
+    except (TypeError, ValueError):
+        return 1.0
 
 
 @lru_cache(maxsize=20_000)
