@@ -3,7 +3,8 @@
 Pull: ``GET /api/v1/laporan?setelah=<cursor>`` pages through reports in the order the app
 received them. Deliver: ``POST /api/v1/laporan`` with an Idempotency-Key. Status:
 ``GET /api/v1/status?setelah=<cursor>`` lists follow-ups (tindak lanjut) of delivered reports,
-each with the agency (``instansi``) that gave it. Feedback: ``POST /api/v1/laporan/<tracking
+each with the agency (``instansi``) that gave it; a ``bukan_wewenang`` (not our authority) may
+name the agency it should go to (``instansi_tujuan``). Feedback: ``POST /api/v1/laporan/<tracking
 id>/tanggapan`` tells the app what became of a report its citizens filed.
 """
 
@@ -226,6 +227,8 @@ class LaporJson(Connector):
             message=data.get("pesan"),
             actor=data.get("petugas"),
             occurred_at=parse_time(data["waktu"], "waktu"),
+            # bukan_wewenang / dilimpahkan: the agency the officer says is responsible
+            suggested_agency=read_text(data, "instansi_tujuan"),
         )
 
     async def pull(self, client: httpx.AsyncClient, cursor: str | None) -> PullPage:

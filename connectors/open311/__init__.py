@@ -5,7 +5,9 @@ service requests citizens filed in the city's app. Deliver: ``POST /requests.{fo
 form-encoded (service_code, description, address_string, lat, long, attribute[...]) files a
 routed report as a service request. Status: the same request list, read for ``status``
 (open/closed) and ``status_notes``; the city's own ``extended_attributes.external_status_code``
-is kept beside the canonical status when the city sends one.
+is kept beside the canonical status when the city sends one; with ``not_responsible``, the
+request's ``agency_responsible`` is the agency the city says is responsible (a suggestion the
+tracker follows when the directory agrees).
 """
 
 from __future__ import annotations
@@ -196,6 +198,8 @@ class Open311(Connector):
             source_status=external or status,
             message=data.get("status_notes"),
             occurred_at=parse_time(data["updated_datetime"], "updated_datetime"),
+            # GeoReport v2's own field: with not_responsible, who the city says is responsible
+            suggested_agency=read_text(data, "agency_responsible"),
         )
 
     def _form(self, routed: dict[str, Any]) -> dict[str, str]:

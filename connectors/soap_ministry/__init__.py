@@ -3,7 +3,8 @@
 ``POST /soap`` with a ``SOAPAction`` header: ``AmbilPengaduan`` (reports after a sequence
 number), ``KirimPengaduan`` (deliver; the hub's id travels as ``ReferensiHub`` and the system
 answers the same ``NomorAgenda`` for it twice), ``AmbilStatus`` (status changes after a
-sequence number). Everything it sends is read with defusedxml.
+sequence number; a ``BUKAN_KEWENANGAN`` may name the agency it belongs to in
+``InstansiTujuan``). Everything it sends is read with defusedxml.
 """
 
 from __future__ import annotations
@@ -136,6 +137,8 @@ class SoapMinistry(Connector):
             message=data.get("Keterangan") or None,
             actor=data.get("Pejabat") or None,
             occurred_at=parse_time(data.get("Waktu"), "Waktu"),
+            # BUKAN_KEWENANGAN: the agency the ministry says the letter belongs to
+            suggested_agency=data.get("InstansiTujuan") or None,
         )
 
     def from_routed(self, routed: dict[str, Any]) -> bytes:

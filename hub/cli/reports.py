@@ -1,4 +1,5 @@
-"""``lapor-hub reports``: one report's whole history."""
+"""``lapor-hub reports``: one report's whole history; the national administrator's
+designation of its handler."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli.common import HubConfigOption, console, group_prefix, kafka_bootstrap
+from hub.cli.common import HubConfigOption, console, err_console, group_prefix, kafka_bootstrap
 from hub.settings import load_settings
 
 reports_app = typer.Typer(
-    help="Look at reports as they went through the hub.", no_args_is_help=True
+    help="Look at reports as they went through the hub; designate a report's handler.",
+    no_args_is_help=True,
 )
 
 
@@ -46,6 +48,7 @@ def reports_show(
         console.print(_statuses_table(history.statuses))
     if history.tracked:
         console.print(_clocks_table(history.tracked))
+        _print_designations(history.tracked)
     for stage, reason in history.dead_letters:
         console.print(f"[bold red]dead letter[/] ({stage}): {reason}", highlight=False)
 
@@ -92,9 +95,16 @@ def _print_route(history) -> None:
 
 def _statuses_table(statuses: list[dict]) -> Table:
     table = Table(title="status")
-    for column in ("when", "agency", "status", "app's status", "by", "message"):
+    for column in ("when", "agency", "status", "app's status", "by", "message", "names"):
         table.add_column(column)
     for update in statuses:
+        named = (
+            f"designates {update['designated_agency']}"
+            if update.get("designated_agency")
+            else f"suggests {update['suggested_agency']}"
+            if update.get("suggested_agency")
+            else ""
+        )
         table.add_row(
             f"{update['occurred_at']:%Y-%m-%d %H:%M:%S}",
             update["agency"],
@@ -102,6 +112,7 @@ def _statuses_table(statuses: list[dict]) -> Table:
             update["source_status"] or "",
             update["actor"] or "",
             (update["message"] or "")[:60],
+            named,
         )
     return table
 
@@ -114,7 +125,12 @@ def _clocks_table(state: dict) -> Table:
         return "" if ms is None else f"{datetime.fromtimestamp(ms / 1000, UTC):%Y-%m-%d %H:%M}"
 
     chain = " -> ".join(state["chain"]) or "none"
-    table = Table(title=f"tracker: {state['state']}, re-routing chain: {chain} (times UTC)")
+    condition = state["state"]
+    if state.get("awaiting_designation") and state["state"] == "open":
+        condition += (
+            f", AWAITING DESIGNATION since {moment(state['awaiting_designation']['since'])}"
+        )
+    table = Table(title=f"tracker: {condition}, re-routing chain: {chain} (times UTC)")
     for column in ("agency", "role", "status", "clock", "started", "due", "clock state"):
         table.add_column(column)
     for agency, entry in state["agencies"].items():
@@ -145,3 +161,107 @@ def _clocks_table(state: dict) -> Table:
                 condition,
             )
     return table
+
+
+def _print_designations(state: dict) -> None:
+    """Designations by the national administrator, agencies named by refusals, and why a
+    report waits for a designation."""
+    from datetime import UTC, datetime
+
+    def moment(ms: int) -> str:
+        return f"{datetime.fromtimestamp(ms / 1000, UTC):%Y-%m-%d %H:%M:%S}"
+
+    waiting = state.get("awaiting_designation")
+    if waiting and state["state"] == "open":
+        console.print(
+            f"[bold yellow]awaiting designation[/] since {moment(waiting['since'])}: "
+            f"{waiting['why']}",
+            highlight=False,
+        )
+    for note in state.get("assignments", []):
+        relieved = f"; relieved {', '.join(note['relieved'])}" if note["relieved"] else ""
+        console.print(
+            f"[bold]assignment[/] {moment(note['at'])} to {note['agency']} by {note['by']}: "
+            f"{note['reason']} ({note['outcome']}{relieved})",
+            highlight=False,
+        )
+    for note in state.get("suggestions", []):
+        console.print(
+            f"[bold]suggested[/] {moment(note['at'])} by {note['by']}: {note['named']} "
+            f"({note['outcome']})",
+            highlight=False,
+        )
+
+
+@reports_app.command("assign")
+def reports_assign(
+    hub_id: Annotated[str, typer.Argument(help="The report's hub id.")],
+    agency: Annotated[str, typer.Argument(help="The agency's id in the directory.")],
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason",
+            help="Why this agency (recorded in the audit trail and the routing decision, and "
+            "sent to the reporter's app with the designation).",
+        ),
+    ],
+    operator: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Who designates, as the decision names it (default: LAPOR_HUB_OPERATOR or "
+            "your login; the audit trail records your login beside it).",
+        ),
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(help="Seconds to wait for the tracker to apply it (0: do not wait)."),
+    ] = 30.0,
+    config: HubConfigOption = None,
+) -> None:
+    """The national administrator designates the report's handler: the tracker routes the
+    report to AGENCY as its handler, relieves the handlers before it (the origin app is
+    told) and ends a wait for a designation. Refused for an agency the directory does not
+    have, the national administrator itself, an agency already handling the report, a
+    report the tracker does not know or has closed. Recorded in the audit trail first."""
+    from hub.config import load_config
+    from hub.ops.assign import assign
+    from hub.routing import default_rules_dir
+    from hub.serialization import TopicSerializer, load_store, make_codec
+
+    settings = load_settings()
+    serializer = TopicSerializer(make_codec(settings, load_store(settings)))
+    loaded = load_config(config) if config else None
+    done = assign(
+        kafka_bootstrap(),
+        hub_id,
+        agency,
+        reason,
+        serializer,
+        operator=operator,
+        rules=loaded.rules if loaded else default_rules_dir(),
+        group_prefix=group_prefix(config),
+        connectors=set(loaded.connectors) if loaded else None,
+        wait=wait,
+    )
+    relieved = f"; relieves {', '.join(done.previous)}" if done.previous else ""
+    console.print(
+        f"designation of {done.agency} for {done.hub_id} by {done.operator} recorded (audit "
+        f"#{done.audit_seq}) and sent on {done.topic}{relieved}",
+        highlight=False,
+    )
+    if done.applied is None:
+        if wait > 0:
+            console.print(
+                f"the tracker has not applied it within {wait:.0f} s (is it running?); "
+                "`lapor-hub reports show ID` shows it once it has",
+                highlight=False,
+            )
+        return
+    if done.applied["outcome"] != "assigned":
+        err_console.print(
+            f"[bold red]the tracker did not assign it:[/] {done.applied['outcome']}",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    console.print(f"routed: {done.agency} (handler); {done.decision}", highlight=False)

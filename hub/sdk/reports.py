@@ -315,9 +315,14 @@ def new_status(
     message: str | None = None,
     actor: str | None = None,
     update_id: str | None = None,
+    suggested_agency: str | None = None,
 ) -> dict[str, Any]:
     """A StatusUpdate; its id is stable, so reading the same app status twice is one update.
-    Its fields are checked as a Report's are (types, limits, the field named)."""
+    Its fields are checked as a Report's are (types, limits, the field named).
+
+    ``suggested_agency``: with NOT_AUTHORITY, the agency the app says is responsible (a
+    directory id, or the agency's name or alias as the app gives it); the tracker follows it
+    when the directory agrees. It is dropped from any other status."""
     if not isinstance(status, str) or status not in STATUSES:
         raise BadInput(f"unknown canonical status {describe(status)}")
     hub_id = _required_text(hub_id, "hub_id")
@@ -338,4 +343,11 @@ def new_status(
         "message": _text(message, "message", MAX_MESSAGE_BYTES, read=True),
         "actor": _text(actor, "actor"),
         "occurred_at": occurred_at,
+        "suggested_agency": _suggestion(suggested_agency) if status == "NOT_AUTHORITY" else None,
+        "designated_agency": None,  # only `lapor-hub reports assign` designates (hub.ops.assign)
     }
+
+
+def _suggestion(value: Any) -> str | None:
+    text = _text(value, "suggested_agency", read=True)
+    return (text.strip() or None) if text is not None else None

@@ -4,8 +4,15 @@ One agent reads, keyed by hub id: the routing decisions (``lapor.routed``), the 
 updates of every connector (``lapor.status.*``) and the tracker's own clock ticks
 (``lapor.tracker.ticks``). A changelog-backed table holds each report's state
 (hub.tracker.lifecycle); after a crash it is rebuilt from its compacted changelog. Effects
-leave through Kafka: statuses for the origin app on ``lapor.feedback.<origin>``, re-routed
-and escalated reports on ``lapor.routed`` and ``lapor.out.<connector>``.
+leave through Kafka: statuses for the origin app on ``lapor.feedback.<origin>``, re-routed,
+escalated and assigned reports on ``lapor.routed`` and ``lapor.out.<connector>``.
+
+A designation by the national administrator (``lapor-hub reports assign``, hub.ops.assign)
+comes in as the hub's other own actions do: a StatusUpdate on the status topic of the
+connector that serves the directory's fallback agency, from that agency, with
+``designated_agency`` set. The tracker takes it from no other agency (ForgedStatus), routes
+the report to the designated agency as its handler (reason "assigned by <operator>:
+<reason>") and relieves the handlers before it (hub.tracker.lifecycle).
 
 Delivery is at least once (DESIGN.md: faust's exactly-once has open bugs). What an event
 makes the tracker send is acknowledged by the broker before the table records the event, and
@@ -59,13 +66,16 @@ from hub.settings import load_settings
 from hub.topic_specs import ensure_hub_topics, tracker_topics
 from hub.tracker import lifecycle
 from hub.tracker.gaps import GapReader
-from hub.tracker.lifecycle import Escalate, Feedback, Reroute, SlaDefaults
+from hub.tracker.lifecycle import Assign, Escalate, Feedback, Policy, Reroute, SlaDefaults
 from hub.tracker.metrics import (
+    AWAITING_DESIGNATION,
+    DESIGNATIONS,
     ESCALATIONS,
     EVENTS,
     OVERDUE,
     PASSED_OVER,
     REFUSED,
+    SUGGESTIONS,
     WAITING_FOR_CALENDAR,
     publish_agency_gauges,
 )
@@ -136,6 +146,35 @@ def seen(state: dict[str, Any], topic: str, event: dict[str, Any]) -> bool:
     )
 
 
+def _notes(state: dict[str, Any]) -> tuple[int, int]:
+    """How many designations and suggestions the state records (to count the new ones)."""
+    return len(state.get("assignments", [])), len(state.get("suggestions", []))
+
+
+def _count_notes(state: dict[str, Any], before: tuple[int, int]) -> None:
+    assigned, suggested = before
+    for note in state.get("assignments", [])[assigned:]:
+        DESIGNATIONS.labels(note["outcome"].split(":")[0]).inc()
+        if note["outcome"] != "assigned":
+            log.error(
+                "a designation of %s by %s %s",
+                note["agency"],
+                note["by"],
+                note["outcome"],
+                extra={"hub_id": state["hub_id"], "stage": "assign"},
+            )
+    for note in state.get("suggestions", [])[suggested:]:
+        SUGGESTIONS.labels(note["outcome"].split(":")[0]).inc()
+        if note["outcome"] != "followed":
+            log.info(
+                "%s named %r as responsible: %s",
+                note["by"],
+                note["named"],
+                note["outcome"],
+                extra={"hub_id": state["hub_id"], "stage": "reroute"},
+            )
+
+
 class Tracker:
     recovery_stall_seconds = 60.0
 
@@ -163,6 +202,7 @@ class Tracker:
         self.applied = Counter()  # events applied by this process, by kind
         self._gauges: dict[int, tuple[Counter, Counter]] = {}  # partition -> (open, overdue)
         self._waiting: dict[int, int] = {}  # partition -> clocks waiting for holiday data
+        self._awaiting: dict[int, int] = {}  # partition -> reports awaiting designation
         self._waiting_said = 0.0
         home = datadir or Path(settings.home) / "tracker"
         (home / name).mkdir(parents=True, exist_ok=True)
@@ -302,6 +342,8 @@ class Tracker:
         if state is not None and seen(state, topic, event):
             return False
         state = state or lifecycle.empty_state(hub_id)
+        policy = self.policy()
+        noted = _notes(state)
         if topic == topics.ROUTED:
             encoded = self.serializer.serialize(topics.REPORTS, event["report"])
             effects = lifecycle.apply_decision(
@@ -310,13 +352,17 @@ class Tracker:
                 base64.b64encode(encoded).decode(),
                 event["decision"],
                 self.sla,
+                policy,
             )
             kind = "decision"
         else:
             self._check_provenance(topic, event)
-            effects = lifecycle.apply_status(state, event, self.sla)
+            if event.get("designated_agency"):
+                self._check_designation(event)
+            effects = lifecycle.apply_status(state, event, self.sla, policy)
             kind = "status"
         batch.sent += await self._send_effects(state, effects)
+        _count_notes(state, noted)
         batch.states[key] = state
         batch.applied[kind] += 1
         return True
@@ -335,6 +381,31 @@ class Tracker:
                 f"a status for {agency} came from {connector}, which does not deliver to it "
                 f"({agency} is reached through {directory.connector_of(agency)})"
             )
+
+    def _check_designation(self, update: dict[str, Any]) -> None:
+        """Only the national administrator designates a handler: the directory's fallback
+        agency (on the status topic of the connector that serves it, as every status)."""
+        fallback = self.router.router.directory.fallback
+        if update["agency"] != fallback:
+            raise ForgedStatus(
+                f"a status of {update['agency']} designates {update['designated_agency']!r} "
+                f"as the handler; only the national administrator ({fallback}) designates"
+            )
+
+    def policy(self) -> Policy:
+        """What the lifecycle needs of the directory and the router (rules reload: asked
+        for each event)."""
+        router = self.router.router
+        return Policy(router.directory.fallback, router.max_transfers, self.deliverable)
+
+    def deliverable(self, named: str) -> str | None:
+        """The id of the directory agency ``named`` (its id, name or alias) if this hub
+        delivers to it (its connector is configured), else None."""
+        directory = self.router.router.directory
+        agency = named if named in directory else getattr(directory.named(named), "id", None)
+        if agency is None or directory.connector_of(agency) not in self.connectors:
+            return None
+        return agency
 
     async def _settle(self, batch: Batch) -> None:
         """Once the broker has acknowledged everything the batch's events sent, the table
@@ -360,7 +431,8 @@ class Tracker:
 
     async def _on_tick(self, partition: int, now: datetime) -> None:
         await self._read_gaps(partition)
-        opened, overdue, batch, waiting = Counter(), Counter(), Batch(), 0
+        opened, overdue, batch, waiting, awaiting = Counter(), Counter(), Batch(), 0, 0
+        policy = self.policy()
         for key, state in list(self.table.items()):
             if partition_of(key, self.partitions) != partition or state is None:
                 continue
@@ -368,16 +440,19 @@ class Tracker:
                 batch.states[key] = state  # the holiday data has come: deadlines counted
             waiting += lifecycle.waiting_clocks(state)
             if lifecycle.has_due_clock(state, now):
-                effects = lifecycle.apply_tick(state, now)
+                effects = lifecycle.apply_tick(state, now, self.sla, policy)
                 batch.sent += await self._send_effects(state, effects)
                 batch.states[key] = state
             if state["state"] == lifecycle.OPEN:
                 opened.update(lifecycle.open_agencies(state))
                 overdue.update(lifecycle.overdue_agencies(state))
+                awaiting += lifecycle.awaiting_designation(state)
         batch.applied["tick"] += 1
         await self._settle(batch)
         self._gauges[partition] = (opened, overdue)
         self._publish_gauges()
+        self._awaiting[partition] = awaiting
+        AWAITING_DESIGNATION.set(sum(self._awaiting.values()))
         self._waiting[partition] = waiting
         self._report_waiting()
 
@@ -473,9 +548,11 @@ class Tracker:
             if isinstance(effect, Feedback):
                 sent += await self._feedback(state, effect.update)
             elif isinstance(effect, Reroute):
-                sent += await self._reroute(state, effect.refused_by)
+                sent += await self._reroute(state, effect)
             elif isinstance(effect, Escalate):
                 sent += await self._escalate(state, effect)
+            elif isinstance(effect, Assign):
+                sent += await self._assign(state, effect)
         return sent
 
     async def _send(self, topic: str, key: bytes, value: bytes, headers: dict[str, bytes]):
@@ -498,9 +575,22 @@ class Tracker:
     def _report(self, state: dict[str, Any]) -> dict[str, Any]:
         return self.serializer.deserialize(topics.REPORTS, base64.b64decode(state["report"]))
 
-    async def _reroute(self, state: dict[str, Any], refused_by: str) -> list:
+    async def _reroute(self, state: dict[str, Any], effect: Reroute) -> list:
         """Route again without every agency that refused; the router escalates to the
-        national administrator after too many transfers."""
+        national administrator after too many transfers. To the agency the refusing one
+        named instead, when the lifecycle follows it (lifecycle.follow_suggestion)."""
+        refused_by = effect.refused_by
+        if effect.suggested:
+            log.info(
+                "re-routed after %s refused: to %s, the agency it named",
+                refused_by,
+                effect.suggested,
+                extra={"hub_id": state["hub_id"], "stage": "reroute"},
+            )
+            record = self._handler_decision(
+                state, effect.suggested, f"suggested by {refused_by}", datetime.now(UTC)
+            )
+            return await self._route(state, self._report(state), record)
         report = self._report(state)
         decision = self.router.router.decide(
             report, excluded=state["chain"], transfers=len(state["chain"])
@@ -513,6 +603,39 @@ class Tracker:
             extra={"hub_id": state["hub_id"], "stage": "reroute"},
         )
         return await self._route(state, decision.located(report), record)
+
+    async def _assign(self, state: dict[str, Any], effect: Assign) -> list:
+        """The designated agency handles the report: a decision naming it alone."""
+        log.info(
+            "assigned to %s by %s: %s",
+            effect.agency,
+            effect.by,
+            effect.reason,
+            extra={"hub_id": state["hub_id"], "stage": "assign"},
+        )
+        reason = f"assigned by {effect.by}: {effect.reason}"
+        record = self._handler_decision(state, effect.agency, reason, lifecycle.at(effect.at))
+        return await self._route(state, self._report(state), record)
+
+    def _handler_decision(
+        self, state: dict[str, Any], agency: str, reason: str, decided_at: datetime
+    ) -> dict[str, Any]:
+        """A RoutingDecision the tracker makes itself: ``agency`` alone, as the handler,
+        no rule matched, the agencies that refused kept as excluded."""
+        return {
+            "hub_id": state["hub_id"],
+            "destinations": [{"agency": agency, "role": "HANDLER"}],
+            "matched_rules": [],
+            "rules_version": self.router.router.version,
+            "reason": reason,
+            "decided_at": decided_at,
+            "priority": None,
+            "sla_working_days": state["sla_days"],
+            "fallback": False,
+            "escalated": False,
+            "excluded_agencies": list(state["chain"]),
+            "location_note": None,
+        }
 
     async def _escalate(self, state: dict[str, Any], effect: Escalate) -> list:
         directory = self.router.router.directory
@@ -546,7 +669,7 @@ class Tracker:
         escalated = lifecycle.hub_status(state, effect.agency, "ESCALATED", now, effect.clock)
         escalated["message"] = f"diteruskan ke {parent}"
         sent = await self._route(state, self._report(state), record)
-        effects = lifecycle.apply_status(state, escalated, self.sla)
+        effects = lifecycle.apply_status(state, escalated, self.sla, self.policy())
         for follow in effects:
             if isinstance(follow, Feedback):
                 sent += await self._feedback(state, follow.update)

@@ -14,11 +14,26 @@ SLA clocks, per handling agency, in working days (LAPOR!'s published rules):
 POSTPONED (tunda) pauses every running clock; the next other status resumes them, their
 deadlines moved by the working days spent paused. An overdue verification, follow-up or
 completion escalates the report to the agency's parent once; an expired auto_close closes it.
+
+Closing the loop (what the tracker needs of the directory comes in a Policy):
+- "Not our authority" re-routes without every agency that refused. The refusing agency may
+  name the agency it believes responsible (StatusUpdate.suggested_agency); the report goes
+  there when the directory agrees (follow_suggestion says when), else the router decides as
+  it would have and the suggestion is recorded as ignored, with the reason.
+- The fallback agency (the national administrator) never closes a report no other agency
+  took: its NOT_AUTHORITY (naming no agency that can be followed), RESOLVED or CLOSED on a
+  report every other handler refused is recorded, not applied as an end: the report stays
+  open, "awaiting designation", until a designation gives it a handler.
+- A designation (StatusUpdate.designated_agency, from the fallback agency: `lapor-hub reports
+  assign`) makes the agency the report's handler whatever its past (a copy, or an agency that
+  refused: the administrator overrules it), relieves the handlers before it (role RELIEVED,
+  clocks stopped, the origin told) and ends the wait for a designation.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +53,9 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "NOT_AUTHORITY": (("verification", "follow_up", "completion", "auto_close"), ()),
 }
 FINISHED = {"CLOSED", "NOT_AUTHORITY"}
+# what the fallback may not answer on a report no other agency took: it would end it
+ENDING = {"NOT_AUTHORITY", "RESOLVED", "CLOSED"}
+HANDLER, RELIEVED = "HANDLER", "RELIEVED"  # RELIEVED: a handler a designation replaced
 MAX_PENDING = 50  # statuses of agencies the report never went to are not kept forever
 # a report's state is one changelog record, under Kafka's 1 MiB: its history keeps the last
 # MAX_HISTORY changes, each message cut at MAX_HISTORY_MESSAGE characters
@@ -59,6 +77,26 @@ class SlaDefaults:
         return int(getattr(self, clock))
 
 
+def _nobody(_named: str) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the lifecycle needs to know of the directory and the router, as plain values:
+    the tracker makes one from its own (hub.tracker.app), a test writes its own. The
+    default knows no agency: suggestions are ignored and the fallback is nobody."""
+
+    fallback: str | None = None  # the national administrator (directory.fallback)
+    max_transfers: int | None = None  # refusals after which the router escalates
+    # an agency as an app names it (id, name or alias) -> the id of a directory agency the
+    # hub delivers to, or None
+    resolve: Callable[[str], str | None] = _nobody
+
+
+NO_POLICY = Policy()
+
+
 # -- effects: what the tracker must do outside its table --------------------------------
 
 
@@ -71,9 +109,23 @@ class Feedback:
 
 @dataclass(frozen=True)
 class Reroute:
-    """Route the report again without the agencies in the chain."""
+    """Route the report again without the agencies in the chain; to ``suggested`` alone
+    when the refusing agency named it and the directory agrees."""
 
     refused_by: str
+    suggested: str | None = None
+
+
+@dataclass(frozen=True)
+class Assign:
+    """Route the report to ``agency`` as its handler: the national administrator designated
+    it. ``at`` (epoch ms) is the designation's time, the decision's: applying the same
+    designation twice makes one decision."""
+
+    agency: str
+    by: str
+    reason: str
+    at: int
 
 
 @dataclass(frozen=True)
@@ -113,6 +165,10 @@ def empty_state(hub_id: str) -> dict[str, Any]:
         "applied": [],  # ids of events applied (decisions and status updates)
         "pending": [],  # status updates that came before the decision naming their agency
         "state": OPEN,
+        # set while the fallback refused or closed a report no other agency took
+        "awaiting_designation": None,  # {"since", "by", "status", "why"}
+        "assignments": [],  # designations: who, to whom, why, when, the handlers relieved
+        "suggestions": [],  # agencies named by refusing agencies: followed or ignored, why
     }
 
 
@@ -127,8 +183,12 @@ def apply_decision(
     encoded_report: str,
     decision: dict[str, Any],
     sla: SlaDefaults,
+    policy: Policy = NO_POLICY,
 ) -> list[Any]:
-    """A routing decision (first, re-routed or escalated): new agencies start their clocks."""
+    """A routing decision (first, re-routed, escalated, suggested or assigned): new agencies
+    start their clocks. An agency the report comes back to as handler takes it again: one a
+    designation relieved, or one that had finished with it when the router sends it back to
+    the fallback or escalates (the national administrator must designate once more)."""
     event_id = decision_id(decision)
     if event_id in state["applied"]:
         return []
@@ -157,8 +217,10 @@ def apply_decision(
         agency = destination["agency"]
         known = state["agencies"].get(agency)
         if known is not None:
-            if known["role"] == "COPY" and destination["role"] == "HANDLER":
-                known["role"] = "HANDLER"  # informed first, its handler now (re-routing)
+            if destination["role"] == HANDLER and _takes_again(known, decision):
+                _handle_anew(state, known, decided, sla)
+            elif known["role"] == "COPY" and destination["role"] == HANDLER:
+                known["role"] = HANDLER  # informed first, its handler now (re-routing)
                 _start(state, known, "completion", decided, sla)
             continue
         entry = {
@@ -169,42 +231,72 @@ def apply_decision(
             "escalated": False,
         }
         state["agencies"][agency] = entry
-        if destination["role"] == "HANDLER":
+        if destination["role"] == HANDLER:
             _start(state, entry, "completion", decided, sla)
+    waiting = state.get("awaiting_designation")
+    if waiting and any(
+        d["role"] == HANDLER and d["agency"] != waiting["by"] for d in decision["destinations"]
+    ):
+        state["awaiting_designation"] = None  # another agency handles it now
     effects: list[Any] = []
     pending, state["pending"] = state["pending"], []
     for update in pending:
-        effects += apply_status(state, update, sla)
+        effects += apply_status(state, update, sla, policy)
     _settle(state)
     return effects
 
 
-def apply_status(state: dict[str, Any], update: dict[str, Any], sla: SlaDefaults) -> list[Any]:
-    """A status update from an agency's app (or made by the hub)."""
+def _takes_again(known: dict[str, Any], decision: dict[str, Any]) -> bool:
+    if known["role"] == RELIEVED:
+        return True
+    return (
+        known["role"] == HANDLER
+        and known["status"] in FINISHED
+        and bool(decision.get("fallback") or decision.get("escalated"))
+    )
+
+
+def _handle_anew(state: dict[str, Any], entry: dict[str, Any], moment: int, sla: SlaDefaults):
+    """The agency handles the report (again): no status yet, a new completion clock."""
+    entry.update(role=HANDLER, status=None, source_status=None, clocks={}, escalated=False)
+    _start(state, entry, "completion", moment, sla)
+
+
+def apply_status(
+    state: dict[str, Any],
+    update: dict[str, Any],
+    sla: SlaDefaults,
+    policy: Policy = NO_POLICY,
+) -> list[Any]:
+    """A status update from an agency's app (or made by the hub, or a designation)."""
     if update["update_id"] in state["applied"]:
         return []
     update = {**update, "occurred_at": ms(update["occurred_at"])}  # JSON-able
+    designation = bool(update.get("designated_agency"))
     entry = state["agencies"].get(update["agency"])
-    if entry is None:  # its decision is on another topic and has not been read yet
+    if (state["origin"] is None) if designation else (entry is None):
+        # its decision is on another topic and has not been read yet
         known = any(p["update_id"] == update["update_id"] for p in state["pending"])
         if not known and len(state["pending"]) < MAX_PENDING:
             state["pending"].append(update)
         return []
     state["applied"].append(update["update_id"])
+    if designation:
+        return _designate(state, update, entry, sla, policy)
     moment = update["occurred_at"]
     status = update["status"]
-    state["history"].append(
-        {
-            "id": update["update_id"],
-            "agency": update["agency"],
-            "status": status,
-            "source_status": update.get("source_status"),
-            "message": (update.get("message") or "")[:MAX_HISTORY_MESSAGE] or None,
-            "actor": update.get("actor"),
-            "at": moment,
-        }
+    agency = update["agency"]
+    _record(state, update, suggested=update.get("suggested_agency"))
+    suggested = None
+    if status == "NOT_AUTHORITY" and entry["role"] == HANDLER and update.get("suggested_agency"):
+        suggested = _weigh_suggestion(state, agency, update, policy)
+    held = (
+        status in ENDING
+        and agency == policy.fallback
+        and entry["role"] == HANDLER
+        and suggested is None
+        and _unhandled(state, agency)
     )
-    del state["history"][:-MAX_HISTORY]
     if status == "POSTPONED":
         for clock in _running(entry):
             clock.setdefault("paused_at", moment)
@@ -216,15 +308,184 @@ def apply_status(state: dict[str, Any], update: dict[str, Any], sla: SlaDefaults
         clock = entry["clocks"].get(name)
         if clock and clock.get("stopped") is None:
             clock["stopped"] = moment
-    for name in starts:
-        if entry["role"] == "HANDLER" and name not in entry["clocks"]:
+    for name in () if held else starts:  # a held RESOLVED starts no auto-close
+        if entry["role"] == HANDLER and name not in entry["clocks"]:
             _start(state, entry, name, moment, sla)
     effects: list[Any] = []
-    if entry["role"] == "HANDLER":
+    if held:
+        # the origin is not told of an end that is not one: it hears of the designation
+        since = (state.get("awaiting_designation") or {}).get("since", moment)
+        state["awaiting_designation"] = {
+            "since": since,
+            "by": agency,
+            "status": status,
+            "why": f"{agency}, the fallback, answered {status} and no other agency took the "
+            "report: it stays open until `lapor-hub reports assign` designates a handler",
+        }
+    elif entry["role"] == HANDLER:
         effects.append(Feedback(update))
-        if status == "NOT_AUTHORITY" and update["agency"] not in state["chain"]:
-            state["chain"].append(update["agency"])
-            effects.append(Reroute(update["agency"]))
+        if status == "NOT_AUTHORITY" and agency not in state["chain"]:
+            state["chain"].append(agency)
+            effects.append(Reroute(agency, suggested))
+    _settle(state)
+    return effects
+
+
+def _record(state: dict[str, Any], update: dict[str, Any], **more: Any) -> None:
+    """A status change in the report's history (its last MAX_HISTORY)."""
+    state["history"].append(
+        {
+            "id": update["update_id"],
+            "agency": update["agency"],
+            "status": update["status"],
+            "source_status": update.get("source_status"),
+            "message": (update.get("message") or "")[:MAX_HISTORY_MESSAGE] or None,
+            "actor": update.get("actor"),
+            "at": update["occurred_at"],
+            **{k: v for k, v in more.items() if v is not None},
+        }
+    )
+    del state["history"][:-MAX_HISTORY]
+
+
+def follow_suggestion(
+    state: dict[str, Any], refuser: str, named: str, policy: Policy
+) -> tuple[str | None, str]:
+    """Whether the report goes where a refusing agency says it belongs: (the agency, "") if
+    so, else (None, why not). The rule, kept simple so that no agency can steer a report
+    where the directory would not: the named agency must be one of the directory's that the
+    hub delivers to (an app may name it by id, name or alias), not the refuser itself, not
+    one that refused the report already, not the fallback (the router sends reports there
+    itself when no rule finds a handler), not one handling it already; and the report must
+    not have been passed on so often that the router escalates it (max_transfers), unless
+    the fallback itself names the agency: designating is its role."""
+    agency = policy.resolve(named)
+    if agency is None:
+        return None, f"{named!r} is no agency of the directory that this hub delivers to"
+    if agency == refuser:
+        return None, f"{refuser} named itself"
+    if agency in state["chain"]:
+        return None, f"{agency} already refused this report"
+    if agency == policy.fallback:
+        return None, f"{agency} is the fallback: the router sends reports there itself"
+    entry = state["agencies"].get(agency)
+    if entry is not None and entry["role"] == HANDLER and entry["status"] not in FINISHED:
+        return None, f"{agency} handles this report already"
+    transfers = len(state["chain"]) + 1
+    limit = policy.max_transfers
+    if refuser != policy.fallback and limit is not None and transfers >= limit:
+        return None, (
+            f"the report was passed on {transfers} times: the router escalates it to the "
+            "national administrator, who designates the handler"
+        )
+    return agency, ""
+
+
+def _weigh_suggestion(
+    state: dict[str, Any], refuser: str, update: dict[str, Any], policy: Policy
+) -> str | None:
+    """Follow or ignore the agency a refusal names; either way it is recorded."""
+    named = update["suggested_agency"]
+    if refuser in state["chain"]:
+        agency, why = None, f"{refuser} had refused this report already"
+    else:
+        agency, why = follow_suggestion(state, refuser, named, policy)
+    state.setdefault("suggestions", []).append(
+        {
+            "at": update["occurred_at"],
+            "by": refuser,
+            "named": named,
+            "agency": agency,
+            "outcome": "followed" if agency else f"ignored: {why}",
+        }
+    )
+    return agency
+
+
+def _unhandled(state: dict[str, Any], fallback: str) -> bool:
+    """No agency but the fallback took the report: every other handler refused it (or was
+    relieved by a designation)."""
+    return all(
+        agency == fallback or entry["role"] != HANDLER or entry["status"] == "NOT_AUTHORITY"
+        for agency, entry in state["agencies"].items()
+    )
+
+
+def _why_not_designate(state: dict[str, Any], agency: str, policy: Policy) -> str | None:
+    if policy.resolve(agency) != agency:
+        return f"{agency!r} is no agency of the directory that this hub delivers to"
+    if agency == policy.fallback:
+        return f"{agency} is the fallback: it designates, it is not designated"
+    current = state["agencies"].get(agency)
+    if current is not None and current["role"] == HANDLER and current["status"] not in FINISHED:
+        return f"{agency} handles this report already"
+    return None
+
+
+def _designate(
+    state: dict[str, Any],
+    update: dict[str, Any],
+    author: dict[str, Any] | None,
+    sla: SlaDefaults,
+    policy: Policy,
+) -> list[Any]:
+    """The national administrator designates the report's handler (``lapor-hub reports
+    assign``; the tracker checked that the update is the fallback agency's). The agency
+    handles it from now, whatever its past; every other open handler is relieved (the
+    origin told, as of any transfer); the wait for a designation ends. A designation of an
+    agency the hub cannot deliver to, of the fallback, or of the agency handling the report
+    already, changes nothing but is recorded."""
+    agency, moment = update["designated_agency"], update["occurred_at"]
+    by = update.get("actor") or update["agency"]
+    reason = update.get("message") or ""
+    _record(state, update, designated=agency)
+    current = state["agencies"].get(agency)
+    refused = _why_not_designate(state, agency, policy)
+    note = {"at": moment, "by": by, "agency": agency, "reason": reason, "relieved": []}
+    state.setdefault("assignments", []).append(note)
+    if refused:
+        note["outcome"] = f"ignored: {refused}"
+        _settle(state)
+        return []
+    note["outcome"] = "assigned"
+    effects: list[Any] = []
+    if author is not None:  # the administrator's own part in it ends with its designation
+        author["status"], author["source_status"] = update["status"], update.get("source_status")
+    effects.append(Feedback(update))
+    for other, entry in state["agencies"].items():
+        if other == agency or entry["role"] != HANDLER or entry["status"] in FINISHED:
+            continue
+        for clock in _running(entry):
+            clock["stopped"] = moment
+            clock.pop("paused_at", None)
+        entry["role"] = RELIEVED
+        note["relieved"].append(other)
+        if entry is author:
+            continue
+        why = f"relieved:{agency}:{moment}"
+        relieved = hub_status(state, other, "NOT_AUTHORITY", at(moment), why)
+        relieved.update(
+            occurred_at=moment,
+            source_status="relieved",
+            message=f"dilimpahkan ke {agency} oleh administrator nasional ({by})",
+        )
+        state["applied"].append(relieved["update_id"])
+        _record(state, relieved)
+        entry["status"], entry["source_status"] = "NOT_AUTHORITY", "relieved"
+        effects.append(Feedback(relieved))
+    if current is None:
+        current = state["agencies"][agency] = {
+            "role": HANDLER,
+            "status": None,
+            "source_status": None,
+            "clocks": {},
+            "escalated": False,
+        }
+    _handle_anew(state, current, moment, sla)
+    if agency in state["chain"]:
+        state["chain"].remove(agency)  # the administrator overrules its refusal
+    state["awaiting_designation"] = None
+    effects.append(Assign(agency, by, reason, moment))
     _settle(state)
     return effects
 
@@ -249,7 +510,12 @@ def has_due_clock(state: dict[str, Any], now: datetime) -> bool:
     )
 
 
-def apply_tick(state: dict[str, Any], now: datetime, sla: SlaDefaults = SlaDefaults()) -> list[Any]:
+def apply_tick(
+    state: dict[str, Any],
+    now: datetime,
+    sla: SlaDefaults = SlaDefaults(),
+    policy: Policy = NO_POLICY,
+) -> list[Any]:
     """What the passing of time does: an overdue clock escalates its agency's report (the
     tracker marks it ESCALATED once the parent has it); an expired auto-close closes it."""
     effects: list[Any] = []
@@ -261,7 +527,7 @@ def apply_tick(state: dict[str, Any], now: datetime, sla: SlaDefaults = SlaDefau
             clock["overdue"] = True
             if name == "auto_close":
                 closed = hub_status(state, agency, "CLOSED", now, "auto_close")
-                effects += apply_status(state, closed, sla)
+                effects += apply_status(state, closed, sla, policy)
             elif name in ESCALATING_CLOCKS and not entry["escalated"]:
                 entry["escalated"] = True
                 effects.append(Escalate(agency, name))
@@ -375,6 +641,14 @@ def count_waiting(state: dict[str, Any]) -> bool:
 
 
 def _settle(state: dict[str, Any]) -> None:
-    handlers = [e for e in state["agencies"].values() if e["role"] == "HANDLER"]
+    """Done once every handler finished, nothing waits for its decision, and no designation
+    is awaited."""
+    handlers = [e for e in state["agencies"].values() if e["role"] == HANDLER]
     done = handlers and all(e["status"] in FINISHED for e in handlers)
-    state["state"] = DONE if done and not state["pending"] else OPEN
+    waiting = state["pending"] or state.get("awaiting_designation")
+    state["state"] = DONE if done and not waiting else OPEN
+
+
+def awaiting_designation(state: dict[str, Any]) -> bool:
+    """Whether the report waits for the national administrator to designate its handler."""
+    return bool(state.get("awaiting_designation")) and state["state"] == OPEN

@@ -1,5 +1,6 @@
 """The tracker's Prometheus metrics: per-agency open and overdue reports, clocks run out,
-escalations, events applied, and what its recovery checks mended."""
+escalations, reports awaiting designation, designations and suggested agencies, events
+applied, and what its recovery checks mended."""
 
 from __future__ import annotations
 
@@ -39,6 +40,21 @@ REFUSED = PromCounter(
     "lapor_tracker_refused_records",
     "Input records the tracker could not apply (a dead letter of stage tracker each), by topic.",
     ["topic"],
+)
+AWAITING_DESIGNATION = Gauge(
+    "lapor_reports_awaiting_designation",
+    "Open reports the fallback (the national administrator) refused or tried to close with no "
+    "other agency handling them: each waits for `lapor-hub reports assign`.",
+)
+DESIGNATIONS = PromCounter(
+    "lapor_tracker_designations",
+    "Designations of a handler by the national administrator, by outcome (assigned, ignored).",
+    ["outcome"],
+)
+SUGGESTIONS = PromCounter(
+    "lapor_tracker_suggestions",
+    'Agencies named by a "not our authority" answer, by outcome (followed, ignored).',
+    ["outcome"],
 )
 PASSED_OVER = PromCounter(
     "lapor_tracker_passed_over",

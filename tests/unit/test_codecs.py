@@ -71,6 +71,8 @@ def test_every_record_round_trips(codec) -> None:
         "message": "Jalan nasional, wewenang Kementerian PU.",
         "actor": "admin.dinas-pu",
         "occurred_at": original["received_at"],
+        "suggested_agency": "kemen-pu",
+        "designated_agency": None,
     }
     assert codec.decode("StatusUpdate", codec.encode("StatusUpdate", update)) == update
 
@@ -136,7 +138,7 @@ def test_a_record_of_another_schema_is_refused(store: SchemaStore) -> None:
     }
     with pytest.raises(DeserializationError) as caught:
         codec.decode("Report", codec.encode("StatusUpdate", update))
-    assert "Expected a Report but the bytes hold a StatusUpdate v1" in caught.value.message
+    assert "Expected a Report but the bytes hold a StatusUpdate v2" in caught.value.message
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ def test_check_passes_on_the_shipped_schemas_and_fails_on_a_broken_version(
 ) -> None:
     ok = run_hub("check")
     assert ok.returncode == 0, ok.stderr
-    assert "4 schemas, 6 versions" in ok.stdout
+    assert "4 schemas, 7 versions" in ok.stdout
 
     broken = Path(shutil.copytree(default_schema_dir(), tmp_path / "schemas"))
     schema = json.loads((broken / "StatusUpdate" / "v1.avsc").read_text())
