@@ -23,7 +23,7 @@ from functools import reduce
 
 import ahocorasick
 
-from hub.routing.text import _TO_SPACES, normalize
+from hub.routing.text import _TO_SPACES, normalize, plain
 
 try:
     from lapor_textmatch import CandidateScan
@@ -78,7 +78,7 @@ class NativeScan:
     def candidates(self, title: str, body: str, region: bytes, fields: bytes) -> list[int]:
         """The rules both masks allow (``prepare_sparse``d and ``prepare``d) whose words
         conditions hold for the text."""
-        text = f"{title}\n{body}".encode("utf-8", "replace")
+        text = plain(f"{title}\n{body}").encode("utf-8", "replace")
         return self._scan.candidates(text, region, fields)
 
 

@@ -27,11 +27,29 @@ def words_of(text: str) -> tuple[str, ...]:
     return tuple(_WORD.findall(normalize(text)))
 
 
+# separators from outside ASCII that pasted text carries (no-break and zero-width spaces,
+# curly quotes, dashes, ellipsis): spaces, as their ASCII kin are
+_UNICODE_SEPARATORS = str.maketrans(
+    dict.fromkeys(
+        "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+        "\u200a\u2028\u2029\u202f\u205f\u3000\u2018\u2019\u201a\u201c\u201d\u201e"
+        "\u2010\u2011\u2012\u2013\u2014\u2015\u2026\u00ab\u00bb\u2039\u203a",
+        " ",
+    )
+    | dict.fromkeys("\u200b\u200c\u200d\u2060\ufeff\u00ad", None)
+)
+
+
+def plain(text: str) -> str:
+    """Text whose separators are ASCII: "jalan\u00a0rusak" reads as "jalan rusak"."""
+    return text if text.isascii() else text.translate(_UNICODE_SEPARATORS)
+
+
 def normalize(text: str) -> str:
     """' lowercase words, punctuation as spaces ', one space between words ("dr. Soetomo"
     holds " dr soetomo "), cheaply: ASCII case folding on bytes, which is what rule words
     (ASCII Indonesian) need."""
-    folded = text.encode("utf-8", "replace").lower().translate(_TO_SPACES)
+    folded = plain(text).encode("utf-8", "replace").lower().translate(_TO_SPACES)
     return " " + b" ".join(folded.split()).decode("utf-8", "replace") + " "
 
 

@@ -118,3 +118,11 @@ def test_a_text_listing_thousands_of_places_is_read_in_bounded_work() -> None:
     assert len(RESOLVER.places.find(listing)) <= MAX_MENTIONS
     assert len(RESOLVER.places.find_broad(listing)) <= MAX_MENTIONS
     assert RESOLVER.resolve({"address": listing}, "", listing).note  # decides, with a reason
+
+
+def test_separators_from_outside_ascii_separate_words() -> None:
+    """Text pasted from a word processor or a chat app: no-break spaces, curly quotes,
+    dashes and zero-width spaces must not hide a place or a rule word."""
+    assert where(text="jalan\u00a0rusak di Kec.\u00a0Cibinong").startswith("32.01")
+    assert where(text="\u201cKec. Cibinong\u201d jalan rusak").startswith("32.01")
+    assert where(text="jalan rusak di Kec. Cibi\u200bnong").startswith("32.01")
