@@ -12,6 +12,7 @@ import contextlib
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,16 +35,26 @@ class AppState:
 
     reports: list[dict[str, Any]] = field(default_factory=list)  # citizens' reports, in order
     delivered: dict[str, dict[str, Any]] = field(default_factory=dict)  # by the app's id
-    idempotency: dict[str, str] = field(default_factory=dict)  # key -> the app's id
+    idempotency: dict[str, str] = field(default_factory=dict)  # key -> the app's first id
+    # every arrival of a delivery, by idempotency key: what the hub sent more than once
+    # shows here even where the app kept one record of it
+    arrived: Counter[str] = field(default_factory=Counter)
+    # False: the app ignores Idempotency-Key, as many agency apps do, and makes a record of
+    # every arrival; what the hub sends twice, it then holds twice
+    honours_keys: bool = True
     statuses: list[dict[str, Any]] = field(default_factory=list)  # status changes, in order
     # statuses the hub sent back about the app's own reports, by idempotency key, and how
     # many times a key came again (the hub may send twice; the app keeps one)
     feedback: dict[str, dict[str, Any]] = field(default_factory=dict)
     feedback_repeats: int = 0
+    feedback_arrived: Counter[str] = field(default_factory=Counter)  # every arrival, by key
     arrivals: dict[str, float] = field(default_factory=dict)  # key -> first arrival (epoch s)
     faults: list[Fault] = field(default_factory=list)
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # the text values of every report as filed: finds a report by its id without scanning
+    # them all (a fault test's origin takes ~15,000 statuses about 5,000 reports)
+    _filed_values: set[str] = field(default_factory=set)
 
     def fail_next(
         self,
@@ -59,25 +70,50 @@ class AppState:
         """A citizen's report, as the app lists it from now on."""
         with self.lock:
             self.reports.append(report)
+            self._filed_values.update(v for v in report.values() if isinstance(v, str))
         return report
 
     def remember(self, key: str, document: dict[str, Any], prefix: str) -> tuple[str, bool]:
-        """The app's id for a delivery, made once per idempotency key: (id, created now)."""
+        """The app's id for a delivery, made once per idempotency key (on every arrival if
+        the app ignores keys): (id, created now)."""
         with self.lock:
-            if key in self.idempotency:
-                return self.idempotency[key], False
+            known = self.arrive(key)
+            if known is not None:
+                return known, False
             made = f"{prefix}{len(self.delivered) + 1:06d}"
-            self.idempotency[key] = made
-            self.arrivals[key] = time.time()
-            self.delivered[made] = document
+            self.keep(key, made, document)
             return made, True
+
+    def arrive(self, key: str) -> str | None:
+        """Count one arrival of a delivery; the app's id for it if the app already holds its
+        key and honours keys, else None (the caller makes a record). Call under ``lock``."""
+        self.arrived[key] += 1
+        return self.idempotency.get(key) if self.honours_keys else None
+
+    def keep(self, key: str, made: str, document: dict[str, Any]) -> None:
+        """Hold a delivery the app made a record of. Call under ``lock``."""
+        self.idempotency.setdefault(key, made)
+        self.arrivals.setdefault(key, time.time())
+        self.delivered[made] = document
+
+    def sent_again(self) -> int:
+        """Arrivals of a delivery after its first: the hub sent it again (same key)."""
+        with self.lock:
+            return sum(self.arrived.values()) - len(self.arrived)
+
+    def held_twice(self) -> int:
+        """Records beyond one per idempotency key: deliveries the app holds twice."""
+        with self.lock:
+            return len(self.delivered) - len(self.idempotency)
 
     def take_feedback(self, key: str, source_id: str, status: dict[str, Any]) -> bool | None:
         """Record a status the hub sent about report ``source_id``: True if new, False if
         its key came before, None if the app has no such report."""
         with self.lock:
-            if not any(source_id in r.values() for r in self.reports):
+            known = source_id in self._filed_values
+            if not known and not any(source_id in r.values() for r in self.reports):
                 return None
+            self.feedback_arrived[key] += 1
             if key in self.feedback:
                 self.feedback_repeats += 1
                 return False

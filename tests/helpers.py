@@ -1,4 +1,5 @@
-"""Small helpers shared by the Kafka tests: unique names, bulk produce, bulk consume."""
+"""Small helpers shared by the Kafka tests: unique names, bulk produce, bulk consume, and
+what aborted transactions left in a topic."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Message
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, Message, TopicPartition
 
 from hub.kafka import make_consumer, make_producer
 
@@ -92,3 +93,45 @@ def unfetched_partitions_error() -> Message:
     failed = 'Failed to fetch committed offsets for 0 partition(s) in group "g": '
     error = KafkaError(KafkaError.NOT_COORDINATOR, failed + "Broker: Not coordinator")
     return Message(topic=None, error=error)
+
+
+def read_whole(bootstrap: str, topic: str, committed: bool = True, stall: float = 60.0) -> list:
+    """Every record of ``topic`` up to the end it has when asked, with a fresh group.
+    ``committed=False`` reads as read_uncommitted: the records of aborted transactions too,
+    so the two counts differ by what transactions a kill cut short had written."""
+    isolation = "read_committed" if committed else "read_uncommitted"
+    consumer = make_consumer(bootstrap, unique("whole"), isolation_level=isolation)
+    try:
+        metadata = consumer.list_topics(topic, timeout=30).topics[topic]
+        ends = {}
+        for number in metadata.partitions:
+            high = consumer.get_watermark_offsets(TopicPartition(topic, number), timeout=30)[1]
+            if high > 0:
+                ends[number] = high
+        consumer.assign([TopicPartition(topic, n, OFFSET_BEGINNING) for n in ends])
+        found, moved_at, last = [], time.monotonic(), None
+        while ends:
+            for msg in consumer.consume(1000, 0.5):
+                if msg.error() is None:
+                    found.append(msg)
+                elif msg.error().code() != KafkaError._PARTITION_EOF:
+                    raise KafkaException(msg.error())
+            # by position: a commit or abort marker takes a partition's last offset
+            positions = consumer.position([TopicPartition(topic, n) for n in ends])
+            now = [(p.partition, p.offset) for p in positions]
+            if now != last:
+                moved_at, last = time.monotonic(), now
+            assert time.monotonic() - moved_at < stall, f"reading {topic} stalled at {now}"
+            for partition in positions:
+                if partition.offset >= ends[partition.partition]:
+                    ends.pop(partition.partition)
+        return found
+    finally:
+        consumer.close()
+
+
+def aborted_records(bootstrap: str, topic: str, keep=lambda msg: True) -> int:
+    """Records (those ``keep`` accepts) that transactions wrote to ``topic`` and aborted:
+    work a killed transactional worker had in flight, read again by its successor."""
+    uncommitted = sum(1 for msg in read_whole(bootstrap, topic, committed=False) if keep(msg))
+    return uncommitted - sum(1 for msg in read_whole(bootstrap, topic) if keep(msg))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
@@ -104,7 +103,7 @@ class Open311App:
             )
         key = request.headers.get("Idempotency-Key") or form.get("attribute[hub_id]", "")
         with self.state.lock:
-            existing = self.state.idempotency.get(key)
+            existing = self.state.arrive(key)
         if existing is None:
             attributes = {k[10:-1]: v for k, v in form.items() if k.startswith("attribute[")}
             created = self.citizen_files(
@@ -123,9 +122,7 @@ class Open311App:
             )
             existing = created["service_request_id"]
             with self.state.lock:
-                self.state.idempotency[key] = existing
-                self.state.delivered[existing] = form
-                self.state.arrivals[key] = time.time()
+                self.state.keep(key, existing, form)
         return self._render(fmt, [{"service_request_id": existing}], "service_requests", "request")
 
     async def _update(self, request: Request) -> Response:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
@@ -79,13 +78,11 @@ class SoapMinistryApp:
             data = fields_of(records(document, "Pengaduan")[0])
             if not data.get("Uraian"):
                 return self._fault("Uraian wajib diisi", 500)
-            with self.state.lock:
-                number = self.state.idempotency.get(data["ReferensiHub"])
+            with self.state.lock:  # the hub's reference is the key: no header here
+                number = self.state.arrive(data["ReferensiHub"])
                 if number is None:
                     number = f"KM/{len(self.state.delivered) + 1:05d}/2026"
-                    self.state.idempotency[data["ReferensiHub"]] = number
-                    self.state.delivered[number] = data
-                    self.state.arrivals[data["ReferensiHub"]] = time.time()
+                    self.state.keep(data["ReferensiHub"], number, data)
             return self._ok(action, f"<NomorAgenda>{number}</NomorAgenda>")
         if action == "KirimStatus":
             data = fields_of(records(document, "StatusPengaduan")[0])
