@@ -3,6 +3,7 @@ rules shadowed by an earlier one. Every finding names the rule's file and line."
 
 from __future__ import annotations
 
+from hub.routing.authority import load_authority
 from hub.routing.directory import Directory
 from hub.routing.engine import Router
 from hub.routing.location import region_exists
@@ -17,7 +18,59 @@ def check_rules(router: Router) -> list[str]:
         problems += _references(placed, directory)
         problems += _never_matches(placed, words)
     problems += _shadowed(router)
+    problems += _authority_conflicts(router)
     return problems
+
+
+# the authority table's levels, as the directory names them
+_DIRECTORY_LEVEL = {"pusat": "centre", "provinsi": "province", "kabupaten_kota": "regency_city"}
+
+
+def _authority_conflicts(router: Router) -> list[str]:
+    """The authority table and the rules against the directory's category ownership: the
+    centre agency of an affair must own its category, and each level the table or a cue
+    sends the affair to must own it in the directory (regional governments own what
+    ``regional_categories`` lists)."""
+    found = []
+    directory = router.directory
+    authority = load_authority(router.loaded.folder)
+    where = router.loaded.folder / "authority.yaml"
+    for category, affair in authority.affairs.items():
+        if category not in directory.categories:
+            found.append(f"{where}: {category}: not a category of the directory")
+            continue
+        owners = directory.owners_by_level(category)
+        centre = affair.centre
+        if centre not in directory:
+            found.append(f"{where}: {category}: centre {centre!r} is not in the directory")
+        elif category not in directory.get(centre).categories:
+            found.append(
+                f"{where}: {category}: centre {centre} does not own it in the directory "
+                f"(owners at the centre: {', '.join(owners.get('centre', [])) or 'none'})"
+            )
+        for level in {affair.owner, *affair.cues}:
+            if level != "pusat" and _DIRECTORY_LEVEL[level] not in owners:
+                found.append(
+                    f"{where}: {category}: sent to {level}, but no {level} government owns it "
+                    "in the directory (add it to regional_categories)"
+                )
+    for placed in router.rules:
+        rule = placed.rule
+        if rule.urusan is None:
+            continue
+        for target in rule.route:
+            if target in RESOLVED_TARGETS or target not in directory:
+                continue
+            agency = directory.get(target)
+            if rule.urusan not in agency.categories and not any(
+                rule.urusan in directory.get(parent).categories
+                for parent in directory.parents(target)
+            ):
+                found.append(
+                    f"{placed.where}: {rule.id}: routes {rule.urusan} to {target}, which does not "
+                    "own it in the directory"
+                )
+    return found
 
 
 def _references(placed: PlacedRule, directory: Directory) -> list[str]:

@@ -182,7 +182,8 @@ def test_owners_by_level() -> None:
     assert police["centre"] == ["polri"] and len(police["province"]) == 38
     rubbish = DIRECTORY.owners_by_level("lingkungan.sampah")
     assert "regency_city" in rubbish and "pemkot-surabaya" in rubbish["regency_city"]
-    assert list(DIRECTORY.owners_by_level("pajak_daerah")) == ["province", "regency_city"]
+    # regional taxes are the regions'; Kemendagri supervises them (UU 1/2022)
+    assert list(DIRECTORY.owners_by_level("pajak_daerah")) == ["centre", "province", "regency_city"]
     assert list(DIRECTORY.owners_by_level("imigrasi")) == ["centre"]
 
 

@@ -269,3 +269,24 @@ def test_the_directory_holds_every_regional_government_from_the_data_package() -
     ]
     assert len(generated) == len(on_disk) == 552
     assert {a["id"] for a in generated} == {a["id"] for a in on_disk}, "regions.yaml is stale"
+
+
+def test_rules_check_questions_an_affair_sent_where_the_directory_says_no_one_owns_it(
+    tmp_path,
+) -> None:
+    """The authority table and the rules are cross-checked against the directory's category
+    ownership: an affair whose centre does not own it, or sent to a level that does not."""
+    folder = shutil.copytree(default_rules_dir(), tmp_path / "routing_rules")
+    table = folder / "authority.yaml"
+    table.write_text(
+        table.read_text(encoding="utf-8").replace(
+            '    centre: kemen-pu\n    basis: "UU 23/2014 lampiran I huruf C (PU) dan',
+            '    centre: kemenkes\n    basis: "UU 23/2014 lampiran I huruf C (PU) dan',
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(RulesError) as refused:  # a conflict refuses the rules whole
+        build_router(folder)
+    assert "infrastruktur.jalan: centre kemenkes does not own it" in str(refused.value)
+    assert "routes infrastruktur.jalan to kemenkes" in str(refused.value)
+    assert not check_rules(build_router(default_rules_dir()))
