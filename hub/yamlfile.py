@@ -67,8 +67,33 @@ def load_yaml(path: Path) -> YamlDocument:
         loader.dispose()
     document = YamlDocument(path, data)
     if node is not None:
+        twice = _keys_given_twice(node, ())
+        if twice:
+            raise RulesError(
+                "; ".join(
+                    f"{path}:{line}: {dotted(at) or 'top level'}: {key!r} is given twice"
+                    for line, at, key in twice
+                )
+                + " (the second would silently win).",
+                fix="keep one of them.",
+            )
         _record_lines(node, (), document.lines)
     return document
+
+
+def _keys_given_twice(node: yaml.Node, location: Path_) -> list[tuple[int, Path_, str]]:
+    found = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                found.append((key.start_mark.line + 1, location, key.value))
+            seen.add(key.value)
+            found += _keys_given_twice(value, (*location, key.value))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found += _keys_given_twice(item, (*location, index))
+    return found
 
 
 def _record_lines(node: yaml.Node, location: Path_, lines: dict[Path_, int]) -> None:

@@ -290,3 +290,21 @@ def test_rules_check_questions_an_affair_sent_where_the_directory_says_no_one_ow
     assert "infrastruktur.jalan: centre kemenkes does not own it" in str(refused.value)
     assert "routes infrastruktur.jalan to kemenkes" in str(refused.value)
     assert not check_rules(build_router(default_rules_dir()))
+
+
+def test_a_key_given_twice_in_a_rules_file_is_refused_with_its_line(tmp_path) -> None:
+    """YAML lets the second of two equal keys silently win: a rule's unless_words written
+    twice would drop the first list. The loader refuses it, naming the line."""
+    folder = shutil.copytree(default_rules_dir(), tmp_path / "routing_rules")
+    (folder / "rules" / "05-dua-kali.yaml").write_text(
+        "rules:\n"
+        "  - id: dua-kali\n"
+        "    when:\n"
+        "      words: [jalan tol]\n"
+        "      unless_words: [gerbang]\n"
+        "      unless_words: [tarif]\n"
+        "    route: [bpjt]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RulesError, match=r"05-dua-kali.yaml:6: rules\[0\].when: 'unless_words'"):
+        load_rules(folder)
