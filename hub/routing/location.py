@@ -323,9 +323,10 @@ class LocationResolver:
                 province in weighed.provinces and _unique_in(local, named, mentions)
             ):
                 _anchor(weighed, local, 0.8, "places named agree only there")
-        if weighed.provinces:  # a village of that name in another province than the one named
+        if weighed.provinces:  # a place of that name in another province than the one named
             for local in [c for c in weighed.anchored if c[:2] not in weighed.provinces]:
-                if not weighed.anchored[local][1].endswith("names it"):
+                strength, why = weighed.anchored[local]
+                if not why.endswith("names it") or strength < 0.85:  # "Pemprov DKI ... Manggarai"
                     del weighed.anchored[local]
         return weighed
 
