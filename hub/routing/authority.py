@@ -10,7 +10,9 @@ stands, into:
 1. one rule per level with cues: the report names the owner, so that owner handles it;
 2. the rule itself, routed to the default owner of the report's place (``pemda`` for the
    kabupaten/kota, ``pemda_provinsi`` for the province, the centre's agency for the centre);
-3. for a regional affair, the same words without a place go to the centre's agency.
+3. for a regional affair, the same words without a place go to the centre's agency, or,
+   where only a local government can act (`unlocated: triage`: a street lamp, rubbish, an
+   angkot), nowhere: the report reaches the national administrator, who asks where.
 
 So a rule says what a report is about, and the table says who owns it: a change of the law
 is one line in the table, not an edit of every rule.
@@ -31,6 +33,7 @@ Level = Literal["pusat", "provinsi", "kabupaten_kota"]
 LEVELS: tuple[Level, ...] = ("pusat", "provinsi", "kabupaten_kota")
 ROUTE_OF_LEVEL = {"provinsi": "pemda_provinsi", "kabupaten_kota": "pemda"}
 UNLOCATED = ".tanpa-lokasi"  # the suffix of the rule for reports without a place
+AFTER_REGIONS = ".setelah-daerah"  # a located report its regional governments refused
 
 
 class Affair(BaseModel):
@@ -40,6 +43,9 @@ class Affair(BaseModel):
     centre: str  # the agency that owns it at the centre (and takes it without a place)
     cues: dict[Level, StrList] = {}
     basis: str  # the law or regulation that divides it
+    # a report without a place: to the centre's agency, or to triage by the national
+    # administrator where only the local government can act (a street lamp, a market)
+    unlocated: Literal["centre", "triage"] = "centre"
 
 
 class AuthorityFile(BaseModel):
@@ -74,5 +80,8 @@ def routes_of(affair: Affair) -> list[tuple[str, StrList | None, list[str]]]:
         expanded.append(("", None, [affair.centre]))
     else:
         expanded.append(("", None, [ROUTE_OF_LEVEL[affair.owner]]))
-        expanded.append((UNLOCATED, None, [affair.centre]))
+        if affair.unlocated == "centre":
+            expanded.append((UNLOCATED, None, [affair.centre]))
+        else:  # the place is known but its governments said "not our authority"
+            expanded.append((AFTER_REGIONS, None, [affair.centre]))
     return expanded

