@@ -334,6 +334,10 @@ class LocationResolver:
         if not mentions:
             return ResolvedLocation(None, None, "none", "no place named")
         weighed = self._weigh(mentions)
+        if not weighed.anchored and not weighed.provinces and any(m.home for m in mentions):
+            # the only place named is where the reporter lives: the problem is likely there
+            # too ("kami yang tinggal di Desa X mengeluhkan jalan rusak")
+            weighed = self._weigh([replace(m, home=False) for m in mentions])
         source = "address" if any(m.in_address for m in mentions) else "text"
         said = ", ".join(weighed.evidence[:6])
         anchored = sorted(weighed.anchored, key=lambda c: weighed.support[c], reverse=True)
