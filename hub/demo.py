@@ -38,6 +38,7 @@ from hub.runtime import HubRuntime, tracker_process, wait_until
 from hub.samples import sample_report
 from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
+from hub.tracker import lifecycle
 
 DEMO_PORT = 9392
 DEMO_CONNECTORS = (  # one instance of each built-in connector: where citizens file
@@ -63,11 +64,6 @@ DESTINATION_KINDS = {
     "city": "kabupaten/kota",
     "national": "fallback (national)",
 }
-
-
-# what the national administrator's app answers on a report only it took, which the tracker
-# holds instead of telling the origin (hub.tracker.lifecycle: awaiting designation)
-FALLBACK_HELD = frozenset({"NOT_AUTHORITY", "RESOLVED", "CLOSED"})
 
 
 def _citizen_reports(rng: random.Random, count: int) -> list[dict[str, Any]]:
@@ -409,7 +405,7 @@ def _statuses_to_tell(
             update = serializer.deserialize(topics.status(instance), message.value())
             published[update["status"]] += 1
             origin, agencies, fallback = handlers.get(update["hub_id"], ("", set(), False))
-            if fallback and update["status"] in FALLBACK_HELD:
+            if fallback and update["status"] in lifecycle.ENDING:
                 continue  # the fallback cannot end a report nobody took: it awaits designation
             if update["agency"] in agencies:
                 expected.setdefault(origin, set()).add(update["update_id"])

@@ -26,7 +26,7 @@ from hub.privacy import PrivacyError, for_destination, hub_keyring
 from hub.records import Record
 from hub.sdk.base import Connector
 from hub.sdk.http import DEFAULT_POLICY, RetryPolicy, deliver_with_retries
-from hub.sdk.reports import new_status
+from hub.sdk.reports import HUB_NAMESPACE, new_status, uuid5_text
 from hub.serialization import TopicSerializer
 
 log = logging.getLogger(__name__)
@@ -177,6 +177,7 @@ class DeliveryWorker:
         metrics.DELIVERY_LATENCY.observe(latency)
         metrics.count("deliver", "out")
         status_topic = topics.status(self.connector.instance)
+        decided = (routed.get("decision") or {}).get("decided_at") or ""
         update = new_status(
             hub_id=hub_id,
             agency=agency,
@@ -185,6 +186,9 @@ class DeliveryWorker:
             actor="lapor-hub",
             message=f"{self.connector.instance} id {done.remote_id}",
             occurred_at=datetime.now(UTC),
+            # one per routing decision, agency and role: a delivery sent again after a crash
+            # (the app keeps it once, by its idempotency key) must not tell the origin twice
+            update_id=uuid5_text(HUB_NAMESPACE, f"{key}/{role}/{decided}/delivered"),
         )
         return [
             Record(topics.LEDGER, key.encode(), done.remote_id.encode(), {}),

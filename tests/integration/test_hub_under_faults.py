@@ -41,6 +41,7 @@ from hub.runtime import wait_until
 from hub.samples import sample_report
 from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
+from hub.tracker import lifecycle
 from tests.conftest import new_local_cluster
 from tests.helpers import aborted_records
 
@@ -247,10 +248,24 @@ def handler_statuses(
         handlers.setdefault(decision["hub_id"], set()).update(
             d["agency"] for d in decision["destinations"] if d["role"] == "HANDLER"
         )
+    updates = list(status_updates(bootstrap, connectors) if updates is None else updates)
+    refused = {(u["hub_id"], u["agency"]) for u in updates if u["status"] == "NOT_AUTHORITY"}
+
+    def held(update: dict) -> bool:
+        """The fallback cannot end a report no other agency took (hub.tracker.lifecycle):
+        the tracker holds that answer and tells no one."""
+        hub_id, fallback = update["hub_id"], DIRECTORY.fallback
+        others = handlers.get(hub_id, set()) - {fallback}
+        return (
+            update["agency"] == fallback
+            and update["status"] in lifecycle.ENDING
+            and all((hub_id, agency) in refused for agency in others)
+        )
+
     return {
         update["update_id"]: update["hub_id"]
-        for update in (status_updates(bootstrap, connectors) if updates is None else updates)
-        if update["agency"] in handlers.get(update["hub_id"], ())
+        for update in updates
+        if update["agency"] in handlers.get(update["hub_id"], ()) and not held(update)
     }
 
 
