@@ -3,12 +3,17 @@ what aborted transactions left in a topic."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, Message, TopicPartition
 
+from hub import eventloop
 from hub.kafka import make_consumer, make_producer
 
 
@@ -135,3 +140,26 @@ def aborted_records(bootstrap: str, topic: str, keep=lambda msg: True) -> int:
     work a killed transactional worker had in flight, read again by its successor."""
     uncommitted = sum(1 for msg in read_whole(bootstrap, topic, committed=False) if keep(msg))
     return uncommitted - sum(1 for msg in read_whole(bootstrap, topic) if keep(msg))
+
+
+@contextlib.contextmanager
+def tracker_running(tracker: Any) -> Iterator[None]:
+    """A tracker (hub.tracker.app.Tracker) on its own event loop in a thread, stopped at
+    the end."""
+    stop = threading.Event()
+
+    async def run() -> None:
+        done = asyncio.Event()
+        task = asyncio.create_task(tracker.run(done))
+        while not stop.is_set():
+            await asyncio.sleep(0.1)
+        done.set()
+        await task
+
+    thread = threading.Thread(target=eventloop.run, args=(run(),), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(60)

@@ -12,12 +12,9 @@ by `reports show` and a gauge, until `reports assign` gives it a handler.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import os
 import random
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hub import audit, eventloop, records, topics
+from hub import audit, records, topics
 from hub.kafka import make_producer, read_to_end
 from hub.runtime import wait_until
 from hub.samples import sample_report
@@ -36,7 +33,7 @@ from hub.serialization.store import default_schema_dir
 from hub.tracker import app as tracker_app
 from hub.tracker import metrics as tracker_metrics
 from tests.conftest import hub_cli
-from tests.helpers import routed
+from tests.helpers import routed, tracker_running
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 SERIALIZER = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
@@ -44,28 +41,6 @@ ORIGIN, NATIONAL, FALLBACK = "warga", "lapor-nasional", "admin-nasional"
 PREFIX = "designate"
 STATUS_TOPIC = topics.status(NATIONAL)
 MAPPING = Path(__file__).resolve().parents[2] / "connectors/declarative/examples/dinas-json.yaml"
-
-
-@contextlib.contextmanager
-def running(tracker: tracker_app.Tracker) -> Iterator[None]:
-    """The tracker on its own event loop in a thread, stopped at the end."""
-    stop = threading.Event()
-
-    async def run() -> None:
-        done = asyncio.Event()
-        task = asyncio.create_task(tracker.run(done))
-        while not stop.is_set():
-            await asyncio.sleep(0.1)
-        done.set()
-        await task
-
-    thread = threading.Thread(target=eventloop.run, args=(run(),), daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(60)
 
 
 class Hub:
@@ -178,7 +153,7 @@ def hub(fresh_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         config_path, fresh_bootstrap, "1", tick_seconds=1.0, datadir=folder
     )
     try:
-        with running(tracker):
+        with tracker_running(tracker):
             yield Hub(fresh_bootstrap, config_path, tracker)
     finally:
         patch.undo()

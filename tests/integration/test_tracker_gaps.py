@@ -12,10 +12,7 @@ it), and a changelog record faust's table recovery lost is set in the table at i
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
-import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -26,7 +23,7 @@ import pytest
 import yaml
 from confluent_kafka import TopicPartition
 
-from hub import eventloop, topics
+from hub import topics
 from hub.kafka import make_consumer, make_producer, partition_of, read_to_end
 from hub.runtime import wait_until
 from hub.samples import sample_report
@@ -36,7 +33,7 @@ from hub.serialization.store import default_schema_dir
 from hub.tracker import app as tracker_app
 from hub.tracker import metrics as tracker_metrics
 from hub.tracker import transport
-from tests.helpers import routed, unique
+from tests.helpers import routed, tracker_running, unique
 
 pytestmark = [pytest.mark.kafka]
 SERIALIZER = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
@@ -63,28 +60,6 @@ class LosingThread(transport.ConsumerThread):
                     continue
                 kept[tp].append(record)
         return kept
-
-
-@contextlib.contextmanager
-def running(tracker: tracker_app.Tracker):
-    """The tracker on its own event loop in a thread, stopped at the end."""
-    stop = threading.Event()
-
-    async def run() -> None:
-        done = asyncio.Event()
-        task = asyncio.create_task(tracker.run(done))
-        while not stop.is_set():
-            await asyncio.sleep(0.1)
-        done.set()
-        await task
-
-    thread = threading.Thread(target=eventloop.run, args=(run(),), daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(60)
 
 
 def new_tracker(
@@ -141,7 +116,7 @@ def test_a_decision_from_an_aborted_transaction_is_not_applied(
     committed = routed(report, HANDLER, reason="committed")
     aborted = routed(report, HANDLER, reason="aborted")
     aborted["decision"]["decided_at"] += timedelta(seconds=1)
-    with running(tracker):
+    with tracker_running(tracker):
         writer = make_producer(fresh_bootstrap, transactional_id=unique("aborting"))
         writer.init_transactions(30)
         writer.begin_transaction()
@@ -178,7 +153,7 @@ def run_with_losses(bootstrap: str, tracker: tracker_app.Tracker) -> None:
     LosingThread.lost = set()
 
     before = tracker_metrics.PASSED_OVER._value.get()
-    with running(tracker):
+    with tracker_running(tracker):
         route(bootstrap, reports)
         producer = make_producer(bootstrap)
         assert wait_until(lambda: tracker.applied["decision"] >= REPORTS, 90), (
@@ -256,7 +231,7 @@ def test_a_record_lost_before_a_tick_read_it_is_left_to_the_next_tracker(
         ]
         return [update_id for update_id in ids if update_id in updates]
 
-    with running(first):
+    with tracker_running(first):
         assert wait_until(lambda: first.applied["decision"] >= REPORTS, 90)
         producer = make_producer(fresh_bootstrap)
         for status in statuses:
@@ -282,7 +257,7 @@ def test_a_record_lost_before_a_tick_read_it_is_left_to_the_next_tracker(
     LosingThread.lose = set()
     (tmp_path / "second").mkdir()
     second = new_tracker(fresh_bootstrap, tmp_path / "second", "handover")
-    with running(second):
+    with tracker_running(second):
         assert wait_until(lambda: len(told()) == REPORTS, 90, interval=1), (
             "the second tracker did not read the lost status again"
         )
@@ -299,7 +274,7 @@ def test_a_changelog_record_the_table_recovery_lost_is_set_at_its_end(
     rng = random.Random(43)
     reports = [origin_report(rng, f"C-{number}") for number in range(REPORTS)]
     first = new_tracker(fresh_bootstrap, tmp_path, "recheck")
-    with running(first):
+    with tracker_running(first):
         route(fresh_bootstrap, reports)
         assert wait_until(
             lambda: all(first.table.get(r["hub_id"].encode()) for r in reports), 90
@@ -325,7 +300,7 @@ def test_a_changelog_record_the_table_recovery_lost_is_set_at_its_end(
     before = tracker_metrics.RECOVERY_MISSES._value.get()
     (tmp_path / "second").mkdir()
     second = new_tracker(fresh_bootstrap, tmp_path / "second", "recheck")
-    with running(second):
+    with tracker_running(second):
         assert wait_until(lambda: LosingThread.lost == {lost}, 60), "the record was never fetched"
         assert wait_until(lambda: second.table.get(lost) is not None, 60), (
             "the table does not hold the report whose changelog record its recovery lost"
