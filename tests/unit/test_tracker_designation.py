@@ -6,7 +6,7 @@ named agency, and the checks `reports assign` makes before it sends anything."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 
@@ -18,6 +18,8 @@ from hub.routing import default_rules_dir, load_directory
 from hub.sdk import RawMessage
 from hub.tracker import lifecycle
 from hub.tracker.lifecycle import Assign, Feedback, Policy, Reroute, SlaDefaults
+from tests.unit.test_tracker_lifecycle import decision as lifecycle_decision
+from tests.unit.test_tracker_lifecycle import status, utc
 
 SLA = SlaDefaults()
 FALLBACK = "admin-nasional"
@@ -30,10 +32,6 @@ POLICY = Policy(
 )
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
-
 def report() -> dict:
     return {
         "hub_id": "h-1",
@@ -44,28 +42,8 @@ def report() -> dict:
 
 
 def decision(*agencies: str, at: datetime, **extra) -> dict:
-    return {
-        "destinations": [{"agency": a, "role": "HANDLER"} for a in agencies],
-        "rules_version": "v-test",
-        "decided_at": at,
-        "reason": "test",
-        "sla_working_days": None,
-        **extra,
-    }
-
-
-def status(agency: str, value: str, at: datetime, **extra) -> dict:
-    return {
-        "update_id": f"{agency}-{value}-{at.isoformat()}",
-        "hub_id": "h-1",
-        "agency": agency,
-        "status": value,
-        "source_status": value.lower(),
-        "message": None,
-        "actor": "petugas",
-        "occurred_at": at,
-        **extra,
-    }
+    """A routing decision with these agencies as handlers."""
+    return lifecycle_decision(*((a, "HANDLER") for a in agencies), at=at, **extra)
 
 
 def routed(*agencies: str, at: datetime | None = None, **extra) -> dict:

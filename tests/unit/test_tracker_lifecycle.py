@@ -98,7 +98,7 @@ def decision(*agencies: tuple[str, str], at: datetime, **extra) -> dict:
     }
 
 
-def status(agency: str, value: str, at: datetime, update_id: str | None = None) -> dict:
+def status(agency: str, value: str, at: datetime, update_id: str | None = None, **extra) -> dict:
     return {
         "update_id": update_id or f"{agency}-{value}-{at.isoformat()}",
         "hub_id": "h-1",
@@ -108,6 +108,7 @@ def status(agency: str, value: str, at: datetime, update_id: str | None = None) 
         "message": None,
         "actor": "petugas",
         "occurred_at": at,
+        **extra,
     }
 
 
