@@ -46,6 +46,7 @@ from hub.kafka import (
     make_admin,
     make_consumer,
     read_to_end,
+    wait_visible,
     watermarks,
 )
 from hub.topic_specs import audit_topic
@@ -209,8 +210,16 @@ def record(bootstrap: str, action: str, what: dict[str, Any], outcome: str = "ok
             )
             signature = base64.b64encode(key.sign(entry.signed_part())).decode()
             entry = Entry(**{**entry.__dict__, "sig": signature})
-            producer.produce(AUDIT, key=action.encode(), value=entry.to_json())
+            written: list = []
+            producer.produce(
+                AUDIT,
+                key=action.encode(),
+                value=entry.to_json(),
+                on_delivery=lambda err, msg, into=written: into.append(msg),
+            )
             producer.commit_transaction(30)
+            if written:  # an auditor listing the trail right after sees this record
+                wait_visible(bootstrap, AUDIT, written[0].partition(), written[0].offset(), 30)
             return entry
         except KafkaException as exc:
             error = exc.args[0]

@@ -419,6 +419,26 @@ def watermarks(consumer, partition: TopicPartition, timeout: float) -> tuple[int
             time.sleep(0.2)
 
 
+def wait_visible(bootstrap: str, topic: str, partition: int, offset: int, timeout: float) -> None:
+    """Return once a read_committed reader can see ``offset``. A committed transaction's
+    markers are written after the commit returns, so a reader asking at once may still end
+    before it; a writer that promises its record is readable waits here."""
+    consumer = make_consumer(bootstrap, f"{READER_GROUP}-{uuid.uuid4().hex[:8]}")
+    try:
+        deadline = time.monotonic() + timeout
+        while watermarks(consumer, TopicPartition(topic, partition), timeout)[1] <= offset:
+            if time.monotonic() > deadline:
+                raise HubError(
+                    f"{topic} [{partition}] offset {offset} was committed but is not readable "
+                    f"after {timeout:.0f} s",
+                    fix="check the brokers (lapor-hub broker status): the transaction "
+                    "coordinator has not finished the commit.",
+                )
+            time.sleep(0.05)
+    finally:
+        consumer.close()
+
+
 def read_to_end(
     bootstrap: str,
     topic: str,

@@ -142,6 +142,22 @@ def aborted_records(bootstrap: str, topic: str, keep=lambda msg: True) -> int:
     return uncommitted - sum(1 for msg in read_whole(bootstrap, topic) if keep(msg))
 
 
+def in_open_transaction(admin: Any, topic: str) -> bool:
+    """Whether some partition of ``topic`` holds records of a transaction not yet committed
+    or aborted: its end for a read_uncommitted reader lies past the read_committed one."""
+    from confluent_kafka import IsolationLevel
+    from confluent_kafka.admin import OffsetSpec
+
+    partitions = admin.list_topics(topic, timeout=30).topics[topic].partitions
+    ends = {}
+    for isolation in (IsolationLevel.READ_UNCOMMITTED, IsolationLevel.READ_COMMITTED):
+        asked = {TopicPartition(topic, n): OffsetSpec.latest() for n in partitions}
+        found = admin.list_offsets(asked, isolation_level=isolation, request_timeout=30)
+        ends[isolation] = {tp.partition: f.result().offset for tp, f in found.items()}
+    high, stable = ends.values()
+    return any(high[n] > stable[n] for n in high)
+
+
 @contextlib.contextmanager
 def tracker_running(tracker: Any) -> Iterator[None]:
     """A tracker (hub.tracker.app.Tracker) on its own event loop in a thread, stopped at

@@ -4,7 +4,8 @@ outbound topics once.
 
 Reports arrive all along, as they do in a hub. Each kill waits until the worker it kills has
 committed work of its own (a restarted worker waits ~45 s for its partitions: its killed
-predecessor holds them until its session times out), so it lands mid-stream; the records of
+predecessor holds them until its session times out) and then for a transaction of its
+to be open (records written, not committed), so it lands mid-stream; the records of
 the transactions the kills cut short (written, aborted, then routed again by the next worker)
 are counted and must be some: a run whose kills all missed the work would prove nothing."""
 
@@ -26,12 +27,12 @@ from confluent_kafka import Producer, TopicPartition
 
 from hub import topics
 from hub.config import load_config
-from hub.kafka import make_consumer
+from hub.kafka import make_admin, make_consumer
 from hub.samples import destination_connectors, lapor_app_message, sample_report
 from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
 from hub.topic_specs import ensure_hub_topics
-from tests.helpers import aborted_records, unique
+from tests.helpers import aborted_records, in_open_transaction, unique
 
 # five kills, each followed by ~45 s without partitions, take four minutes: more than the
 # suite's five-minute limit allows with margin
@@ -121,6 +122,7 @@ def test_a_killed_ingest_worker_loses_and_duplicates_nothing(kafka_bootstrap: st
             done_killing.wait(max(0.0, started + len(filed) / RATE - time.monotonic()))
 
     group = make_consumer(kafka_bootstrap, topics.route_group(prefix))  # reads its commits only
+    admin = make_admin(kafka_bootstrap)
     partitions = list(group.list_topics(inbound, timeout=30).topics[inbound].partitions)
 
     def committed() -> int:
@@ -143,6 +145,10 @@ def test_a_killed_ingest_worker_loses_and_duplicates_nothing(kafka_bootstrap: st
                 time.sleep(0.1)
             idle.append(round(time.monotonic() - started, 1))
             time.sleep(rng.uniform(0.2, 1.0))
+            # and while a transaction of its is open: records written, not yet committed
+            deadline = time.monotonic() + 10
+            while not in_open_transaction(admin, topics.ROUTED) and time.monotonic() < deadline:
+                time.sleep(0.005)
             alive(worker)
             worker.send_signal(signal.SIGKILL)
             assert worker.wait(30) == -signal.SIGKILL, "the worker had exited before its kill"
