@@ -25,6 +25,7 @@ from pathlib import Path
 
 import ahocorasick
 
+from hub.routing.scan import KeyFinder
 from hub.routing.text import normalize
 
 # the word before a name that says its level: 4 kelurahan/desa, 3 kecamatan, 2 kab/kota, 1 province
@@ -258,14 +259,9 @@ class Gazetteer:
         self._automaton.make_automaton()
         # provinces, kabupaten/kota and the words that mark a kecamatan or desa: all a
         # report with a region code is checked against, in a few microseconds
-        self._broad_automaton = ahocorasick.Automaton()
-        for key, narrow in self._narrow.items():
-            if not narrow:
-                self._broad_automaton.add_word(f" {key} ", key)
-        for word, (level, _) in LEVEL_MARKERS.items():
-            if level > 2:
-                self._broad_automaton.add_word(f" {word} ", word)
-        self._broad_automaton.make_automaton()
+        broad_keys = [key for key, narrow in self._narrow.items() if not narrow]
+        markers = [word for word, (level, _) in LEVEL_MARKERS.items() if level > 2]
+        self._broad_finder = KeyFinder(list(dict.fromkeys([*broad_keys, *markers])))
 
     def find_broad(self, text: str, in_address: bool = False) -> list[Mention]:
         """The provinces and kabupaten/kota ``text`` names, and the kecamatan and desa it
@@ -274,10 +270,10 @@ class Gazetteer:
         text = text[:MAX_TEXT_CHARS]
         if "@" in text or "#" in text:
             text = f"{text} {_HANDLE.sub(_spell_handle, text)}"
-        normalized = normalize(text)
+        normalized, hits = self._broad_finder.find(text)
         mentions = []
-        for end, key in self._broad_automaton.iter(normalized):
-            start = end - len(key)
+        for key, start in hits:
+            end = start + len(key)  # the space after it
             before = _words_before(normalized, start)
             home = _home(before)
             marker = LEVEL_MARKERS.get(key)

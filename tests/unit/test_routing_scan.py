@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.routing import Router, default_rules_dir, load_directory, load_rules
-from hub.routing.scan import CandidateScan, NativeScan, PythonScan
+from hub.routing.scan import CandidateScan, KeyFinder, NativeScan, PythonScan
 from hub.samples import sample_report
 
 pytestmark = pytest.mark.skipif(
@@ -56,6 +56,21 @@ def test_the_native_scan_finds_what_the_python_scan_finds(title, body, fields, r
     assert found == python.candidates(
         title, body, python.prepare_sparse(region), python.prepare(fields)
     )
+
+
+PLACES = ["jalan", "kota", "air bersih", "jalán", "ä", "rusak"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.lists(st.one_of(WORDS, st.text(max_size=8)), max_size=30).map("".join))
+def test_the_native_place_finder_finds_what_the_python_one_finds(text):
+    """The same hits at the same character offsets of the same normalized text, however
+    many bytes the characters before a hit take."""
+    native, python = KeyFinder(PLACES), KeyFinder(PLACES, native=False)
+    normalized, hits = native.find(text)
+    assert (normalized, hits) == python.find(text)
+    for key, start in hits:
+        assert normalized[start - 1 : start + len(key) + 1] == f" {key} "
 
 
 def test_a_key_is_a_whole_word_and_a_veto_wins():

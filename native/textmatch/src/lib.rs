@@ -1,11 +1,14 @@
-//! The routing engine's candidate step (hub/routing/scan.py): a report's text normalized the
-//! way hub.routing.text.normalize does it, every rule key found in one scan, and the rules
-//! whose conditions all hold returned as indexes, earliest first. Python keeps the meaning
-//! of every bit (which rule allows which field value); this makes the per-report work cheap.
+//! The routing engine's text passes (hub/routing/scan.py). CandidateScan: a report's text
+//! normalized the way hub.routing.text.normalize does it, every rule key found in one scan,
+//! and the rules whose conditions all hold returned as indexes, earliest first. Python keeps
+//! the meaning of every bit (which rule allows which field value); this makes the
+//! per-report work cheap. KeyScan: the same normalization and where each key occurs, for
+//! the gazetteer's check of the places a report names against its region code.
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
 type Bits = Vec<u64>;
 
@@ -53,15 +56,86 @@ impl Rules {
     }
 }
 
+/// Text as hub.routing.text.normalize makes it: bytes through `table` (lowercase,
+/// punctuation to space), one space between words however much punctuation and space
+/// separate them (so "dr. Soetomo" holds the key " dr soetomo "), framed by spaces.
+fn normalize(table: &[u8; 256], text: &[u8]) -> Vec<u8> {
+    let mut normalized = Vec::with_capacity(text.len() + 2);
+    normalized.push(b' ');
+    for &b in text {
+        let c = table[b as usize];
+        if c != b' ' || normalized.last() != Some(&b' ') {
+            normalized.push(c);
+        }
+    }
+    if normalized.last() != Some(&b' ') {
+        normalized.push(b' ');
+    }
+    normalized
+}
+
+fn table_of(table: Vec<u8>) -> PyResult<[u8; 256]> {
+    table
+        .try_into()
+        .map_err(|_| PyValueError::new_err("the table maps each of 256 bytes"))
+}
+
+/// A DFA scans several times faster than the default NFA; past its size limit (tens of
+/// thousands of keys) the builder's own choice is taken instead.
+fn automaton_of(keys: &[Vec<u8>]) -> PyResult<AhoCorasick> {
+    let mut builder = AhoCorasick::builder();
+    builder.match_kind(MatchKind::Standard);
+    match builder.kind(Some(AhoCorasickKind::DFA)).build(keys) {
+        Ok(dfa) => Ok(dfa),
+        Err(_) => builder
+            .kind(None)
+            .build(keys)
+            .map_err(|e| PyValueError::new_err(e.to_string())),
+    }
+}
+
+/// Where keys (" bandung ") occur in a text normalized on the way (the gazetteer's place
+/// check, hub/routing/gazetteer.py): one pass in place of normalizing in Python and
+/// scanning with pyahocorasick.
+#[pyclass(frozen)]
+struct KeyScan {
+    automaton: AhoCorasick,
+    table: [u8; 256],
+}
+
+#[pymethods]
+impl KeyScan {
+    #[new]
+    fn new(keys: Vec<Vec<u8>>, table: Vec<u8>) -> PyResult<Self> {
+        Ok(KeyScan {
+            automaton: automaton_of(&keys)?,
+            table: table_of(table)?,
+        })
+    }
+
+    /// (the normalized text, [(key index, start byte)] in order of their ends, overlapping
+    /// ones included); the text is b"" when no key is found (nothing to read around).
+    fn find<'py>(&self, py: Python<'py>, text: &[u8]) -> (Bound<'py, PyBytes>, Vec<(u32, u32)>) {
+        let normalized = normalize(&self.table, text);
+        let hits: Vec<(u32, u32)> = self
+            .automaton
+            .find_overlapping_iter(&normalized)
+            .map(|hit| (hit.pattern().as_u32(), hit.start() as u32))
+            .collect();
+        let shown: &[u8] = if hits.is_empty() { b"" } else { &normalized };
+        (PyBytes::new(py, shown), hits)
+    }
+}
+
 #[pyclass(frozen)]
 struct CandidateScan {
     automaton: AhoCorasick,
     satisfies: Vec<Rules>, // per key: rules whose words condition it satisfies
     vetoes: Vec<Rules>,    // per key: rules whose unless_words it trips
-    no_words: Bits,           // rules without a words condition
-    texty: Bits,              // rules that look at the text at all
-    words: usize,             // u64 words per rule set
-    table: [u8; 256],         // byte -> normalized byte (lowercase, punctuation to space)
+    no_words: Bits,        // rules without a words condition
+    texty: Bits,           // rules that look at the text at all
+    words: usize,          // u64 words per rule set
+    table: [u8; 256],      // byte -> normalized byte (lowercase, punctuation to space)
 }
 
 #[pymethods]
@@ -81,30 +155,30 @@ impl CandidateScan {
         table: Vec<u8>,
     ) -> PyResult<Self> {
         if keys.len() != satisfies.len() || keys.len() != vetoes.len() {
-            return Err(PyValueError::new_err("one list of satisfied and vetoed rules per key"));
+            return Err(PyValueError::new_err(
+                "one list of satisfied and vetoed rules per key",
+            ));
         }
-        let all = satisfies.iter().chain(&vetoes).flatten().chain(&no_words).chain(&texty);
+        let all = satisfies
+            .iter()
+            .chain(&vetoes)
+            .flatten()
+            .chain(&no_words)
+            .chain(&texty);
         if all.copied().any(|r| r as usize >= rules) {
-            return Err(PyValueError::new_err("a rule index beyond the number of rules"));
+            return Err(PyValueError::new_err(
+                "a rule index beyond the number of rules",
+            ));
         }
-        let table: [u8; 256] = table
-            .try_into()
-            .map_err(|_| PyValueError::new_err("the table maps each of 256 bytes"))?;
-        // a DFA scans several times faster than the default NFA; past its size limit (tens
-        // of thousands of keys) the builder's own choice is taken instead
-        let mut builder = AhoCorasick::builder();
-        builder.match_kind(MatchKind::Standard);
-        let automaton = match builder.kind(Some(AhoCorasickKind::DFA)).build(&keys) {
-            Ok(dfa) => dfa,
-            Err(_) => builder
-                .kind(None)
-                .build(&keys)
-                .map_err(|e| PyValueError::new_err(e.to_string()))?,
-        };
+        let table = table_of(table)?;
+        let automaton = automaton_of(&keys)?;
         let words = rules.div_ceil(64).max(1);
         Ok(CandidateScan {
             automaton,
-            satisfies: satisfies.into_iter().map(|r| Rules::new(r, words)).collect(),
+            satisfies: satisfies
+                .into_iter()
+                .map(|r| Rules::new(r, words))
+                .collect(),
             vetoes: vetoes.into_iter().map(|r| Rules::new(r, words)).collect(),
             no_words: bitset(&no_words, words),
             texty: bitset(&texty, words),
@@ -132,25 +206,14 @@ impl CandidateScan {
                 let n = bytes.len().min(8);
                 field[..n].copy_from_slice(&bytes[..n]);
             }
-            let word = u64::from_le_bytes(pair[4..].try_into().unwrap()) & u64::from_le_bytes(field);
+            let word =
+                u64::from_le_bytes(pair[4..].try_into().unwrap()) & u64::from_le_bytes(field);
             if word != 0 {
                 live.push((i, word));
             }
         }
         if live.iter().any(|&(i, word)| word & self.texty[i] != 0) {
-            // one space between words however much punctuation and space separate them,
-            // so "dr. Soetomo" holds the key " dr soetomo " (hub.routing.text.normalize)
-            let mut normalized = Vec::with_capacity(text.len() + 2);
-            normalized.push(b' ');
-            for &b in text {
-                let c = self.table[b as usize];
-                if c != b' ' || normalized.last() != Some(&b' ') {
-                    normalized.push(c);
-                }
-            }
-            if normalized.last() != Some(&b' ') {
-                normalized.push(b' ');
-            }
+            let normalized = normalize(&self.table, text);
             let mut satisfied: Vec<u64> = live.iter().map(|&(i, _)| self.no_words[i]).collect();
             let mut vetoed = vec![0u64; live.len()];
             for hit in self.automaton.find_overlapping_iter(&normalized) {
@@ -177,5 +240,6 @@ impl CandidateScan {
 #[pymodule]
 fn lapor_textmatch(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CandidateScan>()?;
+    m.add_class::<KeyScan>()?;
     Ok(())
 }
