@@ -6,14 +6,18 @@ connectors:                     # instance name -> its type and the type's setti
   open311-surabaya: {type: open311, agency: pemkot-surabaya, base_url: http://...}
 topics: {partitions: 3, replication: 1, retention_days: 7}
 group_prefix: lapor             # consumer groups and transactional ids start with it
+kafka: {bootstrap: broker-1.lapor.go.id:9093, username: hub, password_env: LAPOR_KAFKA_PASSWORD,
+        ca: /etc/lapor-hub/ca.pem}   # every command, when absent: KAFKA_* variables
+metrics: {host: 0.0.0.0, port: 9400}  # /metrics, /healthz, /readyz (tracker: port + 1)
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hub.errors import ConnectorError, HubError
 from hub.routing import default_rules_dir
@@ -30,33 +34,62 @@ class TopicSettings(BaseModel):
 
 
 class KafkaAccess(BaseModel):
-    """How a process reaches Kafka with credentials of its own (``lapor-hub connect``)."""
+    """Where and as whom every command reaches Kafka: with ``username``, over SASL_SSL
+    (``ca``: the CA the listener's certificate is signed by); with ``ca`` only, over TLS;
+    with neither, in plain text (a loopback or private listener). The password is never in
+    the file: ``password_env`` names the variable holding it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    bootstrap: str
-    username: str
-    password_env: str  # the variable holding the password (never the file)
-    ca: Path  # the CA certificate the broker's TLS listener is signed by
+    bootstrap: str = Field(min_length=1)
+    username: str | None = None
+    password_env: str | None = None
+    mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    ca: Path | None = None
+
+    @model_validator(mode="after")
+    def _credentials_whole(self) -> KafkaAccess:
+        if (self.username is None) != (self.password_env is None):
+            raise ValueError("username and password_env go together")
+        return self
+
+    @property
+    def protocol(self) -> str:
+        if self.username:
+            return "SASL_SSL"
+        return "SSL" if self.ca else "PLAINTEXT"
 
     def environment(self) -> dict[str, str]:
-        import os
+        """The variables hub.kafka.client_security and kafka_bootstrap read."""
+        found = {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap}
+        if self.protocol != "PLAINTEXT":
+            found["KAFKA_SECURITY_PROTOCOL"] = self.protocol
+        if self.ca is not None:
+            found["KAFKA_SSL_CA_LOCATION"] = str(self.ca)
+        if self.username and self.password_env:
+            password = os.environ.get(self.password_env)
+            if not password:
+                raise HubError(
+                    f"kafka.password_env names {self.password_env}, which is not set",
+                    fix=f"export {self.password_env}=<the password `lapor-hub security apply` "
+                    "wrote for this principal>.",
+                )
+            found |= {
+                "KAFKA_SASL_MECHANISM": self.mechanism,
+                "KAFKA_SASL_USERNAME": self.username,
+                "KAFKA_SASL_PASSWORD": password,
+            }
+        return found
 
-        password = os.environ.get(self.password_env)
-        if not password:
-            raise HubError(
-                f"kafka.password_env names {self.password_env}, which is not set",
-                fix=f"export {self.password_env}=<the password `lapor-hub security apply` "
-                "wrote for this principal>.",
-            )
-        return {
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-            "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-            "KAFKA_SASL_USERNAME": self.username,
-            "KAFKA_SASL_PASSWORD": password,
-            "KAFKA_SSL_CA_LOCATION": str(self.ca),
-        }
+
+class MetricsAddress(BaseModel):
+    """Where /metrics, /healthz and /readyz are served (the tracker's on ``port`` + 1).
+    Loopback unless told otherwise: a pod or a scraper elsewhere needs host 0.0.0.0."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=1, le=65534)
 
 
 class HubConfig(BaseModel):
@@ -64,6 +97,7 @@ class HubConfig(BaseModel):
 
     rules: Path = Field(default_factory=default_rules_dir)
     kafka: KafkaAccess | None = None
+    metrics: MetricsAddress = MetricsAddress()
     connectors: dict[str, dict[str, Any]]
     topics: TopicSettings = TopicSettings()
     group_prefix: str = Field(default="lapor", pattern=r"^[a-z0-9][a-z0-9.-]*$")

@@ -14,7 +14,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -417,6 +417,27 @@ def watermarks(consumer, partition: TopicPartition, timeout: float) -> tuple[int
             if not settling or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def broker_probe(bootstrap: str, every: float = 5.0) -> Callable[[], str | None]:
+    """A readiness check (hub.health): None while a broker answers a metadata request,
+    else why not. Asked at most once per ``every`` seconds however often /readyz is."""
+    admin: AdminClient | None = None
+    asked_at, verdict = -every, None
+
+    def probe() -> str | None:
+        nonlocal admin, asked_at, verdict
+        if time.monotonic() - asked_at >= every:
+            admin = admin or make_admin(bootstrap)
+            try:
+                admin.list_topics(timeout=3)
+                verdict = None
+            except KafkaException as exc:
+                verdict = f"no broker of {bootstrap} answers: {exc.args[0].str()}"
+            asked_at = time.monotonic()
+        return verdict
+
+    return probe
 
 
 def wait_visible(bootstrap: str, topic: str, partition: int, offset: int, timeout: float) -> None:

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the hub, on an HTTP endpoint (``lapor-hub up --metrics-port``).
+"""Prometheus metrics of the hub, on an HTTP endpoint (``lapor-hub up --metrics-port``)
+beside the health endpoints /healthz and /readyz.
 
 Per stage: records in, out, failed (dead-lettered) and retried; consumer lag per topic; the
 delivery latency from the hub receiving a report to the destination app's 2xx; routing
@@ -9,9 +10,15 @@ are the tracker's (hub.tracker.app).
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
+
+from hub.errors import HubError
 
 RECORDS = Counter(
     "lapor_stage_records",
@@ -67,6 +74,34 @@ def count(stage: str, outcome: str, amount: int = 1) -> None:
         counter.inc(amount)
 
 
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # a scrape is not news
+        pass
+
+
 def serve_metrics(port: int, host: str = "127.0.0.1") -> None:
-    """Expose /metrics in the Prometheus text format (loopback unless told otherwise)."""
-    start_http_server(port, addr=host)
+    """/metrics (Prometheus text), /healthz and /readyz (JSON, 200 or 503: hub.health) on
+    host:port, from a daemon thread; loopback unless told otherwise."""
+    from hub.health import HEALTH
+
+    metrics = make_wsgi_app()
+
+    def app(environ: dict, start_response: Callable) -> list[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        if path in ("/healthz", "/readyz"):
+            ok, body = HEALTH.liveness() if path == "/healthz" else HEALTH.readiness()
+            start_response(
+                "200 OK" if ok else "503 Service Unavailable",
+                [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
+            )
+            return [json.dumps(body, ensure_ascii=False).encode()]
+        return metrics(environ, start_response)
+
+    try:
+        server = make_server(host, port, app, ThreadingWSGIServer, handler_class=_Quiet)
+    except OSError as exc:
+        raise HubError(
+            f"cannot serve metrics and health on {host}:{port}: {exc.strerror}",
+            fix="choose a free port (--metrics-port or metrics.port in the configuration).",
+        ) from exc
+    threading.Thread(target=server.serve_forever, daemon=True, name="metrics").start()

@@ -49,7 +49,7 @@ from hub.dataplane.route import route_loop, run_replacing_hung
 from hub.dataplane.transactional import TransactionalLoop
 from hub.errors import ConnectorError, HubError
 from hub.health import HEALTH
-from hub.kafka import is_passing
+from hub.kafka import broker_probe, is_passing
 from hub.sdk import Capability, Connector
 from hub.sdk.http import transport_errors
 from hub.serialization import TopicSerializer, load_store, make_codec
@@ -215,6 +215,8 @@ class HubRuntime:
                 tasks.append(self._retries(stop, "deliver"))
             if self.feedback and self.only is None:
                 tasks.append(self._retries(stop, "feedback"))
+            tasks.append(self._beat(stop))
+            self._ready_when()
             running = [asyncio.create_task(task) for task in tasks]
             try:
                 await self._until_ready(stop)
@@ -228,14 +230,39 @@ class HubRuntime:
         for worker in [*self.delivery.values(), *self.feedback.values()]:
             worker.close()
 
+    def _consumers(self) -> list:
+        consumers = [self._route] if self._route is not None else []
+        return [*consumers, *self.delivery.values(), *self.feedback.values()]
+
+    def _ready_when(self) -> None:
+        """/readyz: the broker answers, every consumer holds its assignment (read from the
+        flag its own thread sets), every webhook listens."""
+        HEALTH.ready_when("kafka", broker_probe(self.bootstrap))
+
+        def partitions() -> str | None:
+            waiting = [c for c in self._consumers() if not c.assigned.is_set()]
+            return f"{len(waiting)} consumers wait for partitions" if waiting else None
+
+        def webhooks() -> str | None:
+            deaf = sum(1 for server in self._servers if not server.started)
+            return f"{deaf} webhooks do not listen yet" if deaf else None
+
+        HEALTH.ready_when("partitions", partitions)
+        HEALTH.ready_when("webhooks", webhooks)
+
+    async def _beat(self, stop: threading.Event) -> None:
+        """/healthz: this event loop still turns."""
+        while not stop.is_set():
+            HEALTH.beat()
+            await asyncio.sleep(1.0)
+
     async def _until_ready(self, stop: threading.Event, timeout: float = 60.0) -> None:
         """Started means: webhooks listen and every consumer has its partitions, so the
         first reports do not wait for a group to form."""
         deadline = time.monotonic() + timeout
         # read flags the consumers' own threads set: a consumer is not to be called from two
         # threads at once (assignment() blocks behind a running consume())
-        consumers = [self._route] if self._route is not None else []
-        consumers += [*self.delivery.values(), *self.feedback.values()]
+        consumers = self._consumers()
         while time.monotonic() < deadline and not stop.is_set():
             listening = all(s.started for s in self._servers)
             assigned = all(c.assigned.is_set() for c in consumers)
@@ -460,13 +487,13 @@ def start_tracker(
     name: str,
     tick_seconds: float = 5.0,
     log_path: Path | None = None,
-    metrics_port: int | None = None,
+    metrics_address: tuple[str, int] | None = None,
 ) -> subprocess.Popen:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
     command = [sys.executable, "-m", "hub", "tracker", "--config", str(config), "--name", name]
     command += ["--tick-seconds", str(tick_seconds)]
-    if metrics_port:
-        command += ["--metrics-port", str(metrics_port)]
+    if metrics_address:
+        command += ["--metrics-host", metrics_address[0], "--metrics-port", str(metrics_address[1])]
     if log_path is None:
         return subprocess.Popen(command, env=env)
     with log_path.open("ab") as log_file:

@@ -8,10 +8,13 @@ here that parses, calls the component that does the work, and prints.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from hub.cli import audit, broker, connectors, dlq, reports, retries, rules, run, schemas, security
-from hub.cli.common import err_console
+from hub.cli.common import err_console, use_kafka_of
 from hub.errors import HubError
 
 app = typer.Typer(
@@ -19,6 +22,23 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def main_options(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="LAPOR_HUB_CONFIG",
+            help="A hub configuration whose kafka: section every command uses (where Kafka "
+            "is, as whom); commands that take --config of their own use theirs.",
+        ),
+    ] = None,
+) -> None:
+    use_kafka_of(config)
+
+
 app.command()(run.version)
 app.add_typer(broker.broker_app, name="broker")
 app.add_typer(schemas.schemas_app, name="schemas")

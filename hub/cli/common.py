@@ -3,6 +3,7 @@ where Kafka is."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -54,8 +55,26 @@ def local_clusters(settings: Settings, nodes: int | None) -> list[LocalCluster]:
     return existing_clusters(settings.home, jar_cache(settings), settings.kafka_version)
 
 
-def kafka_bootstrap() -> str:
-    """KAFKA_BOOTSTRAP_SERVERS, else the local broker if it runs."""
+def use_kafka_of(config: Path | None) -> None:
+    """Make the configuration file's ``kafka:`` section (where, as whom) what every Kafka
+    client of this process and of the processes it starts uses; it takes the place of the
+    KAFKA_* variables. Without the section, those variables (or the local broker) serve."""
+    if config is None:
+        return
+    from hub.config import load_config
+    from hub.kafka import SECURITY_ENVIRONMENT
+
+    access = load_config(config).kafka
+    if access is not None:
+        for variable in SECURITY_ENVIRONMENT:
+            os.environ.pop(variable, None)  # none left over from the shell's own access
+        os.environ.update(access.environment())
+
+
+def kafka_bootstrap(config: Path | None = None) -> str:
+    """The bootstrap of ``config``'s kafka: section, else KAFKA_BOOTSTRAP_SERVERS, else the
+    local broker if it runs."""
+    use_kafka_of(config)
     settings = load_settings()
     if settings.kafka_bootstrap_servers:
         return settings.kafka_bootstrap_servers

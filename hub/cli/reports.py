@@ -34,7 +34,7 @@ def reports_show(
 
     settings = load_settings()
     serializer = TopicSerializer(make_codec(settings, load_store(settings)))
-    bootstrap = kafka_bootstrap()
+    bootstrap = kafka_bootstrap(config)
     history = report_history(bootstrap, hub_id, serializer, group_prefix(config))
     if not history.found:
         console.print(f"no report {hub_id} on this cluster")
@@ -233,7 +233,7 @@ def reports_assign(
     serializer = TopicSerializer(make_codec(settings, load_store(settings)))
     loaded = load_config(config) if config else None
     done = assign(
-        kafka_bootstrap(),
+        kafka_bootstrap(config),
         hub_id,
         agency,
         reason,

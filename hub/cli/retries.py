@@ -21,7 +21,7 @@ def retries_list(config: HubConfigOption = None) -> None:
     from hub.ops.retries import overdue, pending_retries, waiting_groups
 
     prefix = group_prefix(config)
-    pending = pending_retries(kafka_bootstrap(), prefix)
+    pending = pending_retries(kafka_bootstrap(config), prefix)
     if not pending:
         console.print("nothing waits in retries")
         return

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +13,38 @@ from hub import __version__
 from hub.cli.common import console, kafka_bootstrap
 from hub.errors import HubError
 from hub.settings import load_settings
+
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        help="Serve /metrics, /healthz and /readyz on this port (default: the "
+        "configuration's metrics.port; none)."
+    ),
+]
+MetricsHost = Annotated[
+    str | None,
+    typer.Option(
+        help="The address to serve them on (default: the configuration's metrics.host, "
+        "127.0.0.1; 0.0.0.0 for a pod)."
+    ),
+]
+
+
+def _serve_metrics(
+    config: Path, port: int | None, host: str | None, who: str = ""
+) -> tuple[str, int] | None:
+    """Serve metrics and health where the options, else the configuration, say."""
+    from hub.config import load_config
+    from hub.metrics import serve_metrics
+
+    wanted = load_config(config).metrics
+    port, host = port or wanted.port, host or wanted.host
+    if not port:
+        return None
+    serve_metrics(port, host)
+    console.print(f"{who}metrics and health on http://{host}:{port}/ (metrics, healthz, readyz)")
+    return host, port
+
 
 worker_app = typer.Typer(
     help="Data-plane workers (start several to share partitions).", no_args_is_help=True
@@ -35,7 +66,7 @@ def worker_route(
     Kafka transactions (a worker killed at any moment loses and duplicates nothing)."""
     from hub.dataplane.route import run_route
 
-    stats = run_route(config, name, kafka_bootstrap())
+    stats = run_route(config, name, kafka_bootstrap(config))
     console.print(
         f"route worker {name} stopped: {stats.consumed} consumed, "
         f"{stats.produced} produced in {stats.transactions} transactions"
@@ -52,20 +83,19 @@ def tracker(
     tick_seconds: Annotated[
         float, typer.Option(help="How often SLA clocks are checked.", min=0.5)
     ] = 5.0,
-    metrics_port: Annotated[
-        int | None, typer.Option(help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics.")
-    ] = None,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = None,
 ) -> None:
     """The state plane: each report's lifecycle, SLA clocks (working days), re-routing,
     escalation, and statuses back to the app the report came from. Start several to share
     partitions; the tables recover from their changelogs after a crash. Exits with code 3
-    when it cannot go on (faust stopped, a stalled table recovery): restart it."""
-    from hub.metrics import serve_metrics
+    when it cannot go on (faust stopped, a stalled table recovery): restart it. /readyz
+    says ready once its tables are recovered."""
     from hub.tracker.app import run_tracker
 
-    if metrics_port:
-        serve_metrics(metrics_port)
-    applied = run_tracker(config, kafka_bootstrap(), name, tick_seconds)
+    bootstrap = kafka_bootstrap(config)
+    _serve_metrics(config, metrics_port, metrics_host, "tracker ")
+    applied = run_tracker(config, bootstrap, name, tick_seconds)
     console.print(f"tracker {name} stopped: applied {applied}")
 
 
@@ -84,9 +114,8 @@ def demo() -> None:
 def up(
     config: Annotated[Path, typer.Option("--config", help="The hub's configuration file.")],
     name: Annotated[str, typer.Option(help="This process's name, stable across restarts.")] = "1",
-    metrics_port: Annotated[
-        int | None, typer.Option(help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics.")
-    ] = None,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = None,
     primary: Annotated[
         bool | None,
         typer.Option(
@@ -102,20 +131,17 @@ def up(
     """Run the hub from one configuration file: every side of every connector and the
     translate-and-route worker. Start more with another --name to share the work."""
     from hub.eventloop import stop_on_signals
-    from hub.metrics import serve_metrics
     from hub.runtime import HubRuntime, tracker_process
 
-    if metrics_port:
-        serve_metrics(metrics_port)
-        console.print(f"metrics on http://127.0.0.1:{metrics_port}/metrics")
-
-    bootstrap = kafka_bootstrap()
+    bootstrap = kafka_bootstrap(config)
+    served = _serve_metrics(config, metrics_port, metrics_host)
     runtime = HubRuntime(config, bootstrap, name, primary)
     console.print(f"lapor-hub {name} up: {', '.join(runtime.connectors)} (Ctrl-C stops)")
-    tracker_metrics = metrics_port + 1 if metrics_port else None
-    if with_tracker and tracker_metrics:
-        console.print(f"tracker metrics on http://127.0.0.1:{tracker_metrics}/metrics")
-    tracking = tracker_process(config, bootstrap, name, metrics_port=tracker_metrics)
+    tracker_address = (served[0], served[1] + 1) if served else None
+    if with_tracker and tracker_address:
+        host, port = tracker_address
+        console.print(f"tracker metrics and health on http://{host}:{port}/ (+1)")
+    tracking = tracker_process(config, bootstrap, name, metrics_address=tracker_address)
     with tracking if with_tracker else nullcontext():
         counters = runtime.run(stop_on_signals())
     console.print(
@@ -127,6 +153,8 @@ def up(
 def connect(
     name: Annotated[str, typer.Argument(help="The connector instance to run.")],
     config: Annotated[Path, typer.Option("--config", help="Its configuration file.")],
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = None,
 ) -> None:
     """Run one connector as its own process, at the agency, with its own credentials: its
     pulls, webhook, deliveries, status polls and statuses back, nothing else. The file's
@@ -137,13 +165,14 @@ def connect(
     from hub.runtime import HubRuntime
 
     loaded = load_config(config)
-    if loaded.kafka is None:
+    if loaded.kafka is None or loaded.kafka.username is None:
         raise HubError(
-            f"{config} has no kafka: section, so the connector would reach Kafka without "
-            "credentials",
+            f"{config} has no kafka: section with a username, so the connector would reach "
+            "Kafka without credentials",
             fix="add kafka: {bootstrap, username, password_env, ca} (see SECURITY.md).",
         )
-    os.environ.update(loaded.kafka.environment())
+    kafka_bootstrap(config)
+    _serve_metrics(config, metrics_port, metrics_host)
     runtime = HubRuntime(config, loaded.kafka.bootstrap, name=name, only=name)
     console.print(f"connector {name} up as {loaded.kafka.username} (Ctrl-C stops)")
     counters = runtime.run(stop_on_signals())

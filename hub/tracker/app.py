@@ -52,7 +52,9 @@ from hub import eventloop, topics
 from hub.config import build_connectors, load_config
 from hub.errors import HubError
 from hub.fanout import destination_records
+from hub.health import HEALTH
 from hub.kafka import (
+    broker_probe,
     ensure_topics,
     make_admin,
     make_consumer,
@@ -256,8 +258,11 @@ class Tracker:
         own, or when its table recovery has received nothing for recovery_stall_seconds
         (after the only broker restarted, faust's recovery has waited on for minutes)."""
         await self.app.start()
+        HEALTH.ready_when("kafka", broker_probe(self.bootstrap))
+        HEALTH.ready_when("tables", self._recovered)
         try:
             while not stop.is_set():
+                HEALTH.beat()
                 if self.app.should_stop:
                     raise TrackerStopped("faust's app stopped on its own (see the log above)")
                 await self.recovery.rewind()
@@ -276,6 +281,14 @@ class Tracker:
             except TimeoutError:
                 log.error("faust's app did not stop within 30 s")
             self.gap_reader.close()
+
+    def _recovered(self) -> str | None:
+        """/readyz: faust's tables are recovered from their changelogs (a tracker that
+        answers before that would say a report it has not read yet is unknown)."""
+        recovery = self.app.tables.recovery
+        if recovery.completed.is_set() and not self.app.in_recovery:
+            return None
+        return f"recovering its tables ({recovery_state(self.app)})"
 
     async def _send_ticks(self) -> None:
         now = datetime.now(UTC).isoformat().encode()
