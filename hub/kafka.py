@@ -173,8 +173,10 @@ class TopicSpec:
 def ensure_topics(admin: AdminClient, specs: list[TopicSpec], timeout: float = 30.0) -> list[str]:
     """Create the topics that are missing; refuse existing ones whose shape differs.
 
-    Returns the names created. A topic with other partitions or replication than asked is
-    reported, never silently used: keys would land on other partitions than the hub expects.
+    Returns the names created. A topic with other partitions than asked is reported, never
+    silently used: keys would land on other partitions than the hub expects. One with fewer
+    replicas than asked is reported too (it is less durable than promised); one with more,
+    an operator's choice on a bigger cluster, is used.
     """
     try:
         existing = admin.list_topics(timeout=timeout).topics
@@ -190,7 +192,7 @@ def ensure_topics(admin: AdminClient, specs: list[TopicSpec], timeout: float = 3
             continue
         partitions = len(meta.partitions)
         replication = len(next(iter(meta.partitions.values())).replicas) if partitions else 0
-        if (partitions, replication) != (spec.partitions, spec.replication):
+        if partitions != spec.partitions or replication < spec.replication:
             problems.append(
                 f"{spec.name} has {partitions} partitions x replication {replication}, "
                 f"expected {spec.partitions} x {spec.replication}"

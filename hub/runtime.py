@@ -36,7 +36,6 @@ from typing import Any
 import httpx
 import uvicorn
 from confluent_kafka import KafkaException
-from httpx_aiohttp import HttpxAiohttpClient
 from pydantic import SecretStr
 
 from hub import eventloop, topics
@@ -51,6 +50,7 @@ from hub.errors import ConnectorError, HubError
 from hub.health import HEALTH
 from hub.kafka import broker_probe, is_passing
 from hub.sdk import Capability, Connector
+from hub.sdk.access import app_client
 from hub.sdk.http import transport_errors
 from hub.serialization import TopicSerializer, load_store, make_codec
 from hub.settings import load_settings
@@ -182,8 +182,12 @@ class HubRuntime:
         ledger = Ledger(self.bootstrap)
         await asyncio.to_thread(ledger.load)
         tasks = []
-        async with HttpxAiohttpClient(timeout=10) as client:
+        async with contextlib.AsyncExitStack() as clients:
             for instance, connector in self.connectors.items():
+                settings = connector.config
+                client = await clients.enter_async_context(
+                    app_client(settings.timeout_s, settings.auth, settings.tls)
+                )
                 every = float(self.side[instance].get("poll_interval_s", 1.0))
                 caps = connector.capabilities
                 if Capability.PULL in caps and connector.config.base_url and self.primary:

@@ -29,9 +29,10 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.errors import BadInput
+from hub.sdk.access import AppAuth, AppTls
 
 
 class Capability(StrEnum):
@@ -44,13 +45,16 @@ class Capability(StrEnum):
 
 
 class ConnectorConfig(BaseModel):
-    """Base of every connector's settings: the agency it speaks for, its app's address."""
+    """Base of every connector's settings: the agency it speaks for, its app's address, and
+    how the hub reaches the app (timeout, credentials, TLS)."""
 
     model_config = ConfigDict(extra="forbid")
 
     agency: str
     base_url: str | None = None
-    timeout_s: float = 10.0
+    timeout_s: float = Field(default=10.0, gt=0, le=300)  # each request to the app
+    auth: AppAuth | None = None  # how the hub proves itself to the app (hub.sdk.access)
+    tls: AppTls | None = None  # a private CA, a client certificate
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ def test_three_node_cluster_keeps_every_message_after_losing_one_node(
     topic = unique("lapor.test.replicated")
     admin = make_admin(cluster.bootstrap)
     ensure_topics(admin, [TopicSpec(topic, partitions=3, replication=3)])
+    # an operator's topic with more replicas than a spec asks is used as it is
+    assert ensure_topics(admin, [TopicSpec(topic, partitions=3, replication=1)]) == []
     assert produce_numbered(cluster.bootstrap, topic, COUNT) == COUNT
 
     cluster.stop_node(2)

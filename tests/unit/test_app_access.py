@@ -1,0 +1,130 @@
+"""The hub proves itself to an agency app the way its connector's settings say (a bearer
+token, HTTP Basic, an API-key header, a client certificate), trusts the app's private CA,
+keeps to the connector's timeout, and refuses to start when a secret's variable is unset.
+Each against a real HTTPS or HTTP server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from aiohttp import web
+from pydantic import ValidationError
+
+from connectors.lapor_json import LaporJsonConfig
+from hub.broker.tls import ensure_tls
+from hub.errors import ConnectorError
+from hub.sdk.access import app_client
+
+
+@asynccontextmanager
+async def app(handler, tls: ssl.SSLContext | None = None) -> AsyncIterator[str]:
+    """An agency app on a free loopback port; yields its base URL."""
+    application = web.Application()
+    application.router.add_get("/reports", handler)
+    runner = web.AppRunner(application)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def settings(**given) -> LaporJsonConfig:
+    return LaporJsonConfig(agency="pemprov-jateng", base_url="http://127.0.0.1:9", **given)
+
+
+async def status_with(config: LaporJsonConfig, handler, tls=None) -> int:
+    async with (
+        app(handler, tls) as url,
+        app_client(config.timeout_s, config.auth, config.tls) as client,
+    ):
+        return (await client.get(f"{url}/reports")).status_code
+
+
+def asking(header: str, value: str):
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=200 if request.headers.get(header) == value else 401)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("auth", "header", "value"),
+    [
+        ({"type": "bearer", "token_env": "JATENG_TOKEN"}, "Authorization", "Bearer s3cret"),
+        (
+            {"type": "basic", "username": "lapor-hub", "password_env": "JATENG_TOKEN"},
+            "Authorization",
+            "Basic bGFwb3ItaHViOnMzY3JldA==",  # lapor-hub:s3cret
+        ),
+        (
+            {"type": "header", "name": "X-API-Key", "value_env": "JATENG_TOKEN"},
+            "X-API-Key",
+            "s3cret",
+        ),
+    ],
+)
+def test_the_app_gets_the_credential_the_settings_name(monkeypatch, auth, header, value):
+    monkeypatch.setenv("JATENG_TOKEN", "s3cret")
+    assert asyncio.run(status_with(settings(auth=auth), asking(header, value))) == 200
+    assert asyncio.run(status_with(settings(), asking(header, value))) == 401  # none sent
+
+
+def test_a_secret_whose_variable_is_unset_stops_the_start_with_its_name(monkeypatch):
+    monkeypatch.delenv("JATENG_TOKEN", raising=False)
+    config = settings(auth={"type": "bearer", "token_env": "JATENG_TOKEN"})
+    with pytest.raises(ConnectorError) as refused:
+        app_client(config.timeout_s, config.auth, config.tls)
+    assert "JATENG_TOKEN" in refused.value.message and "JATENG_TOKEN" in refused.value.fix
+
+
+def test_settings_that_cannot_work_are_refused_when_read(tmp_path: Path):
+    with pytest.raises(ValidationError, match="token_env"):
+        settings(auth={"type": "bearer"})
+    with pytest.raises(ValidationError, match="not a file"):
+        settings(tls={"ca": str(tmp_path / "missing.pem")})
+    with pytest.raises(ValidationError):
+        settings(auth={"type": "kerberos"})
+    with pytest.raises(ValidationError):
+        settings(timeout_s=0)
+
+
+def test_a_private_ca_is_trusted_and_a_client_certificate_shown(tmp_path: Path):
+    """The app's certificate is signed by the agency's own CA; it asks the hub for a
+    certificate signed by the CA it trusts for the hub (mutual TLS)."""
+    agency, hub = ensure_tls(tmp_path / "agency"), ensure_tls(tmp_path / "hub")
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(agency.keystore)
+    server.load_verify_locations(hub.ca)
+    server.verify_mode = ssl.CERT_REQUIRED
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(status=200)
+
+    mutual = settings(tls={"ca": str(agency.ca), "cert": str(hub.keystore)})
+    assert asyncio.run(status_with(mutual, ok, server)) == 200
+
+    without_certificate = settings(tls={"ca": str(agency.ca)})
+    with pytest.raises(httpx.TransportError):
+        asyncio.run(status_with(without_certificate, ok, server))
+    system_trust = settings(tls={"cert": str(hub.keystore)})
+    with pytest.raises(httpx.TransportError):  # the agency's CA is not the system's
+        asyncio.run(status_with(system_trust, ok, server))
+
+
+def test_each_request_keeps_to_the_connectors_timeout():
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(3)
+        return web.Response(status=200)
+
+    with pytest.raises(httpx.TimeoutException):
+        asyncio.run(status_with(settings(timeout_s=0.5), slow))
