@@ -121,6 +121,13 @@ def hub_keyring() -> KeyRing:
     return load_keyring(load_settings().home)
 
 
+def keyring_source(home: Path) -> str:
+    """Where this process's key ring comes from, for a message."""
+    if os.environ.get("LAPOR_HUB_IDENTITY_KEYS"):
+        return "LAPOR_HUB_IDENTITY_KEYS"
+    return str(keys_file(home))
+
+
 def keys_file(home: Path) -> Path:
     return Path(os.environ.get("LAPOR_HUB_IDENTITY_KEYS_FILE") or home / "identity-keys.json")
 

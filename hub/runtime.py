@@ -1,12 +1,14 @@
 """``lapor-hub up``: the hub from one configuration file, every side of every connector.
 
-The primary process (named "1" unless told otherwise) runs the route worker (translate and
-route, transactional) in a thread, and in an asyncio loop: a pull loop per pulling
-connector, a webhook server per pushing one, a delivery worker per delivering one, a status
-poller per one with status, a feedback worker per one that takes statuses of its own reports
-back (written by the tracker, which ``lapor-hub up`` runs as a child process). More processes
-with the same configuration and another ``--name`` run the route, delivery and retry
-workers only: they join the same consumer groups and share the partitions.
+Every process runs the route worker (translate and route, transactional) in a thread, and
+in an asyncio loop: a pull loop per pulling connector, a webhook server per pushing one, a
+delivery worker per delivering one, a status poller per one with status, a feedback worker
+per one that takes statuses of its own reports back (written by the tracker, which
+``lapor-hub up`` runs as a child process). Processes with the same configuration and other
+``--name``s share the work: the consumer groups share the partitions; pulls and status
+polls run in the one process holding the lease (hub.dataplane.lease), another taking over
+when it dies; webhooks listen in every process on the same port (SO_REUSEPORT: the kernel
+spreads the connections, and a dead process's share goes to the others at once).
 
 Hub-side settings sit beside a connector's own in the configuration:
 
@@ -24,6 +26,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -43,12 +46,15 @@ from hub.config import build_connectors, hub_side, load_config
 from hub.dataplane.deliver import DeliveryWorker, Ledger
 from hub.dataplane.feedback import FeedbackWorker, poll_status_once
 from hub.dataplane.inbound import Cursors, Inbound, pull_once
+from hub.dataplane.lease import Lease
 from hub.dataplane.retries import RetryWorker
 from hub.dataplane.route import route_loop, run_replacing_hung
 from hub.dataplane.transactional import TransactionalLoop
 from hub.errors import ConnectorError, HubError
 from hub.health import HEALTH
 from hub.kafka import broker_probe, is_passing
+from hub.keyshare import agree
+from hub.privacy import hub_keyring, keyring_source
 from hub.sdk import Capability, Connector
 from hub.sdk.access import app_client
 from hub.sdk.http import transport_errors
@@ -111,10 +117,11 @@ class HubRuntime:
         connect`` (no translate-and-route worker, no retry workers: those are the hub's)."""
         self.bootstrap = bootstrap
         self.name = name
-        # Pull loops, status pollers and webhooks run in one process only (the primary, by
-        # default the one named "1"): two processes pulling the same app would ingest each
-        # page twice. Workers of the consumer groups run in every process.
-        self.primary = name == "1" if primary is None else primary
+        # Pull loops and status pollers run in the lease holder (``primary`` None), always
+        # (True) or never (False: no webhooks either); two processes pulling one app at
+        # once would only read pages twice. Consumer group workers run in every process.
+        self.primary = primary
+        self.lease: Lease | None = None
         self.config = load_config(config_path)
         self.side = {
             instance: hub_side(self.config, instance) for instance in self.config.connectors
@@ -128,8 +135,8 @@ class HubRuntime:
                     fix=f"add it under connectors: (configured: {', '.join(self.connectors)}).",
                 )
             self.connectors = {only: self.connectors[only]}
-            self.primary = True
         settings = load_settings()
+        agree(bootstrap, hub_keyring(), keyring_source(settings.home))
         self.serializer = TopicSerializer(make_codec(settings, load_store(settings)))
         self.config_path = config_path
         self.counters = Counters()
@@ -178,6 +185,27 @@ class HubRuntime:
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(max_workers=64, thread_name_prefix="kafka-wait")
         )
+        if self.primary is None and any(self._pulls(c) for c in self.connectors.values()):
+            scope = self.only or "hub"
+            group = topics.lease_group(self.config.group_prefix, scope)
+            self.lease = Lease(self.bootstrap, group, self.name).start()
+        try:
+            await self._serve_all(stop)
+        finally:
+            if self.lease is not None:
+                await asyncio.to_thread(self.lease.stop)
+
+    def _pulls(self, connector: Connector) -> bool:
+        """Whether ``connector`` has work one process at a time does (pulls, status polls)."""
+        caps = connector.capabilities
+        return bool(caps & {Capability.PULL, Capability.STATUS}) and bool(connector.config.base_url)
+
+    def _holds(self) -> bool:
+        if self.primary is not None:
+            return self.primary
+        return self.lease is not None and self.lease.held.is_set()
+
+    async def _serve_all(self, stop: threading.Event) -> None:
         cursors = Cursors(self.bootstrap)
         ledger = Ledger(self.bootstrap)
         await asyncio.to_thread(ledger.load)
@@ -190,9 +218,10 @@ class HubRuntime:
                 )
                 every = float(self.side[instance].get("poll_interval_s", 1.0))
                 caps = connector.capabilities
-                if Capability.PULL in caps and connector.config.base_url and self.primary:
+                leased = connector.config.base_url and self.primary is not False
+                if Capability.PULL in caps and leased:
                     tasks.append(self._every(stop, every, self._pull, connector, client, cursors))
-                if Capability.STATUS in caps and connector.config.base_url and self.primary:
+                if Capability.STATUS in caps and leased:
                     tasks.append(self._every(stop, every, self._status, connector, client, cursors))
                 if Capability.DELIVER in caps and connector.config.base_url:
                     worker = DeliveryWorker(
@@ -213,7 +242,8 @@ class HubRuntime:
                     )
                     self.feedback[instance] = feedback
                     tasks.append(self._feedback(stop, feedback, client))
-                if Capability.PUSH in caps and "webhook" in self.side[instance] and self.primary:
+                webhook = "webhook" in self.side[instance] and self.primary is not False
+                if Capability.PUSH in caps and webhook:
                     tasks.append(self._webhook(stop, connector, self.side[instance]["webhook"]))
             if self.delivery and self.only is None:
                 tasks.append(self._retries(stop, "deliver"))
@@ -253,6 +283,9 @@ class HubRuntime:
 
         HEALTH.ready_when("partitions", partitions)
         HEALTH.ready_when("webhooks", webhooks)
+        if self.lease is not None:  # holding or standing by are both ready
+            lease = self.lease
+            HEALTH.ready_when("lease", lambda: None if lease.decided.is_set() else lease.state())
 
     async def _beat(self, stop: threading.Event) -> None:
         """/healthz: this event loop still turns."""
@@ -270,7 +303,8 @@ class HubRuntime:
         while time.monotonic() < deadline and not stop.is_set():
             listening = all(s.started for s in self._servers)
             assigned = all(c.assigned.is_set() for c in consumers)
-            if listening and assigned:
+            leased = self.lease is None or self.lease.decided.is_set()
+            if listening and assigned and leased:
                 return
             await asyncio.sleep(0.1)
         log.warning(
@@ -282,6 +316,9 @@ class HubRuntime:
     async def _every(self, stop: threading.Event, seconds: float, action, *args) -> None:
         side, connector = action.__name__.strip("_"), args[0].instance  # "pull", "lapor-nasional"
         while not stop.is_set():
+            if not self._holds():  # another process holds the lease: stand by
+                await asyncio.sleep(0.2)
+                continue
             busy = await self._step(connector, side, lambda: action(*args), seconds)
             if not busy:
                 await asyncio.sleep(seconds)
@@ -400,12 +437,32 @@ class HubRuntime:
         )
         server.install_signal_handlers = lambda: None  # the hub handles signals
         self._servers.append(server)
-        serving = asyncio.create_task(server.serve())
+        listening = shared_socket(webhook.get("host", "127.0.0.1"), int(webhook["port"]))
+        serving = asyncio.create_task(server.serve(sockets=[listening]))
         while not stop.is_set() and not serving.done():
             await asyncio.sleep(0.2)
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await serving
+
+
+def shared_socket(host: str, port: int) -> socket.socket:
+    """A listening address several hub processes share (SO_REUSEPORT): each has its own
+    queue of connections, and the kernel spreads new ones over the processes alive."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if hasattr(socket, "SO_REUSEPORT"):
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        listening.bind((host, port))
+    except OSError as exc:
+        listening.close()
+        raise HubError(
+            f"the webhook cannot listen on {host}:{port}: {exc.strerror}",
+            fix="another program holds the port: stop it, or give the webhook another port.",
+        ) from exc
+    return listening
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.2) -> bool:

@@ -41,6 +41,7 @@ def _specs(connectors: Iterable[str], settings: TopicSettings) -> list[TopicSpec
         spec(topics.REPORTS),
         spec(topics.ROUTED),
         spec(topics.CURSORS, COMPACT, 1),
+        spec(topics.LEASES, None, 1),  # its one partition is the lease
         spec(topics.LEDGER, COMPACT),  # what each destination acknowledged, kept per key
     ]
     for instance in connectors:
@@ -100,6 +101,11 @@ def audit_topic(bootstrap: str) -> TopicSpec:
 def replays_topic(bootstrap: str) -> TopicSpec:
     replication, durable = cluster_durability(bootstrap)
     return TopicSpec(topics.REPLAYS, 1, replication, {**FOREVER, **durable})
+
+
+def keyring_topic(bootstrap: str) -> TopicSpec:
+    replication, durable = cluster_durability(bootstrap)
+    return TopicSpec(topics.KEYRING, 1, replication, {**COMPACT, **durable})
 
 
 def ensure_hub_topics(bootstrap: str, config: HubConfig) -> list[str]:

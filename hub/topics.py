@@ -21,7 +21,9 @@ TICKS = "lapor.tracker.ticks"  # the tracker's clock: one tick per partition, ev
 CURSORS = "lapor.cursors"  # compacted: each connector side's cursor, key <connector>/<side>
 LEDGER = "lapor.ledger"  # compacted: what each destination acknowledged, key <hub id>:<agency>
 AUDIT = "lapor.audit"  # every operator action, kept forever
+LEASES = "lapor.leases"  # one partition, never written: its holder pulls (hub.dataplane.lease)
 REPLAYS = "lapor.replays"  # every dead-letter replay, kept forever
+KEYRING = "lapor.keyring"  # compacted: each identity key's fingerprint, key = key id (hub.keyshare)
 
 # families: a prefix, then the connector instance or the stage
 INBOUND = "lapor.in."
@@ -148,6 +150,12 @@ def deliver_group(group_prefix: str, connector: str) -> str:
 
 def feedback_group(group_prefix: str, connector: str) -> str:
     return f"{group_prefix}-feedback-{connector}"
+
+
+def lease_group(group_prefix: str, scope: str) -> str:
+    """The lease group of the pulls and status polls of ``scope``: "hub" for `lapor-hub up`,
+    a connector instance for `lapor-hub connect`."""
+    return f"{group_prefix}-lease-{scope}"
 
 
 def retry_group(group_prefix: str, stage: str) -> str:

@@ -120,8 +120,9 @@ def up(
         bool | None,
         typer.Option(
             "--primary/--secondary",
-            help="Run pulls, status polls and webhooks "
-            "here (default: only in the process named 1).",
+            help="Pulls and status polls always here (--primary), or none of them and no "
+            "webhooks (--secondary); by default pulls and polls run in whichever process "
+            "holds the lease, and webhooks in every process.",
         ),
     ] = None,
     with_tracker: Annotated[
@@ -129,7 +130,9 @@ def up(
     ] = True,
 ) -> None:
     """Run the hub from one configuration file: every side of every connector and the
-    translate-and-route worker. Start more with another --name to share the work."""
+    translate-and-route worker. Start more with another --name (on this machine or
+    others) to share the work: pulls and status polls run in one process at a time, under
+    a lease another process takes over within seconds when the holder dies."""
     from hub.eventloop import stop_on_signals
     from hub.runtime import HubRuntime, tracker_process
 

@@ -80,9 +80,11 @@ def keys_show() -> None:
 
 @keys_app.command("rotate")
 def keys_rotate() -> None:
-    """Make a new active key; the old ones stay so what they sealed still opens. Restart the
-    hub's processes to write with it. Recorded in the audit trail."""
+    """Make a new active key; the old ones stay so what they sealed still opens. Copy the new
+    ring to every machine and restart the hub's processes to write with it (one still holding
+    the old ring is refused at start). Recorded in the audit trail."""
     from hub import audit
+    from hub.keyshare import publish
     from hub.privacy import PrivacyError, hub_keyring, keys_file, write_keyring
 
     if os.environ.get("LAPOR_HUB_IDENTITY_KEYS"):
@@ -93,5 +95,7 @@ def keys_rotate() -> None:
     path = keys_file(load_settings().home)
     ring = hub_keyring().rotated()
     write_keyring(ring, path)
-    audit.record(kafka_bootstrap(), "keys.rotate", {"file": str(path), "active": ring.active})
+    bootstrap = kafka_bootstrap()
+    audit.record(bootstrap, "keys.rotate", {"file": str(path), "active": ring.active})
+    publish(bootstrap, ring, [ring.active])  # machines starting with the old ring are refused
     console.print(f"new active key {ring.active} in {path} (keys kept: {', '.join(ring.keys)})")

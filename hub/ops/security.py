@@ -75,10 +75,15 @@ def _connector_grants(plan: Plan, principal: str, instance: str, caps, prefix: s
         plan.grant(principal, "GROUP", topics.feedback_group(prefix, instance), "PREFIXED", READ)
     if caps & {Capability.PULL, Capability.STATUS}:
         plan.grant(principal, "TOPIC", topics.CURSORS, "LITERAL", READ, WRITE, DESCRIBE)
+        plan.grant(principal, "TOPIC", topics.LEASES, "LITERAL", READ, DESCRIBE)
+        plan.grant(principal, "GROUP", topics.lease_group(prefix, instance), "LITERAL", READ)
     plan.grant(principal, "TOPIC", topics.DEAD_LETTER, "PREFIXED", WRITE, DESCRIBE)
     plan.grant(principal, "TOPIC", topics.RETRY, "PREFIXED", WRITE, DESCRIBE)
     plan.grant(principal, "GROUP", f"{topics.CURSOR_READER_GROUP}-", "PREFIXED", READ)
     plan.grant(principal, "GROUP", f"{topics.LEDGER_READER_GROUP}-", "PREFIXED", READ)
+    # the network's identity key fingerprints, compared at start (hub.keyshare)
+    plan.grant(principal, "TOPIC", topics.KEYRING, "LITERAL", READ, DESCRIBE)
+    plan.grant(principal, "GROUP", f"{topics.READER_GROUP}-", "PREFIXED", READ)
 
 
 def make_plan(config: HubConfig) -> Plan:

@@ -17,7 +17,9 @@ from confluent_kafka import Consumer, KafkaError, Producer
 from hub import topics
 from hub.config import load_config
 from hub.kafka import TopicSpec, ensure_topics, make_admin
+from hub.keyshare import agree
 from hub.ops.security import credentials_file, make_plan
+from hub.privacy import hub_keyring
 from tests.helpers import unique
 
 pytestmark = pytest.mark.kafka
@@ -152,8 +154,15 @@ def test_a_connector_runs_at_its_agency_with_its_own_credentials(
     )
     ensure_topics(
         make_admin(kafka_bootstrap),
-        [TopicSpec(topics.inbound(name)), TopicSpec(CURSORS, 1, 1, {"cleanup.policy": "compact"})],
+        [
+            TopicSpec(topics.inbound(name)),
+            TopicSpec(CURSORS, 1, 1, {"cleanup.policy": "compact"}),
+            TopicSpec(topics.LEASES, 1, 1),
+        ],
     )
+    # the hub, started before any agency's connector, made its identity key ring the
+    # network's; the connector's machine was given the same ring (hub.keyshare)
+    agree(kafka_bootstrap, hub_keyring(), "the hub")
     credentials = tmp_path / "credentials"
     assert security_apply(kafka_bootstrap, central, credentials).returncode == 0
     saved = json.loads(credentials_file(credentials, f"connector-{name}").read_text())

@@ -1,0 +1,94 @@
+"""One identity key ring for the whole network, checked where it matters: at start.
+
+Every hub process and agency connector seals reporters' identities with the key ring it
+finds on its machine (hub.privacy), which is made on first use where there is none. Two
+machines that each made their own would seal with keys the other cannot open, silently,
+until a delivery or a reveal fails. So each process, as it starts, compares its ring with
+the one the cluster knows: ``lapor.keyring`` (compacted, kept forever) holds, per key id, a
+fingerprint of the key (never the key), the host that published it and when.
+
+- The cluster knows no key yet: this ring's keys are published (the first machine decides).
+- Every key the cluster knows must be in this ring with the same fingerprint (so what any
+  machine sealed opens here), and this ring's active key must be known (so what this one
+  seals opens elsewhere); otherwise the process refuses to start and says which key is
+  missing or different, and from which host it came.
+- `lapor-hub keys rotate` publishes the new key: copy the new ring to every machine before
+  restarting them; one still holding the old ring is refused until it has the new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+from datetime import UTC, datetime
+
+from confluent_kafka import KafkaException
+
+from hub import topics
+from hub.kafka import DurableProducer, ensure_topics, latest_values, make_admin
+from hub.privacy import KeyRing, PrivacyError
+from hub.records import Record
+from hub.topic_specs import keyring_topic
+
+
+def fingerprint(key: bytes) -> str:
+    """A key's fingerprint: enough to tell two keys apart, nothing to rebuild one from."""
+    return hashlib.sha256(b"lapor-hub identity key fingerprint\0" + key).hexdigest()[:32]
+
+
+def known_keys(bootstrap: str) -> dict[str, dict]:
+    """The cluster's keys: key id -> {fingerprint, host, at}."""
+    found = {}
+    for kid, value in latest_values(bootstrap, topics.KEYRING, topics.READER_GROUP, 30).items():
+        if value:
+            try:
+                found[kid.decode()] = json.loads(value)
+            except ValueError:
+                continue  # not ours: nothing to compare with
+    return found
+
+
+def publish(bootstrap: str, ring: KeyRing, kids: list[str]) -> None:
+    host, at = socket.gethostname(), datetime.now(UTC).isoformat()
+    records = []
+    for kid in kids:
+        value = {"fingerprint": fingerprint(ring.keys[kid]), "host": host, "at": at}
+        records.append(Record(topics.KEYRING, kid.encode(), json.dumps(value).encode()))
+    DurableProducer(bootstrap).send_blocking(records)
+
+
+def agree(bootstrap: str, ring: KeyRing, where: str) -> None:
+    """Refuse (PrivacyError) a ring that differs from the cluster's; publish it where the
+    cluster has none. ``where``: the ring's source, for the message."""
+    ensure_topics(make_admin(bootstrap), [keyring_topic(bootstrap)])
+    known = known_keys(bootstrap)
+    if not known:
+        try:
+            publish(bootstrap, ring, list(ring.keys))
+        except KafkaException as exc:
+            raise PrivacyError(
+                f"the cluster knows no identity key yet, and this process cannot publish "
+                f"its ring ({exc.args[0].str()})",
+                fix="start the hub (lapor-hub up) first: it publishes the network's ring.",
+            ) from exc
+        known = known_keys(bootstrap)  # two first machines at once: the later one sees both
+    problems = []
+    for kid, seen in sorted(known.items()):
+        key = ring.keys.get(kid)
+        origin = f"published by {seen.get('host', '?')} at {seen.get('at', '?')}"
+        if key is None:
+            problems.append(f"key {kid} ({origin}) is not in this ring")
+        elif fingerprint(key) != seen.get("fingerprint"):
+            problems.append(f"key {kid} differs from the one {origin}")
+    if ring.active not in known:
+        problems.append(f"this ring's active key {ring.active} is unknown to the cluster")
+    if problems:
+        raise PrivacyError(
+            f"the identity key ring of this machine ({where}) is not the network's: "
+            + "; ".join(problems)
+            + ". Identities sealed on one machine would not open on the other",
+            fix="copy the key ring the other machines use here (LAPOR_HUB_IDENTITY_KEYS_FILE "
+            "or LAPOR_HUB_IDENTITY_KEYS; in Kubernetes, one Secret for every pod), then start "
+            "again. After `lapor-hub keys rotate`, give every machine the new ring.",
+        )
