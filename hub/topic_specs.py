@@ -78,34 +78,45 @@ def tracker_topics(config: HubConfig) -> list[TopicSpec]:
     ]
 
 
-def cluster_durability(bootstrap: str) -> tuple[int, dict[str, str]]:
-    """Replication for a topic that must outlive brokers: 3 where the cluster has three
-    brokers or more (min.insync.replicas 2), else every broker there is."""
+def broker_count(bootstrap: str) -> int:
     try:
-        brokers = len(make_admin(bootstrap).list_topics(timeout=30).brokers)
+        return len(make_admin(bootstrap).list_topics(timeout=30).brokers)
     except KafkaException as exc:
         raise BrokerNotReachable(
             f"Kafka at {bootstrap} did not answer a metadata request in 30 s ({exc}).",
             fix="check that the brokers are up (lapor-hub broker status).",
         ) from exc
+
+
+def durable(name: str, config: dict[str, str], brokers: int) -> TopicSpec:
+    """A topic that must outlive brokers: one partition (one chain, one order), replicated
+    3 times where the cluster has three brokers or more (min.insync.replicas 2), else on
+    every broker there is."""
     replication = max(1, min(3, brokers))
-    return replication, {"min.insync.replicas": str(2 if replication >= 3 else 1)}
+    insync = {"min.insync.replicas": str(2 if replication >= 3 else 1)}
+    return TopicSpec(name, 1, replication, {**config, **insync})
+
+
+def kept_topics(brokers: int) -> list[TopicSpec]:
+    """The audit trail and the replay ledger (kept forever), the identity key fingerprints
+    (compacted): made by the first command that needs them, as durable as the cluster."""
+    return [
+        durable(topics.AUDIT, FOREVER, brokers),
+        durable(topics.REPLAYS, FOREVER, brokers),
+        durable(topics.KEYRING, COMPACT, brokers),
+    ]
 
 
 def audit_topic(bootstrap: str) -> TopicSpec:
-    """The audit trail: one partition (one chain), kept forever, as durable as the cluster."""
-    replication, durable = cluster_durability(bootstrap)
-    return TopicSpec(topics.AUDIT, 1, replication, {**FOREVER, **durable})
+    return durable(topics.AUDIT, FOREVER, broker_count(bootstrap))
 
 
 def replays_topic(bootstrap: str) -> TopicSpec:
-    replication, durable = cluster_durability(bootstrap)
-    return TopicSpec(topics.REPLAYS, 1, replication, {**FOREVER, **durable})
+    return durable(topics.REPLAYS, FOREVER, broker_count(bootstrap))
 
 
 def keyring_topic(bootstrap: str) -> TopicSpec:
-    replication, durable = cluster_durability(bootstrap)
-    return TopicSpec(topics.KEYRING, 1, replication, {**COMPACT, **durable})
+    return durable(topics.KEYRING, COMPACT, broker_count(bootstrap))
 
 
 def ensure_hub_topics(bootstrap: str, config: HubConfig) -> list[str]:

@@ -4,6 +4,7 @@ here that parses, calls the component that does the work, and prints.
     lapor-hub up | connect | tracker | worker route | demo | version
     lapor-hub broker | schemas | rules | connectors        (set-up and integrators)
     lapor-hub dlq | retries | reports | audit | security | keys   (operators)
+    lapor-hub deploy render                                   (Kubernetes)
 """
 
 from __future__ import annotations
@@ -13,7 +14,19 @@ from typing import Annotated
 
 import typer
 
-from hub.cli import audit, broker, connectors, dlq, reports, retries, rules, run, schemas, security
+from hub.cli import (
+    audit,
+    broker,
+    connectors,
+    deploy,
+    dlq,
+    reports,
+    retries,
+    rules,
+    run,
+    schemas,
+    security,
+)
 from hub.cli.common import err_console, use_kafka_of
 from hub.errors import HubError
 
@@ -52,6 +65,7 @@ app.command()(run.tracker)
 app.add_typer(dlq.dlq_app, name="dlq")
 app.add_typer(retries.retries_app, name="retries")
 app.add_typer(reports.reports_app, name="reports")
+app.add_typer(deploy.deploy_app, name="deploy")
 app.command()(run.demo)
 app.command()(run.up)
 app.command()(run.connect)

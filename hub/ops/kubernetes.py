@@ -1,0 +1,351 @@
+"""The hub on Kubernetes, rendered from its own configuration (``lapor-hub deploy render``).
+
+Rendered rather than templated: the objects follow from what the configuration says (which
+connectors push and on which ports, which secrets they name, which run at an agency), so the
+hub writes them itself, and an operator adjusts them per environment with Kustomize patches
+over the rendered folder (a kustomization.yaml lists every file). Nothing secret is
+rendered: pods read secrets that already exist.
+
+- ``lapor-hub`` (StatefulSet: its stable pod names are the processes' ``--name``, which make
+  their transactional ids): `lapor-hub up --no-tracker`, pulls and polls under the lease,
+  webhooks in every pod behind the Service ``lapor-hub-webhooks``.
+- ``lapor-hub-tracker`` (StatefulSet): `lapor-hub tracker`.
+- ``lapor-connect-<connector>`` (Deployment), one per connector run on the agency's side:
+  `lapor-hub connect`, with its own Kafka principal.
+- Probes on /healthz and /readyz, a ServiceMonitor for /metrics, a PodDisruptionBudget.
+- Secrets read, never written: the Kafka users' passwords (Strimzi's User Operator writes a
+  Secret per KafkaUser), the cluster CA (``<cluster>-cluster-ca-cert``), the identity key
+  ring (``lapor-hub-identity-keys``, one for every pod: hub.keyshare refuses another), and
+  the agency apps' secrets (``lapor-hub-app-secrets``, one key per variable the
+  configuration names).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+METRICS_PORT = 9400
+PART_OF = {"app.kubernetes.io/part-of": "lapor-hub"}
+CONFIG_DIR = "/etc/lapor-hub"
+IDENTITY_SECRET = "lapor-hub-identity-keys"
+APP_SECRETS = "lapor-hub-app-secrets"
+
+
+@dataclass
+class Placement:
+    """Where and how the hub runs: the rendering's options."""
+
+    image: str = "lapor-hub:latest"
+    namespace: str = "lapor"
+    cluster: str = "lapor"  # the Strimzi Kafka cluster's name
+    hubs: int = 2
+    trackers: int = 2
+    agency_side: list[str] = field(default_factory=list)  # connectors run with `connect`
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.cluster}-kafka-bootstrap.{self.namespace}.svc:9093"
+
+
+def secret_variables(entry: Any) -> list[str]:
+    """The environment variables a connector's settings name for its secrets (``*_env``)."""
+    found: list[str] = []
+    if isinstance(entry, dict):
+        for key, value in entry.items():
+            if key.endswith("_env") and isinstance(value, str):
+                found.append(value)
+            else:
+                found += secret_variables(value)
+    elif isinstance(entry, list):
+        for value in entry:
+            found += secret_variables(value)
+    return list(dict.fromkeys(found))
+
+
+def pod_config(raw: dict, connectors: dict, principal: str, placement: Placement) -> str:
+    """The configuration file a pod reads: the operator's, with Kafka and metrics as the
+    cluster has them, and the rules the image holds."""
+    config = {k: copy.deepcopy(v) for k, v in raw.items() if k not in ("rules", "kafka")}
+    config["connectors"] = connectors
+    config["kafka"] = {
+        "bootstrap": placement.bootstrap,
+        "username": principal,
+        "password_env": "KAFKA_PASSWORD",
+        "ca": f"{CONFIG_DIR}/kafka-ca/ca.crt",
+    }
+    config["metrics"] = {"host": "0.0.0.0", "port": METRICS_PORT}
+    return yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+
+
+def meta(name: str, placement: Placement, component: str) -> dict:
+    labels = {**PART_OF, "app.kubernetes.io/name": name, "app.kubernetes.io/component": component}
+    return {"name": name, "namespace": placement.namespace, "labels": labels}
+
+
+def config_map(name: str, text: str, placement: Placement) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": meta(name, placement, "config"),
+        "data": {"hub.yaml": text},
+    }
+
+
+def container(
+    name: str, args: list[str], principal: str, secrets: list[str], ports: list[dict], image: str
+) -> dict:
+    env = [
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {
+            "name": "KAFKA_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": principal, "key": "password"}},
+        },
+        {"name": "LAPOR_HUB_HOME", "value": "/var/lib/lapor-hub"},
+        {
+            "name": "LAPOR_HUB_IDENTITY_KEYS_FILE",
+            "value": f"{CONFIG_DIR}/identity/identity-keys.json",
+        },
+    ]
+    env += [
+        {"name": variable, "valueFrom": {"secretKeyRef": {"name": APP_SECRETS, "key": variable}}}
+        for variable in secrets
+    ]
+    probe = {"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 10}
+    return {
+        "name": name,
+        "image": image,
+        "args": args,
+        "env": env,
+        "ports": [{"name": "metrics", "containerPort": METRICS_PORT}, *ports],
+        "livenessProbe": {**probe, "initialDelaySeconds": 30, "failureThreshold": 6},
+        "readinessProbe": {
+            "httpGet": {"path": "/readyz", "port": "metrics"},
+            "periodSeconds": 5,
+            "failureThreshold": 3,
+        },
+        "resources": {
+            "requests": {"cpu": "500m", "memory": "512Mi"},
+            "limits": {"memory": "1536Mi"},
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "config", "mountPath": f"{CONFIG_DIR}/hub.yaml", "subPath": "hub.yaml"},
+            {"name": "identity", "mountPath": f"{CONFIG_DIR}/identity", "readOnly": True},
+            {"name": "kafka-ca", "mountPath": f"{CONFIG_DIR}/kafka-ca", "readOnly": True},
+            {"name": "home", "mountPath": "/var/lib/lapor-hub"},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+
+
+def pod_spec(config_name: str, main: dict, placement: Placement) -> dict:
+    return {
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 10001,
+            "runAsGroup": 10001,
+            "fsGroup": 10001,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "terminationGracePeriodSeconds": 60,
+        "containers": [main],
+        "volumes": [
+            {"name": "config", "configMap": {"name": config_name}},
+            {"name": "identity", "secret": {"secretName": IDENTITY_SECRET}},
+            {
+                "name": "kafka-ca",
+                "secret": {"secretName": f"{placement.cluster}-cluster-ca-cert"},
+            },
+            {"name": "home", "emptyDir": {}},
+            {"name": "tmp", "emptyDir": {}},
+        ],
+    }
+
+
+def stateful_set(name: str, replicas: int, pod: dict, placement: Placement, component: str):
+    selector = {"app.kubernetes.io/name": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": meta(name, placement, component),
+        "spec": {
+            "serviceName": name,
+            "replicas": replicas,
+            # every pod starts at once: they share the work, none waits for another
+            "podManagementPolicy": "Parallel",
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": meta(name, placement, component)["labels"]},
+                "spec": pod,
+            },
+        },
+    }
+
+
+def service(name: str, selector: str, ports: list[dict], placement: Placement, headless: bool):
+    spec: dict[str, Any] = {"selector": {"app.kubernetes.io/name": selector}, "ports": ports}
+    if headless:
+        spec["clusterIP"] = "None"
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta(name, placement, "service"),
+        "spec": spec,
+    }
+
+
+def metrics_port() -> dict:
+    return {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"}
+
+
+def webhook_ports(connectors: dict) -> list[tuple[str, int]]:
+    """(connector, port) of every connector that takes pushes on a webhook."""
+    found = []
+    for instance, entry in connectors.items():
+        webhook = entry.get("webhook") if isinstance(entry, dict) else None
+        if isinstance(webhook, dict) and "port" in webhook:
+            found.append((instance, int(webhook["port"])))
+    return found
+
+
+def port_name(index: int) -> str:
+    return f"webhook-{index}"  # a port name is at most 15 characters
+
+
+def render(raw: dict, placement: Placement) -> list[dict]:
+    """Every object, ConfigMaps first. ``raw``: the configuration file as read."""
+    connectors = dict(raw.get("connectors") or {})
+    unknown = [name for name in placement.agency_side if name not in connectors]
+    if unknown:
+        from hub.errors import HubError
+
+        raise HubError(
+            f"--agency-side names connectors the configuration does not have: {unknown}",
+            fix=f"choose among: {', '.join(connectors)}.",
+        )
+    central = {k: v for k, v in connectors.items() if k not in placement.agency_side}
+    objects: list[dict] = []
+
+    # the hub: up, without its tracker (that is a StatefulSet of its own)
+    hooks = webhook_ports(central)
+    objects.append(
+        config_map("lapor-hub", pod_config(raw, central, "hub-runtime", placement), placement)
+    )
+    hub = container(
+        "lapor-hub",
+        ["up", "--config", f"{CONFIG_DIR}/hub.yaml", "--name", "$(POD_NAME)", "--no-tracker"],
+        "hub-runtime",
+        secret_variables(central),
+        [{"name": port_name(i), "containerPort": port} for i, (_, port) in enumerate(hooks)],
+        placement.image,
+    )
+    objects.append(
+        stateful_set(
+            "lapor-hub", placement.hubs, pod_spec("lapor-hub", hub, placement), placement, "hub"
+        )
+    )
+    objects.append(service("lapor-hub", "lapor-hub", [metrics_port()], placement, headless=True))
+    if hooks:
+        ports = [
+            {"name": port_name(i), "port": port, "targetPort": port_name(i)}
+            for i, (_, port) in enumerate(hooks)
+        ]
+        objects.append(service("lapor-hub-webhooks", "lapor-hub", ports, placement, headless=False))
+    objects.append(
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": meta("lapor-hub", placement, "hub"),
+            "spec": {
+                "minAvailable": 1,
+                "selector": {"matchLabels": {"app.kubernetes.io/name": "lapor-hub"}},
+            },
+        }
+    )
+
+    # the tracker
+    name = "lapor-hub-tracker"
+    objects.append(config_map(name, pod_config(raw, central, "hub-tracker", placement), placement))
+    tracker = container(
+        name,
+        ["tracker", "--config", f"{CONFIG_DIR}/hub.yaml", "--name", "$(POD_NAME)"],
+        "hub-tracker",
+        [],
+        [],
+        placement.image,
+    )
+    objects.append(
+        stateful_set(
+            name, placement.trackers, pod_spec(name, tracker, placement), placement, "tracker"
+        )
+    )
+    objects.append(service(name, name, [metrics_port()], placement, headless=True))
+
+    # each connector run at its agency, as its own principal
+    for instance in placement.agency_side:
+        name = f"lapor-connect-{instance}"
+        principal = f"connector-{instance}"
+        own = {instance: connectors[instance]}
+        objects.append(config_map(name, pod_config(raw, own, principal, placement), placement))
+        connect = container(
+            "connect",
+            ["connect", instance, "--config", f"{CONFIG_DIR}/hub.yaml"],
+            principal,
+            secret_variables(own),
+            [
+                {"name": port_name(i), "containerPort": port}
+                for i, (_, port) in enumerate(webhook_ports(own))
+            ],
+            placement.image,
+        )
+        selector = {"app.kubernetes.io/name": name}
+        objects.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": meta(name, placement, "connector"),
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": selector},
+                    "template": {
+                        "metadata": {"labels": meta(name, placement, "connector")["labels"]},
+                        "spec": pod_spec(name, connect, placement),
+                    },
+                },
+            }
+        )
+        objects.append(service(name, name, [metrics_port()], placement, headless=False))
+
+    objects.append(
+        {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "ServiceMonitor",
+            "metadata": meta("lapor-hub", placement, "monitoring"),
+            "spec": {
+                "selector": {"matchLabels": PART_OF},
+                "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "30s"}],
+            },
+        }
+    )
+    return objects
+
+
+def file_name(number: int, obj: dict) -> str:
+    return f"{number:02d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+
+
+def kustomization(files: list[str], namespace: str) -> dict:
+    return {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "namespace": namespace,
+        "resources": files,
+    }
