@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HUB := $(BIN)/lapor-hub
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint broker-start broker-stop clean
+.PHONY: install demo test lint image test-image broker-start broker-stop clean
 
 # cargo where rustup puts it, even when the shell's PATH does not say so
 CARGO_BIN := $(HOME)/.cargo/bin
@@ -34,6 +34,16 @@ demo: install
 ## test: lint, then the whole suite against a real broker (stopped afterwards, even on failure)
 test: install lint
 	HUB=$(HUB) bash deploy/local/with-broker.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## image: the hub's OCI image (buildah from Debian packages; installs buildah and debootstrap)
+image: install
+	@command -v buildah >/dev/null && command -v debootstrap >/dev/null || \
+		{ $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q buildah debootstrap; }
+	bash deploy/image/build.sh
+
+## test-image: build the image, then run `lapor-hub version` and `lapor-hub up` inside it
+test-image: image
+	HUB=$(HUB) bash deploy/local/with-broker.sh $(BIN)/python -m pytest -m image tests/image
 
 ## lint: ruff, the schema check (every version compatible both ways) and the rules check
 lint: $(BIN)/.installed
