@@ -1,7 +1,7 @@
 """The ``lapor-hub`` command. It only wires things together: each command group is a module
 here that parses, calls the component that does the work, and prints.
 
-    lapor-hub up | connect | tracker | worker route | demo | version
+    lapor-hub up | connect | tracker | worker route | import | demo | version
     lapor-hub broker | schemas | rules | connectors        (set-up and integrators)
     lapor-hub dlq | retries | reports | audit | security | keys   (operators)
     lapor-hub deploy render                                   (Kubernetes)
@@ -69,6 +69,7 @@ app.add_typer(deploy.deploy_app, name="deploy")
 app.command()(run.demo)
 app.command()(run.up)
 app.command()(run.connect)
+app.command("import")(run.import_)
 
 
 def main() -> None:

@@ -183,3 +183,50 @@ def connect(
         f"stopped: pulled {counters.pulled}, pushed {counters.pushed}, "
         f"delivered {counters.delivered}, statuses {counters.statuses}, told {counters.told}"
     )
+
+
+def import_(
+    file: Annotated[Path, typer.Argument(help="The export file (CSV, as the connector reads).")],
+    connector: Annotated[
+        str, typer.Option("--connector", help="The configured connector instance it is for.")
+    ],
+    config: Annotated[Path, typer.Option("--config", help="The hub's configuration file.")],
+) -> None:
+    """Import an agency's export file through its connector: every good row into
+    lapor.in.<connector> (sealed, keyed by its source id, so importing a file twice files
+    nothing twice), every bad row into the ingest dead letters with its reason (the rest go
+    on; `lapor-hub dlq list --stage ingest` shows them). Exits 1 if a row was refused."""
+    import asyncio
+
+    from hub.config import build_connectors, load_config
+    from hub.dataplane.inbound import Inbound, import_file
+    from hub.keyshare import agree
+    from hub.privacy import hub_keyring, keyring_source
+    from hub.sdk import Capability
+    from hub.topic_specs import ensure_hub_topics
+
+    bootstrap = kafka_bootstrap(config)
+    loaded = load_config(config)
+    connectors = build_connectors(loaded)
+    chosen = connectors.get(connector)
+    if chosen is None or Capability.FILE not in chosen.capabilities:
+        takes = [n for n, c in connectors.items() if Capability.FILE in c.capabilities]
+        raise HubError(
+            f"{config} has no connector {connector!r} that imports files",
+            fix=f"use one of: {', '.join(takes) or 'none configured (add a csv-export one)'}.",
+        )
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise HubError(f"{file} cannot be read: {exc.strerror}", fix="check the path.") from exc
+    agree(bootstrap, hub_keyring(), keyring_source(load_settings().home))
+    ensure_hub_topics(bootstrap, loaded)
+    with console.status(f"importing {file.name} through {connector}"):
+        result = asyncio.run(import_file(chosen, data, Inbound(bootstrap, chosen), file.name))
+    console.print(f"{file.name}: {result.accepted} rows in, {len(result.refused)} refused")
+    for reason in result.refused[:20]:
+        console.print(f"  refused: {reason}", highlight=False)
+    if len(result.refused) > 20:
+        console.print(f"  and {len(result.refused) - 20} more (lapor-hub dlq list --stage ingest)")
+    if result.refused:
+        raise typer.Exit(1)
