@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Newest Kafka release that confluent-kafka 2.16 and faust-streaming (aiokafka 0.14) both pass
@@ -44,6 +44,19 @@ class Settings(BaseSettings):
         validation_alias="SCHEMA_REGISTRY_URL",
         description="A Confluent Schema Registry; when unset, Avro single-object encoding "
         "resolved against schemas/ on disk.",
+    )
+    schema_registry_username: str | None = Field(
+        default=None,
+        validation_alias="SCHEMA_REGISTRY_USERNAME",
+        description="HTTP Basic user of the Schema Registry (with SCHEMA_REGISTRY_PASSWORD).",
+    )
+    schema_registry_password: SecretStr | None = Field(
+        default=None, validation_alias="SCHEMA_REGISTRY_PASSWORD"
+    )
+    schema_registry_ca: Path | None = Field(
+        default=None,
+        validation_alias="SCHEMA_REGISTRY_CA",
+        description="The CA the registry's TLS certificate is signed by (a private CA).",
     )
     schemas_dir: Path | None = Field(
         default=None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hub.errors import HubError
 from hub.serialization.codec import Codec, ConfluentCodec, SingleObjectCodec
 from hub.serialization.compat import check_schemas
 from hub.serialization.store import SchemaStore, SchemaVersion, default_schema_dir
@@ -37,7 +38,18 @@ def load_store(settings: Settings) -> SchemaStore:
 def registry_client(settings: Settings) -> Any:
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    return SchemaRegistryClient.new_client({"url": settings.schema_registry_url})
+    config = {"url": settings.schema_registry_url}
+    if settings.schema_registry_username:
+        if settings.schema_registry_password is None:
+            raise HubError(
+                "SCHEMA_REGISTRY_USERNAME is set without SCHEMA_REGISTRY_PASSWORD",
+                fix="set both, or neither for a registry without authentication.",
+            )
+        password = settings.schema_registry_password.get_secret_value()
+        config["basic.auth.user.info"] = f"{settings.schema_registry_username}:{password}"
+    if settings.schema_registry_ca:
+        config["ssl.ca.location"] = str(settings.schema_registry_ca)
+    return SchemaRegistryClient.new_client(config)
 
 
 def make_codec(settings: Settings, store: SchemaStore | None = None) -> Codec:
