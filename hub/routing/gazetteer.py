@@ -45,6 +45,9 @@ LEVEL_MARKERS: dict[str, tuple[int, str | None]] = {
     ),
     **dict.fromkeys(("prov", "provinsi", "propinsi", "pemprov", "gubernur"), (1, None)),
 }
+# markers that name a government, not only a place: "Pemprov Papua Tengah" says who is
+# asked to act, wherever else the report is written from
+GOVERNMENT_WORDS = frozenset(("pemprov", "gubernur", "pemkab", "bupati", "pemkot", "walikota"))
 STREET_WORDS = frozenset(("jl", "jln", "jalan", "gg", "gang", "lorong"))
 STREET_CONTINUATIONS = frozenset(("raya", "lintas", "poros", "arteri", "by", "pass", "bypass"))
 # kabupaten/kota whose bare name is also an everyday word ("nasib malang", "batu", "serang"):
@@ -114,6 +117,18 @@ FUNCTION_WORDS = frozenset(
         "agar",
     )
 )
+# foreign countries and cities that are also Indonesian desa names ("Jepang" in Kudus,
+# "Singapura" in OKU): a report about work or pilgrimage abroad names the country; a village
+# of that name counts only when named as such ("desa Jepang")
+FOREIGN_PLACES = frozenset(
+    (
+        "jepang", "korea", "malaysia", "singapura", "arab", "saudi", "taiwan", "hongkong",
+        "mesir", "turki", "belanda", "inggris", "amerika", "cina", "china", "india",
+        "australia", "brunei", "thailand", "filipina", "vietnam", "jerman", "rusia", "qatar",
+        "kuwait", "dubai", "mekah", "makkah", "madinah", "jeddah", "kuala lumpur", "asia",
+        "eropa", "afrika", "yordania", "oman",
+    )
+)  # fmt: skip
 MAX_TEXT_CHARS = 20_000  # of a title or body read for places; reports are shorter
 # places read from one text: a real report names a handful; a text that is a list of
 # thousands of place names must not make deciding one report take seconds
@@ -136,6 +151,7 @@ class Mention:
     in_address: bool
     after_locative: bool = False
     home: bool = False  # where the reporter lives or comes from ("tinggal di", "dari")
+    government: bool = False  # named as a government ("Pemprov X", "Bupati X")
 
     @property
     def marked(self) -> bool:
@@ -293,6 +309,7 @@ class Gazetteer:
                 for r in self._broad[key]
                 if marked is None or marked[1] is None or r.kind == marked[1] or r.level == 1
             ] or self._broad[key]
+            government = marked is not None and previous in GOVERNMENT_WORDS
             mentions.append(
                 Mention(
                     key,
@@ -301,7 +318,8 @@ class Gazetteer:
                     2 if marked else None,
                     in_address,
                     previous in LOCATIVE_WORDS,
-                    home,
+                    home and not government,
+                    government,
                 )
             )
             if len(mentions) >= MAX_MENTIONS:
@@ -388,6 +406,7 @@ class Gazetteer:
                     regions = fitting
                 else:  # "kota X" where X is a kabupaten's town: keep all, unmarked
                     marker = None
+            government = marker is not None and previous in GOVERNMENT_WORDS
             mentions.append(
                 Mention(
                     key,
@@ -396,7 +415,8 @@ class Gazetteer:
                     marker[0] if marker else None,
                     in_address,
                     previous in LOCATIVE_WORDS,
-                    home,
+                    home and not government,  # "bantuan dari Pemprov X": not a home
+                    government,
                 )
             )
             if len(mentions) >= MAX_MENTIONS:
@@ -435,9 +455,9 @@ def _common_words() -> frozenset[str]:
     try:
         import Sastrawi
     except ImportError:
-        return frozenset()
+        return FUNCTION_WORDS | FOREIGN_PLACES
     path = Path(Sastrawi.__file__).parent / "Stemmer" / "data" / "kata-dasar.txt"
-    return frozenset(path.read_text(encoding="utf-8").split()) | FUNCTION_WORDS
+    return frozenset(path.read_text(encoding="utf-8").split()) | FUNCTION_WORDS | FOREIGN_PLACES
 
 
 def codes_of(mentions: Iterable[Mention]) -> set[str]:

@@ -33,6 +33,7 @@ from typing import Any
 
 from hub.routing.gazetteer import (
     COMMON_WORD_PLACES,
+    FUNCTION_WORDS,
     Gazetteer,
     Mention,
     common_words,
@@ -114,6 +115,8 @@ class _Weighed:
     provinces: dict[str, float]
     candidates: list[str]  # every usable region named, for notes
     evidence: list[str]
+    governed: dict[str, int] = field(default_factory=dict)  # province -> its government named
+    named: dict[str, int] = field(default_factory=dict)  # province -> places named in it
 
 
 class LocationResolver:
@@ -253,6 +256,13 @@ class LocationResolver:
             return mention.name not in COMMON_WORD_PLACES or mention.after_locative
         return mention.name not in self._common and len(mention.name) >= 4
 
+    def _named_firmly(self, mention: Mention) -> bool:
+        """A kecamatan or desa named as such whose name is no everyday word, or a long one
+        ("Kecamatan Menggala": a root word too); "desa baru", "kelurahan lama" stay
+        corroboration."""
+        name = mention.name
+        return name not in self._common or (len(name) >= 7 and name not in FUNCTION_WORDS)
+
     def _weigh(self, mentions: list[Mention]) -> _Weighed:
         weighed = _Weighed(defaultdict(float), {}, defaultdict(list), defaultdict(float), [], [])
         agreeing: dict[str, set[int]] = defaultdict(set)  # kab/kota -> mentions naming inside it
@@ -267,11 +277,15 @@ class LocationResolver:
             strong_use = not m.home and (
                 m.in_address
                 or m.after_locative
-                or (m.marked and (m.regions[0].level <= 2 or m.name not in self._common))
+                or (m.marked and (m.regions[0].level <= 2 or self._named_firmly(m)))
             )
             everyday = m.name in self._common  # "padang", "medan", "kudus", "solo"
             locals_named: dict[str, float] = {}
             for region in m.regions:
+                province = region.code[:2]
+                weighed.named[province] = weighed.named.get(province, 0) + 1
+                if m.government:  # "Pemprov X", "Bupati Y": the government asked to act
+                    weighed.governed[province] = weighed.governed.get(province, 0) + 1
                 if region.level == 1:
                     weighed.provinces[region.code] = max(weighed.provinces[region.code], 2.0)
                     continue
@@ -285,7 +299,9 @@ class LocationResolver:
                 locals_named[local] = max(locals_named.get(local, 0.0), weight)
                 if region.level > 2 and (m.marked or m.name not in self._common):
                     weighed.deepest[local].append(region.code)
-                if region.level == 2 and not m.home:
+                if region.level == 2 and m.government:
+                    _anchor(weighed, local, 0.95, f"its government is named ({m.name!r})")
+                elif region.level == 2 and not m.home:
                     # said in passing, a name does not outweigh a code: "nasi padang"
                     strength = 0.9 if strong_use else 0.7 if everyday else 0.8
                     _anchor(weighed, local, strength, f"{m.name!r} names it")
@@ -328,6 +344,9 @@ class LocationResolver:
                 strength, why = weighed.anchored[local]
                 if not why.endswith("names it") or strength < 0.85:  # "Pemprov DKI ... Manggarai"
                     del weighed.anchored[local]
+        if weighed.governed:  # the government asked to act outweighs where the writer is
+            for local in [c for c in weighed.anchored if c[:2] not in weighed.governed]:
+                del weighed.anchored[local]
         return weighed
 
     def _from_mentions(self, mentions: list[Mention], address: str) -> ResolvedLocation:
@@ -384,6 +403,20 @@ class LocationResolver:
             )
         if weighed.provinces:
             provinces = sorted(weighed.provinces)
+            # the government named most, then the province named most beside it
+            ranked = sorted(
+                (
+                    (count, weighed.named.get(code, 0), code)
+                    for code, count in weighed.governed.items()
+                ),
+                reverse=True,
+            )
+            if (
+                len(provinces) > 1
+                and ranked
+                and (len(ranked) == 1 or ranked[0][:2] > ranked[1][:2])
+            ):
+                provinces = [ranked[0][2]]
             if len(provinces) == 1:
                 code = provinces[0]
                 return ResolvedLocation(
