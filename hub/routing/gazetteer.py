@@ -48,6 +48,24 @@ LEVEL_MARKERS: dict[str, tuple[int, str | None]] = {
 # markers that name a government, not only a place: "Pemprov Papua Tengah" says who is
 # asked to act, wherever else the report is written from
 GOVERNMENT_WORDS = frozenset(("pemprov", "gubernur", "pemkab", "bupati", "pemkot", "walikota"))
+# ...and a level word after one of its offices: "Pemerintah Kota Parepare", "Dishub Kota X",
+# "Satpol PP Kabupaten Y", "DPRD Provinsi Z"
+OFFICE_WORDS = frozenset(
+    (
+        "pemerintah", "pemda", "dinas", "dishub", "dinkes", "disdik", "dindik", "disdukcapil",
+        "dukcapil", "dprd", "pp", "bpbd", "bappeda", "bapenda", "dlh", "pupr", "dpupr",
+        "diskominfo", "inspektorat", "sekda", "setda", "disnaker", "dinsos", "perumda",
+    )
+)  # fmt: skip
+
+
+def _governs(before: list[str]) -> bool:
+    """Whether the words before a place name its government ("Pemkot", "Dinas ... Kota")."""
+    if not before:
+        return False
+    if before[-1] in GOVERNMENT_WORDS:
+        return True
+    return before[-1] in LEVEL_MARKERS and len(before) > 1 and before[-2] in OFFICE_WORDS
 STREET_WORDS = frozenset(("jl", "jln", "jalan", "gg", "gang", "lorong"))
 STREET_CONTINUATIONS = frozenset(("raya", "lintas", "poros", "arteri", "by", "pass", "bypass"))
 # kabupaten/kota whose bare name is also an everyday word ("nasib malang", "batu", "serang"):
@@ -259,6 +277,7 @@ class Gazetteer:
                         if village.postal_code:
                             self.postal.setdefault(village.postal_code, []).append(region)
             self.names[province.code] = province.name
+        self.beneath: dict[str, list[Region]] = {}  # kecamatan/desa an alias's name hides
         self._add_aliases(aliases)
         for key in [k for k in self.regions if _not_a_name(k)]:
             del self.regions[key]
@@ -309,7 +328,7 @@ class Gazetteer:
                 for r in self._broad[key]
                 if marked is None or marked[1] is None or r.kind == marked[1] or r.level == 1
             ] or self._broad[key]
-            government = marked is not None and previous in GOVERNMENT_WORDS
+            government = marked is not None and _governs(before)
             mentions.append(
                 Mention(
                     key,
@@ -326,6 +345,10 @@ class Gazetteer:
                 break
         return mentions
 
+    def _of_level(self, name: str, level: int) -> list[Region]:
+        found = [r for r in self.regions.get(name, ()) if r.level == level]
+        return found or [r for r in self.beneath.get(name, ()) if r.level == level]
+
     def _named_after(
         self, normalized: str, at: int, marker: tuple[int, str | None]
     ) -> tuple[str, int, tuple[Region, ...], int] | None:
@@ -334,7 +357,7 @@ class Gazetteer:
         level, kind = marker
         for size in range(len(words), 0, -1):
             name = " ".join(words[:size])
-            regions = [r for r in self.regions.get(name, ()) if r.level == level]
+            regions = [r for r in self._of_level(name, level)]
             if regions:
                 fitting = [r for r in regions if kind is None or r.kind == kind] or regions
                 return name, at, tuple(fitting), level
@@ -362,8 +385,11 @@ class Gazetteer:
             if not targets:
                 raise ValueError(f"alias {alias!r}: no province or kabupaten/kota is {official!r}")
             for key in _spellings(alias):  # the alias wins over desa/kecamatan of that name
-                others = [r for r in self.regions.get(key, []) if r.level <= 2]
+                found = self.regions.get(key, [])
+                others = [r for r in found if r.level <= 2]
                 self.regions[key] = list(dict.fromkeys([*targets, *others]))
+                # ...unless the text names one as such: "Kecamatan Soreang" (Parepare)
+                self.beneath.setdefault(key, []).extend(r for r in found if r.level > 2)
 
     def find(self, text: str, in_address: bool = False, broad_only: bool = False) -> list[Mention]:
         """Every place named in ``text``, leftmost-longest (a name inside a longer one is
@@ -397,7 +423,9 @@ class Gazetteer:
                 continue
             if marker is not None:
                 level, kind = marker
-                at_level = [r for r in regions if r.level == level]
+                at_level = [r for r in regions if r.level == level] or [
+                    r for r in self.beneath.get(key, ()) if r.level == level
+                ]
                 # people say "desa" of a kelurahan and the reverse: the kind only narrows
                 fitting = [r for r in at_level if kind is None or r.kind == kind]
                 if not fitting and level == 4:
@@ -406,7 +434,7 @@ class Gazetteer:
                     regions = fitting
                 else:  # "kota X" where X is a kabupaten's town: keep all, unmarked
                     marker = None
-            government = marker is not None and previous in GOVERNMENT_WORDS
+            government = marker is not None and _governs(before)
             mentions.append(
                 Mention(
                     key,
