@@ -9,11 +9,11 @@ fingerprint of the key (never the key), the host that published it and when.
 
 - The cluster knows no key yet: this ring's keys are published (the first machine decides).
 - Every key the cluster knows must be in this ring with the same fingerprint (so what any
-  machine sealed opens here), and this ring's active key must be known (so what this one
-  seals opens elsewhere); otherwise the process refuses to start and says which key is
-  missing or different, and from which host it came.
-- `lapor-hub keys rotate` publishes the new key: copy the new ring to every machine before
-  restarting them; one still holding the old ring is refused until it has the new one.
+  machine sealed opens here); otherwise the process refuses to start and says which key is
+  missing or different, and from which host it came. A ring that holds them all and more
+  (a rotation, by `lapor-hub keys rotate` or in a secret store) publishes its new keys,
+  and from then on a machine still holding the old ring is refused until it has the new
+  one. A machine that made a ring of its own holds none of the network's keys: refused.
 """
 
 from __future__ import annotations
@@ -81,8 +81,6 @@ def agree(bootstrap: str, ring: KeyRing, where: str) -> None:
             problems.append(f"key {kid} ({origin}) is not in this ring")
         elif fingerprint(key) != seen.get("fingerprint"):
             problems.append(f"key {kid} differs from the one {origin}")
-    if ring.active not in known:
-        problems.append(f"this ring's active key {ring.active} is unknown to the cluster")
     if problems:
         raise PrivacyError(
             f"the identity key ring of this machine ({where}) is not the network's: "
@@ -92,3 +90,6 @@ def agree(bootstrap: str, ring: KeyRing, where: str) -> None:
             "or LAPOR_HUB_IDENTITY_KEYS; in Kubernetes, one Secret for every pod), then start "
             "again. After `lapor-hub keys rotate`, give every machine the new ring.",
         )
+    extra = [kid for kid in ring.keys if kid not in known]
+    if extra:  # a rotation made in the secret store: the network learns the new key
+        publish(bootstrap, ring, extra)

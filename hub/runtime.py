@@ -31,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,7 @@ class HubRuntime:
         name: str = "1",
         primary: bool | None = None,
         only: str | None = None,
+        elsewhere: Iterable[str] = (),
     ) -> None:
         """``only``: run that connector's sides alone, as an agency does with ``lapor-hub
         connect`` (no translate-and-route worker, no retry workers: those are the hub's)."""
@@ -128,6 +130,16 @@ class HubRuntime:
         }
         self.connectors = build_connectors(self.config)
         self.only = only
+        # connectors run at their agency (`lapor-hub connect`): routed to and tracked here,
+        # their sides (pulls, webhooks, deliveries, status polls) not run here
+        self.elsewhere = set(elsewhere)
+        unknown = self.elsewhere - set(self.connectors)
+        if unknown:
+            raise HubError(
+                f"--agency-side names connectors {config_path} does not configure: "
+                f"{', '.join(sorted(unknown))}",
+                fix=f"choose among: {', '.join(self.connectors)}.",
+            )
         if only is not None:
             if only not in self.connectors:
                 raise HubError(
@@ -185,8 +197,9 @@ class HubRuntime:
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(max_workers=64, thread_name_prefix="kafka-wait")
         )
-        if self.primary is None and any(self._pulls(c) for c in self.connectors.values()):
-            scope = self.only or "hub"
+        here = [c for name, c in self.connectors.items() if name not in self.elsewhere]
+        if self.primary is None and any(self._pulls(c) for c in here):
+            scope = f"connector-{self.only}" if self.only else "hub"
             group = topics.lease_group(self.config.group_prefix, scope)
             self.lease = Lease(self.bootstrap, group, self.name).start()
         try:
@@ -212,9 +225,11 @@ class HubRuntime:
         tasks = []
         async with contextlib.AsyncExitStack() as clients:
             for instance, connector in self.connectors.items():
+                if instance in self.elsewhere:
+                    continue
                 settings = connector.config
                 client = await clients.enter_async_context(
-                    app_client(settings.timeout_s, settings.auth, settings.tls)
+                    app_client(settings.timeout_s, settings.auth, settings.tls, instance)
                 )
                 every = float(self.side[instance].get("poll_interval_s", 1.0))
                 caps = connector.capabilities

@@ -154,7 +154,8 @@ def feedback_group(group_prefix: str, connector: str) -> str:
 
 def lease_group(group_prefix: str, scope: str) -> str:
     """The lease group of the pulls and status polls of ``scope``: "hub" for `lapor-hub up`,
-    a connector instance for `lapor-hub connect`."""
+    "connector-<instance>" for `lapor-hub connect` (a connector named "hub" cannot reach the
+    hub's)."""
     return f"{group_prefix}-lease-{scope}"
 
 

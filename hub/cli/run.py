@@ -128,6 +128,14 @@ def up(
     with_tracker: Annotated[
         bool, typer.Option("--tracker/--no-tracker", help="Run a tracker process beside.")
     ] = True,
+    agency_side: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--agency-side",
+            help="A connector its agency runs (`lapor-hub connect`): routed to and tracked "
+            "here, its pulls, webhook and deliveries not run here (repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Run the hub from one configuration file: every side of every connector and the
     translate-and-route worker. Start more with another --name (on this machine or
@@ -138,7 +146,7 @@ def up(
 
     bootstrap = kafka_bootstrap(config)
     served = _serve_metrics(config, metrics_port, metrics_host)
-    runtime = HubRuntime(config, bootstrap, name, primary)
+    runtime = HubRuntime(config, bootstrap, name, primary, elsewhere=agency_side or ())
     console.print(f"lapor-hub {name} up: {', '.join(runtime.connectors)} (Ctrl-C stops)")
     tracker_address = (served[0], served[1] + 1) if served else None
     if with_tracker and tracker_address:

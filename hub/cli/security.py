@@ -84,7 +84,7 @@ def keys_rotate() -> None:
     ring to every machine and restart the hub's processes to write with it (one still holding
     the old ring is refused at start). Recorded in the audit trail."""
     from hub import audit
-    from hub.keyshare import publish
+    from hub.keyshare import agree, publish
     from hub.privacy import PrivacyError, hub_keyring, keys_file, write_keyring
 
     if os.environ.get("LAPOR_HUB_IDENTITY_KEYS"):
@@ -93,9 +93,16 @@ def keys_rotate() -> None:
             fix="rotate in the secret store that fills the variable, or use a key file.",
         )
     path = keys_file(load_settings().home)
+    if not path.exists():
+        raise PrivacyError(
+            f"there is no key ring at {path} to rotate (a new one would not be the network's)",
+            fix="rotate on a machine that holds the network's ring, or point "
+            "LAPOR_HUB_IDENTITY_KEYS_FILE at a copy of it.",
+        )
+    bootstrap = kafka_bootstrap()
+    agree(bootstrap, hub_keyring(), str(path))  # only the network's ring is rotated
     ring = hub_keyring().rotated()
     write_keyring(ring, path)
-    bootstrap = kafka_bootstrap()
     audit.record(bootstrap, "keys.rotate", {"file": str(path), "active": ring.active})
     publish(bootstrap, ring, [ring.active])  # machines starting with the old ring are refused
     console.print(f"new active key {ring.active} in {path} (keys kept: {', '.join(ring.keys)})")

@@ -70,7 +70,10 @@ def pod_config(raw: dict, connectors: dict, principal: str, placement: Placement
     """The configuration file a pod reads: the operator's, with Kafka and metrics as the
     cluster has them, and the rules the image holds."""
     config = {k: copy.deepcopy(v) for k, v in raw.items() if k not in ("rules", "kafka")}
-    config["connectors"] = connectors
+    config["connectors"] = copy.deepcopy(connectors)
+    for entry in config["connectors"].values():
+        if isinstance(entry, dict) and isinstance(entry.get("webhook"), dict):
+            entry["webhook"]["host"] = "0.0.0.0"  # the Service reaches the pod's address
     config["kafka"] = {
         "bootstrap": placement.bootstrap,
         "username": principal,
@@ -114,7 +117,11 @@ def container(
         {"name": variable, "valueFrom": {"secretKeyRef": {"name": APP_SECRETS, "key": variable}}}
         for variable in secrets
     ]
-    probe = {"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 10}
+    probe = {
+        "httpGet": {"path": "/healthz", "port": "metrics"},
+        "periodSeconds": 10,
+        "timeoutSeconds": 5,
+    }
     return {
         "name": name,
         "image": image,
@@ -125,6 +132,7 @@ def container(
         "readinessProbe": {
             "httpGet": {"path": "/readyz", "port": "metrics"},
             "periodSeconds": 5,
+            "timeoutSeconds": 5,  # /readyz may ask the broker (up to 3 s)
             "failureThreshold": 3,
         },
         "resources": {
@@ -220,28 +228,60 @@ def port_name(index: int) -> str:
     return f"webhook-{index}"  # a port name is at most 15 characters
 
 
-def render(raw: dict, placement: Placement) -> list[dict]:
-    """Every object, ConfigMaps first. ``raw``: the configuration file as read."""
-    connectors = dict(raw.get("connectors") or {})
+def refuse_unrenderable(raw: dict, connectors: dict, placement: Placement) -> None:
+    """What a pod could not run as the file says: refused before anything is written."""
+    from hub.errors import HubError
+
     unknown = [name for name in placement.agency_side if name not in connectors]
     if unknown:
-        from hub.errors import HubError
-
         raise HubError(
             f"--agency-side names connectors the configuration does not have: {unknown}",
             fix=f"choose among: {', '.join(connectors)}.",
         )
+    if raw.get("rules"):
+        raise HubError(
+            f"the configuration routes with its own rules ({raw['rules']}), which the pods "
+            "would not have: they route with the image's",
+            fix="build an image with those rules in routing_rules/, then drop `rules:`.",
+        )
+    for name, entry in connectors.items():
+        webhook = entry.get("webhook") if isinstance(entry, dict) else None
+        if isinstance(webhook, dict) and webhook.get("secrets"):
+            raise HubError(
+                f"connector {name!r} writes its webhook secrets in the file: rendered, they "
+                "would sit in a ConfigMap",
+                fix="name a variable instead (webhook.secrets_env) and put the secrets in the "
+                f"{APP_SECRETS} Secret.",
+            )
+        if isinstance(entry, dict) and entry.get("tls"):
+            raise HubError(
+                f"connector {name!r} names TLS files ({entry['tls']}) the pods do not have",
+                fix="mount them into the pods with a Kustomize patch, then render a "
+                "configuration whose paths are the mounted ones; or drop `tls:`.",
+            )
+
+
+def render(raw: dict, placement: Placement) -> list[dict]:
+    """Every object, ConfigMaps first. ``raw``: the configuration file as read. Agency-side
+    connectors stay in the hub's and the tracker's configuration (reports are routed to
+    them, their statuses tracked); only their sides run elsewhere."""
+    connectors = dict(raw.get("connectors") or {})
+    refuse_unrenderable(raw, connectors, placement)
     central = {k: v for k, v in connectors.items() if k not in placement.agency_side}
     objects: list[dict] = []
 
     # the hub: up, without its tracker (that is a StatefulSet of its own)
     hooks = webhook_ports(central)
     objects.append(
-        config_map("lapor-hub", pod_config(raw, central, "hub-runtime", placement), placement)
+        config_map("lapor-hub", pod_config(raw, connectors, "hub-runtime", placement), placement)
     )
+    elsewhere = [arg for name in placement.agency_side for arg in ("--agency-side", name)]
     hub = container(
         "lapor-hub",
-        ["up", "--config", f"{CONFIG_DIR}/hub.yaml", "--name", "$(POD_NAME)", "--no-tracker"],
+        [
+            *("up", "--config", f"{CONFIG_DIR}/hub.yaml", "--name", "$(POD_NAME)"),
+            *("--no-tracker", *elsewhere),
+        ],
         "hub-runtime",
         secret_variables(central),
         [{"name": port_name(i), "containerPort": port} for i, (_, port) in enumerate(hooks)],
@@ -273,7 +313,9 @@ def render(raw: dict, placement: Placement) -> list[dict]:
 
     # the tracker
     name = "lapor-hub-tracker"
-    objects.append(config_map(name, pod_config(raw, central, "hub-tracker", placement), placement))
+    objects.append(
+        config_map(name, pod_config(raw, connectors, "hub-tracker", placement), placement)
+    )
     tracker = container(
         name,
         ["tracker", "--config", f"{CONFIG_DIR}/hub.yaml", "--name", "$(POD_NAME)"],
@@ -322,7 +364,13 @@ def render(raw: dict, placement: Placement) -> list[dict]:
                 },
             }
         )
-        objects.append(service(name, name, [metrics_port()], placement, headless=False))
+        hooks_here = [
+            {"name": port_name(i), "port": port, "targetPort": port_name(i)}
+            for i, (_, port) in enumerate(webhook_ports(own))
+        ]
+        objects.append(
+            service(name, name, [metrics_port(), *hooks_here], placement, headless=False)
+        )
 
     objects.append(
         {

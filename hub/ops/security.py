@@ -76,7 +76,8 @@ def _connector_grants(plan: Plan, principal: str, instance: str, caps, prefix: s
     if caps & {Capability.PULL, Capability.STATUS}:
         plan.grant(principal, "TOPIC", topics.CURSORS, "LITERAL", READ, WRITE, DESCRIBE)
         plan.grant(principal, "TOPIC", topics.LEASES, "LITERAL", READ, DESCRIBE)
-        plan.grant(principal, "GROUP", topics.lease_group(prefix, instance), "LITERAL", READ)
+        lease = topics.lease_group(prefix, f"connector-{instance}")
+        plan.grant(principal, "GROUP", lease, "LITERAL", READ)
     plan.grant(principal, "TOPIC", topics.DEAD_LETTER, "PREFIXED", WRITE, DESCRIBE)
     plan.grant(principal, "TOPIC", topics.RETRY, "PREFIXED", WRITE, DESCRIBE)
     plan.grant(principal, "GROUP", f"{topics.CURSOR_READER_GROUP}-", "PREFIXED", READ)

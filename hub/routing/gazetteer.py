@@ -66,6 +66,8 @@ def _governs(before: list[str]) -> bool:
     if before[-1] in GOVERNMENT_WORDS:
         return True
     return before[-1] in LEVEL_MARKERS and len(before) > 1 and before[-2] in OFFICE_WORDS
+
+
 STREET_WORDS = frozenset(("jl", "jln", "jalan", "gg", "gang", "lorong"))
 STREET_CONTINUATIONS = frozenset(("raya", "lintas", "poros", "arteri", "by", "pass", "bypass"))
 # kabupaten/kota whose bare name is also an everyday word ("nasib malang", "batu", "serang"):

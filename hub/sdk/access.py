@@ -31,7 +31,13 @@ from hub.errors import ConnectorError
 
 
 def _secret(variable: str, what: str) -> str:
-    value = os.environ.get(variable)
+    # a secret made from a file often ends with a newline, which no header may carry
+    value = (os.environ.get(variable) or "").strip()
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ConnectorError(
+            f"{what} in the environment variable {variable} holds a control character",
+            fix=f"set {variable} to the secret alone, without line breaks.",
+        )
     if not value:
         raise ConnectorError(
             f"{what} is read from the environment variable {variable}, which is not set",
@@ -93,14 +99,25 @@ class AppTls(BaseModel):
     def _pairs(self) -> AppTls:
         if self.key is not None and self.cert is None:
             raise ValueError("a client key without its certificate (cert)")
+        return self
+
+    def check_files(self, instance: str) -> None:
+        """Where the client is built, not where the settings are read: the tracker reads
+        every connector's settings but never calls an app."""
         for path in (self.ca, self.cert, self.key):
             if path is not None and not path.is_file():
-                raise ValueError(f"{path} is not a file")
-        return self
+                raise ConnectorError(
+                    f"connector {instance!r}: its TLS file {path} is not there",
+                    fix="put the file there (in a pod: mount it), or correct tls: in the "
+                    "configuration.",
+                )
 
 
 def app_client(
-    timeout_s: float, auth: BearerAuth | BasicAuth | HeaderAuth | None, tls: AppTls | None
+    timeout_s: float,
+    auth: BearerAuth | BasicAuth | HeaderAuth | None,
+    tls: AppTls | None,
+    instance: str = "?",
 ) -> httpx.AsyncClient:
     """An HTTP client for one agency app (httpx on aiohttp's transport, as the hub's other
     clients). Raises ConnectorError for a secret that is not in the environment."""
@@ -108,6 +125,7 @@ def app_client(
 
     verify: ssl.SSLContext | bool = True
     if tls is not None:
+        tls.check_files(instance)
         verify = ssl.create_default_context(cafile=str(tls.ca) if tls.ca else None)
         if tls.cert is not None:  # the key may be in the certificate's file
             verify.load_cert_chain(str(tls.cert), str(tls.key) if tls.key else None)

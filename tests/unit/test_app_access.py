@@ -79,6 +79,16 @@ def test_the_app_gets_the_credential_the_settings_name(monkeypatch, auth, header
     assert asyncio.run(status_with(settings(), asking(header, value))) == 401  # none sent
 
 
+def test_a_secret_file_s_line_break_is_dropped_and_a_control_character_refused(monkeypatch):
+    monkeypatch.setenv("JATENG_TOKEN", "s3cret\n")  # kubectl create secret --from-file
+    config = settings(auth={"type": "bearer", "token_env": "JATENG_TOKEN"})
+    assert asyncio.run(status_with(config, asking("Authorization", "Bearer s3cret"))) == 200
+    monkeypatch.setenv("JATENG_TOKEN", "s3c\nret")
+    with pytest.raises(ConnectorError, match="control character") as refused:
+        app_client(config.timeout_s, config.auth, config.tls)
+    assert "s3c" not in refused.value.message
+
+
 def test_a_secret_whose_variable_is_unset_stops_the_start_with_its_name(monkeypatch):
     monkeypatch.delenv("JATENG_TOKEN", raising=False)
     config = settings(auth={"type": "bearer", "token_env": "JATENG_TOKEN"})
@@ -90,8 +100,9 @@ def test_a_secret_whose_variable_is_unset_stops_the_start_with_its_name(monkeypa
 def test_settings_that_cannot_work_are_refused_when_read(tmp_path: Path):
     with pytest.raises(ValidationError, match="token_env"):
         settings(auth={"type": "bearer"})
-    with pytest.raises(ValidationError, match="not a file"):
-        settings(tls={"ca": str(tmp_path / "missing.pem")})
+    missing = settings(tls={"ca": str(tmp_path / "missing.pem")})  # read, not yet used
+    with pytest.raises(ConnectorError, match=r"missing\.pem is not there"):
+        app_client(missing.timeout_s, missing.auth, missing.tls, "pemprov-jateng")
     with pytest.raises(ValidationError):
         settings(auth={"type": "kerberos"})
     with pytest.raises(ValidationError):

@@ -49,7 +49,7 @@ CONFIG = {
         "sms-1708": {
             "type": "sms-1708",
             "agency": "admin-nasional",
-            "webhook": {"port": 8104, "host": "0.0.0.0", "secrets_env": "SMS_1708_SECRETS"},
+            "webhook": {"port": 8104, "secrets_env": "SMS_1708_SECRETS"},
         },
         "open311-surabaya": {
             "type": "open311",
@@ -208,6 +208,8 @@ def test_the_pods_run_the_hub_as_the_configuration_says(rendered, tmp_path: Path
     container = hub["containers"][0]
     assert container["image"] == "registry.lapor.go.id/lapor-hub:1.0"
     assert container["args"][:1] == ["up"] and "$(POD_NAME)" in container["args"]
+    # routed to and tracked here, its sides run at the agency
+    assert container["args"][-2:] == ["--agency-side", "open311-surabaya"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert hub["securityContext"]["runAsNonRoot"] is True
@@ -231,8 +233,10 @@ def test_the_pods_run_the_hub_as_the_configuration_says(rendered, tmp_path: Path
     )
 
     # the configuration each pod reads is one the hub accepts, with its own principal
+    everything = {"lapor-nasional", "sms-1708", "open311-surabaya"}
     for name, principal, connectors in (
-        ("lapor-hub", "hub-runtime", {"lapor-nasional", "sms-1708"}),
+        ("lapor-hub", "hub-runtime", everything),
+        ("lapor-hub-tracker", "hub-tracker", everything),
         ("lapor-connect-open311-surabaya", "connector-open311-surabaya", {"open311-surabaya"}),
     ):
         path = tmp_path / f"{name}.yaml"
@@ -241,6 +245,9 @@ def test_the_pods_run_the_hub_as_the_configuration_says(rendered, tmp_path: Path
         assert set(loaded.connectors) == connectors
         assert loaded.kafka is not None and loaded.kafka.username == principal
         assert loaded.metrics.host == "0.0.0.0"
+        for entry in loaded.connectors.values():
+            if "webhook" in entry:  # the Service reaches the pod's address, not its loopback
+                assert entry["webhook"]["host"] == "0.0.0.0"
     assert not any(o["kind"] == "Secret" for o in objects), "nothing secret is rendered"
     assert "s3cret" not in "".join(p.read_text() for p in out.glob("*.yaml"))
 
@@ -252,3 +259,35 @@ def test_an_unknown_agency_side_connector_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "pemkot-atlantis" in done.stderr and "lapor-nasional" in done.stderr
     assert not (tmp_path / "out").exists(), "nothing is written for a refused rendering"
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"rules": "my_rules"}, "its own rules"),
+        (
+            {
+                "connectors": {
+                    "sms": {
+                        **CONFIG["connectors"]["sms-1708"],
+                        "webhook": {"port": 1, "secrets": ["x"]},
+                    }
+                }
+            },
+            "ConfigMap",
+        ),
+        (
+            {
+                "connectors": {
+                    "a": {**CONFIG["connectors"]["lapor-nasional"], "tls": {"ca": "/etc/ca.pem"}}
+                }
+            },
+            "TLS files",
+        ),
+    ],
+)
+def test_what_a_pod_could_not_run_is_refused(tmp_path: Path, change: dict, said: str) -> None:
+    config = tmp_path / "hub.yaml"
+    config.write_text(yaml.safe_dump({**CONFIG, **change}))
+    done = render_command(config, tmp_path / "out")
+    assert done.returncode == 2 and said in " ".join(done.stderr.split()), done.stderr
