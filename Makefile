@@ -36,7 +36,7 @@ test: install lint
 	HUB=$(HUB) bash deploy/local/with-broker.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## image: the hub's OCI image (buildah from Debian packages; installs buildah and debootstrap)
-image: install
+image: $(BIN)/.installed
 	@command -v buildah >/dev/null && command -v debootstrap >/dev/null || \
 		{ $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q buildah debootstrap; }
 	bash deploy/image/build.sh

@@ -102,6 +102,23 @@ class HubConfig(BaseModel):
     topics: TopicSettings = TopicSettings()
     group_prefix: str = Field(default="lapor", pattern=r"^[a-z0-9][a-z0-9.-]*$")
 
+    @model_validator(mode="after")
+    def _one_webhook_per_port(self) -> HubConfig:
+        """Webhooks share their port between the hub's processes (SO_REUSEPORT): two
+        connectors on one port would share their pushes, silently."""
+        taken: dict[int, str] = {}
+        for instance, entry in self.connectors.items():
+            webhook = entry.get("webhook") if isinstance(entry, dict) else None
+            if isinstance(webhook, dict) and "port" in webhook:
+                port = webhook["port"]
+                if port in taken:
+                    raise ValueError(
+                        f"connectors {taken[port]!r} and {instance!r} both take webhooks on "
+                        f"port {port}: give each its own"
+                    )
+                taken[port] = instance
+        return self
+
 
 def load_config(path: Path) -> HubConfig:
     document = load_yaml(path)

@@ -103,9 +103,8 @@ class Health:
             {
                 "connector": s.connector,
                 "side": s.side,
-                "state": s.state,
-                "error": s.error,
-                "failing_since": s.failing_since,
+                "state": s.state,  # the error itself is in the log: an app's answer may
+                "failing_since": s.failing_since,  # quote a report, and this is unguarded
                 "last_success": s.last_success,
             }
             for s in self.snapshot()

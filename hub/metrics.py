@@ -10,6 +10,7 @@ are the tracker's (hub.tracker.app).
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -97,8 +98,11 @@ def serve_metrics(port: int, host: str = "127.0.0.1") -> None:
             return [json.dumps(body, ensure_ascii=False).encode()]
         return metrics(environ, start_response)
 
+    class Server(ThreadingWSGIServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
     try:
-        server = make_server(host, port, app, ThreadingWSGIServer, handler_class=_Quiet)
+        server = make_server(host, port, app, Server, handler_class=_Quiet)
     except OSError as exc:
         raise HubError(
             f"cannot serve metrics and health on {host}:{port}: {exc.strerror}",

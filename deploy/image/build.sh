@@ -12,7 +12,19 @@ here="$(cd "$(dirname "$0")/../.." && pwd)"
 python="${PYTHON:-$here/.venv/bin/python}"
 version="$("$python" -c 'import hub; print(hub.__version__)')"
 image="${1:-lapor-hub:$version}"
-suite="${DEBIAN_SUITE:-bookworm}"   # its python3 is 3.11, the hub's oldest supported
+# the wheels are built here, so the image's Debian must have this Python's version
+py="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+case "$py" in
+    3.11) default_suite=bookworm ;;
+    3.13) default_suite=trixie ;;
+    *) echo "build.sh: $python is Python $py; no Debian release ships it (3.11: bookworm," \
+           "3.13: trixie). Make the venv with one of those." >&2; exit 2 ;;
+esac
+suite="${DEBIAN_SUITE:-$default_suite}"
+if [ "$(id -u)" != 0 ]; then
+    echo "build.sh: debootstrap and buildah mount need root: sudo make image" >&2
+    exit 2
+fi
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 export BUILDAH_ISOLATION="${BUILDAH_ISOLATION:-chroot}"
 export STORAGE_DRIVER="${STORAGE_DRIVER:-vfs}"   # works inside containers and without overlayfs

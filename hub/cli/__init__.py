@@ -37,8 +37,13 @@ app = typer.Typer(
 )
 
 
+# commands that never talk to Kafka: a configuration's kafka: section is not theirs to need
+WITHOUT_KAFKA = {"version", "deploy", "connectors", "schemas", "broker"}
+
+
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -49,7 +54,8 @@ def main_options(
         ),
     ] = None,
 ) -> None:
-    use_kafka_of(config)
+    if ctx.invoked_subcommand not in WITHOUT_KAFKA:
+        use_kafka_of(config)
 
 
 app.command()(run.version)

@@ -39,6 +39,7 @@ class Lease:
         self.held = threading.Event()
         self.decided = threading.Event()  # the group has given this member its share
         self.taken_at: float | None = None  # monotonic, when last acquired
+        self.error: str | None = None  # the group's last error, while it keeps it from deciding
         self._stop = threading.Event()
         self._consumer = Consumer(
             {
@@ -71,10 +72,14 @@ class Lease:
     def state(self) -> str:
         if self.held.is_set():
             return "holds the lease"
-        return "stands by" if self.decided.is_set() else "joining the lease group"
+        if self.decided.is_set():
+            return "stands by"
+        joining = "joining the lease group"
+        return f"{joining} ({self.error})" if self.error else joining
 
     def _assigned(self, consumer: Consumer, partitions: list) -> None:
         self.decided.set()
+        self.error = None
         if partitions and not self.held.is_set():
             self.taken_at = time.monotonic()
             self.held.set()
@@ -89,10 +94,17 @@ class Lease:
         try:
             while not self._stop.is_set():
                 try:
-                    self._consumer.poll(0.2)  # serves the callbacks; heartbeats run apart
+                    found = self._consumer.poll(0.2)  # serves the callbacks; heartbeats apart
                 except KafkaException as exc:  # passing: the client reconnects by itself
-                    log.warning("lease group %s: %s", self.group, exc)
+                    found, self.error = None, str(exc)
                     time.sleep(1)
+                if found is not None and found.error() is not None:
+                    # e.g. lapor.leases missing, or no right to read it: nobody would ever
+                    # hold the lease, so say why (log, /readyz) rather than wait in silence
+                    said = found.error().str()
+                    if said != self.error:
+                        log.error("the lease group %s cannot decide: %s", self.group, said)
+                    self.error = said
         finally:
             self.held.clear()
             self._consumer.close()

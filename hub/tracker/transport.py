@@ -212,10 +212,16 @@ class App(faust.App):
         self.gaps.handled(message.tp, message.offset)
 
 
-def faust_credentials() -> faust.SASLCredentials | None:
-    """This process's Kafka credentials (hub.kafka.client_security), as faust takes them."""
+def faust_credentials() -> faust.SASLCredentials | faust.SSLCredentials | None:
+    """This process's Kafka credentials (hub.kafka.client_security), as faust takes them:
+    SASL over TLS, TLS alone, or none (plain text)."""
     security = client_security()
-    if security.get("security.protocol") != "SASL_SSL":
+    protocol = security.get("security.protocol")
+    if protocol == "SSL":
+        return faust.SSLCredentials(
+            ssl.create_default_context(cafile=security.get("ssl.ca.location"))
+        )
+    if protocol != "SASL_SSL":
         return None
     return faust.SASLCredentials(
         username=security["sasl.username"],

@@ -18,6 +18,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from hub.config import load_config
+from hub.errors import HubError
 from hub.ops.security import make_plan
 from hub.ops.strimzi import PATTERN, RESOURCE, all_topics
 
@@ -291,3 +292,14 @@ def test_what_a_pod_could_not_run_is_refused(tmp_path: Path, change: dict, said:
     config.write_text(yaml.safe_dump({**CONFIG, **change}))
     done = render_command(config, tmp_path / "out")
     assert done.returncode == 2 and said in " ".join(done.stderr.split()), done.stderr
+
+
+def test_two_connectors_on_one_webhook_port_are_refused(tmp_path: Path) -> None:
+    """Processes share a webhook port (SO_REUSEPORT): two connectors on it would silently
+    split their pushes, so the configuration is refused."""
+    config = tmp_path / "hub.yaml"
+    twin = {**CONFIG["connectors"]["sms-1708"]}
+    config.write_text(yaml.safe_dump({"connectors": {"sms-a": twin, "sms-b": twin}}))
+    with pytest.raises(HubError) as refused:
+        load_config(config)
+    assert "'sms-a' and 'sms-b' both take webhooks on port 8104" in refused.value.message
