@@ -33,7 +33,6 @@ from hub.sdk import (
     parse_time,
     read_text,
     require,
-    shown,
 )
 from hub.sdk.inputs import LEGACY_CHARSETS
 
@@ -184,9 +183,13 @@ class CsvExport(Connector):
                 header = row
                 missing = [c for c in ("no_laporan", "tanggal", "isi") if c not in header]
                 if missing:
+                    # the first line is not quoted: in a file without a header it is a
+                    # report, reporter included (the file is kept whole, sealed)
+                    known = [c for c in header if c.strip().isidentifier() and len(c) <= 40]
                     yield BadInput(
-                        f"the file has no column {', '.join(missing)} (header: "
-                        f"{shown(', '.join(header), 300)})",
+                        f"the file has no column {', '.join(missing)}: its first line has "
+                        f"{len(header)} cells, {len(known)} of them shaped like column names "
+                        "(a file without a header line?)",
                         body=kept,
                     )
                     return
