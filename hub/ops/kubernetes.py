@@ -15,8 +15,9 @@ rendered: pods read secrets that already exist.
 - Probes on /healthz and /readyz, a ServiceMonitor for /metrics, a PodDisruptionBudget.
 - Secrets read, never written: the Kafka users' passwords (Strimzi's User Operator writes a
   Secret per KafkaUser), the cluster CA (``<cluster>-cluster-ca-cert``), the identity key
-  ring (``lapor-hub-identity-keys``, one for every pod: hub.keyshare refuses another), and
-  the agency apps' secrets (``lapor-hub-app-secrets``, one key per variable the
+  ring (``lapor-hub-identity-keys``, one for every pod: hub.keyshare refuses another), the
+  audit signing key (``lapor-hub-audit-key``: a pod's own would sign records `audit verify`
+  calls forged), and the agency apps' secrets (``lapor-hub-app-secrets``, one key per variable the
   configuration names).
 """
 
@@ -32,6 +33,7 @@ METRICS_PORT = 9400
 PART_OF = {"app.kubernetes.io/part-of": "lapor-hub"}
 CONFIG_DIR = "/etc/lapor-hub"
 IDENTITY_SECRET = "lapor-hub-identity-keys"
+AUDIT_SECRET = "lapor-hub-audit-key"  # one signing key for every pod's audit records
 APP_SECRETS = "lapor-hub-app-secrets"
 
 
@@ -108,6 +110,10 @@ def container(
             "valueFrom": {"secretKeyRef": {"name": principal, "key": "password"}},
         },
         {"name": "LAPOR_HUB_HOME", "value": "/var/lib/lapor-hub"},
+        {
+            "name": "LAPOR_HUB_AUDIT_KEY",
+            "valueFrom": {"secretKeyRef": {"name": AUDIT_SECRET, "key": "key"}},
+        },
         {
             "name": "LAPOR_HUB_IDENTITY_KEYS_FILE",
             "value": f"{CONFIG_DIR}/identity/identity-keys.json",
