@@ -32,6 +32,16 @@ def all_topics(config: HubConfig, brokers: int) -> list[TopicSpec]:
     return [*hub_topics(config), *tracker_topics(config), *kept_topics(brokers)]
 
 
+def on_cluster(spec: TopicSpec, brokers: int) -> TopicSpec:
+    """A topic as durable as the cluster: replicated min(3, brokers) times at least (a
+    configuration written for one local broker says 1), min.insync.replicas 2 at three."""
+    replicas = max(spec.replication, min(3, brokers))
+    config = dict(spec.config)
+    if replicas >= 3:
+        config.setdefault("min.insync.replicas", "2")
+    return TopicSpec(spec.name, spec.partitions, replicas, config)
+
+
 def kafka_topic(spec: TopicSpec, cluster: str, namespace: str) -> dict[str, Any]:
     return {
         "apiVersion": API,
@@ -84,7 +94,10 @@ def strimzi_resources(
     config: HubConfig, plan: Plan, cluster: str, namespace: str, brokers: int
 ) -> list[dict[str, Any]]:
     """KafkaTopics, then KafkaUsers."""
-    found = [kafka_topic(spec, cluster, namespace) for spec in all_topics(config, brokers)]
+    found = [
+        kafka_topic(on_cluster(spec, brokers), cluster, namespace)
+        for spec in all_topics(config, brokers)
+    ]
     names = [topic["metadata"]["name"] for topic in found]
     clashes = sorted({name for name in names if names.count(name) > 1})
     if clashes:
