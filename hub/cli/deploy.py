@@ -51,7 +51,14 @@ def deploy_render(
     import yaml
 
     from hub.config import load_config
-    from hub.ops.kubernetes import Placement, file_name, kustomization, render
+    from hub.ops.kubernetes import (
+        Placement,
+        file_name,
+        kustomization,
+        render,
+        secret_variables,
+        secrets_readme,
+    )
     from hub.ops.security import make_plan
     from hub.ops.strimzi import strimzi_resources
     from hub.yamlfile import load_yaml
@@ -70,8 +77,15 @@ def deploy_render(
         (out / name).write_text(yaml.safe_dump(obj, sort_keys=False, allow_unicode=True))
         written.append(name)
         table.add_row(name, obj["kind"], obj["metadata"]["name"])
+    app_secrets = secret_variables(load_yaml(config).data.get("connectors") or {})
     (out / "kustomization.yaml").write_text(
-        yaml.safe_dump(kustomization(written, namespace), sort_keys=False)
+        yaml.safe_dump(kustomization(written, namespace, app_secrets), sort_keys=False)
     )
+    (out / "secrets").mkdir(exist_ok=True)
+    (out / "secrets" / "README.md").write_text(secrets_readme(app_secrets))
+    (out / "secrets" / ".gitignore").write_text("*\n!README.md\n!.gitignore\n")
     console.print(table)
-    console.print(f"{len(written)} objects in {out} (kubectl apply -k {out})")
+    console.print(
+        f"{len(written)} objects in {out}; put the secrets {out / 'secrets'}/README.md names, "
+        f"then kubectl apply -k {out}"
+    )

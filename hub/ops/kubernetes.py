@@ -396,10 +396,50 @@ def file_name(number: int, obj: dict) -> str:
     return f"{number:02d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
 
 
-def kustomization(files: list[str], namespace: str) -> dict:
+SECRET_FILES = {  # secrets/<file> beside the manifests -> the Secret Kustomize makes of it
+    "identity-keys.json": (IDENTITY_SECRET, "identity-keys.json"),
+    "audit-key": (AUDIT_SECRET, "key"),
+}
+
+
+def kustomization(files: list[str], namespace: str, app_secrets: list[str]) -> dict:
+    """The manifests, and the Secrets Kustomize makes from files the operator puts in
+    secrets/ (never written by the hub, kept out of version control): `kubectl apply -k`
+    fails while one is missing, rather than starting pods that cannot work."""
+    generated = [
+        {"name": name, "files": [f"{key}=secrets/{file}"]}
+        for file, (name, key) in SECRET_FILES.items()
+    ]
+    if app_secrets:  # one KEY=value line per variable the configuration names
+        generated.append({"name": APP_SECRETS, "envs": ["secrets/app-secrets.env"]})
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "namespace": namespace,
         "resources": files,
+        "secretGenerator": generated,
+        "generatorOptions": {"disableNameSuffixHash": True},  # the names the pods read
     }
+
+
+def secrets_readme(app_secrets: list[str]) -> str:
+    lines = [
+        "# Secrets for these manifests (never commit this folder's other files)",
+        "",
+        "kubectl apply -k .. makes a Secret of each file below; it fails while one is missing.",
+        "",
+        "- identity-keys.json: the network's identity key ring (the file LAPOR_HUB_HOME or",
+        "  LAPOR_HUB_IDENTITY_KEYS_FILE holds on the machine that runs the hub today).",
+        "- audit-key: the audit signing key, 32 bytes in base64 (LAPOR_HUB_AUDIT_KEY).",
+    ]
+    if app_secrets:
+        lines += [
+            "- app-secrets.env: one VARIABLE=value line for each of "
+            + ", ".join(app_secrets)
+            + ".",
+        ]
+    lines += [
+        "",
+        "The Kafka users' passwords and the cluster CA come from Strimzi's own Secrets.",
+    ]
+    return "\n".join(lines) + "\n"

@@ -305,3 +305,33 @@ def test_two_connectors_on_one_webhook_port_are_refused(tmp_path: Path) -> None:
     with pytest.raises(HubError) as refused:
         load_config(config)
     assert "'sms-a' and 'sms-b' both take webhooks on port 8104" in refused.value.message
+
+
+def test_every_secret_a_pod_reads_is_made_by_strimzi_or_by_kustomize(rendered) -> None:
+    """No pod waits for a Secret nobody makes: the Kafka users' (Strimzi's User Operator),
+    the cluster CA (Strimzi), or one Kustomize makes from a file in secrets/."""
+    _, objects, out = rendered
+    kustomization = yaml.safe_load((out / "kustomization.yaml").read_text())
+    generated = {g["name"]: g for g in kustomization["secretGenerator"]}
+    made = set(generated) | {o["metadata"]["name"] for o in objects if o["kind"] == "KafkaUser"}
+    made.add("lapor-cluster-ca-cert")
+    for obj in objects:
+        if obj["kind"] not in ("StatefulSet", "Deployment"):
+            continue
+        pod = obj["spec"]["template"]["spec"]
+        for container in pod["containers"]:
+            for env in container["env"]:
+                ref = env.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    assert ref["name"] in made, (obj["metadata"]["name"], ref)
+                    if ref["name"] in generated:  # the key the pod reads is the one made
+                        made_keys = [
+                            f.split("=")[0] for f in generated[ref["name"]].get("files", [])
+                        ]
+                        assert made_keys == [] or ref["key"] in made_keys, ref
+        for volume in pod["volumes"]:
+            if "secret" in volume:
+                assert volume["secret"]["secretName"] in made, volume
+    readme = (out / "secrets" / "README.md").read_text()
+    assert "LAPOR_API_TOKEN" in readme and "SMS_1708_SECRETS" in readme
+    assert kustomization["generatorOptions"] == {"disableNameSuffixHash": True}
