@@ -93,6 +93,7 @@ COMMON_WORD_PLACES = frozenset(
         "sigi",
         "kota baru",
         "empat lawang",
+        "kaur",  # the village office ("kaur keuangan"), and Kabupaten Kaur
         "kuningan",
         "batu bara",
         "batubara",
@@ -181,13 +182,14 @@ class Mention:
 _HANDLE = re.compile(
     r"[@#](humas|info)?(pemkot|pemkab|pemprov|kota|kab|polres|polresta|polda|dinkes|dishub|"
     r"disdukcapil|satpolpp|bupati|walikota|gubernur|bawaslu|kpu|dinsos|disdik|bpbd|bapenda|"
-    r"dlh|pdam|diskominfo|rsud|bbws)_?([a-z]{3,})",
+    r"dlh|pdam|diskominfo|rsud|bbws)_?([a-z]{3,}(?:_[a-z]+)*)",
     re.IGNORECASE,
 )
 
 
 def _spell_handle(match: re.Match[str]) -> str:
-    return f" {match.group(2)} {match.group(3)} "
+    """@pemkaboku_timur: "pemkab oku timur"."""
+    return f" {match.group(2)} {match.group(3).replace('_', ' ')} "
 
 
 def _words_before(text: str, start: int) -> list[str]:
