@@ -69,6 +69,10 @@ def _governs(before: list[str]) -> bool:
 
 
 STREET_WORDS = frozenset(("jl", "jln", "jalan", "gg", "gang", "lorong"))
+# a name after these is a river or a lake named after a place ("Sungai Kapuas" runs through
+# three provinces), not the place; a region whose name holds the word ("Sungai Penuh",
+# "Sungai Raya Dalam") is matched whole, before this is asked
+WATER_WORDS = frozenset(("sungai", "danau", "waduk", "bendungan"))
 STREET_CONTINUATIONS = frozenset(("raya", "lintas", "poros", "arteri", "by", "pass", "bypass"))
 # kabupaten/kota whose bare name is also an everyday word ("nasib malang", "batu", "serang"):
 # unmarked, they count only after a locative word or in an address
@@ -324,7 +328,11 @@ class Gazetteer:
                     break
                 continue
             previous = before[-1] if before else ""
-            if previous in STREET_WORDS or LEVEL_MARKERS.get(previous, (2, None))[0] > 2:
+            if (
+                previous in STREET_WORDS
+                or previous in WATER_WORDS
+                or LEVEL_MARKERS.get(previous, (2, None))[0] > 2
+            ):
                 continue
             marked = LEVEL_MARKERS.get(previous)
             regions = [
@@ -421,7 +429,7 @@ class Gazetteer:
                     continue
                 regions = self._broad[key]
             taken_until = -negative_end
-            if previous in STREET_WORDS or (
+            if previous in STREET_WORDS or previous in WATER_WORDS or (
                 previous in STREET_CONTINUATIONS and len(before) > 1 and before[-2] in STREET_WORDS
             ):
                 continue
