@@ -447,6 +447,10 @@ class Gazetteer:
                 else:  # "kota X" where X is a kabupaten's town: keep all, unmarked
                     marker = None
             government = marker is not None and _governs(before)
+            if marker is None and previous in OFFICE_WORDS:  # "Disdukcapil Manggarai"
+                broad = [r for r in regions if r.level <= 2]
+                if broad:
+                    regions, government = broad, True
             mentions.append(
                 Mention(
                     key,
