@@ -31,6 +31,7 @@ from hub.routing.rules import (
     LoadedRules,
     PlacedRule,
     Priority,
+    addressed_agency_rules,
     named_agency_rules,
 )
 from hub.routing.scan import ScanFactory, candidate_scan
@@ -142,7 +143,12 @@ class Router:
         self.directory = directory
         self.version = loaded.version
         self.max_transfers = loaded.settings.max_transfers
-        self.rules = [*loaded.rules, *named_agency_rules(directory, len(loaded.rules))]
+        ordered = [
+            *addressed_agency_rules(directory, 0),
+            *loaded.rules,
+            *named_agency_rules(directory, 0),
+        ]
+        self.rules = [PlacedRule(n, p.rule, p.path, p.line) for n, p in enumerate(ordered)]
         self.locations = LocationResolver(loaded.aliases)
         spelling = Spelling(loaded.spelling)
         self.words = [

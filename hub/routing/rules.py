@@ -292,6 +292,49 @@ NAMED_AGENCY = "instansi-disebut."  # the id prefix of the rules made from the d
 EVERYDAY_WORDS = frozenset({"bkn", "ma", "bi", "ky", "ori"})
 
 
+ADDRESSED_AGENCY = "instansi-dituju."  # rules for a report addressed to a national agency
+# words that address a request to whoever follows them: "Kami mengusulkan KPU ...",
+# "mohon Kementerian HAM ..." ("takut lapor ke polisi" tells a story, asks nothing of them)
+ADDRESSING_WORDS = (
+    "kepada", "yth", "mengusulkan", "mengusulkan agar", "usul", "meminta", "minta", "mohon",
+    "memohon", "mendesak",
+)  # fmt: skip
+
+
+def _agency_names(agency) -> list[str]:
+    # "Kementerian Ekonomi Kreatif/Badan Ekonomi Kreatif": each part is a name
+    parts = [p.split("(")[0].strip() for p in agency.name.split("/")]
+    aliases = [a for a in agency.aliases if a.casefold() not in EVERYDAY_WORDS]
+    return list(dict.fromkeys([*parts, *aliases]))
+
+
+def _national(directory: Directory) -> list:
+    return [
+        agency
+        for agency in directory.agencies.values()
+        if agency.kind in NATIONAL_KINDS and not agency.serves and agency.id != directory.fallback
+    ]
+
+
+def addressed_agency_rules(directory: Directory, start: int) -> list[PlacedRule]:
+    """One rule per national agency, before every rule of the set: a report that addresses
+    its request to an agency by name ("Kami mengusulkan KPU memastikan ...", "mohon BPOM
+    menindak ...") goes to it, whatever topic words it also holds; the topic rules still
+    add their copies."""
+    placed = []
+    path = Path("directory/national.yaml")
+    for agency in _national(directory):
+        words = [f"{verb} {name}" for name in _agency_names(agency) for verb in ADDRESSING_WORDS]
+        rule = Rule(
+            id=ADDRESSED_AGENCY + agency.id,
+            description=f"laporan yang ditujukan kepada {agency.name}",
+            when=When(words=words),
+            route=[agency.id],
+        )
+        placed.append(PlacedRule(start + len(placed), rule, path, None))
+    return placed
+
+
 def named_agency_rules(directory: Directory, start: int) -> list[PlacedRule]:
     """One rule per national agency, after every rule of the set: a report that names an
     agency ("Kemensos", "BP Batam", "Bawaslu") and that no rule claims goes to it, not to
@@ -299,14 +342,8 @@ def named_agency_rules(directory: Directory, start: int) -> list[PlacedRule]:
     rule to be reachable."""
     placed = []
     path = Path("directory/national.yaml")
-    for agency in directory.agencies.values():
-        if agency.kind not in NATIONAL_KINDS or agency.serves or agency.id == directory.fallback:
-            continue
-        # "Kementerian Ekonomi Kreatif/Badan Ekonomi Kreatif": each part is a name
-        parts = [p.split("(")[0].strip() for p in agency.name.split("/")]
-        aliases = [a for a in agency.aliases if a.casefold() not in EVERYDAY_WORDS]
-        names = [*parts, *aliases]
-        words = list(dict.fromkeys(names))
+    for agency in _national(directory):
+        words = _agency_names(agency)
         rule = Rule(
             id=NAMED_AGENCY + agency.id,
             description=f"laporan yang menyebut {agency.name}",
