@@ -65,7 +65,9 @@ def _governs(before: list[str]) -> bool:
         return False
     if before[-1] in GOVERNMENT_WORDS:
         return True
-    return before[-1] in LEVEL_MARKERS and len(before) > 1 and before[-2] in OFFICE_WORDS
+    # "Dinas Koperasi Provinsi Bengkulu", "Dinas ESDM Provinsi NTB": the office a few words
+    # before the level word
+    return before[-1] in LEVEL_MARKERS and not OFFICE_WORDS.isdisjoint(before[-4:-1])
 
 
 STREET_WORDS = frozenset(("jl", "jln", "jalan", "gg", "gang", "lorong"))
