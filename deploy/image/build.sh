@@ -56,7 +56,9 @@ cp "$wheels"/*.whl "$root/tmp/wheels/"
 chroot "$root" python3 -m venv /opt/lapor-hub
 packages="lapor-hub"
 if compgen -G "$wheels/lapor_textmatch-*.whl" >/dev/null; then packages="$packages lapor-textmatch"; fi
-chroot "$root" /opt/lapor-hub/bin/pip install --quiet --no-cache-dir --no-index \
+# a clean environment: this machine's pip settings (find-links, index) mean nothing inside
+chroot "$root" env -i PATH=/usr/bin:/bin HOME=/root \
+    /opt/lapor-hub/bin/pip install --quiet --no-cache-dir --no-index \
     --find-links /tmp/wheels $packages
 chroot "$root" groupadd --gid 10001 lapor
 chroot "$root" useradd --uid 10001 --gid 10001 --home-dir /var/lib/lapor-hub --create-home \

@@ -120,6 +120,15 @@ LOCATIVE_WORDS = frozenset(
         "seluruh",
     )
 )
+# a public facility named after its place: "SDN Oebobo 2", "Puskesmas Gubeng", "Pasar
+# Karang Tumaritis": the place is where the facility is
+FACILITY_WORDS = frozenset(
+    (
+        "sdn", "smpn", "sman", "smkn", "puskesmas", "pustu", "pasar", "kua", "polsek",
+        "polres", "koramil", "rsud", "terminal", "stasiun", "pelabuhan",
+        "min", "mtsn", "man",
+    )
+)  # fmt: skip
 # words of every sentence that the root-word list leaves out, some of them desa names too
 FUNCTION_WORDS = frozenset(
     (
@@ -350,7 +359,7 @@ class Gazetteer:
                     tuple(regions),
                     2 if marked else None,
                     in_address,
-                    previous in LOCATIVE_WORDS,
+                    previous in LOCATIVE_WORDS or previous in FACILITY_WORDS,
                     home and not government,
                     government,
                 )
@@ -460,7 +469,7 @@ class Gazetteer:
                     tuple(regions),
                     marker[0] if marker else None,
                     in_address,
-                    previous in LOCATIVE_WORDS,
+                    previous in LOCATIVE_WORDS or previous in FACILITY_WORDS,
                     home and not government,  # "bantuan dari Pemprov X": not a home
                     government,
                 )

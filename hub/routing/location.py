@@ -326,6 +326,14 @@ class LocationResolver:
                     strength = 0.0
                 if strength:
                     _anchor(weighed, local, strength, f"{m.name!r} is only there")
+            elif 1 < len(locals_named) <= 3 and strong_use:
+                # a kecamatan in one place, a mere desa in one or two others: the kecamatan
+                # is meant ("SDN Oebobo 2": Oebobo in Kota Kupang, not the desa in TTS); a
+                # name dozens of desa share ("Sukamaju") stays ambiguous
+                kecamatan = {_local(r.code) for r in m.regions if r.level == 3}
+                if len(kecamatan) == 1:
+                    (local,) = kecamatan
+                    _anchor(weighed, local, 0.75, f"{m.name!r} is a kecamatan only there")
             for local, weight in locals_named.items():
                 weighed.support[local] += weight
                 (agreeing if strong_use else corroborating)[local].add(index)
