@@ -117,6 +117,8 @@ class _Weighed:
     evidence: list[str]
     governed: dict[str, int] = field(default_factory=dict)  # province -> its government named
     named: dict[str, int] = field(default_factory=dict)  # province -> places named in it
+    elsewhere: dict[str, set[str]] = field(default_factory=dict)  # kab/kota -> provinces
+    # where a name that anchors it also names a place
 
 
 class LocationResolver:
@@ -308,6 +310,9 @@ class LocationResolver:
             if not locals_named:
                 weighed.evidence.append(f"{m.name!r} (province)")
                 continue
+            provinces_named = {r.code[:2] for r in m.regions}
+            for local in locals_named:
+                weighed.elsewhere.setdefault(local, set()).update(provinces_named - {local[:2]})
             if len(locals_named) == 1 and not m.home:
                 (local,) = locals_named
                 if m.marked and strong_use:
@@ -350,7 +355,10 @@ class LocationResolver:
         if weighed.provinces:  # a place of that name in another province than the one named
             for local in [c for c in weighed.anchored if c[:2] not in weighed.provinces]:
                 strength, why = weighed.anchored[local]
-                if not why.endswith("names it") or strength < 0.85:  # "Pemprov DKI ... Manggarai"
+                inside = weighed.elsewhere.get(local, set()) & set(weighed.provinces)
+                # "Kotabaru, Jogja": the kelurahan in the province named, not the kabupaten
+                # in another; "Pemprov DKI ... Manggarai": a kabupaten named firmly stays
+                if inside or not why.endswith("names it") or strength < 0.85:
                     del weighed.anchored[local]
         if weighed.governed:  # the government asked to act outweighs where the writer is
             for local in [c for c in weighed.anchored if c[:2] not in weighed.governed]:
