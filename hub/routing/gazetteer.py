@@ -440,8 +440,14 @@ class Gazetteer:
                     continue
                 regions = self._broad[key]
             taken_until = -negative_end
-            if previous in STREET_WORDS or previous in WATER_WORDS or (
-                previous in STREET_CONTINUATIONS and len(before) > 1 and before[-2] in STREET_WORDS
+            if (
+                previous in STREET_WORDS
+                or previous in WATER_WORDS
+                or (
+                    previous in STREET_CONTINUATIONS
+                    and len(before) > 1
+                    and before[-2] in STREET_WORDS
+                )
             ):
                 continue
             if marker is not None:

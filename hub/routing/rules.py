@@ -316,42 +316,43 @@ def _national(directory: Directory) -> list:
     ]
 
 
-def addressed_agency_rules(directory: Directory, start: int) -> list[PlacedRule]:
-    """One rule per national agency, before every rule of the set: a report that addresses
-    its request to an agency by name ("Kami mengusulkan KPU memastikan ...", "mohon BPOM
-    menindak ...") goes to it, whatever topic words it also holds; the topic rules still
-    add their copies."""
-    placed = []
+def _agency_rules(directory: Directory, start: int, prefix: str, says: str, words) -> list:
+    """One rule per national agency, routing to it when ``words(names)`` are in a report;
+    made from the directory's names and aliases, so a new agency needs no rule."""
     path = Path("directory/national.yaml")
-    for agency in _national(directory):
-        words = [f"{verb} {name}" for name in _agency_names(agency) for verb in ADDRESSING_WORDS]
-        rule = Rule(
-            id=ADDRESSED_AGENCY + agency.id,
-            description=f"laporan yang ditujukan kepada {agency.name}",
-            when=When(words=words),
-            route=[agency.id],
+    return [
+        PlacedRule(
+            start + number,
+            Rule(
+                id=prefix + agency.id,
+                description=f"laporan yang {says} {agency.name}",
+                when=When(words=words(_agency_names(agency))),
+                route=[agency.id],
+            ),
+            path,
+            None,
         )
-        placed.append(PlacedRule(start + len(placed), rule, path, None))
-    return placed
+        for number, agency in enumerate(_national(directory))
+    ]
+
+
+def addressed_agency_rules(directory: Directory, start: int) -> list[PlacedRule]:
+    """Before every rule of the set: a report that addresses its request to an agency by
+    name ("Kami mengusulkan KPU memastikan ...", "mohon BPOM menindak ...") goes to it,
+    whatever topic words it also holds; the topic rules still add their copies."""
+    return _agency_rules(
+        directory,
+        start,
+        ADDRESSED_AGENCY,
+        "ditujukan kepada",
+        lambda names: [f"{verb} {name}" for name in names for verb in ADDRESSING_WORDS],
+    )
 
 
 def named_agency_rules(directory: Directory, start: int) -> list[PlacedRule]:
-    """One rule per national agency, after every rule of the set: a report that names an
-    agency ("Kemensos", "BP Batam", "Bawaslu") and that no rule claims goes to it, not to
-    the fallback. Made from the directory's names and aliases, so a new agency needs no
-    rule to be reachable."""
-    placed = []
-    path = Path("directory/national.yaml")
-    for agency in _national(directory):
-        words = _agency_names(agency)
-        rule = Rule(
-            id=NAMED_AGENCY + agency.id,
-            description=f"laporan yang menyebut {agency.name}",
-            when=When(words=words),
-            route=[agency.id],
-        )
-        placed.append(PlacedRule(start + len(placed), rule, path, None))
-    return placed
+    """After every rule of the set: a report that names an agency ("Kemensos", "BP Batam",
+    "Bawaslu") and that no rule claims goes to it, not to the fallback."""
+    return _agency_rules(directory, start, NAMED_AGENCY, "menyebut", list)
 
 
 def _mapping(document: YamlDocument, kind: type, errors: list[str]) -> dict:
