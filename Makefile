@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HUB := $(BIN)/lapor-hub
 PYTEST_ARGS ?=
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: install demo test lint image test-image broker-start broker-stop clean
 
@@ -38,7 +39,8 @@ test: install lint
 ## image: the hub's OCI image (buildah from Debian packages; installs buildah and debootstrap)
 image: $(BIN)/.installed
 	@command -v buildah >/dev/null && command -v debootstrap >/dev/null || \
-		{ $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q buildah debootstrap; }
+		$(SUDO) apt-get install -y -q buildah debootstrap || \
+		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q buildah debootstrap; }
 	bash deploy/image/build.sh
 
 ## test-image: build the image, then run `lapor-hub version` and `lapor-hub up` inside it
