@@ -121,7 +121,12 @@ def test_a_killed_ingest_worker_loses_and_duplicates_nothing(kafka_bootstrap: st
             filed.append(source_id)
             done_killing.wait(max(0.0, started + len(filed) / RATE - time.monotonic()))
 
-    group = make_consumer(kafka_bootstrap, topics.route_group(prefix))  # reads its commits only
+    # reads the group's commits only; read_uncommitted so that librdkafka does not ask for
+    # stable offsets: right after a kill the dead worker's transaction holds pending offsets
+    # until its successor fences it, and a stable fetch would wait for that and time out
+    group = make_consumer(
+        kafka_bootstrap, topics.route_group(prefix), isolation_level="read_uncommitted"
+    )
     admin = make_admin(kafka_bootstrap)
     partitions = list(group.list_topics(inbound, timeout=30).topics[inbound].partitions)
 
