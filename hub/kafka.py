@@ -29,7 +29,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from hub.errors import BrokerNotReachable, HubError, TopicMismatch
-from hub.records import Record
+from hub.records import Record, confined
 from hub.topics import READER_GROUP
 
 # librdkafka's own log lines go through Python logging, so the CLI decides what is shown
@@ -266,8 +266,10 @@ class DurableProducer:
     step that failed is tried again (its cursor was not moved, or its batch is read again),
     and what the old one may still have written is recognised by its idempotency key."""
 
-    def __init__(self, bootstrap: str, **overrides: Any) -> None:
-        self.bootstrap, self.overrides = bootstrap, overrides
+    def __init__(self, bootstrap: str, confine: str | None = None, **overrides: Any) -> None:
+        """``confine``: the connector whose sides write through this producer; their
+        retries and dead letters go to its own failed topic (hub.records.confined)."""
+        self.bootstrap, self.overrides, self.confine = bootstrap, overrides, confine
         self.producer = make_producer(bootstrap, **overrides)
         self.replaced = 0
         self._lock = threading.Lock()
@@ -280,6 +282,8 @@ class DurableProducer:
         one: the step is tried again) if any failed or is still waiting after ``timeout``."""
         producer, failures = self.producer, []
         deadline = time.monotonic() + timeout
+        if self.confine is not None:
+            records = [confined(record, self.confine) for record in records]
 
         def on_delivery(err: KafkaError | None, _msg: Message) -> None:
             if err is not None:

@@ -14,6 +14,10 @@ fingerprint of the key (never the key), the host that published it and when.
   (a rotation, by `lapor-hub keys rotate` or in a secret store) publishes its new keys,
   and from then on a machine still holding the old ring is refused until it has the new
   one. A machine that made a ring of its own holds none of the network's keys: refused.
+
+An agency's connector holds its own ring only (hub.privacy: keys derived for it). The hub
+publishes the fingerprints of each configured connector's keys too (``<key id>@<connector>``),
+and a connector's ring must match them and cover every key the network has.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from confluent_kafka import KafkaException
@@ -58,11 +63,16 @@ def publish(bootstrap: str, ring: KeyRing, kids: list[str]) -> None:
     DurableProducer(bootstrap).send_blocking(records)
 
 
-def agree(bootstrap: str, ring: KeyRing, where: str) -> None:
+def agree(bootstrap: str, ring: KeyRing, where: str, connectors: Iterable[str] = ()) -> None:
     """Refuse (PrivacyError) a ring that differs from the cluster's; publish it where the
-    cluster has none. ``where``: the ring's source, for the message."""
+    cluster has none. ``where``: the ring's source, for the message. The network's ring
+    also publishes the fingerprints of ``connectors``' own keys, so that each agency's
+    connector can check the ring it was given (``lapor-hub keys export``)."""
     ensure_topics(make_admin(bootstrap), [keyring_topic(bootstrap)])
-    known = known_keys(bootstrap)
+    if ring.connector is not None:
+        _agree_as_connector(bootstrap, ring, where)
+        return
+    known = {kid: seen for kid, seen in known_keys(bootstrap).items() if "@" not in kid}
     if not known:
         try:
             publish(bootstrap, ring, list(ring.keys))
@@ -72,15 +82,8 @@ def agree(bootstrap: str, ring: KeyRing, where: str) -> None:
                 f"its ring ({exc.args[0].str()})",
                 fix="start the hub (lapor-hub up) first: it publishes the network's ring.",
             ) from exc
-        known = known_keys(bootstrap)  # two first machines at once: the later one sees both
-    problems = []
-    for kid, seen in sorted(known.items()):
-        key = ring.keys.get(kid)
-        origin = f"published by {seen.get('host', '?')} at {seen.get('at', '?')}"
-        if key is None:
-            problems.append(f"key {kid} ({origin}) is not in this ring")
-        elif fingerprint(key) != seen.get("fingerprint"):
-            problems.append(f"key {kid} differs from the one {origin}")
+        known = {kid: seen for kid, seen in known_keys(bootstrap).items() if "@" not in kid}
+    problems = _differences(known, ring)
     if problems:
         raise PrivacyError(
             f"the identity key ring of this machine ({where}) is not the network's: "
@@ -93,3 +96,55 @@ def agree(bootstrap: str, ring: KeyRing, where: str) -> None:
     extra = [kid for kid in ring.keys if kid not in known]
     if extra:  # a rotation made in the secret store: the network learns the new key
         publish(bootstrap, ring, extra)
+    publish_connector_keys(bootstrap, ring, connectors)
+
+
+def publish_connector_keys(bootstrap: str, ring: KeyRing, connectors: Iterable[str]) -> None:
+    """The fingerprints of each connector's keys the cluster does not list yet."""
+    known = known_keys(bootstrap)
+    for connector in connectors:
+        theirs = ring.for_connector(connector)
+        missing = [kid for kid in theirs.keys if kid not in known]
+        if missing:
+            publish(bootstrap, theirs, missing)
+
+
+def _differences(known: dict[str, dict], ring: KeyRing) -> list[str]:
+    problems = []
+    for kid, seen in sorted(known.items()):
+        key = ring.keys.get(kid)
+        origin = f"published by {seen.get('host', '?')} at {seen.get('at', '?')}"
+        if key is None:
+            problems.append(f"key {kid} ({origin}) is not in this ring")
+        elif fingerprint(key) != seen.get("fingerprint"):
+            problems.append(f"key {kid} differs from the one {origin}")
+    return problems
+
+
+def _agree_as_connector(bootstrap: str, ring: KeyRing, where: str) -> None:
+    """A connector's ring (at its agency): it must hold its own key of every key the network
+    has, as the hub derived them; it cannot publish anything."""
+    me = ring.connector
+    everything = known_keys(bootstrap)
+    network = [kid for kid in everything if "@" not in kid]
+    if not network:
+        raise PrivacyError(
+            "the cluster knows no identity key yet", fix="start the hub (lapor-hub up) first."
+        )
+    mine = {kid: seen for kid, seen in everything.items() if kid.endswith(f"@{me}")}
+    problems = _differences(mine, ring)
+    problems += [
+        f"key {kid} is not one the hub made for {me}" for kid in ring.keys if kid not in mine
+    ]
+    problems += [
+        f"the network's key {kid} has no key for {me} yet"
+        for kid in network
+        if f"{kid}@{me}" not in mine
+    ]
+    if problems:
+        raise PrivacyError(
+            f"the identity key ring of connector {me} ({where}) is not the one the hub made "
+            "for it: " + "; ".join(problems),
+            fix=f"on the hub, run `lapor-hub keys export {me} --file FILE` (after the hub "
+            "has started with this connector configured) and give this machine that file.",
+        )

@@ -32,6 +32,12 @@ DELIVERY_LATENCY = Histogram(
     "From the hub receiving a report to the destination app's 2xx.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
+FAILURES_REFUSED = Counter(
+    "lapor_failures_refused",
+    "Records on a connector's failed topic the hub did not move on: a retry or dead letter "
+    "aimed at a topic that is not that connector's own (hub.dataplane.failures).",
+    ["connector"],
+)
 PRODUCERS_REPLACED = Counter(
     "lapor_producers_replaced",
     "Producers replaced because a flush ended with records still waiting for Kafka.",

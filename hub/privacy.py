@@ -13,6 +13,13 @@ of 32 bytes>", ...}}``) or the file it names with ``LAPOR_HUB_IDENTITY_KEYS_FILE
 first use). Every sealed value carries its key id: new writes use the active key, older
 values still open with the key they name (rotation: ``lapor-hub keys rotate``).
 
+Each connector has keys of its own, derived from the network's (HKDF-SHA256 over the key and
+the connector's name; key id ``<key id>@<connector>``). What goes onto a connector's topics
+is sealed with its key: the route hop re-seals a handler's copy of the identity for the
+connector that delivers it, and an agency's own `lapor-hub connect` seals what it takes in
+with it. The network's ring opens every connector's values; a connector's ring (``lapor-hub
+keys export``) opens its own only, so the network's ring never leaves the hub.
+
 Sealed field values look like ``lapor-enc:1:<key id>:<base64url(nonce + ciphertext)>``;
 the report's hub id and the field's name are the associated data, so a value moved to
 another report or field does not open. A sealed raw message carries its key id in the
@@ -34,6 +41,8 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from hub.errors import HubError
 
@@ -47,6 +56,15 @@ HIDDEN = "[identity sealed]"
 
 class PrivacyError(HubError):
     """A key is missing or a sealed value does not open."""
+
+
+CONNECTOR_SEPARATOR = "@"  # in a key id: <network key id>@<connector>
+
+
+@functools.lru_cache(maxsize=4096)
+def _connector_key(key: bytes, connector: str) -> bytes:
+    info = b"lapor-hub connector identity key\0" + connector.encode()
+    return HKDF(algorithm=SHA256(), length=32, salt=None, info=info).derive(key)
 
 
 @dataclass(frozen=True)
@@ -79,6 +97,35 @@ class KeyRing:
         keys = {kid: base64.b64encode(key).decode() for kid, key in self.keys.items()}
         return json.dumps({"active": self.active, "keys": keys}, indent=2)
 
+    @property
+    def connector(self) -> str | None:
+        """The connector this ring belongs to, or None for the network's ring."""
+        owners = {kid.partition(CONNECTOR_SEPARATOR)[2] for kid in self.keys}
+        return owners.pop() if len(owners) == 1 and "" not in owners else None
+
+    def for_connector(self, connector: str) -> KeyRing:
+        """The ring of one connector: each of the network's keys derived for it. It opens
+        what was sealed for that connector, and nothing else."""
+        if self.connector is not None:
+            if self.connector == connector:
+                return self
+            raise PrivacyError(
+                f"this key ring is connector {self.connector}'s: it holds no key of {connector}"
+            )
+        keys = {
+            f"{kid}{CONNECTOR_SEPARATOR}{connector}": _connector_key(key, connector)
+            for kid, key in self.keys.items()
+        }
+        return KeyRing(f"{self.active}{CONNECTOR_SEPARATOR}{connector}", keys)
+
+    def key(self, kid: str) -> bytes | None:
+        """The key ``kid`` names: this ring's own, or one derived from it for a connector."""
+        key = self.keys.get(kid)
+        base, _, connector = kid.partition(CONNECTOR_SEPARATOR)
+        if key is None and connector and base in self.keys:
+            key = _connector_key(self.keys[base], connector)
+        return key
+
     def rotated(self) -> KeyRing:
         """A new active key; the old ones stay, so what they sealed still opens."""
         kid = f"k{len(self.keys) + 1}-{secrets.token_hex(3)}"
@@ -97,7 +144,12 @@ class KeyRing:
         return self.active, nonce + sealed
 
     def open(self, kid: str, sealed: bytes, associated: bytes) -> bytes:
-        key = self.keys.get(kid)
+        key = self.key(kid)
+        if key is None and self.connector is not None:
+            raise PrivacyError(
+                f"a value was sealed with key {kid!r}, which is not connector "
+                f"{self.connector}'s: a connector opens what was sealed for it only"
+            )
         if key is None:
             raise PrivacyError(
                 f"a value was sealed with key {kid!r}, which is not in the key ring",
@@ -224,6 +276,24 @@ def hide_identity(report: dict[str, Any]) -> dict[str, Any]:
 def redact_identity(report: dict[str, Any]) -> dict[str, Any]:
     """For display: each present identity value replaced by a marker."""
     return _map_identity(report, lambda v, h, f: HIDDEN)
+
+
+def for_outbound(
+    report: dict[str, Any], role: str, ring: KeyRing, connector: str
+) -> dict[str, Any]:
+    """The report as it goes onto a destination connector's topic: for the handler of a
+    report that is not anonymous, the identity sealed with that connector's key (only it
+    and the hub open it); for a copy or an anonymous report, none of it, sealed or not."""
+    if role != "HANDLER" or (report.get("reporter") or {}).get("anonymous"):
+        return hide_identity(report)
+    return seal_identity(open_identity(report, ring), ring.for_connector(connector))
+
+
+def has_identity(report: dict[str, Any]) -> bool:
+    person = report.get("reporter") or {}
+    return any(person.get(f) is not None for f in IDENTITY_FIELDS) or bool(
+        person.get("other_contacts")
+    )
 
 
 def for_destination(routed: dict[str, Any], role: str, ring: KeyRing) -> dict[str, Any]:

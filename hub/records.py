@@ -61,6 +61,7 @@ NOT_BEFORE = "lapor.retry.not-before"  # epoch ms: a retry is not sent back befo
 WAITS_FOR = "lapor.retry.waits-for"  # a record held back behind an earlier one of its key
 RETRIED_AT = "lapor.retried-at"
 REPLAYED_FROM = "lapor.replayed-from"
+FAILED_TO = "lapor.failed.to"  # where a connector's failure is meant to go (hub.dataplane.failures)
 
 
 TRUNCATED_FROM = "lapor.errors.truncated-from"  # a refused input longer than a dead letter holds
@@ -80,6 +81,17 @@ def kept_whole(body: bytes) -> tuple[bytes, dict[str, bytes]]:
         TRUNCATED_FROM: str(len(body)).encode(),
         SHA256: digest,
     }
+
+
+def confined(record: Record, connector: str) -> Record:
+    """A retry or dead letter as a connector's side writes it: onto the connector's own
+    failed topic, where it is meant to go in a header. The hub checks it and moves it on
+    (hub.dataplane.failures): no connector writes the shared retry and dead-letter topics.
+    Any other record is returned as it is."""
+    if not record.topic.startswith((topics.RETRY, topics.DEAD_LETTER)):
+        return record
+    headers = {**(record.headers or {}), FAILED_TO: record.topic.encode()}
+    return Record(topics.failed(connector), record.key, record.value, headers)
 
 
 def headers_of(msg: Any) -> dict[str, bytes]:

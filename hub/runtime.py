@@ -148,7 +148,19 @@ class HubRuntime:
                 )
             self.connectors = {only: self.connectors[only]}
         settings = load_settings()
-        agree(bootstrap, hub_keyring(), keyring_source(settings.home))
+        ring = hub_keyring()
+        # the hub publishes its connectors' key fingerprints; an agency's connector checks
+        # its own ring against them (and cannot write the key ring topic)
+        agree(
+            bootstrap, ring, keyring_source(settings.home), self.connectors if only is None else ()
+        )
+        if only is not None and ring.connector is None:
+            log.warning(
+                "connector %s holds the network's identity key ring: at an agency it should "
+                "hold its own only (`lapor-hub keys export %s` on the hub)",
+                only,
+                only,
+            )
         self.serializer = TopicSerializer(make_codec(settings, load_store(settings)))
         self.config_path = config_path
         self.counters = Counters()
@@ -219,9 +231,6 @@ class HubRuntime:
         return self.lease is not None and self.lease.held.is_set()
 
     async def _serve_all(self, stop: threading.Event) -> None:
-        cursors = Cursors(self.bootstrap)
-        ledger = Ledger(self.bootstrap)
-        await asyncio.to_thread(ledger.load)
         tasks = []
         async with contextlib.AsyncExitStack() as clients:
             for instance, connector in self.connectors.items():
@@ -233,12 +242,15 @@ class HubRuntime:
                 )
                 every = float(self.side[instance].get("poll_interval_s", 1.0))
                 caps = connector.capabilities
+                cursors = Cursors(self.bootstrap, instance)
                 leased = connector.config.base_url and self.primary is not False
                 if Capability.PULL in caps and leased:
                     tasks.append(self._every(stop, every, self._pull, connector, client, cursors))
                 if Capability.STATUS in caps and leased:
                     tasks.append(self._every(stop, every, self._status, connector, client, cursors))
                 if Capability.DELIVER in caps and connector.config.base_url:
+                    ledger = Ledger(self.bootstrap, instance)
+                    await asyncio.to_thread(ledger.load)
                     worker = DeliveryWorker(
                         self.bootstrap,
                         connector,

@@ -40,9 +40,7 @@ def _specs(connectors: Iterable[str], settings: TopicSettings) -> list[TopicSpec
     found = [
         spec(topics.REPORTS),
         spec(topics.ROUTED),
-        spec(topics.CURSORS, COMPACT, 1),
         spec(topics.LEASES, None, 1),  # its one partition is the lease
-        spec(topics.LEDGER, COMPACT),  # what each destination acknowledged, kept per key
     ]
     for instance in connectors:
         found += [
@@ -50,6 +48,11 @@ def _specs(connectors: Iterable[str], settings: TopicSettings) -> list[TopicSpec
             spec(topics.outbound(instance)),
             spec(topics.status(instance)),
             spec(topics.feedback(instance)),
+            # a connector's own state and failures: small, each read whole or in order, so
+            # one partition (a national hub has hundreds of connectors)
+            spec(topics.cursors(instance), COMPACT, 1),
+            spec(topics.ledger(instance), COMPACT, 1),  # what its destinations acknowledged
+            spec(topics.failed(instance), dead_letters, 1),
         ]
     found += [spec(topics.dead_letter(stage), dead_letters) for stage in topics.STAGES]
     found += [spec(topics.retry(stage)) for stage in topics.RETRIED_STAGES]

@@ -18,8 +18,6 @@ PREFIX = "lapor."
 REPORTS = "lapor.reports"  # canonical Report, key = hub id
 ROUTED = "lapor.routed"  # Report + RoutingDecision, key = hub id
 TICKS = "lapor.tracker.ticks"  # the tracker's clock: one tick per partition, every few seconds
-CURSORS = "lapor.cursors"  # compacted: each connector side's cursor, key <connector>/<side>
-LEDGER = "lapor.ledger"  # compacted: what each destination acknowledged, key <hub id>:<agency>
 AUDIT = "lapor.audit"  # every operator action, kept forever
 LEASES = "lapor.leases"  # one partition, never written: its holder pulls (hub.dataplane.lease)
 REPLAYS = "lapor.replays"  # every dead-letter replay, kept forever
@@ -30,6 +28,12 @@ INBOUND = "lapor.in."
 OUTBOUND = "lapor.out."
 STATUS = "lapor.status."
 FEEDBACK = "lapor.feedback."
+# a connector's own state and failures: only that connector's principal (and the hub's)
+# reaches them, so no agency can move another's cursors, suppress its deliveries through
+# ledger entries or aim a retry at another agency's topic (docs/security.md)
+CURSORS = "lapor.cursors."  # compacted: each side's cursor, key [<namespace>/]<instance>/<side>
+LEDGER = "lapor.ledger."  # compacted: what its destinations acknowledged, key <hub id>:<agency>
+FAILED = "lapor.failed."  # its retries and dead letters, checked and moved on by the hub
 RETRY = "lapor.retry."
 DEAD_LETTER = "lapor.dlq."
 TRACKER = "lapor.tracker."
@@ -57,6 +61,17 @@ _RETURNS: dict[str, tuple[str, ...]] = {
 
 # a connector instance's name as it may end a topic's name (Kafka allows 249 characters)
 _INSTANCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
+# the stages a connector's own sides fail at, and each stage's topic of that connector: what
+# its failures may name as where they came from (hub.dataplane.failures)
+CONNECTOR_STAGES = ("ingest", "deliver", "status", "feedback")
+
+
+def own_topic(stage: str, connector: str) -> str:
+    """The topic of ``connector`` a record that failed at ``stage`` belongs to."""
+    family = {"ingest": INBOUND, "deliver": OUTBOUND, "status": STATUS, "feedback": FEEDBACK}
+    return family[stage] + connector
 
 
 def may_return_to(stage: str, topic: str) -> bool:
@@ -93,6 +108,19 @@ def feedback(connector: str) -> str:
     return FEEDBACK + connector
 
 
+def cursors(connector: str) -> str:
+    return CURSORS + connector
+
+
+def ledger(connector: str) -> str:
+    return LEDGER + connector
+
+
+def failed(connector: str) -> str:
+    """Where a connector's sides write what they could not handle (hub.dataplane.failures)."""
+    return FAILED + connector
+
+
 def retry(stage: str) -> str:
     return RETRY + stage
 
@@ -109,6 +137,10 @@ def connector_of_inbound(topic: str) -> str:
 def connector_of_status(topic: str) -> str:
     """The connector instance whose status topic ``topic`` is."""
     return topic.removeprefix(STATUS)
+
+
+def connector_of_failed(topic: str) -> str:
+    return topic.removeprefix(FAILED)
 
 
 def stage_of(topic: str) -> str:
@@ -181,6 +213,9 @@ _VALUE_SCHEMAS: list[tuple[str, str | None]] = [
     (FEEDBACK, "StatusUpdate"),
     (TICKS, None),
     (INBOUND, None),
+    (CURSORS, None),
+    (LEDGER, None),
+    (FAILED, None),
     (RETRY, None),
     (DEAD_LETTER, None),
 ]

@@ -179,3 +179,37 @@ def tracker_running(tracker: Any) -> Iterator[None]:
     finally:
         stop.set()
         thread.join(60)
+
+
+class FailureMover:
+    """What the route hop does with a connector's failed topic (hub.dataplane.failures),
+    for tests that run a connector's sides without a hub: each retry or dead letter moved
+    to the topic it is meant for, or refused."""
+
+    def __init__(self, bootstrap: str, connector: str) -> None:
+        from hub import topics
+
+        self.consumer = make_consumer(bootstrap, unique("failed"))
+        self.consumer.subscribe([topics.failed(connector)])
+        self.producer = make_producer(bootstrap)
+
+    def run_once(self, timeout: float = 0.3) -> int:
+        from hub.dataplane.failures import move_failure
+
+        moved = [
+            r for m in self.consumer.consume(500, timeout) if not m.error() for r in move_failure(m)
+        ]
+        for topic, key, value, headers in moved:
+            self.producer.produce(topic, key=key, value=value, headers=headers)
+        assert self.producer.flush(30) == 0
+        return len(moved)
+
+    def drain(self) -> int:
+        """Move what is there now (until a read finds nothing more)."""
+        moved = 0
+        while (step := self.run_once()) > 0:
+            moved += step
+        return moved
+
+    def close(self) -> None:
+        self.consumer.close()

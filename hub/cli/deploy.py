@@ -79,10 +79,13 @@ def deploy_render(
         table.add_row(name, obj["kind"], obj["metadata"]["name"])
     app_secrets = secret_variables(load_yaml(config).data.get("connectors") or {})
     (out / "kustomization.yaml").write_text(
-        yaml.safe_dump(kustomization(written, namespace, app_secrets), sort_keys=False)
+        yaml.safe_dump(
+            kustomization(written, namespace, app_secrets, placement.agency_side),
+            sort_keys=False,
+        )
     )
     (out / "secrets").mkdir(exist_ok=True)
-    (out / "secrets" / "README.md").write_text(secrets_readme(app_secrets))
+    (out / "secrets" / "README.md").write_text(secrets_readme(app_secrets, placement.agency_side))
     (out / "secrets" / ".gitignore").write_text("*\n!README.md\n!.gitignore\n")
     console.print(table)
     console.print(

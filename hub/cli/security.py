@@ -78,6 +78,37 @@ def keys_show() -> None:
     console.print(f"identity keys from {source}: {', '.join(ring.keys)}; active {ring.active}")
 
 
+@keys_app.command("export")
+def keys_export(
+    connector: Annotated[str, typer.Argument(help="The connector instance, as configured.")],
+    file: Annotated[Path, typer.Option("--file", help="Where to write its key ring (0600).")],
+) -> None:
+    """Write one connector's own identity key ring, for `lapor-hub connect` at its agency:
+    keys derived from the network's for that connector only. It opens the identities the hub
+    seals for that connector and nothing else; the network's ring never leaves the hub.
+    Export again after `lapor-hub keys rotate`. Recorded in the audit trail."""
+    from hub import audit
+    from hub.keyshare import agree, publish_connector_keys
+    from hub.privacy import PrivacyError, hub_keyring, keyring_source, write_keyring
+
+    ring = hub_keyring()
+    if ring.connector is not None:
+        raise PrivacyError(
+            f"this machine holds connector {ring.connector}'s ring, not the network's",
+            fix="export on the hub, where the network's ring is.",
+        )
+    bootstrap = kafka_bootstrap()
+    agree(bootstrap, ring, keyring_source(load_settings().home))
+    theirs = ring.for_connector(connector)
+    publish_connector_keys(bootstrap, ring, [connector])
+    write_keyring(theirs, file)
+    audit.record(bootstrap, "keys.export", {"connector": connector, "file": str(file)})
+    console.print(
+        f"connector {connector}'s key ring ({', '.join(theirs.keys)}) in {file}: give it to "
+        f"the agency as LAPOR_HUB_IDENTITY_KEYS_FILE for `lapor-hub connect {connector}`"
+    )
+
+
 @keys_app.command("rotate")
 def keys_rotate() -> None:
     """Make a new active key; the old ones stay so what they sealed still opens. Copy the new

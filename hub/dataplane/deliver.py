@@ -33,17 +33,19 @@ log = logging.getLogger(__name__)
 
 
 class Ledger:
-    """What each destination already acknowledged: ``<hub id>:<agency>`` -> the app's id,
-    in a compacted topic, so a restarted delivery worker does not send it again."""
+    """What one connector's destinations already acknowledged: ``<hub id>:<agency>`` -> the
+    app's id, in its compacted ``lapor.ledger.<connector>`` (no other connector can write
+    there), so a restarted delivery worker does not send it again."""
 
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: str, connector: str) -> None:
         self.bootstrap = bootstrap
+        self.topic = topics.ledger(connector)
         self.entries: dict[str, str] = {}
 
     def load(self, timeout: float = 30.0) -> int:
         """Read the whole ledger; HubError if it cannot be read to its end (a ledger read
         short would deliver again what a destination already has)."""
-        found = latest_values(self.bootstrap, topics.LEDGER, topics.LEDGER_READER_GROUP, timeout)
+        found = latest_values(self.bootstrap, self.topic, topics.LEDGER_READER_GROUP, timeout)
         self.entries.update((key.decode(), (value or b"").decode()) for key, value in found.items())
         return len(self.entries)
 
@@ -82,7 +84,7 @@ class DeliveryWorker:
         )
         self.assigned = threading.Event()  # set once the group gave this worker partitions
         self.consumer.subscribe([self.topic], on_assign=lambda *_: self.assigned.set())
-        self.producer = DurableProducer(bootstrap)
+        self.producer = DurableProducer(bootstrap, confine=connector.instance)
         self.ledger = ledger
         self.limit = asyncio.Semaphore(concurrency)
         self.delivered: dict[str, str] = {}  # "<hub id>:<agency>" -> the app's id, this run
@@ -121,7 +123,7 @@ class DeliveryWorker:
             await self.producer.send(written)
         if self.ledger is not None:  # only once written: a failed step delivers them again
             for record in written:
-                if record.topic == topics.LEDGER:
+                if record.topic == self.ledger.topic:
                     self.ledger.entries[record.key.decode()] = record.value.decode()
         await asyncio.to_thread(commit_handled, self.consumer, messages)
         return len(messages)
@@ -191,7 +193,7 @@ class DeliveryWorker:
             update_id=uuid5_text(HUB_NAMESPACE, f"{key}/{role}/{decided}/delivered"),
         )
         return [
-            Record(topics.LEDGER, key.encode(), done.remote_id.encode(), {}),
+            Record(topics.ledger(self.connector.instance), key.encode(), done.remote_id.encode()),
             Record(
                 status_topic, hub_id.encode(), self.serializer.serialize(status_topic, update), {}
             ),

@@ -112,7 +112,7 @@ class FeedbackWorker:
         self.consumer.subscribe(
             [self.topic], on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._revoked
         )
-        self.producer = DurableProducer(bootstrap)
+        self.producer = DurableProducer(bootstrap, confine=connector.instance)
         self.limit = asyncio.Semaphore(concurrency)
         self.sent = 0
         self.failed = 0

@@ -4,10 +4,12 @@ connector left off.
 - Pulled pages, webhook pushes and file imports land on ``lapor.in.<connector>`` byte for
   byte, sealed whole (they may hold a reporter's identity), keyed by the source's id, and
   written durably (acks=all) before a page's cursor moves or a webhook is answered 2xx.
-  Refused input goes to ``lapor.dlq.ingest`` with the reason; the rest goes on.
-- Cursors are kept in the compacted topic ``lapor.cursors`` (key ``<connector>/<side>``), so
-  a restarted connector continues where it left off; a crash between a page and its cursor
-  re-reads that page, which is harmless because hub ids are stable.
+  Refused input goes to the ingest dead letters with the reason (through the connector's
+  ``lapor.failed.<connector>``, hub.dataplane.failures); the rest goes on.
+- Cursors are kept in the connector's own compacted topic ``lapor.cursors.<connector>``
+  (key ``[<namespace>/]<connector>/<side>``), so a restarted connector continues where it
+  left off; a crash between a page and its cursor re-reads that page, which is harmless
+  because hub ids are stable.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ class Inbound:
     def __init__(self, bootstrap: str, connector: Connector) -> None:
         self.connector = connector
         self.topic = topics.inbound(connector.instance)
-        self.producer = DurableProducer(bootstrap, linger_ms=5)
+        self.producer = DurableProducer(bootstrap, confine=connector.instance, linger_ms=5)
 
     async def write(self, messages: Iterable[RawMessage | BadInput], source: str = "pull") -> int:
         """Every message to the inbound topic and every refused one (a BadInput item, or a
@@ -122,11 +124,12 @@ class Inbound:
 
 
 class Cursors:
-    """Each connector side's cursor, in a compacted topic."""
+    """Where each side of one connector left off, in its compacted ``lapor.cursors.<x>``."""
 
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: str, connector: str) -> None:
         self.bootstrap = bootstrap
-        self.producer = DurableProducer(bootstrap)
+        self.topic = topics.cursors(connector)
+        self.producer = DurableProducer(bootstrap, confine=connector)
         self._known: dict[str, str | None] = {}  # read once, then kept as this process moves it
 
     async def load(self, key: str, timeout: float = 10.0) -> str | None:
@@ -139,15 +142,15 @@ class Cursors:
         return self._known[key]
 
     def _read(self, key: str, timeout: float) -> str | None:
-        found = latest_values(
-            self.bootstrap, topics.CURSORS, topics.CURSOR_READER_GROUP, timeout
-        ).get(key.encode())
+        found = latest_values(self.bootstrap, self.topic, topics.CURSOR_READER_GROUP, timeout).get(
+            key.encode()
+        )
         return found.decode() if found else None
 
     async def save(self, key: str, cursor: str) -> None:
         if self._known.get(key) == cursor:
             return  # an idle app's poll: nothing to write (a record a poll, every second)
-        await self.producer.send([Record(topics.CURSORS, key.encode(), cursor.encode(), {})])
+        await self.producer.send([Record(self.topic, key.encode(), cursor.encode(), {})])
         self._known[key] = cursor
 
     async def advance(self, key: str, page: PullPage) -> None:

@@ -1,6 +1,8 @@
 """Translate and route in one transactional hop: ``lapor.in.<connector>`` ->
 ``lapor.reports`` + ``lapor.routed`` + ``lapor.out.<destination connector>``
-(``lapor-hub worker route --config hub.yaml --name w1``; ``lapor-hub up`` runs one).
+(``lapor-hub worker route --config hub.yaml --name w1``; ``lapor-hub up`` runs one). The same
+transactions move the connectors' failures on (``lapor.failed.<connector>``,
+hub.dataplane.failures).
 
 Fusing the two stages saves a hop of latency (each costs the commit window plus ~20 ms on
 these machines) and an Avro decode. One record goes to each destination's outbound topic,
@@ -24,6 +26,7 @@ from confluent_kafka import KafkaException, Message
 
 from hub import metrics, records, topics
 from hub.config import build_connectors, load_config
+from hub.dataplane.failures import move_failure
 from hub.dataplane.inbound import raw_from_message
 from hub.dataplane.transactional import CommitHung, LoopStats, TransactionalLoop
 from hub.errors import BrokerNotReachable, HubError
@@ -130,7 +133,12 @@ class TranslateAndRoute:
                     f"{records.MAX_RECORD_BYTES:,}-byte limit for one record"
                 )
             return outputs + destination_records(
-                key, encoded_routed, decided, self.directory, self.connectors
+                key,
+                {"report": report, "decision": decided},
+                self.directory,
+                self.connectors,
+                lambda routed: self.serializer.serialize(topics.ROUTED, routed),
+                self.keyring,
             )
         except HubError as error:
             return [dead_letter(msg, "route", instance, error)]
@@ -152,12 +160,22 @@ def route_loop(config_path: Path, name: str, bootstrap: str) -> TransactionalLoo
     router = ReloadingRouter(config.rules, on_reload=audited)
     router.router.warm_up()
     serializer = TopicSerializer(make_codec(settings, load_store(settings)))
-    transform = TranslateAndRoute(connectors, router, router.router.directory, serializer)
+    route = TranslateAndRoute(connectors, router, router.router.directory, serializer)
+
+    def transform(msg: Message) -> Sequence[Record]:
+        if msg.topic().startswith(topics.FAILED):
+            return move_failure(msg)
+        return route(msg)
+
+    # the connectors' failed topics are read in the same transactions: what a connector
+    # could not handle reaches the retry and dead-letter topics once, checked
+    read = [topics.inbound(instance) for instance in connectors]
+    read += [topics.failed(instance) for instance in connectors]
     return TransactionalLoop(
         bootstrap,
         group_id=topics.route_group(config.group_prefix),
         transactional_id=topics.route_transactional_id(config.group_prefix, name),
-        topics=[topics.inbound(instance) for instance in connectors],
+        topics=read,
         transform=transform,
     )
 

@@ -3,10 +3,10 @@
 The tracker's state (lifecycle per agency, SLA clocks, the re-routing chain) comes from its
 table's compacted changelog; the rest is gathered by scanning the topics for the report's
 key: lapor.reports (what came in), lapor.routed (every decision, with its rules version),
-lapor.ledger (what each destination acknowledged), lapor.status.* (every status change),
+lapor.ledger.* (what each destination acknowledged), lapor.status.* (every status change),
 the retry topics (delivery attempts that failed and were retried) and the dead-letter
 topics. Topics keyed by the hub id are read on the key's partition only; the changelog (a
-tick may write a report's state on another partition) and the ledger (keyed per delivery)
+tick may write a report's state on another partition) and the ledgers (keyed per delivery)
 are read whole. Right for an investigation, not for a dashboard.
 """
 
@@ -51,16 +51,13 @@ def report_history(
     for msg in read_to_end(bootstrap, topics.ROUTED, key=key):
         if msg.key() == key:
             history.decisions.append(serializer.deserialize(topics.ROUTED, msg.value())["decision"])
-    for msg in read_to_end(bootstrap, topics.LEDGER):
-        entry = (msg.key() or b"").decode()
-        if entry.startswith(f"{hub_id}:"):
-            history.deliveries[entry.split(":", 1)[1]] = (msg.value() or b"").decode()
-    status_topics = [
-        t
-        for t in make_admin(bootstrap).list_topics(timeout=10).topics
-        if t.startswith(topics.STATUS)
-    ]
-    for topic in sorted(status_topics):
+    known = make_admin(bootstrap).list_topics(timeout=10).topics
+    for topic in sorted(t for t in known if t.startswith(topics.LEDGER)):
+        for msg in read_to_end(bootstrap, topic):
+            entry = (msg.key() or b"").decode()
+            if entry.startswith(f"{hub_id}:"):
+                history.deliveries[entry.split(":", 1)[1]] = (msg.value() or b"").decode()
+    for topic in sorted(t for t in known if t.startswith(topics.STATUS)):
         for msg in read_to_end(bootstrap, topic, key=key):
             if msg.key() == key:
                 history.statuses.append(serializer.deserialize(topic, msg.value()))

@@ -160,7 +160,14 @@ def container(
     }
 
 
-def pod_spec(config_name: str, main: dict, placement: Placement) -> dict:
+def connector_identity_secret(instance: str) -> str:
+    """The Secret of an agency-side connector's own key ring (`lapor-hub keys export`)."""
+    return f"{IDENTITY_SECRET}-{instance}"
+
+
+def pod_spec(
+    config_name: str, main: dict, placement: Placement, identity: str = IDENTITY_SECRET
+) -> dict:
     return {
         "securityContext": {
             "runAsNonRoot": True,
@@ -173,7 +180,7 @@ def pod_spec(config_name: str, main: dict, placement: Placement) -> dict:
         "containers": [main],
         "volumes": [
             {"name": "config", "configMap": {"name": config_name}},
-            {"name": "identity", "secret": {"secretName": IDENTITY_SECRET}},
+            {"name": "identity", "secret": {"secretName": identity}},
             {
                 "name": "kafka-ca",
                 "secret": {"secretName": f"{placement.cluster}-cluster-ca-cert"},
@@ -365,7 +372,10 @@ def render(raw: dict, placement: Placement) -> list[dict]:
                     "selector": {"matchLabels": selector},
                     "template": {
                         "metadata": {"labels": meta(name, placement, "connector")["labels"]},
-                        "spec": pod_spec(name, connect, placement),
+                        # its own key ring: the network's never leaves the hub
+                        "spec": pod_spec(
+                            name, connect, placement, connector_identity_secret(instance)
+                        ),
                     },
                 },
             }
@@ -402,13 +412,22 @@ SECRET_FILES = {  # secrets/<file> beside the manifests -> the Secret Kustomize 
 }
 
 
-def kustomization(files: list[str], namespace: str, app_secrets: list[str]) -> dict:
+def kustomization(
+    files: list[str], namespace: str, app_secrets: list[str], agency_side: list[str] = ()
+) -> dict:
     """The manifests, and the Secrets Kustomize makes from files the operator puts in
     secrets/ (never written by the hub, kept out of version control): `kubectl apply -k`
     fails while one is missing, rather than starting pods that cannot work."""
     generated = [
         {"name": name, "files": [f"{key}=secrets/{file}"]}
         for file, (name, key) in SECRET_FILES.items()
+    ]
+    generated += [
+        {
+            "name": connector_identity_secret(instance),
+            "files": [f"identity-keys.json=secrets/identity-keys-{instance}.json"],
+        }
+        for instance in agency_side
     ]
     if app_secrets:  # one KEY=value line per variable the configuration names
         generated.append({"name": APP_SECRETS, "envs": ["secrets/app-secrets.env"]})
@@ -422,7 +441,7 @@ def kustomization(files: list[str], namespace: str, app_secrets: list[str]) -> d
     }
 
 
-def secrets_readme(app_secrets: list[str]) -> str:
+def secrets_readme(app_secrets: list[str], agency_side: list[str] = ()) -> str:
     lines = [
         "# Secrets for these manifests (never commit this folder's other files)",
         "",
@@ -431,6 +450,11 @@ def secrets_readme(app_secrets: list[str]) -> str:
         "- identity-keys.json: the network's identity key ring (the file LAPOR_HUB_HOME or",
         "  LAPOR_HUB_IDENTITY_KEYS_FILE holds on the machine that runs the hub today).",
         "- audit-key: the audit signing key, 32 bytes in base64 (LAPOR_HUB_AUDIT_KEY).",
+    ]
+    lines += [
+        f"- identity-keys-{instance}.json: connector {instance}'s own key ring, for its "
+        f"agency's pod (`lapor-hub keys export {instance} --file ...` on the hub)."
+        for instance in agency_side
     ]
     if app_secrets:
         lines += [

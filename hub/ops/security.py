@@ -1,15 +1,17 @@
 """Per-agency access to Kafka: one principal per connector, ACLs on its own topics only
 (``lapor-hub security plan|apply``).
 
-A connector's principal ``connector-<instance>`` gets PREFIXED ACLs on
-``lapor.in.<instance>`` (write), ``lapor.out.<instance>`` (read), ``lapor.status.<instance>``
-(write) and ``lapor.feedback.<instance>`` (read), as its capabilities need them, its consumer
-groups, and write-only access to the shared dead-letter and retry topics; with the cursor
-and ledger topics it needs. It can read no other agency's topic and write none of the hub's
-own (``lapor.reports``, ``lapor.routed``). The hub's processes get their own principals:
-``hub-runtime`` (`lapor-hub up`: translate and route, and the sides of connectors run
-centrally) and ``hub-tracker``. Users are SCRAM-SHA-512 on the SASL_SSL listener; their
-passwords are written, mode 0600, to one file per principal for the operator to hand over.
+A connector's principal ``connector-<instance>`` gets LITERAL ACLs on its own topics only,
+as its capabilities need them: ``lapor.in.<instance>`` (write), ``lapor.out.<instance>``
+(read), ``lapor.status.<instance>`` (write), ``lapor.feedback.<instance>`` (read), its own
+cursors and ledger (``lapor.cursors.<instance>``, ``lapor.ledger.<instance>``), and
+``lapor.failed.<instance>`` (write: its retries and dead letters, which the hub checks and
+moves on), with its consumer groups. It can read no other agency's topic and write none of
+the hub's: not the retry, dead-letter, audit or report topics. The hub's processes get
+their own principals: ``hub-runtime`` (`lapor-hub up`: translate and route, and the sides of
+connectors run centrally) and ``hub-tracker``. Users are SCRAM-SHA-512 on the SASL_SSL
+listener; their passwords are written, mode 0600, to one file per principal for the
+operator to hand over.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from confluent_kafka.admin import (
 
 from hub import topics
 from hub.config import HubConfig, build_connectors
-from hub.errors import HubError
 from hub.kafka import make_admin
 from hub.sdk import Capability
 
@@ -62,43 +63,42 @@ class Plan:
 
 
 def _connector_grants(plan: Plan, principal: str, instance: str, caps, prefix: str) -> None:
+    """LITERAL grants on the connector's own topics only: a PREFIXED one on
+    ``lapor.out.open311`` would also reach ``lapor.out.open311-surabaya``."""
+
+    def topic(name: str, *operations: str) -> None:
+        plan.grant(principal, "TOPIC", name, "LITERAL", *operations, DESCRIBE)
+
+    def group(name: str) -> None:
+        plan.grant(principal, "GROUP", name, "LITERAL", READ)
+
     if caps & {Capability.PULL, Capability.PUSH, Capability.FILE}:
-        plan.grant(principal, "TOPIC", topics.inbound(instance), "PREFIXED", WRITE, DESCRIBE)
+        topic(topics.inbound(instance), WRITE)
     if Capability.DELIVER in caps:
-        plan.grant(principal, "TOPIC", topics.outbound(instance), "PREFIXED", READ, DESCRIBE)
-        plan.grant(principal, "GROUP", topics.deliver_group(prefix, instance), "PREFIXED", READ)
-        plan.grant(principal, "TOPIC", topics.LEDGER, "LITERAL", READ, WRITE, DESCRIBE)
+        topic(topics.outbound(instance), READ)
+        group(topics.deliver_group(prefix, instance))
+        topic(topics.ledger(instance), READ, WRITE)
     if caps & {Capability.DELIVER, Capability.STATUS}:
-        plan.grant(principal, "TOPIC", topics.status(instance), "PREFIXED", WRITE, DESCRIBE)
+        topic(topics.status(instance), WRITE)
     if Capability.FEEDBACK in caps:
-        plan.grant(principal, "TOPIC", topics.feedback(instance), "PREFIXED", READ, DESCRIBE)
-        plan.grant(principal, "GROUP", topics.feedback_group(prefix, instance), "PREFIXED", READ)
+        topic(topics.feedback(instance), READ)
+        group(topics.feedback_group(prefix, instance))
     if caps & {Capability.PULL, Capability.STATUS}:
-        plan.grant(principal, "TOPIC", topics.CURSORS, "LITERAL", READ, WRITE, DESCRIBE)
-        plan.grant(principal, "TOPIC", topics.LEASES, "LITERAL", READ, DESCRIBE)
-        lease = topics.lease_group(prefix, f"connector-{instance}")
-        plan.grant(principal, "GROUP", lease, "LITERAL", READ)
-    plan.grant(principal, "TOPIC", topics.DEAD_LETTER, "PREFIXED", WRITE, DESCRIBE)
-    plan.grant(principal, "TOPIC", topics.RETRY, "PREFIXED", WRITE, DESCRIBE)
-    plan.grant(principal, "GROUP", f"{topics.CURSOR_READER_GROUP}-", "PREFIXED", READ)
-    plan.grant(principal, "GROUP", f"{topics.LEDGER_READER_GROUP}-", "PREFIXED", READ)
+        topic(topics.cursors(instance), READ, WRITE)
+        topic(topics.LEASES, READ)
+        group(topics.lease_group(prefix, f"connector-{instance}"))
+    # its retries and dead letters, which the hub checks and moves on (hub.dataplane.failures)
+    topic(topics.failed(instance), WRITE)
+    # short-lived readers (cursors, ledger, the key ring) assign partitions themselves
+    for reader in (topics.CURSOR_READER_GROUP, topics.LEDGER_READER_GROUP, topics.READER_GROUP):
+        plan.grant(principal, "GROUP", f"{reader}-", "PREFIXED", READ)
     # the network's identity key fingerprints, compared at start (hub.keyshare)
-    plan.grant(principal, "TOPIC", topics.KEYRING, "LITERAL", READ, DESCRIBE)
-    plan.grant(principal, "GROUP", f"{topics.READER_GROUP}-", "PREFIXED", READ)
+    topic(topics.KEYRING, READ)
 
 
 def make_plan(config: HubConfig) -> Plan:
     """The principals and ACLs a configuration needs."""
     connectors = build_connectors(config)
-    names = sorted(connectors)
-    clashes = [(a, b) for a in names for b in names if a != b and b.startswith(a)]
-    if clashes:
-        a, b = clashes[0]
-        raise HubError(
-            f"connector {a!r} is a prefix of {b!r}: a PREFIXED ACL on {topics.inbound(a)} would "
-            f"also reach {topics.inbound(b)}",
-            fix=f"rename one of them (e.g. {a}-1).",
-        )
     prefix = config.group_prefix
     plan = Plan()
     for instance, connector in connectors.items():

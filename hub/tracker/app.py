@@ -60,6 +60,7 @@ from hub.kafka import (
     make_consumer,
     partition_of,
 )
+from hub.privacy import hub_keyring
 from hub.records import SOURCE_ID, failure_headers
 from hub.routing import ReloadingRouter
 from hub.sdk import Capability
@@ -694,7 +695,12 @@ class Tracker:
         key = state["hub_id"].encode()
         routed = self.serializer.serialize(topics.ROUTED, {"report": report, "decision": record})
         outputs = destination_records(
-            key, routed, record, self.router.router.directory, self.connectors
+            key,
+            {"report": report, "decision": record},
+            self.router.router.directory,
+            self.connectors,
+            lambda value: self.serializer.serialize(topics.ROUTED, value),
+            hub_keyring(),
         )
         sent = [await self._send(topics.ROUTED, key, routed, {})]
         for output in outputs:

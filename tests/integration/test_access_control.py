@@ -19,7 +19,8 @@ from hub.config import load_config
 from hub.kafka import TopicSpec, ensure_topics, make_admin
 from hub.keyshare import agree
 from hub.ops.security import credentials_file, make_plan
-from hub.privacy import hub_keyring
+from hub.privacy import hub_keyring, write_keyring
+from hub.records import SEALED
 from tests.helpers import unique
 
 pytestmark = pytest.mark.kafka
@@ -145,7 +146,6 @@ def test_a_connector_runs_at_its_agency_with_its_own_credentials(
     from connectors.simulator import serve
     from hub.kafka import read_to_end
     from hub.runtime import wait_until
-    from hub.topics import CURSORS
 
     name = unique("kota-c")
     central = tmp_path / "hub.yaml"
@@ -156,13 +156,17 @@ def test_a_connector_runs_at_its_agency_with_its_own_credentials(
         make_admin(kafka_bootstrap),
         [
             TopicSpec(topics.inbound(name)),
-            TopicSpec(CURSORS, 1, 1, {"cleanup.policy": "compact"}),
+            TopicSpec(topics.cursors(name), 1, 1, {"cleanup.policy": "compact"}),
+            TopicSpec(topics.failed(name)),
             TopicSpec(topics.LEASES, 1, 1),
         ],
     )
     # the hub, started before any agency's connector, made its identity key ring the
-    # network's; the connector's machine was given the same ring (hub.keyshare)
-    agree(kafka_bootstrap, hub_keyring(), "the hub")
+    # network's and published its connectors' key fingerprints; the connector's machine
+    # was given its own ring only (`lapor-hub keys export`, hub.keyshare)
+    agree(kafka_bootstrap, hub_keyring(), "the hub", [name])
+    own_ring = tmp_path / "connector-keys.json"
+    write_keyring(hub_keyring().for_connector(name), own_ring)
     credentials = tmp_path / "credentials"
     assert security_apply(kafka_bootstrap, central, credentials).returncode == 0
     saved = json.loads(credentials_file(credentials, f"connector-{name}").read_text())
@@ -193,6 +197,7 @@ def test_a_connector_runs_at_its_agency_with_its_own_credentials(
         )
         env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
         env["KOTA_C_KAFKA_PASSWORD"] = saved["password"]
+        env["LAPOR_HUB_IDENTITY_KEYS_FILE"] = str(own_ring)
         with (tmp_path / "connect.log").open("wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "hub", "connect", name, "--config", str(agency)],
@@ -207,6 +212,12 @@ def test_a_connector_runs_at_its_agency_with_its_own_credentials(
             process.terminate()
             process.wait(30)
     assert "up as connector-" in (tmp_path / "connect.log").read_text()
+    # what it took in is sealed with its own key, which the hub opens
+    from hub.dataplane.inbound import raw_from_message
+
+    for message in read_to_end(kafka_bootstrap, topics.inbound(name)):
+        assert dict(message.headers())[SEALED].decode().endswith(f"@{name}")
+        assert b"Jalan berlubang" in raw_from_message(message).body
 
 
 def test_the_tracker_runs_as_its_own_principal(

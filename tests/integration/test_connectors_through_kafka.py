@@ -36,14 +36,15 @@ from hub.dataplane.deliver import DeliveryWorker, Ledger
 from hub.dataplane.feedback import FeedbackWorker, poll_status_once
 from hub.dataplane.inbound import Cursors, Inbound, import_file, pull_once, raw_from_message
 from hub.kafka import DurableProducer, make_consumer
-from hub.records import SOURCE_ID
+from hub.records import FAILED_TO, SOURCE_ID
+from hub.runtime import wait_until
 from hub.sdk import RetryPolicy
 from hub.sdk.reports import hub_id, new_status
 from hub.sdk.webhook import webhook_app
 from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
 from hub.topic_specs import ensure_connector_topics
-from tests.helpers import routed, unique
+from tests.helpers import FailureMover, routed, unique
 
 pytestmark = pytest.mark.kafka
 SERIALIZER = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
@@ -106,7 +107,7 @@ def statuses_for_origin(
 
 async def pull_and_translate(bootstrap: str, connector, client, expected: int) -> list[dict]:
     ensure_connector_topics(bootstrap, connector.instance)
-    inbound, cursors = Inbound(bootstrap, connector), Cursors(bootstrap)
+    inbound, cursors = Inbound(bootstrap, connector), Cursors(bootstrap, connector.instance)
     assert await pull_once(connector, client, inbound, cursors) == expected
     assert await pull_once(connector, client, inbound, cursors) == 0, "the cursor was kept"
     messages = read_topic(bootstrap, topics.inbound(connector.instance), expected)
@@ -119,7 +120,7 @@ async def deliver_and_follow(bootstrap: str, connector, client, report: dict) ->
     key = report["hub_id"].encode()
     # the same routed report twice: the app must still hold it once
     await DurableProducer(bootstrap).send([(topic, key, value, {}), (topic, key, value, {})])
-    ledger = Ledger(bootstrap)
+    ledger = Ledger(bootstrap, connector.instance)
     ledger.load()
     worker = DeliveryWorker(
         bootstrap, connector, SERIALIZER, FAST, group=unique("deliver"), ledger=ledger
@@ -159,7 +160,7 @@ def test_lapor_json_in_and_out(kafka_bootstrap: str) -> None:
                 assert len(app.state.delivered) == 1, "delivered once despite 503s and a duplicate"
                 app.officer_updates(reports[0]["hub_id"], "selesai", "Sudah diperbaiki")
                 app.state.statuses.append({"id": "TL-rusak", "status": "selesai"})  # no hub ref
-                cursors = Cursors(kafka_bootstrap)
+                cursors = Cursors(kafka_bootstrap, connector.instance)
                 assert (
                     await poll_status_once(connector, client, kafka_bootstrap, cursors, SERIALIZER)
                     == 2
@@ -172,13 +173,14 @@ def test_lapor_json_in_and_out(kafka_bootstrap: str) -> None:
                 assert [u["source_status"] for u in hub_made] == ["delivered"], "one, not two"
                 app_updates = [u for u in updates if u["actor"] != "lapor-hub"]
                 assert [u["status"] for u in app_updates] == ["RECEIVED", "RESOLVED"]
-                letters = read_topic(kafka_bootstrap, topics.dead_letter("status"), 10_000, 5)
+                # the connector writes its dead letters to its own failed topic, meant for
+                # the status dead letters (the hub moves them on: hub.dataplane.failures)
+                letters = read_topic(kafka_bootstrap, topics.failed(connector.instance), 10_000, 5)
                 ours = [
                     m
                     for m in letters
                     if m.key() == b"TL-rusak"
-                    and dict(m.headers())["__connect.errors.connector.name"]
-                    == connector.instance.encode()
+                    and dict(m.headers())[FAILED_TO] == topics.dead_letter("status").encode()
                 ]
                 assert len(ours) == 1, "a status message the hub cannot use is a dead letter"
                 assert (
@@ -207,7 +209,11 @@ def test_open311_in_and_out(kafka_bootstrap: str, fmt: str) -> None:
                 (remote_id,) = worker.delivered.values()
                 app.city_updates(remote_id, "closed", "Sudah diangkut", "fixed")
                 n = await poll_status_once(
-                    connector, client, kafka_bootstrap, Cursors(kafka_bootstrap), SERIALIZER
+                    connector,
+                    client,
+                    kafka_bootstrap,
+                    Cursors(kafka_bootstrap, connector.instance),
+                    SERIALIZER,
                 )
                 assert n == 1
 
@@ -267,6 +273,9 @@ def test_a_permanent_refusal_goes_to_the_dead_letter_topic(kafka_bootstrap: str)
                 assert "HTTP 422" in worker.failed[report["hub_id"]]
 
         asyncio.run(scenario())
+        mover = FailureMover(kafka_bootstrap, connector.instance)  # the hub's part
+        assert wait_until(lambda: mover.run_once() > 0, 30)
+        mover.close()
         letters = read_topic(kafka_bootstrap, topics.dead_letter("deliver"), 10_000, timeout=5)
         ours = [
             m
@@ -367,7 +376,7 @@ def test_a_destination_down_for_a_while_fills_retries_not_dead_letters(
                     for r in reports
                 ]
                 await DurableProducer(kafka_bootstrap).send(records)
-                ledger = Ledger(kafka_bootstrap)
+                ledger = Ledger(kafka_bootstrap, connector.instance)
                 worker = DeliveryWorker(
                     kafka_bootstrap,
                     connector,
@@ -378,12 +387,15 @@ def test_a_destination_down_for_a_while_fills_retries_not_dead_letters(
                     schedule=RetrySchedule(first_seconds=0.5, max_seconds=2),
                 )
                 retrier = RetryWorker(kafka_bootstrap, "deliver", unique("retry"))
+                mover = FailureMover(kafka_bootstrap, connector.instance)
                 deadline = time.monotonic() + 90
                 while len(worker.delivered) < 4 and time.monotonic() < deadline:
                     await worker.run_once(client, timeout=0.3)
+                    await asyncio.to_thread(mover.run_once, 0.2)
                     await asyncio.to_thread(retrier.run_once, 0.3)
                 worker.close()
                 retrier.close()
+                mover.close()
                 assert len(worker.delivered) == 4 and not worker.failed
                 assert worker.retried >= 4, "the failures went to lapor.retry.deliver"
                 assert len(app.state.delivered) == 4, "each delivered once when the app came back"
@@ -499,6 +511,7 @@ def test_a_status_waiting_for_a_retry_is_not_overtaken_by_the_reports_later_ones
                 deadline = time.monotonic() + 30
                 while len(worker.waiting[report].ids) < 4 and time.monotonic() < deadline:
                     await worker.run_once(client, timeout=0.3)
+                await asyncio.to_thread(mover.drain)  # the hub's part: on to the retry topic
                 if refusals == 1:  # what an operator sees, before the retry worker runs
                     held.extend(await asyncio.to_thread(ours))
                     shown.append(
@@ -507,13 +520,16 @@ def test_a_status_waiting_for_a_retry_is_not_overtaken_by_the_reports_later_ones
                 deadline = time.monotonic() + 60
                 while len(app.state.feedback) < 5 and time.monotonic() < deadline:
                     await worker.run_once(client, timeout=0.3)
+                    await asyncio.to_thread(mover.run_once, 0.2)
                     await asyncio.to_thread(retrier.run_once, 0.3)
 
+        mover = FailureMover(kafka_bootstrap, connector.instance)
         try:
             asyncio.run(scenario())
         finally:
             worker.close()
             retrier.close()
+            mover.close()
     told = list(app.state.feedback)
     assert sorted(told) == sorted(u["update_id"] for u, _ in first + later + others)
     assert [t for t in told if t != others[0][0]["update_id"]] == [

@@ -470,7 +470,9 @@ def test_no_hostile_input_stops_forges_or_is_lost(own_bootstrap: str, tmp_path: 
 
         # -- everything valid is delivered; every bad one is a letter with its reason ------
         ledger = lambda: {  # noqa: E731
-            (m.key() or b"").decode().split(":")[0] for m in read_to_end(bootstrap, topics.LEDGER)
+            (m.key() or b"").decode().split(":")[0]
+            for name in config["connectors"]
+            for m in read_to_end(bootstrap, topics.ledger(name))
         }
         if not wait_until(lambda: valid <= ledger(), 180):
             stuck = valid - ledger()

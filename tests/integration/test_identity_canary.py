@@ -15,12 +15,17 @@ import pytest
 
 from connectors.lapor_json.simulator import LaporJsonApp
 from connectors.simulator import serve
+from hub import records, topics
 from hub.kafka import make_admin, read_to_end
+from hub.privacy import FIELD_PREFIX, has_identity
 from hub.runtime import wait_until
 from hub.sdk.reports import hub_id
+from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
+from hub.serialization.store import default_schema_dir
 from tests.conftest import hub_cli, run_hub
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+SERIALIZER = TopicSerializer(SingleObjectCodec(SchemaStore(default_schema_dir())))
 ORIGIN = "warga-canary"
 
 
@@ -175,6 +180,28 @@ def test_no_identity_in_clear_outside_an_allowed_destination(
     for secret in anonymous.values():
         assert secret not in delivered, "an anonymous reporter reached a destination"
     assert all(secret not in json.dumps(origin.state.feedback) for secret in everything_secret)
+    # 5. on the outbound topics: a copy or an anonymous report holds no identity, sealed or
+    # not; a handler's is sealed with its own connector's key, which opens nothing else
+    outbound = [
+        t
+        for t in make_admin(bootstrap).list_topics(timeout=10).topics
+        if t.startswith(topics.OUTBOUND)
+    ]
+    seen = {"hidden": 0, "sealed": 0}
+    for topic in outbound:
+        connector = topic.removeprefix(topics.OUTBOUND)
+        for message in read_to_end(bootstrap, topic):
+            report = SERIALIZER.deserialize(topic, message.value())["report"]
+            person, role = report["reporter"], dict(message.headers())[records.ROLE]
+            if role == b"COPY" or person["anonymous"]:
+                assert not has_identity(report), f"an identity on {topic} ({role})"
+                seen["hidden"] += 1
+            elif person["name"] is not None:
+                assert person["name"].startswith(f"{FIELD_PREFIX}"), person["name"][:20]
+                kid = person["name"][len(FIELD_PREFIX) :].split(":")[0]
+                assert kid.endswith(f"@{connector}"), f"{kid} is not {connector}'s key"
+                seen["sealed"] += 1
+    assert seen["hidden"] >= 1 and seen["sealed"] >= 2, seen
 
 
 def read_letter_ids(bootstrap: str) -> list[str]:

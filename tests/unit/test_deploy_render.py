@@ -234,6 +234,11 @@ def test_the_pods_run_the_hub_as_the_configuration_says(rendered, tmp_path: Path
     assert (
         env["KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "connector-open311-surabaya"
     )
+    # the agency's pod holds its connector's own key ring, never the network's
+    keys = {v["name"]: v for v in connect["volumes"]}["identity"]["secret"]["secretName"]
+    assert keys == "lapor-hub-identity-keys-open311-surabaya"
+    central = {v["name"]: v for v in hub["volumes"]}["identity"]["secret"]["secretName"]
+    assert central == "lapor-hub-identity-keys"
 
     # the configuration each pod reads is one the hub accepts, with its own principal
     everything = {"lapor-nasional", "sms-1708", "open311-surabaya"}
@@ -334,4 +339,5 @@ def test_every_secret_a_pod_reads_is_made_by_strimzi_or_by_kustomize(rendered) -
                 assert volume["secret"]["secretName"] in made, volume
     readme = (out / "secrets" / "README.md").read_text()
     assert "LAPOR_API_TOKEN" in readme and "SMS_1708_SECRETS" in readme
+    assert "identity-keys-open311-surabaya.json" in readme and "keys export" in readme
     assert kustomization["generatorOptions"] == {"disableNameSuffixHash": True}

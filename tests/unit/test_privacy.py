@@ -16,6 +16,7 @@ from hub.privacy import (
     KeyRing,
     PrivacyError,
     for_destination,
+    for_outbound,
     hide_identity,
     load_keyring,
     open_body,
@@ -101,6 +102,40 @@ def test_only_a_handler_of_a_named_report_sees_the_identity():
     assert anonymous["anonymous"] is True, "the privacy choice itself stays"
     assert hide_identity(report())["reporter"]["phone"] is None
     assert redact_identity(report())["reporter"]["email"] == HIDDEN
+
+
+def test_a_connector_key_opens_what_was_sealed_for_it_and_nothing_else():
+    network = KeyRing.new()
+    mine, theirs = network.for_connector("kota-a"), network.for_connector("kota-b")
+    assert mine.connector == "kota-a" and network.connector is None
+    assert network.keys[network.active] not in mine.keys.values(), "the network key stays home"
+    sealed = seal_identity(report(), network)
+    handed = for_outbound(sealed, "HANDLER", network, "kota-a")
+    assert handed["reporter"]["name"].startswith(f"{FIELD_PREFIX}{mine.active}:")
+    assert open_identity(handed, mine)["reporter"]["name"] == "Siti Canary"
+    assert open_identity(handed, network)["reporter"]["phone"] == "+62811000111", "the hub opens"
+    with pytest.raises(PrivacyError, match="not connector kota-b's"):
+        open_identity(handed, theirs)
+    with pytest.raises(PrivacyError, match="not connector kota-a's"):
+        open_identity(sealed, mine)  # the network's sealing: not an agency's to open
+    with pytest.raises(PrivacyError, match="holds no key of kota-b"):
+        mine.for_connector("kota-b")
+    # a ring made by name (kid "k1@kota-b") is still no key: it does not open
+    forged = KeyRing(f"{network.active}@kota-a", {f"{network.active}@kota-a": b"x" * 32})
+    with pytest.raises(PrivacyError, match="did not open"):
+        open_identity(handed, forged)
+    # raw messages an agency's connector seals open at the hub
+    body, kid = seal_body(b'{"nama": "Siti"}', b"K1", mine)
+    assert open_body(body, b"K1", kid.decode(), network) == b'{"nama": "Siti"}'
+
+
+def test_copies_and_anonymous_reports_reach_no_outbound_topic_with_an_identity():
+    network = KeyRing.new()
+    for made, role in ((report(), "COPY"), (report(anonymous=True), "HANDLER")):
+        shown = for_outbound(seal_identity(made, network), role, network, "kota-a")
+        person = shown["reporter"]
+        assert (person["name"], person["phone"], person["email"]) == (None, None, None)
+        assert person["other_contacts"] == {}
 
 
 def test_raw_messages_are_sealed_whole():
