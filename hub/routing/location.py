@@ -42,6 +42,7 @@ from hub.routing.gazetteer import (
 
 MAX_ADDRESS_CHARS = 400  # of an address read for places (reading is linear in it)
 AMBIGUOUS_CONFIDENCE = 0.6
+TIE_BROKEN_CONFIDENCE = 0.75  # a tie of names broken by the smaller places named inside one
 ADDRESSES_KEPT = 20_000
 _POSTAL = re.compile(r"(?<!\d)([1-9]\d{4})(?!\d)")
 _UNDOTTED = {2: (2,), 4: (2, 2), 6: (2, 2, 2), 10: (2, 2, 2, 4)}
@@ -263,7 +264,13 @@ class LocationResolver:
         ("Kecamatan Menggala": a root word too); "desa baru", "kelurahan lama" stay
         corroboration."""
         name = mention.name
-        return name not in self._common or (len(name) >= 7 and name not in FUNCTION_WORDS)
+        if name in FUNCTION_WORDS:
+            return False
+        # "Kecamatan Polen": after its marker, the name of the one kecamatan so called
+        only_kecamatan = len(mention.regions) == 1 and mention.regions[0].level == 3
+        return (
+            name not in self._common or len(name) >= 7 or (mention.marker == 3 and only_kecamatan)
+        )
 
     def _weigh(self, mentions: list[Mention]) -> _Weighed:
         weighed = _Weighed(defaultdict(float), {}, defaultdict(list), defaultdict(float), [], [])
@@ -353,7 +360,8 @@ class LocationResolver:
             ):
                 _anchor(weighed, local, 0.8, "places named agree only there")
         if weighed.provinces:  # a place of that name in another province than the one named
-            for local in [c for c in weighed.anchored if c[:2] not in weighed.provinces]:
+            named = {_island(code) for code in weighed.provinces}
+            for local in [c for c in weighed.anchored if _island(c[:2]) not in named]:
                 strength, why = weighed.anchored[local]
                 inside = weighed.elsewhere.get(local, set()) & set(weighed.provinces)
                 # "Kotabaru, Jogja": the kelurahan in the province named, not the kabupaten
@@ -399,6 +407,19 @@ class LocationResolver:
                     (best,),
                 )
             tied = [best, *rivals]
+            inside = _inside_only(tied, anchored, weighed, mentions)
+            if inside is not None:
+                code = self._deepest(inside, weighed.deepest.get(inside, []))
+                listed = "; ".join(f"{region_name(c)} ({c})" for c in tied[:4])
+                return ResolvedLocation(
+                    code,
+                    TIE_BROKEN_CONFIDENCE,
+                    source,
+                    f"{region_name(code)} ({code}) from the {source}: {said}; the names fit "
+                    f"{listed} alike, and only {region_name(inside)} holds the smaller places "
+                    f"named (confidence {TIE_BROKEN_CONFIDENCE:.2f})",
+                    tuple(tied),
+                )
             shared = common_prefix(tied)
             listed = "; ".join(f"{region_name(c)} ({c})" for c in tied[:4])
             if shared:
@@ -536,6 +557,45 @@ def _listed(codes: list[str]) -> str:
     shown = "; ".join(region_name(c) for c in locals_[:5])
     more = f" and {len(locals_) - 5} more kabupaten/kota" if len(locals_) > 5 else ""
     return f"{len(codes)} places in {shown}{more}"
+
+
+# "Papua" still names the whole land the 2022 laws split into six provinces ("mama-mama
+# Papua" in Nabire, Papua Tengah): a place in any of them is not in "another province"
+_PAPUA = {"91", "92", "93", "94", "95", "96"}
+
+
+def _island(province: str) -> str:
+    return "91" if province in _PAPUA else province
+
+
+def _inside_only(
+    tied: list[str], anchored: list[str], weighed: _Weighed, mentions: list[Mention]
+) -> str | None:
+    """Agreement between levels breaks a tie: of the tied kabupaten/kota (and any other one
+    a place named only there anchors firmly), the one that alone holds kecamatan or villages
+    the report names as places, everyday words among them ("di Sumber, Cirebon": Kecamatan
+    Sumber is in Kabupaten Cirebon, not in Kota Cirebon; "Kupang" fits both, "Kecamatan Polen" is in
+    Timor Tengah Selatan only). None while that does not single one out."""
+    pool = [*tied, *(c for c in anchored if c not in tied and weighed.anchored[c][0] >= 0.75)]
+    counts = {
+        local: sum(
+            1
+            for m in mentions
+            if not m.home
+            # named as a place: "di Sumber", "Kecamatan Polen", an address; not words that
+            # happen to be a village somewhere ("air hitam" of a river)
+            and (m.marked or m.after_locative or m.in_address)
+            # a name that is itself a kabupaten/kota ("Tangerang": also its kecamatan in
+            # the kota) is what is tied, not a smaller place that breaks the tie
+            and all(r.level != 2 for r in m.regions)
+            and any(r.level >= 3 and r.code.startswith(local + ".") for r in m.regions)
+        )
+        for local in pool
+    }
+    ranked = sorted(counts.values(), reverse=True)
+    if not ranked or ranked[0] == 0 or (len(ranked) > 1 and ranked[0] == ranked[1]):
+        return None
+    return max(counts, key=counts.get)
 
 
 def _anchor(weighed: _Weighed, local: str, strength: float, why: str) -> None:
