@@ -230,17 +230,19 @@ HOME_WORDS = (
 )
 
 
-_HOME_WORD_SET = frozenset(word for cue in HOME_WORDS for word in cue)
+_HOME_CUES: dict[str, list[tuple[str, ...]]] = {}  # a cue's last word -> the cues ending so
+for _cue in HOME_WORDS:
+    _HOME_CUES.setdefault(_cue[-1], []).append(_cue)
 
 
 def _home(before: list[str]) -> bool:
     """Whether the words before a place say it is where the reporter lives ("saya tinggal
-    di Bandung"), not where the problem is."""
-    if _HOME_WORD_SET.isdisjoint(before):
-        return False
+    di Bandung"), not where the problem is. (Looked up by the word right before it: this
+    runs for every place a report names.)"""
     while before and before[-1] in LEVEL_MARKERS:  # "tinggal di Kabupaten Bogor"
         before = before[:-1]
-    return any(tuple(before[-len(cue) :]) == cue for cue in HOME_WORDS)
+    cues = _HOME_CUES.get(before[-1]) if before else None
+    return bool(cues) and any(tuple(before[-len(cue) :]) == cue for cue in cues)
 
 
 def _not_a_name(key: str) -> bool:
@@ -297,6 +299,7 @@ class Gazetteer:
                             self.postal.setdefault(village.postal_code, []).append(region)
             self.names[province.code] = province.name
         self.beneath: dict[str, list[Region]] = {}  # kecamatan/desa an alias's name hides
+        self._levelled: dict[tuple[str, int], list[Region]] = {}  # (name, level) -> regions
         self._add_aliases(aliases)
         for key in [k for k in self.regions if _not_a_name(k)]:
             del self.regions[key]
@@ -369,8 +372,14 @@ class Gazetteer:
         return mentions
 
     def _of_level(self, name: str, level: int) -> list[Region]:
-        found = [r for r in self.regions.get(name, ()) if r.level == level]
-        return found or [r for r in self.beneath.get(name, ()) if r.level == level]
+        key = (name, level)
+        found = self._levelled.get(key)
+        if found is None:  # asked for every word after a marker: kept (bounded)
+            found = [r for r in self.regions.get(name, ()) if r.level == level]
+            found = found or [r for r in self.beneath.get(name, ()) if r.level == level]
+            if len(self._levelled) < 200_000:
+                self._levelled[key] = found
+        return found
 
     def _named_after(
         self, normalized: str, at: int, marker: tuple[int, str | None]
@@ -380,7 +389,7 @@ class Gazetteer:
         level, kind = marker
         for size in range(len(words), 0, -1):
             name = " ".join(words[:size])
-            regions = [r for r in self._of_level(name, level)]
+            regions = self._of_level(name, level)
             if regions:
                 fitting = [r for r in regions if kind is None or r.kind == kind] or regions
                 return name, at, tuple(fitting), level
