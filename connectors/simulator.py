@@ -48,6 +48,7 @@ class AppState:
     feedback: dict[str, dict[str, Any]] = field(default_factory=dict)
     feedback_repeats: int = 0
     feedback_arrived: Counter[str] = field(default_factory=Counter)  # every arrival, by key
+    feedback_at: dict[str, float] = field(default_factory=dict)  # key -> first arrival (epoch s)
     arrivals: dict[str, float] = field(default_factory=dict)  # key -> first arrival (epoch s)
     faults: list[Fault] = field(default_factory=list)
     requests: int = 0
@@ -118,6 +119,7 @@ class AppState:
                 self.feedback_repeats += 1
                 return False
             self.feedback[key] = {"source_id": source_id, **status}
+            self.feedback_at[key] = time.time()
             return True
 
     def next_fault(self) -> Fault | None:

@@ -35,7 +35,10 @@ def reports_show(
     settings = load_settings()
     serializer = TopicSerializer(make_codec(settings, load_store(settings)))
     bootstrap = kafka_bootstrap(config)
-    history = report_history(bootstrap, hub_id, serializer, group_prefix(config))
+    from hub.config import load_config
+
+    configured = list(load_config(config).connectors) if config else None
+    history = report_history(bootstrap, hub_id, serializer, group_prefix(config), configured)
     if not history.found:
         console.print(f"no report {hub_id} on this cluster")
         raise typer.Exit(1)

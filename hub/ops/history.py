@@ -13,6 +13,7 @@ are read whole. Right for an investigation, not for a dashboard.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,8 +39,14 @@ class History:
 
 
 def report_history(
-    bootstrap: str, hub_id: str, serializer: TopicSerializer, group_prefix: str = "lapor"
+    bootstrap: str,
+    hub_id: str,
+    serializer: TopicSerializer,
+    group_prefix: str = "lapor",
+    connectors: Iterable[str] | None = None,
 ) -> History:
+    """``connectors``: the hub's configured ones, whose ledger and status topics are read
+    (a shared cluster holds other hubs' too); None reads every one the cluster has."""
     history = History(hub_id)
     key = hub_id.encode()
     for msg in read_to_end(bootstrap, topics.tracker_changelog(group_prefix)):
@@ -51,7 +58,10 @@ def report_history(
     for msg in read_to_end(bootstrap, topics.ROUTED, key=key):
         if msg.key() == key:
             history.decisions.append(serializer.deserialize(topics.ROUTED, msg.value())["decision"])
-    known = make_admin(bootstrap).list_topics(timeout=10).topics
+    if connectors is None:
+        known = list(make_admin(bootstrap).list_topics(timeout=10).topics)
+    else:
+        known = [f(c) for c in connectors for f in (topics.ledger, topics.status)]
     for topic in sorted(t for t in known if t.startswith(topics.LEDGER)):
         for msg in read_to_end(bootstrap, topic):
             entry = (msg.key() or b"").decode()

@@ -163,7 +163,7 @@ def test_every_report_is_delivered_once_or_dead_lettered_with_its_reason(
         delivered = delivered_here()
         assert delivered.count(target) == 1 and len(delivered) == GOOD + 1
         assert_metrics_counted_it()
-        assert_history_of(kafka_bootstrap, target)
+        assert_history_of(kafka_bootstrap, target, config_path)
         loop.consumer.close()
         worker.close()
         retrier.close()
@@ -187,7 +187,7 @@ def assert_metrics_counted_it() -> None:
         assert line in text, line
 
 
-def assert_history_of(bootstrap: str, target: str) -> None:
+def assert_history_of(bootstrap: str, target: str, config: Path) -> None:
     """`lapor-hub reports show`: the refused-then-replayed report's whole story."""
     import os
     import subprocess
@@ -195,14 +195,14 @@ def assert_history_of(bootstrap: str, target: str) -> None:
 
     from hub.ops.history import report_history
 
-    history = report_history(bootstrap, target, SERIALIZER)
+    history = report_history(bootstrap, target, SERIALIZER, connectors=["lapor-nasional"])
     assert history.report is not None and history.report["body"] == "TOLAK laporan ini"
     assert len(history.decisions) == 1 and history.decisions[0]["rules_version"]
     assert list(history.deliveries) == ["admin-nasional"]
     assert [stage for stage, _ in history.dead_letters] == ["deliver"]
     assert any(u["source_status"] == "delivered" for u in history.statuses)
     shown = subprocess.run(
-        [sys.executable, "-m", "hub", "reports", "show", target],
+        [sys.executable, "-m", "hub", "reports", "show", target, "--config", str(config)],
         env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "COLUMNS": "200"},
         capture_output=True,
         text=True,
