@@ -203,6 +203,7 @@ def ensure_topics(admin: AdminClient, specs: list[TopicSpec], timeout: float = 3
             fix="delete and let the hub recreate them, or change the hub's topic settings "
             "to match.",
         )
+    _raise_size_limits(admin, [s for s in specs if s.name in existing], timeout)
     missing = [spec for spec in specs if spec.name not in existing]
     if not missing:
         return []
@@ -227,6 +228,56 @@ def ensure_topics(admin: AdminClient, specs: list[TopicSpec], timeout: float = 3
     created = [spec.name for spec in missing]
     _wait_for_leaders(admin, created, timeout)
     return created
+
+
+def _raise_size_limits(admin: AdminClient, specs: list[TopicSpec], timeout: float) -> None:
+    """An existing topic whose record size limit is below its spec's (a dead-letter topic
+    made by an older release, or by hand with the broker's 1 MiB) gets the spec's: the hub
+    writes records that large there, and a record the broker refuses aborts the
+    transaction that holds it, which then reads it again, for ever. A principal that may
+    not change it is told so in the log."""
+    sized = [s for s in specs if "max.message.bytes" in s.config]
+    if not sized:
+        return
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
+
+    try:
+        described = admin.describe_configs(
+            [ConfigResource("topic", s.name) for s in sized], request_timeout=timeout
+        )
+        low = []
+        for spec, future in zip(sized, described.values(), strict=True):
+            entry = future.result().get("max.message.bytes")
+            if entry is not None and int(entry.value) < int(spec.config["max.message.bytes"]):
+                low.append(spec)
+        if not low:
+            return
+        changes = [
+            ConfigResource(
+                "topic",
+                spec.name,
+                incremental_configs=[
+                    ConfigEntry(
+                        "max.message.bytes",
+                        spec.config["max.message.bytes"],
+                        incremental_operation=AlterConfigOpType.SET,
+                    )
+                ],
+            )
+            for spec in low
+        ]
+        for future in admin.incremental_alter_configs(changes).values():
+            future.result()
+        CLIENT_LOGGER.warning(
+            "raised the record size limit of %s to what the hub writes there",
+            ", ".join(spec.name for spec in low),
+        )
+    except KafkaException as exc:
+        CLIENT_LOGGER.warning(
+            "could not check or raise the record size limit of the dead-letter topics (%s): "
+            "records larger than their limit would stop the hop that writes them",
+            exc.args[0].str() if exc.args else exc,
+        )
 
 
 def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float) -> None:

@@ -58,6 +58,11 @@ class PrivacyError(HubError):
     """A key is missing or a sealed value does not open."""
 
 
+class MissingKey(PrivacyError):
+    """A value sealed with a key this ring does not hold (yet: an agency's ring exported
+    before a rotation opens nothing sealed after it until it is exported again)."""
+
+
 CONNECTOR_SEPARATOR = "@"  # in a key id: <network key id>@<connector>
 
 
@@ -85,6 +90,20 @@ class KeyRing:
                 f"the identity keys in {where} cannot be read ({exc})",
                 fix='expected {"active": "<id>", "keys": {"<id>": "<base64 of 32 bytes>"}}.',
             ) from exc
+        scoped = [kid.rpartition(CONNECTOR_SEPARATOR) for kid in keys if CONNECTOR_SEPARATOR in kid]
+        if scoped and (
+            len(scoped) != len(keys)  # the network's keys and a connector's in one ring
+            or len({owner for _, _, owner in scoped}) != 1
+            or any(
+                not base or not owner or CONNECTOR_SEPARATOR in base for base, _, owner in scoped
+            )
+        ):
+            raise PrivacyError(
+                f"the identity keys in {where} mix the network's keys and a connector's, or "
+                f"name a key with more than one {CONNECTOR_SEPARATOR!r}",
+                fix="a ring is the network's (key ids without '@') or one connector's "
+                "(`lapor-hub keys export`: every id ends in @<connector>).",
+            )
         if active not in keys or any(len(k) != 32 for k in keys.values()):
             raise PrivacyError(
                 f"the identity keys in {where} are not usable: the active key must be listed "
@@ -100,12 +119,16 @@ class KeyRing:
     @property
     def connector(self) -> str | None:
         """The connector this ring belongs to, or None for the network's ring."""
-        owners = {kid.partition(CONNECTOR_SEPARATOR)[2] for kid in self.keys}
-        return owners.pop() if len(owners) == 1 and "" not in owners else None
+        owners = {kid.rpartition(CONNECTOR_SEPARATOR)[2] for kid in self.keys}
+        if all(CONNECTOR_SEPARATOR in kid for kid in self.keys) and len(owners) == 1:
+            return owners.pop()
+        return None
 
     def for_connector(self, connector: str) -> KeyRing:
         """The ring of one connector: each of the network's keys derived for it. It opens
         what was sealed for that connector, and nothing else."""
+        if not connector or CONNECTOR_SEPARATOR in connector:
+            raise PrivacyError(f"{connector!r} is not a connector's name")
         if self.connector is not None:
             if self.connector == connector:
                 return self
@@ -121,8 +144,8 @@ class KeyRing:
     def key(self, kid: str) -> bytes | None:
         """The key ``kid`` names: this ring's own, or one derived from it for a connector."""
         key = self.keys.get(kid)
-        base, _, connector = kid.partition(CONNECTOR_SEPARATOR)
-        if key is None and connector and base in self.keys:
+        base, _, connector = kid.rpartition(CONNECTOR_SEPARATOR)
+        if key is None and base and connector and base in self.keys:
             key = _connector_key(self.keys[base], connector)
         return key
 
@@ -146,12 +169,14 @@ class KeyRing:
     def open(self, kid: str, sealed: bytes, associated: bytes) -> bytes:
         key = self.key(kid)
         if key is None and self.connector is not None:
-            raise PrivacyError(
+            raise MissingKey(
                 f"a value was sealed with key {kid!r}, which is not connector "
-                f"{self.connector}'s: a connector opens what was sealed for it only"
+                f"{self.connector}'s: a connector opens what was sealed for it only",
+                fix="if it is the connector's own key of a newer rotation, export the "
+                f"ring again on the hub (lapor-hub keys export {self.connector}).",
             )
         if key is None:
-            raise PrivacyError(
+            raise MissingKey(
                 f"a value was sealed with key {kid!r}, which is not in the key ring",
                 fix="add the old key back to the key file (keys are never to be dropped while "
                 "records they sealed are kept).",

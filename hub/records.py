@@ -12,6 +12,7 @@ record's whole history and a replay or a retry knows where it came from.
 from __future__ import annotations
 
 import hashlib
+import operator
 import time
 import traceback
 from collections.abc import Mapping
@@ -94,9 +95,46 @@ def confined(record: Record, connector: str) -> Record:
     return Record(topics.failed(connector), record.key, record.value, headers)
 
 
+_HEADERS = operator.methodcaller("headers")
+UNREADABLE_HEADERS = "lapor.errors.unreadable-headers"  # a message whose headers cannot be read
+_UNREADABLE: dict[tuple[str, int, int], None] = {}  # such messages met lately, oldest first
+
+
 def headers_of(msg: Any) -> dict[str, bytes]:
-    """A consumed message's headers as a dict (a header sent without a value is b"")."""
-    return {name: value or b"" for name, value in (msg.headers() or [])}
+    """A consumed message's headers as a dict (a header sent without a value is b"").
+
+    A header name that is not UTF-8 (any client can send one) makes confluent-kafka's
+    first ``headers()`` call raise SystemError and every later call return a list holding a
+    NULL, which would crash the process when touched: such a message is remembered and its
+    headers are never asked for again; it reads as having one header saying so, so the
+    stage refuses it alone."""
+    where = (msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
+    if where in _UNREADABLE:
+        return {UNREADABLE_HEADERS: b"1"}
+    try:
+        # called through methodcaller, not msg.headers(): CPython 3.11 specialises a hot
+        # msg.headers() call site and then skips the check that turns that error into
+        # SystemError, and the NULL crashes the process (seen: a segfault in the route hop)
+        return {name: value or b"" for name, value in (_HEADERS(msg) or [])}
+    except SystemError:
+        _UNREADABLE[where] = None
+        if len(_UNREADABLE) > 10_000:
+            del _UNREADABLE[next(iter(_UNREADABLE))]
+        return {UNREADABLE_HEADERS: b"1"}
+
+
+MAX_HEADERS = 64
+MAX_HEADER_BYTES = 8 * 1024  # a header value kept on a dead letter or moved on
+
+
+def bounded(headers: Mapping[str, bytes]) -> dict[str, bytes]:
+    """Headers an untrusted writer set, as the hub keeps them: at most MAX_HEADERS, names of
+    at most 256 characters, values cut at MAX_HEADER_BYTES (a dead letter's own headers go
+    over them, so a record that fit its topic still fits as a letter)."""
+    kept = {}
+    for name, value in list(headers.items())[:MAX_HEADERS]:
+        kept[name[:256]] = value[:MAX_HEADER_BYTES]
+    return kept
 
 
 def text(headers: Mapping[str, bytes], name: str, default: str = "") -> str:

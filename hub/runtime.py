@@ -55,7 +55,7 @@ from hub.errors import ConnectorError, HubError
 from hub.health import HEALTH
 from hub.kafka import broker_probe, is_passing
 from hub.keyshare import agree
-from hub.privacy import hub_keyring, keyring_source
+from hub.privacy import PrivacyError, hub_keyring, keyring_source
 from hub.sdk import Capability, Connector
 from hub.sdk.access import app_client
 from hub.sdk.http import transport_errors
@@ -149,6 +149,17 @@ class HubRuntime:
             self.connectors = {only: self.connectors[only]}
         settings = load_settings()
         ring = hub_keyring()
+        if ring.connector not in (None, only):
+            whose = (
+                "the hub's processes hold the network's"
+                if only is None
+                else (f"connector {only} holds its own")
+            )
+            raise PrivacyError(
+                f"this machine's identity key ring ({keyring_source(settings.home)}) is "
+                f"connector {ring.connector}'s: {whose}",
+                fix="point LAPOR_HUB_IDENTITY_KEYS_FILE at the right ring.",
+            )
         # the hub publishes its connectors' key fingerprints; an agency's connector checks
         # its own ring against them (and cannot write the key ring topic)
         agree(

@@ -22,7 +22,7 @@ from hub.kafka import (
     make_consumer,
     read_again_on_failure,
 )
-from hub.privacy import PrivacyError, for_destination, hub_keyring
+from hub.privacy import MissingKey, PrivacyError, for_destination, hub_keyring
 from hub.records import Record
 from hub.sdk.base import Connector
 from hub.sdk.http import DEFAULT_POLICY, RetryPolicy, deliver_with_retries
@@ -46,7 +46,11 @@ class Ledger:
         """Read the whole ledger; HubError if it cannot be read to its end (a ledger read
         short would deliver again what a destination already has)."""
         found = latest_values(self.bootstrap, self.topic, topics.LEDGER_READER_GROUP, timeout)
-        self.entries.update((key.decode(), (value or b"").decode()) for key, value in found.items())
+        # its connector writes this topic: what is not text is taken as text, not a stop
+        self.entries.update(
+            (key.decode("utf-8", "replace"), (value or b"").decode("utf-8", "replace"))
+            for key, value in found.items()
+        )
         return len(self.entries)
 
 
@@ -154,6 +158,16 @@ class DeliveryWorker:
             routed = for_destination(routed, role, hub_keyring())
             async with self.limit:
                 done = await deliver_with_retries(self.connector, client, routed, key, self.policy)
+        except MissingKey as exc:  # retried: the agency's ring may be exported again soon
+            letter = failed_record(
+                msg,
+                "deliver",
+                self.connector.instance,
+                RetryableDeliveryError(str(exc)),
+                self.schedule,
+            )
+            self.retried += letter.topic != topics.dead_letter("deliver")
+            return [letter]
         except (PermanentDeliveryError, RetryableDeliveryError, PrivacyError) as exc:
             letter = failed_record(msg, "deliver", self.connector.instance, exc, self.schedule)
             if letter.topic == topics.dead_letter("deliver"):

@@ -13,7 +13,8 @@ wrote it may send it:
   (ingest, deliver, status, feedback);
 - the topic the record came from (where a retry or a replay sends it back) is that
   connector's own topic of that stage, or names no topic of the hub at all;
-- the connector named in its headers is the one whose topic it was written to (set so).
+- the connector named in its headers is the one whose topic it was written to (set so);
+- it fits the topic it is meant for, and a retry's due time is within the schedule.
 
 Anything else becomes an ingest dead letter "target not allowed", sealed, and is counted
 (``lapor_failures_refused_total``).
@@ -22,12 +23,14 @@ Anything else becomes an ingest dead letter "target not allowed", sealed, and is
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from confluent_kafka import Message
 
 from hub import metrics, records, topics
 from hub.dataplane.inbound import sealed_record
+from hub.dataplane.retries import DEFAULT_SCHEDULE
 from hub.errors import HubError
 from hub.records import Record
 
@@ -62,20 +65,63 @@ def _meant_for(headers: dict[str, bytes], connector: str) -> tuple[str, str]:
     return meant, stage
 
 
+def _fits(msg: Message, meant: str) -> None:
+    """RefusedFailure for a record its target topic would not take, or one that would hold
+    a retry partition for good: sent on as it is, the broker's refusal would abort the
+    hop's transaction, and the record would be read again, for ever."""
+    size = len(msg.value() or b"") + len(msg.key() or b"")
+    if meant.startswith(topics.RETRY):
+        if size > records.MAX_RECORD_BYTES:
+            raise RefusedFailure(
+                f"a retry of {size:,} bytes is over the {records.MAX_RECORD_BYTES:,}-byte "
+                "limit for one record"
+            )
+    elif size > records.DEAD_LETTER_MAX_BYTES:
+        raise RefusedFailure(
+            f"a dead letter of {size:,} bytes is over the {records.DEAD_LETTER_MAX_BYTES:,}"
+            "-byte limit for one"
+        )
+
+
+def _due(headers: dict[str, bytes], meant: str) -> None:
+    due = records.due_millis(headers)
+    latest = time.time() + DEFAULT_SCHEDULE.max_seconds + 60
+    if meant.startswith(topics.RETRY) and (due is None or due / 1000 > latest):
+        raise RefusedFailure(
+            f"its {records.NOT_BEFORE} header is not a time within the retry schedule (a "
+            "far-off time would hold every agency's retries behind it)"
+        )
+
+
 def move_failure(msg: Message) -> Sequence[Record]:
     """The route hop's transform for ``lapor.failed.<connector>``: one record in, the same
-    record on the topic it is meant for, or its refusal."""
+    record on the topic it is meant for, or its refusal. The headers are the connector's:
+    kept bounded (records.bounded), the connector's name set from the topic."""
     connector = topics.connector_of_failed(msg.topic())
-    headers = records.headers_of(msg)
+    headers = records.bounded(records.headers_of(msg))
     try:
+        if records.UNREADABLE_HEADERS in headers:
+            raise RefusedFailure("its headers cannot be read: a header name is not UTF-8")
         meant, _stage = _meant_for(headers, connector)
+        _fits(msg, meant)
+        _due(headers, meant)
     except RefusedFailure as refused:
         metrics.FAILURES_REFUSED.labels(connector).inc()
         log.warning("refused a failure record: %s", refused, extra={"connector": connector})
-        letter = records.dead_letter(msg, "ingest", connector, refused)
-        if records.SEALED not in headers:  # kept as the hub keeps what it refuses: sealed
-            letter = sealed_record(letter.topic, letter.key, letter.value, letter.headers)
-        return [letter]
+        kept, cut = records.kept_whole(msg.value() or b"")
+        letter_headers = records.failure_headers(
+            "ingest",
+            connector,
+            refused,
+            earlier={**headers, **cut},
+            topic=msg.topic(),
+            partition=msg.partition(),
+            offset=msg.offset(),
+        )
+        if records.SEALED in headers:
+            return [Record(topics.dead_letter("ingest"), msg.key(), kept, letter_headers)]
+        # kept as the hub keeps what it refuses: sealed
+        return [sealed_record(topics.dead_letter("ingest"), msg.key(), kept, letter_headers)]
     kept = {name: value for name, value in headers.items() if name != records.FAILED_TO}
     kept[records.ERROR_CONNECTOR] = connector.encode()  # the topic says who wrote it
     return [Record(meant, msg.key(), msg.value() or b"", kept)]

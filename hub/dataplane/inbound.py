@@ -42,7 +42,10 @@ def raw_headers(connector: str, raw: RawMessage) -> dict[str, bytes]:
 
 def raw_from_message(msg: Message) -> RawMessage:
     """The RawMessage a record of ``lapor.in.<connector>`` holds (opened if sealed)."""
-    headers = {k: v.decode() for k, v in records.headers_of(msg).items()}
+    raw = records.headers_of(msg)
+    if records.UNREADABLE_HEADERS in raw:
+        raise BadInput("its headers cannot be read: a header name is not UTF-8")
+    headers = {k: v.decode("utf-8", "replace") for k, v in raw.items()}
     body = msg.value() or b""
     if records.SEALED in headers:
         body = open_body(body, msg.key() or b"", headers[records.SEALED], hub_keyring())

@@ -64,9 +64,10 @@ def report_history(
         known = [f(c) for c in connectors for f in (topics.ledger, topics.status)]
     for topic in sorted(t for t in known if t.startswith(topics.LEDGER)):
         for msg in read_to_end(bootstrap, topic):
-            entry = (msg.key() or b"").decode()
+            entry = (msg.key() or b"").decode("utf-8", "replace")
             if entry.startswith(f"{hub_id}:"):
-                history.deliveries[entry.split(":", 1)[1]] = (msg.value() or b"").decode()
+                acknowledged = (msg.value() or b"").decode("utf-8", "replace")
+                history.deliveries[entry.split(":", 1)[1]] = acknowledged
     for topic in sorted(t for t in known if t.startswith(topics.STATUS)):
         for msg in read_to_end(bootstrap, topic, key=key):
             if msg.key() == key:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from confluent_kafka.admin import (
     AclBinding,
+    AclBindingFilter,
     AclOperation,
     AclPermissionType,
     ResourcePatternType,
@@ -120,6 +121,9 @@ def make_plan(config: HubConfig) -> Plan:
     for name in (topics.STATUS, topics.TRACKER, topics.OUTBOUND, topics.FEEDBACK):
         plan.grant(tracker, "TOPIC", name, "PREFIXED", READ, WRITE, DESCRIBE)
     plan.grant(tracker, "TOPIC", topics.dead_letter("tracker"), "LITERAL", WRITE, DESCRIBE)
+    # its identity key ring checked against the network's at start (hub.keyshare)
+    plan.grant(tracker, "TOPIC", topics.KEYRING, "LITERAL", READ, DESCRIBE)
+    plan.grant(tracker, "GROUP", f"{topics.READER_GROUP}-", "PREFIXED", READ)
     # faust declares its own topics (changelog, leader) at start: they are the tracker's
     app_id = topics.tracker_app(prefix)
     plan.grant(tracker, "TOPIC", app_id, "PREFIXED", READ, WRITE, DESCRIBE, CREATE)
@@ -172,7 +176,54 @@ def apply_plan(bootstrap: str, plan: Plan, folder: Path) -> tuple[int, int]:
     ]
     for future in admin.create_acls(bindings).values():
         future.result()
+    _remove_stale(admin, plan, set(wanted))
     return len(upserts), len(bindings)
+
+
+def _remove_stale(admin, plan: Plan, wanted: set[tuple]) -> int:
+    """Delete what the plan's principals were granted before and the plan no longer gives
+    (an older release's PREFIXED grants on the shared retry and dead-letter topics would
+    otherwise stay, and with them a way to another agency's topics). Only the principals of
+    the plan are touched; the number of bindings removed."""
+    stale = []
+    for principal in plan.principals:
+        found = admin.describe_acls(
+            AclBindingFilter(
+                ResourceType.ANY,
+                None,
+                ResourcePatternType.ANY,
+                f"User:{principal}",
+                None,
+                AclOperation.ANY,
+                AclPermissionType.ANY,
+            )
+        ).result()
+        for binding in found:
+            key = (
+                binding.restype.name,
+                binding.name,
+                binding.resource_pattern_type.name,
+                principal,
+                binding.operation.name,
+            )
+            if key not in wanted or binding.permission_type != AclPermissionType.ALLOW:
+                stale.append(binding)
+    if stale:
+        filters = [
+            AclBindingFilter(
+                b.restype,
+                b.name,
+                b.resource_pattern_type,
+                b.principal,
+                b.host,
+                b.operation,
+                b.permission_type,
+            )
+            for b in stale
+        ]
+        for future in admin.delete_acls(filters).values():
+            future.result()
+    return len(stale)
 
 
 def apply_plan_audited(

@@ -714,6 +714,19 @@ def run_tracker(
     """Run until SIGTERM or SIGINT; returns how many events of each kind it applied."""
     import signal
 
+    from hub.keyshare import agree
+    from hub.privacy import PrivacyError, keyring_source
+    from hub.settings import load_settings
+
+    # it re-seals identities for the agencies a report is routed to again: with the
+    # network's ring, checked as every hub process checks it
+    ring, home = hub_keyring(), load_settings().home
+    if ring.connector is not None:
+        raise PrivacyError(
+            f"the tracker needs the network's identity key ring, not connector "
+            f"{ring.connector}'s ({keyring_source(home)})"
+        )
+    agree(bootstrap, ring, keyring_source(home))
     tracker = Tracker(config_path, bootstrap, name, tick_seconds)
 
     async def main() -> None:

@@ -38,6 +38,9 @@ agent handled when a rebalance gives a process back partitions it had:
    and, on a partition with no committed offset, past whatever preceded the first record
    handled. Here a commit stops short of what hub.tracker.gaps has not read yet.
 
+9. A record aiokafka cannot parse (a header name that is not UTF-8) would stop the tracker
+   at it after every restart: it is passed over, counted and logged.
+
 Reading a record again is safe: the tracker's transitions are idempotent. A record lost by
 a path not known yet is found by hub.tracker.gaps (fed here: every seek to the committed
 offsets, every revoke, every record handled) and applied at the partition's next tick.
@@ -55,6 +58,7 @@ from typing import Any
 
 import faust
 from aiokafka.client import AIOKafkaClient
+from aiokafka.consumer.fetcher import PartitionRecords
 from faust.transport.drivers import aiokafka as driver
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP, Message
@@ -82,6 +86,43 @@ def pause_after_failed_metadata_updates() -> None:
 
 
 pause_after_failed_metadata_updates()
+
+
+def skip_unreadable_records() -> None:
+    """fix 9: a record whose header name is not UTF-8 (any client can write one, and an
+    agency's connector writes the status topics the tracker reads) makes aiokafka's
+    record parser raise UnicodeDecodeError, which would stop the tracker at that record
+    after every restart. Here it is passed over (its partition's fetch goes on from the
+    next offset), counted and logged with where it is."""
+    unpack = PartitionRecords._unpack_records
+    if getattr(unpack, "skips", False):
+        return
+
+    def _unpack_records(self: PartitionRecords) -> Any:
+        records = unpack(self)
+        while True:
+            try:
+                yield next(records)
+            except StopIteration:
+                return
+            except UnicodeDecodeError as exc:
+                from hub.tracker.metrics import REFUSED
+
+                log.error(
+                    "passed over the record at %s offset %d: it cannot be read (%s)",
+                    self._tp,
+                    self.next_fetch_offset,
+                    exc,
+                )
+                REFUSED.labels(self._tp.topic).inc()
+                self.next_fetch_offset += 1  # the fetch goes on after it
+                return
+
+    _unpack_records.skips = True  # type: ignore[attr-defined]
+    PartitionRecords._unpack_records = _unpack_records
+
+
+skip_unreadable_records()
 
 
 class ConsumerThread(driver.AIOKafkaConsumerThread):

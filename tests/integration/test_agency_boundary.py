@@ -20,7 +20,7 @@ from confluent_kafka import KafkaError, Producer
 from hub import metrics, records, topics
 from hub.config import load_config
 from hub.dataplane.route import route_loop
-from hub.kafka import read_to_end
+from hub.kafka import make_admin, make_producer, read_to_end
 from hub.keyshare import agree
 from hub.privacy import KeyRing, PrivacyError, hub_keyring, open_identity, seal_identity
 from hub.samples import sample_report
@@ -44,6 +44,29 @@ def hub(bootstrap: str, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def send_with_unreadable_header(bootstrap: str, topic: str, key: str) -> None:
+    """One record whose first header's name is the bytes ff fe (aiokafka's pure-Python
+    record builder, fed a name that encodes so)."""
+    script = f"""
+import asyncio, os
+os.environ["AIOKAFKA_NO_EXTENSIONS"] = "1"
+from aiokafka import AIOKafkaProducer
+class Name(str):
+    def encode(self, *args, **kwargs):
+        return b"\\xff\\xfe"
+async def main():
+    producer = AIOKafkaProducer(bootstrap_servers={bootstrap!r})
+    await producer.start()
+    await producer.send_and_wait({topic!r}, b"x", key={key!r}.encode(), headers=[(Name("n"), b"1")])
+    await producer.stop()
+asyncio.run(main())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def test_a_compromised_agency_cannot_leave_its_own_topics(
     kafka_bootstrap: str, kafka_secure: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -61,6 +84,28 @@ def test_a_compromised_agency_cannot_leave_its_own_topics(
     }
     config_path.write_text(yaml.safe_dump({"group_prefix": prefix, "connectors": connectors}))
     ensure_hub_topics(kafka_bootstrap, load_config(config_path))
+    # what an older release granted: PREFIXED writes on the shared retry topics; applying
+    # the plan removes it
+    from confluent_kafka.admin import (
+        AclBinding,
+        AclOperation,
+        AclPermissionType,
+        ResourcePatternType,
+        ResourceType,
+    )
+
+    stale = AclBinding(
+        ResourceType.TOPIC,
+        topics.RETRY,
+        ResourcePatternType.PREFIXED,
+        f"User:connector-{mine}",
+        "*",
+        AclOperation.WRITE,
+        AclPermissionType.ALLOW,
+    )
+    admin = make_admin(kafka_bootstrap)
+    for future in admin.create_acls([stale]).values():
+        future.result()
     credentials = tmp_path / "credentials"
     applied = security_apply(kafka_bootstrap, config_path, credentials)
     assert applied.returncode == 0, applied.stderr + applied.stdout
@@ -104,22 +149,38 @@ def test_a_compromised_agency_cannot_leave_its_own_topics(
         assert produce_error(attacker, topic) is None, f"its own {topic} is open to it"
 
     # 2. through its own failed topic: only its own retries and dead letters move on
-    def failure(key: str, meant: str, origin: str) -> tuple[str, bytes, dict]:
+    def failure(
+        key: str, meant: str, origin: str, value: bytes = b"{}", **more: bytes
+    ) -> tuple[str, bytes, dict]:
         headers = {records.FAILED_TO: meant.encode(), records.ERROR_TOPIC: origin.encode()}
         headers[records.ERROR_CONNECTOR] = theirs.encode()  # a lie: the topic says who
-        return key, b"{}", headers
+        headers[records.NOT_BEFORE] = records.not_before(1)
+        return key, value, {**headers, **more}
 
+    own_retry = (topics.retry("deliver"), topics.outbound(mine))
     attempts = {
         "aimed": failure(unique("aimed"), topics.retry("deliver"), topics.outbound(theirs)),
         "collide": failure(unique("col"), topics.retry("deliver"), topics.outbound(collide)),
         "audit": failure(unique("audit"), topics.AUDIT, topics.outbound(mine)),
         "replay": failure(unique("rep"), topics.dead_letter("deliver"), topics.REPORTS),
+        # its own retries, but made to stop the hop: over the retry topic's size limit (the
+        # broker's refusal would abort the transaction and read it again for ever), due in
+        # ten days (its partition of the retry topic would hold every agency's retries)
+        "huge": failure(unique("huge"), *own_retry, value=random.randbytes(1_200_000)),
+        "far": failure(
+            unique("far"), *own_retry, **{records.NOT_BEFORE: records.not_before(864_000)}
+        ),
         "own": failure(unique("own"), topics.dead_letter("deliver"), topics.outbound(mine)),
     }
-    producer = Producer(attacker)
+    producer = Producer({**attacker, "message.max.bytes": 4_000_000})
     for key, value, headers in attempts.values():
         producer.produce(topics.failed(mine), key=key.encode(), value=value, headers=headers)
     assert producer.flush(30) == 0
+    # a header name that is not UTF-8 (any client may send one; confluent-kafka's first
+    # headers() call raises, later ones hold a NULL that would crash the process)
+    unreadable = unique("unreadable")
+    send_with_unreadable_header(kafka_bootstrap, topics.failed(mine), unreadable)
+    attempts["unreadable"] = (unreadable, b"", {})
     refused_before = metrics.FAILURES_REFUSED.labels(mine)._value.get()
     loop = route_loop(config_path, "w1", kafka_bootstrap)  # the hub's side, as `up` runs it
     keys = {key.encode() for key, _, _ in attempts.values()}
@@ -145,10 +206,11 @@ def test_a_compromised_agency_cannot_leave_its_own_topics(
             assert headers[records.ERROR_CONNECTOR] == mine.encode(), "its own name, not theirs"
             continue
         assert topic == topics.dead_letter("ingest"), name
-        assert b"target not allowed" in headers[records.ERROR_MESSAGE], name
+        why = {"huge": b"over the", "far": b"not a time within", "unreadable": b"not UTF-8"}
+        assert why.get(name, b"target not allowed") in headers[records.ERROR_MESSAGE], name
         assert records.SEALED in headers, "kept sealed, like every dead letter"
-    # the four above, and part 1's probe of its failed topic (no target at all)
-    assert metrics.FAILURES_REFUSED.labels(mine)._value.get() - refused_before == 5
+    # the seven above, and part 1's probe of its failed topic (no target at all)
+    assert metrics.FAILURES_REFUSED.labels(mine)._value.get() - refused_before == 8
     for topic in (topics.outbound(theirs), topics.outbound(collide), topics.retry("deliver")):
         arrived = [m.key() for m in read_to_end(kafka_bootstrap, topic)]
         assert not keys & set(arrived), f"an attempt reached {topic}"
@@ -177,3 +239,43 @@ def test_a_compromised_agency_cannot_leave_its_own_topics(
     with pytest.raises(PrivacyError, match="not the one the hub made"):
         agree(kafka_bootstrap, made_up, str(wrong))
     agree(kafka_bootstrap, ring, str(exported))  # the exported one is accepted
+
+
+def test_a_status_record_the_tracker_cannot_read_is_passed_over(kafka_bootstrap: str) -> None:
+    """The tracker's Kafka client (aiokafka, with hub.tracker.transport's fixes) reads on
+    after a record whose header name is not UTF-8, which an agency's connector can write to
+    its status topic: without the fix every fetch of that partition raises, for good."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer
+
+    import hub.tracker.transport  # noqa: F401  (its fixes apply on import)
+    from hub.tracker.metrics import REFUSED
+
+    topic = unique("lapor.status.unreadable")
+    producer = make_producer(kafka_bootstrap)
+    producer.produce(topic, key=b"before", value=b"1")
+    assert producer.flush(30) == 0
+    send_with_unreadable_header(kafka_bootstrap, topic, "bad")
+    producer.produce(topic, key=b"after", value=b"2")
+    assert producer.flush(30) == 0
+    passed_over = REFUSED.labels(topic)._value.get()
+
+    async def read() -> list[bytes]:
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        keys: list[bytes] = []
+        try:
+            for _ in range(20):
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    keys += [r.key for r in records]
+                if b"after" in keys:
+                    break
+        finally:
+            await consumer.stop()
+        return keys
+
+    assert asyncio.run(read()) == [b"before", b"after"]
+    assert REFUSED.labels(topic)._value.get() == passed_over + 1

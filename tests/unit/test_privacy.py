@@ -129,6 +129,20 @@ def test_a_connector_key_opens_what_was_sealed_for_it_and_nothing_else():
     assert open_body(body, b"K1", kid.decode(), network) == b'{"nama": "Siti"}'
 
 
+def test_a_ring_is_the_networks_or_one_connectors_never_both():
+    import base64 as b64
+
+    key = b64.b64encode(b"k" * 32).decode()
+    for keys in ({"k1": key, "k1@a": key}, {"k1@a": key, "k1@b": key}, {"ops@2024@a": key}):
+        text = json.dumps({"active": next(iter(keys)), "keys": keys})
+        with pytest.raises(PrivacyError, match="mix the network's keys"):
+            KeyRing.from_json(text, "test")
+    mine = KeyRing.new().for_connector("kota-a")
+    assert KeyRing.from_json(mine.to_json(), "test").connector == "kota-a"
+    with pytest.raises(PrivacyError, match="not a connector's name"):
+        KeyRing.new().for_connector("")
+
+
 def test_copies_and_anonymous_reports_reach_no_outbound_topic_with_an_identity():
     network = KeyRing.new()
     for made, role in ((report(), "COPY"), (report(anonymous=True), "HANDLER")):
