@@ -454,9 +454,18 @@ class Tracker:
                 batch.states[key] = state  # the holiday data has come: deadlines counted
             waiting += lifecycle.waiting_clocks(state)
             if lifecycle.has_due_clock(state, now):
-                effects = lifecycle.apply_tick(state, now, self.sla, policy)
-                batch.sent += await self._send_effects(state, effects)
-                batch.states[key] = state
+                # one report's escalation that fails (a key ring that cannot seal for the
+                # agency it goes to, a directory changed under it) is that report's: logged,
+                # counted, its state unchanged, and tried again at the next tick
+                working = copy.deepcopy(state)
+                try:
+                    effects = lifecycle.apply_tick(working, now, self.sla, policy)
+                    batch.sent += await self._send_effects(working, effects)
+                except HubError as exc:
+                    REFUSED.labels(topics.TICKS).inc()
+                    log.error("a tick of report %s failed: %s", key.decode(errors="replace"), exc)
+                    continue
+                batch.states[key] = state = working
             if state["state"] == lifecycle.OPEN:
                 opened.update(lifecycle.open_agencies(state))
                 overdue.update(lifecycle.overdue_agencies(state))
