@@ -372,7 +372,10 @@ def bare_client(url: str, documents: list[dict], rate: float, out) -> None:
 
             async def post(number: int, body: bytes) -> None:
                 nonlocal done
-                headers = {"Idempotency-Key": f"bare-{number}", "content-type": "application/json"}
+                headers = {
+                    "Idempotency-Key": f"bare-{number}:bare",
+                    "content-type": "application/json",
+                }
                 async with session.post(f"{url}/api/v1/laporan", data=body, headers=headers) as r:
                     await r.read()
                     done += r.status < 300
@@ -399,24 +402,43 @@ def bare_faust(bootstrap: str, inputs: list[str], expected: int, out) -> None:
     import asyncio
 
     from hub import eventloop
+    from hub.kafka import TopicSpec, ensure_topics
     from hub.tracker.transport import App
 
-    app = App(
-        f"sizing-faust-{uuid.uuid4().hex[:6]}",
+    reader = make_consumer(bootstrap, f"sizing-faust-{uuid.uuid4().hex[:6]}")
+    partitions = len(reader.list_topics(inputs[0], timeout=30).topics[inputs[0]].partitions)
+    reader.close()
+    app_id = f"sizing-faust-{uuid.uuid4().hex[:6]}"
+    # faust makes its own topics only under its Worker: made here, as the hub makes the
+    # tracker's (hub.topic_specs.tracker_topics)
+    ensure_topics(
+        make_admin(bootstrap),
+        [
+            TopicSpec(f"{app_id}-events-changelog", partitions, 1, {"cleanup.policy": "compact"}),
+            TopicSpec(f"{app_id}-__assignor-__leader", 1, 1),
+        ],
+    )
+    app = App(  # co-partitioned with its inputs, as the tracker's table is
+        app_id,
         broker=f"kafka://{bootstrap}",
         store="memory://",
         web_enabled=False,
         datadir=tempfile.mkdtemp(),
-        topic_partitions=3,
+        topic_partitions=partitions,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="json",
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
     )
-    table = app.Table("events", default=None, partitions=3, key_type=bytes)
+    table = app.Table("events", default=None, partitions=partitions, key_type=bytes)
     seen = {"events": 0, "cpu": None}
 
     async def apply(stream) -> None:
         async for key, value in stream.items():
             if seen["cpu"] is None:
                 seen["cpu"] = own_cpu()
-            state = dict(table[key] or {"n": 0})
+            state = dict(table.get(key) or {"n": 0})
             state["n"] += 1
             state["size"] = len(value or b"")
             table[key] = state
@@ -526,7 +548,9 @@ def main() -> None:
     delivered_per_s = a.deliveries / args.seconds
     documents = results["documents"]
     documents = (documents * (a.deliveries // max(len(documents), 1) + 1))[: a.deliveries]
-    if profiled.exists() and profiled.stat().st_size:
+    if not (profiled.exists() and profiled.stat().st_size):
+        print("  (py-spy recorded nothing: is it installed, pip install -e .[bench]?)")
+    else:
         print("  where the hub process's CPU goes at 300/s (py-spy, by stage):")
         for stage, share, ms in stage_breakdown(profiled, per(a.cpu["hub"], a.reports)):
             print(f"    {stage:<14} {share:>6.1%}  {ms:.3f} ms a report")
