@@ -78,6 +78,14 @@ def bootstrap_servers() -> str:
 
 @contextlib.contextmanager
 def fresh_broker():
+    """A broker of the run's own, on free ports: its bootstrap address."""
+    with fresh_cluster() as cluster:
+        yield cluster.bootstrap
+
+
+@contextlib.contextmanager
+def fresh_cluster():
+    """A one-node LocalCluster of the run's own, started, stopped at the end."""
     from hub.broker import LocalCluster, free_base_port
     from hub.settings import jar_cache, load_settings
 
@@ -90,7 +98,7 @@ def fresh_broker():
     )
     cluster.start()
     try:
-        yield cluster.bootstrap
+        yield cluster
     finally:
         cluster.stop()
 

@@ -90,21 +90,16 @@ def own_cpu() -> float:
 @contextlib.contextmanager
 def broker():
     """A broker of the run's own: (bootstrap, its JVM's pid)."""
-    from hub.broker import LocalCluster, free_base_port
-    from hub.settings import jar_cache, load_settings
+    import importlib.util
 
-    settings = load_settings()
-    cluster = LocalCluster(
-        Path(tempfile.mkdtemp()) / "kafka",
-        cache=jar_cache(settings),
-        base_port=free_base_port(1),
-        kafka_version=settings.kafka_version,
+    # bench/pipeline.py's, loaded by path: this folder is not on sys.path (see above)
+    spec = importlib.util.spec_from_file_location(
+        "bench_pipeline", Path(__file__).with_name("pipeline.py")
     )
-    cluster.start()
-    try:
+    pipeline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pipeline)
+    with pipeline.fresh_cluster() as cluster:
         yield cluster.bootstrap, cluster._pid(cluster.nodes[0])
-    finally:
-        cluster.stop()
 
 
 class _AnyReport:
@@ -164,6 +159,7 @@ class Phase:
     p99: float = float("nan")
     status_p99: float = float("nan")
     lag: int = 0
+    ids: set[str] = field(default_factory=set)  # hub ids of the reports offered in the phase
     events: int = 0  # decisions and status updates the tracker read in the phase
 
 
@@ -299,7 +295,7 @@ class Run:
         measured.cpu = {name: after[name] - before.get(name, 0.0) for name in after}
         measured.events = self.tracker_events() - events
         measured.lag = self.lag()
-        measured.ids = set(list(self.sent)[first:])  # type: ignore[attr-defined]
+        measured.ids = set(list(self.sent)[first:])
         return measured
 
     def close(self) -> None:
@@ -339,7 +335,7 @@ def latencies(run: Run, phases: list[Phase], results: dict) -> None:
         report = hub_id(run.source, source_id)
         told[report] = min(at, told.get(report, at))
     for phase in phases:
-        ids = phase.ids  # type: ignore[attr-defined]
+        ids = phase.ids
         ingest = sorted(
             (at - run.sent[key.split(":")[0]]) * 1000
             for key, at in results["arrivals"].items()
