@@ -10,9 +10,11 @@ Each record carries its place in the chain (``seq``), the SHA-256 of the record 
 (``prev``) and an Ed25519 signature by the hub's audit key (``sig``) over everything else.
 ``lapor-hub audit verify`` reads the whole trail and names the first record that was edited
 (its signature fails), removed (the next one's ``prev`` does not match) or inserted (not
-signed by the key, or out of sequence). Records are appended in a Kafka transaction under
-one transactional id, so two writers at once cannot both chain to the same record: the
-later one fences the earlier, which reads the trail again and chains after it.
+signed by the key, or out of sequence). Records are appended by the audit writer's principal
+(``hub-audit``, whose credentials the recording process holds beside its own: no other
+principal may write the topic) in a Kafka transaction under one transactional id, so two
+writers at once cannot both chain to the same record: the later one fences the earlier,
+which reads the trail again and chains after it.
 
 The key is 32 bytes in base64, from ``LAPOR_HUB_AUDIT_KEY`` or the file
 ``<LAPOR_HUB_HOME>/audit-key`` (made, mode 0600, on first use on a machine that runs its own
@@ -172,6 +174,21 @@ def principal() -> str:
     return client_security().get("sasl.username") or "ANONYMOUS (PLAINTEXT listener)"
 
 
+WRITER_USERNAME = "LAPOR_HUB_AUDIT_SASL_USERNAME"
+WRITER_PASSWORD = "LAPOR_HUB_AUDIT_SASL_PASSWORD"
+
+
+def writer_security() -> dict[str, str]:
+    """The settings the trail is appended with: this process's own, with the audit writer's
+    credentials (``hub-audit``, the only principal allowed to write ``lapor.audit``) in
+    place of its SASL user when it holds them. ``who`` stays this process's principal."""
+    own = client_security()
+    username = os.environ.get(WRITER_USERNAME)
+    if not own or not username:
+        return own
+    return {**own, "sasl.username": username, "sasl.password": os.environ.get(WRITER_PASSWORD, "")}
+
+
 def record(bootstrap: str, action: str, what: dict[str, Any], outcome: str = "ok") -> Entry:
     """Append one action to the chain; returns once Kafka has it. Raises AuditError if it
     cannot be written: what asked for it must not go ahead unrecorded (a reveal fails
@@ -180,14 +197,15 @@ def record(bootstrap: str, action: str, what: dict[str, Any], outcome: str = "ok
 
     from hub.kafka import CLIENT_LOGGER
 
-    ensure_topics(make_admin(bootstrap), [audit_topic(bootstrap)])
+    security = writer_security()
+    ensure_topics(make_admin(bootstrap, **security), [audit_topic(bootstrap)])
     key = signing_key()
     for attempt in range(5):
         producer = Producer(
             {
                 "bootstrap.servers": bootstrap,
                 **PRODUCER_DEFAULTS,
-                **client_security(),
+                **security,
                 "transactional.id": AUDIT_WRITER,
                 "transaction.timeout.ms": 20_000,
             },
@@ -196,7 +214,7 @@ def record(bootstrap: str, action: str, what: dict[str, Any], outcome: str = "ok
         try:
             producer.init_transactions(30)  # fences a writer still at it: it starts over
             producer.begin_transaction()
-            seq, prev = _chain_end(bootstrap)
+            seq, prev = _chain_end(bootstrap, security)
             entry = Entry(
                 at=datetime.now(UTC),
                 who=principal(),
@@ -223,19 +241,21 @@ def record(bootstrap: str, action: str, what: dict[str, Any], outcome: str = "ok
             return entry
         except KafkaException as exc:
             error = exc.args[0]
-            if attempt == 4:
+            if attempt == 4 or "AUTHORIZATION" in error.name():
                 raise AuditError(
                     f"the audit record of {action} could not be written: {error.str()}",
-                    fix="check the broker and this principal's right to write lapor.audit; "
-                    "the action was not done without its record.",
+                    fix="check the broker, and that this process holds the audit writer's "
+                    f"credentials ({WRITER_USERNAME}, {WRITER_PASSWORD}: the principal "
+                    "hub-audit of `lapor-hub security apply`), the only ones allowed to "
+                    "write lapor.audit; the action was not done without its record.",
                 ) from exc
             time.sleep(0.5 * (attempt + 1))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _chain_end(bootstrap: str) -> tuple[int, str]:
+def _chain_end(bootstrap: str, security: dict[str, str]) -> tuple[int, str]:
     """The next record's seq and prev: after the trail's last committed record."""
-    consumer = make_consumer(bootstrap, f"lapor-reader-audit-{time.time_ns()}")
+    consumer = make_consumer(bootstrap, f"lapor-reader-audit-{time.time_ns()}", **security)
     try:
         low, high = watermarks(consumer, TopicPartition(AUDIT, 0), 10)
         if high <= low:

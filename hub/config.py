@@ -7,7 +7,9 @@ connectors:                     # instance name -> its type and the type's setti
 topics: {partitions: 3, replication: 1, retention_days: 7}
 group_prefix: lapor             # consumer groups and transactional ids start with it
 kafka: {bootstrap: broker-1.lapor.go.id:9093, username: hub, password_env: LAPOR_KAFKA_PASSWORD,
-        ca: /etc/lapor-hub/ca.pem}   # every command, when absent: KAFKA_* variables
+        ca: /etc/lapor-hub/ca.pem,   # every command, when absent: KAFKA_* variables
+        audit_username: hub-audit, audit_password_env: LAPOR_AUDIT_PASSWORD}  # the audit
+                                     # writer's, for the hub's processes that record actions
 metrics: {host: 0.0.0.0, port: 9400}  # /metrics, /healthz, /readyz (tracker: port + 1)
 """
 
@@ -46,12 +48,29 @@ class KafkaAccess(BaseModel):
     password_env: str | None = None
     mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
     ca: Path | None = None
+    # the audit writer's (hub-audit), held beside this process's own by the hub's processes
+    # that record actions: it alone may append to lapor.audit
+    audit_username: str | None = None
+    audit_password_env: str | None = None
 
     @model_validator(mode="after")
     def _credentials_whole(self) -> KafkaAccess:
         if (self.username is None) != (self.password_env is None):
             raise ValueError("username and password_env go together")
+        if (self.audit_username is None) != (self.audit_password_env is None):
+            raise ValueError("audit_username and audit_password_env go together")
         return self
+
+    @staticmethod
+    def _password(variable: str) -> str:
+        password = os.environ.get(variable)
+        if not password:
+            raise HubError(
+                f"the kafka section names {variable}, which is not set",
+                fix=f"export {variable}=<the password `lapor-hub security apply` wrote for "
+                "this principal>.",
+            )
+        return password
 
     @property
     def protocol(self) -> str:
@@ -67,17 +86,15 @@ class KafkaAccess(BaseModel):
         if self.ca is not None:
             found["KAFKA_SSL_CA_LOCATION"] = str(self.ca)
         if self.username and self.password_env:
-            password = os.environ.get(self.password_env)
-            if not password:
-                raise HubError(
-                    f"kafka.password_env names {self.password_env}, which is not set",
-                    fix=f"export {self.password_env}=<the password `lapor-hub security apply` "
-                    "wrote for this principal>.",
-                )
             found |= {
                 "KAFKA_SASL_MECHANISM": self.mechanism,
                 "KAFKA_SASL_USERNAME": self.username,
-                "KAFKA_SASL_PASSWORD": password,
+                "KAFKA_SASL_PASSWORD": self._password(self.password_env),
+            }
+        if self.audit_username and self.audit_password_env:
+            found |= {
+                "LAPOR_HUB_AUDIT_SASL_USERNAME": self.audit_username,
+                "LAPOR_HUB_AUDIT_SASL_PASSWORD": self._password(self.audit_password_env),
             }
         return found
 

@@ -148,9 +148,9 @@ def make_consumer(
     return Consumer({**config, **_dotted(overrides)}, logger=CLIENT_LOGGER)
 
 
-def make_admin(bootstrap: str) -> AdminClient:
+def make_admin(bootstrap: str, **overrides: Any) -> AdminClient:
     return AdminClient(
-        {"bootstrap.servers": bootstrap, **CLIENT_DEFAULTS, **client_security()},
+        {"bootstrap.servers": bootstrap, **CLIENT_DEFAULTS, **client_security(), **overrides},
         logger=CLIENT_LOGGER,
     )
 

@@ -39,9 +39,10 @@ def security_plan(
     for principal, what in plan.principals.items():
         table.add_row(f"[bold]{principal}[/]", "", what, "", "")
         for grant in plan.of(principal):
-            table.add_row(
-                "", grant.resource, grant.name, grant.pattern, ", ".join(grant.operations)
-            )
+            operations = ", ".join(grant.operations)
+            if grant.permission == "DENY":
+                operations = f"[red]DENY {operations}[/]"
+            table.add_row("", grant.resource, grant.name, grant.pattern, operations)
     console.print(table)
 
 

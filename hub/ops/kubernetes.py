@@ -17,7 +17,8 @@ rendered: pods read secrets that already exist.
   Secret per KafkaUser), the cluster CA (``<cluster>-cluster-ca-cert``), the identity key
   ring (``lapor-hub-identity-keys``, one for every pod: hub.keyshare refuses another), the
   audit signing key (``lapor-hub-audit-key``: a pod's own would sign records `audit verify`
-  calls forged), and the agency apps' secrets (``lapor-hub-app-secrets``, one key per variable the
+  calls forged; the hub's pods only, with the audit writer ``hub-audit``'s password), and
+  the agency apps' secrets (``lapor-hub-app-secrets``, one key per variable the
   configuration names).
 """
 
@@ -68,9 +69,15 @@ def secret_variables(entry: Any) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def pod_config(raw: dict, connectors: dict, principal: str, placement: Placement) -> str:
+AUDIT_PASSWORD = "AUDIT_KAFKA_PASSWORD"  # the audit writer's (hub-audit) password, hub pods only
+
+
+def pod_config(
+    raw: dict, connectors: dict, principal: str, placement: Placement, records_audit: bool = False
+) -> str:
     """The configuration file a pod reads: the operator's, with Kafka and metrics as the
-    cluster has them, and the rules the image holds."""
+    cluster has them, and the rules the image holds. A pod that records actions in the
+    audit trail (``records_audit``) appends them as the audit writer."""
     config = {k: copy.deepcopy(v) for k, v in raw.items() if k not in ("rules", "kafka")}
     config["connectors"] = copy.deepcopy(connectors)
     for entry in config["connectors"].values():
@@ -82,6 +89,8 @@ def pod_config(raw: dict, connectors: dict, principal: str, placement: Placement
         "password_env": "KAFKA_PASSWORD",
         "ca": f"{CONFIG_DIR}/kafka-ca/ca.crt",
     }
+    if records_audit:
+        config["kafka"] |= {"audit_username": "hub-audit", "audit_password_env": AUDIT_PASSWORD}
     config["metrics"] = {"host": "0.0.0.0", "port": METRICS_PORT}
     return yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
 
@@ -101,8 +110,16 @@ def config_map(name: str, text: str, placement: Placement) -> dict:
 
 
 def container(
-    name: str, args: list[str], principal: str, secrets: list[str], ports: list[dict], image: str
+    name: str,
+    args: list[str],
+    principal: str,
+    secrets: list[str],
+    ports: list[dict],
+    image: str,
+    records_audit: bool = False,
 ) -> dict:
+    """A pod's one container. Only a pod that records actions (``records_audit``: the
+    hub's) holds the audit signing key and the audit writer's password; no agency's does."""
     env = [
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {
@@ -111,14 +128,21 @@ def container(
         },
         {"name": "LAPOR_HUB_HOME", "value": "/var/lib/lapor-hub"},
         {
-            "name": "LAPOR_HUB_AUDIT_KEY",
-            "valueFrom": {"secretKeyRef": {"name": AUDIT_SECRET, "key": "key"}},
-        },
-        {
             "name": "LAPOR_HUB_IDENTITY_KEYS_FILE",
             "value": f"{CONFIG_DIR}/identity/identity-keys.json",
         },
     ]
+    if records_audit:
+        env += [
+            {
+                "name": "LAPOR_HUB_AUDIT_KEY",
+                "valueFrom": {"secretKeyRef": {"name": AUDIT_SECRET, "key": "key"}},
+            },
+            {
+                "name": AUDIT_PASSWORD,
+                "valueFrom": {"secretKeyRef": {"name": "hub-audit", "key": "password"}},
+            },
+        ]
     env += [
         {"name": variable, "valueFrom": {"secretKeyRef": {"name": APP_SECRETS, "key": variable}}}
         for variable in secrets
@@ -286,7 +310,11 @@ def render(raw: dict, placement: Placement) -> list[dict]:
     # the hub: up, without its tracker (that is a StatefulSet of its own)
     hooks = webhook_ports(central)
     objects.append(
-        config_map("lapor-hub", pod_config(raw, connectors, "hub-runtime", placement), placement)
+        config_map(
+            "lapor-hub",
+            pod_config(raw, connectors, "hub-runtime", placement, records_audit=True),
+            placement,
+        )
     )
     elsewhere = [arg for name in placement.agency_side for arg in ("--agency-side", name)]
     hub = container(
@@ -299,6 +327,7 @@ def render(raw: dict, placement: Placement) -> list[dict]:
         secret_variables(central),
         [{"name": port_name(i), "containerPort": port} for i, (_, port) in enumerate(hooks)],
         placement.image,
+        records_audit=True,
     )
     objects.append(
         stateful_set(

@@ -7,11 +7,12 @@ as its capabilities need them: ``lapor.in.<instance>`` (write), ``lapor.out.<ins
 cursors and ledger (``lapor.cursors.<instance>``, ``lapor.ledger.<instance>``), and
 ``lapor.failed.<instance>`` (write: its retries and dead letters, which the hub checks and
 moves on), with its consumer groups. It can read no other agency's topic and write none of
-the hub's: not the retry, dead-letter, audit or report topics. The hub's processes get
-their own principals: ``hub-runtime`` (`lapor-hub up`: translate and route, and the sides of
-connectors run centrally) and ``hub-tracker``. Users are SCRAM-SHA-512 on the SASL_SSL
-listener; their passwords are written, mode 0600, to one file per principal for the
-operator to hand over.
+the hub's: not the retry, dead-letter, audit or report topics. The hub's processes get their
+own principals: ``hub-runtime`` (`lapor-hub up`: translate and route, and the sides of
+connectors run centrally), ``hub-tracker``, and ``hub-audit``, the only principal that may
+append to the audit trail (``hub-runtime`` is denied it explicitly). Users are SCRAM-SHA-512
+on the SASL_SSL listener; their passwords are written, mode 0600, to one file per principal
+for the operator to hand over.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Grant:
     name: str
     pattern: str  # PREFIXED or LITERAL
     operations: tuple[str, ...]
+    permission: str = "ALLOW"  # or DENY, which Kafka weighs before any ALLOW
 
 
 @dataclass
@@ -58,6 +60,10 @@ class Plan:
 
     def grant(self, principal: str, resource: str, name: str, pattern: str, *ops: str) -> None:
         self.grants.append(Grant(principal, resource, name, pattern, tuple(ops)))
+
+    def deny(self, principal: str, resource: str, name: str, *ops: str) -> None:
+        """Refuse what a broader grant of the principal's would otherwise allow."""
+        self.grants.append(Grant(principal, resource, name, "LITERAL", tuple(ops), "DENY"))
 
     def of(self, principal: str) -> list[Grant]:
         return [g for g in self.grants if g.principal == principal]
@@ -113,8 +119,9 @@ def make_plan(config: HubConfig) -> Plan:
     plan.grant(runtime, "GROUP", "lapor-", "PREFIXED", READ)
     route_ids = f"{topics.route_group(prefix)}-"
     plan.grant(runtime, "TRANSACTIONAL_ID", route_ids, "PREFIXED", WRITE, DESCRIBE)
-    # rules reloads are audited: the audit trail is appended under its one transactional id
-    plan.grant(runtime, "TRANSACTIONAL_ID", topics.AUDIT_WRITER, "LITERAL", WRITE, DESCRIBE)
+    # the audit trail is the audit writer's alone, whatever the prefix grant above says
+    plan.deny(runtime, "TOPIC", topics.AUDIT, WRITE)
+    _audit_writer_grants(plan)
     tracker = "hub-tracker"
     plan.principals[tracker] = "lapor-hub tracker: lifecycle, clocks, statuses back"
     plan.grant(tracker, "TOPIC", topics.ROUTED, "LITERAL", READ, WRITE, DESCRIBE)
@@ -129,6 +136,20 @@ def make_plan(config: HubConfig) -> Plan:
     plan.grant(tracker, "TOPIC", app_id, "PREFIXED", READ, WRITE, DESCRIBE, CREATE)
     plan.grant(tracker, "GROUP", app_id, "PREFIXED", READ)
     return plan
+
+
+AUDIT_WRITER_PRINCIPAL = "hub-audit"
+
+
+def _audit_writer_grants(plan: Plan) -> None:
+    """The one principal that may append to ``lapor.audit``. The processes that record
+    actions (``up`` for rules reloads, the operator's commands) hold its credentials beside
+    their own (hub.audit); no agency's process ever does."""
+    writer = AUDIT_WRITER_PRINCIPAL
+    plan.principals[writer] = "the audit writer: the only principal that appends to lapor.audit"
+    plan.grant(writer, "TOPIC", topics.AUDIT, "LITERAL", READ, WRITE, DESCRIBE, CREATE)
+    plan.grant(writer, "TRANSACTIONAL_ID", topics.AUDIT_WRITER, "LITERAL", WRITE, DESCRIBE)
+    plan.grant(writer, "GROUP", f"{topics.READER_GROUP}-", "PREFIXED", READ)
 
 
 def credentials_file(folder: Path, principal: str) -> Path:
@@ -158,7 +179,7 @@ def apply_plan(bootstrap: str, plan: Plan, folder: Path) -> tuple[int, int]:
     for future in admin.alter_user_scram_credentials(upserts).values():
         future.result()
     wanted = dict.fromkeys(  # one binding per grant, once (two grants may coincide)
-        (g.resource, g.name, g.pattern, g.principal, operation)
+        (g.resource, g.name, g.pattern, g.principal, operation, g.permission)
         for g in plan.grants
         for operation in g.operations
     )
@@ -170,9 +191,9 @@ def apply_plan(bootstrap: str, plan: Plan, folder: Path) -> tuple[int, int]:
             f"User:{principal}",
             "*",
             AclOperation[operation],
-            AclPermissionType.ALLOW,
+            AclPermissionType[permission],
         )
-        for resource, name, pattern, principal, operation in wanted
+        for resource, name, pattern, principal, operation, permission in wanted
     ]
     for future in admin.create_acls(bindings).values():
         future.result()
@@ -205,8 +226,9 @@ def _remove_stale(admin, plan: Plan, wanted: set[tuple]) -> int:
                 binding.resource_pattern_type.name,
                 principal,
                 binding.operation.name,
+                binding.permission_type.name,
             )
-            if key not in wanted or binding.permission_type != AclPermissionType.ALLOW:
+            if key not in wanted:
                 stale.append(binding)
     if stale:
         filters = [

@@ -62,7 +62,7 @@ def kafka_topic(spec: TopicSpec, cluster: str, namespace: str) -> dict[str, Any]
 
 def acl(grant: Grant) -> dict[str, Any]:
     return {
-        "type": "allow",
+        "type": grant.permission.lower(),
         "resource": {
             "type": RESOURCE[grant.resource],
             "name": grant.name,

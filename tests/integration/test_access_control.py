@@ -289,3 +289,52 @@ def test_the_tracker_runs_as_its_own_principal(
     finally:
         tracker.terminate()
         tracker.wait(30)
+
+
+def test_only_the_audit_writer_appends_to_the_audit_trail(
+    kafka_bootstrap: str, kafka_secure: tuple[str, str], tmp_path: Path, monkeypatch
+) -> None:
+    """`hub-runtime` may write every hub topic but the audit trail: recording an action as
+    it alone fails closed; with the audit writer's credentials beside its own the record is
+    written, and names `hub-runtime` as the principal the action went through."""
+    from hub import audit
+
+    name = unique("kota-audit")
+    config_path = tmp_path / "hub.yaml"
+    config_path.write_text(
+        yaml.safe_dump({"connectors": {name: {"type": "lapor-json", "agency": "pemkot-surabaya"}}})
+    )
+    credentials = tmp_path / "credentials"
+    applied = security_apply(kafka_bootstrap, config_path, credentials)  # audited: topic made
+    assert applied.returncode == 0, applied.stderr + applied.stdout
+    runtime = client_config(kafka_secure, credentials_file(credentials, "hub-runtime"))
+    connector = client_config(kafka_secure, credentials_file(credentials, f"connector-{name}"))
+    writer = client_config(kafka_secure, credentials_file(credentials, "hub-audit"))
+
+    assert produce_error(runtime, topics.REPORTS) is None, "the hub writes its own topics"
+    for principal in (runtime, connector):
+        refused = produce_error(principal, topics.AUDIT)
+        assert refused is not None, f"{principal['sasl.username']} appended to the trail"
+        assert refused.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, refused
+    assert produce_error(writer, topics.REPORTS) is not None, "the writer writes the trail only"
+
+    secure, ca = kafka_secure
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SSL_CA_LOCATION", ca)
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "hub-runtime")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", runtime["sasl.password"])
+    monkeypatch.delenv(audit.WRITER_USERNAME, raising=False)
+    with pytest.raises(audit.AuditError, match="hub-audit"):
+        audit.record(secure, "test.unrecorded", {"test": name})
+
+    monkeypatch.setenv(audit.WRITER_USERNAME, "hub-audit")
+    monkeypatch.setenv(audit.WRITER_PASSWORD, writer["sasl.password"])
+    entry = audit.record(secure, "test.recorded", {"test": name})
+    assert entry.who == "hub-runtime"
+    monkeypatch.undo()  # the operator lists the trail
+    listed = [
+        item.entry
+        for item in audit.entries(kafka_bootstrap)
+        if item.entry is not None and item.entry.what.get("test") == name
+    ]
+    assert [(e.action, e.who) for e in listed] == [("test.recorded", "hub-runtime")]

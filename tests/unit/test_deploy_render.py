@@ -188,12 +188,19 @@ def test_topics_and_users_are_what_the_specs_and_the_plan_say(rendered) -> None:
     for principal, spec in users.items():
         assert spec["authentication"] == {"type": "scram-sha-512"}
         said = {
-            (resource["type"], resource["name"], resource["patternType"], *sorted(a["operations"]))
+            (
+                a["type"],
+                resource["type"],
+                resource["name"],
+                resource["patternType"],
+                *sorted(a["operations"]),
+            )
             for a in spec["authorization"]["acls"]
             for resource in [a["resource"]]
         }
         planned = {
             (
+                g.permission.lower(),
                 RESOURCE[g.resource],
                 g.name,
                 PATTERN[g.pattern],
@@ -202,6 +209,20 @@ def test_topics_and_users_are_what_the_specs_and_the_plan_say(rendered) -> None:
             for g in plan.of(principal)
         }
         assert said == planned, principal
+    # the audit trail: written by its writer alone, the hub's own principal denied it
+    assert ("deny", "topic", "lapor.audit", "literal", "Write") in {
+        (a["type"], *a["resource"].values(), *a["operations"])
+        for a in users["hub-runtime"]["authorization"]["acls"]
+    }
+    writers = {
+        name
+        for name, spec in users.items()
+        for a in spec["authorization"]["acls"]
+        if a["type"] == "allow"
+        and a["resource"]["name"] in ("lapor.audit", "lapor-audit-writer")
+        and "Write" in a["operations"]
+    }
+    assert writers == {"hub-audit"}
 
 
 def test_the_pods_run_the_hub_as_the_configuration_says(rendered, tmp_path: Path) -> None:
@@ -224,6 +245,9 @@ def test_the_pods_run_the_hub_as_the_configuration_says(rendered, tmp_path: Path
     assert secrets["KAFKA_PASSWORD"] == {"name": "hub-runtime", "key": "password"}
     assert {"LAPOR_API_TOKEN", "SMS_1708_SECRETS"} <= set(secrets)
     assert "SURABAYA_KEY" not in secrets  # the agency's secret stays with its own pod
+    # the hub's pods record actions: the audit signing key and the audit writer's password
+    assert secrets["AUDIT_KAFKA_PASSWORD"] == {"name": "hub-audit", "key": "password"}
+    assert "LAPOR_HUB_AUDIT_KEY" in secrets
     webhooks = by["Service", "lapor-hub-webhooks"]["spec"]["ports"]
     assert [p["port"] for p in webhooks] == [8104]
 
@@ -231,6 +255,7 @@ def test_the_pods_run_the_hub_as_the_configuration_says(rendered, tmp_path: Path
     args = connect["containers"][0]["args"]
     assert args[:2] == ["connect", "open311-surabaya"]
     env = {e["name"]: e for e in connect["containers"][0]["env"]}
+    assert not {"LAPOR_HUB_AUDIT_KEY", "AUDIT_KAFKA_PASSWORD"} & set(env), "never an agency's"
     assert (
         env["KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "connector-open311-surabaya"
     )
@@ -252,6 +277,7 @@ def test_the_pods_run_the_hub_as_the_configuration_says(rendered, tmp_path: Path
         loaded = load_config(path)
         assert set(loaded.connectors) == connectors
         assert loaded.kafka is not None and loaded.kafka.username == principal
+        assert loaded.kafka.audit_username == ("hub-audit" if name == "lapor-hub" else None)
         assert loaded.metrics.host == "0.0.0.0"
         for entry in loaded.connectors.values():
             if "webhook" in entry:  # the Service reaches the pod's address, not its loopback
