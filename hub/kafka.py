@@ -160,6 +160,10 @@ def _dotted(overrides: dict[str, Any]) -> dict[str, Any]:
     return {key.replace("_", "."): value for key, value in overrides.items()}
 
 
+# settings an existing topic is brought to when it falls short of its spec (_bring_configs)
+ENFORCED_CONFIGS = frozenset({"max.message.bytes", "message.timestamp.type"})
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     """A topic as the hub wants it: partitions, replication and retention set explicitly."""
@@ -203,7 +207,7 @@ def ensure_topics(admin: AdminClient, specs: list[TopicSpec], timeout: float = 3
             fix="delete and let the hub recreate them, or change the hub's topic settings "
             "to match.",
         )
-    _raise_size_limits(admin, [s for s in specs if s.name in existing], timeout)
+    _bring_configs(admin, [s for s in specs if s.name in existing], timeout)
     missing = [spec for spec in specs if spec.name not in existing]
     if not missing:
         return []
@@ -230,52 +234,60 @@ def ensure_topics(admin: AdminClient, specs: list[TopicSpec], timeout: float = 3
     return created
 
 
-def _raise_size_limits(admin: AdminClient, specs: list[TopicSpec], timeout: float) -> None:
-    """An existing topic whose record size limit is below its spec's (a dead-letter topic
-    made by an older release, or by hand with the broker's 1 MiB) gets the spec's: the hub
-    writes records that large there, and a record the broker refuses aborts the
-    transaction that holds it, which then reads it again, for ever. A principal that may
-    not change it is told so in the log."""
-    sized = [s for s in specs if "max.message.bytes" in s.config]
-    if not sized:
+def _short_of(key: str, have: str, wanted: str) -> bool:
+    """Whether an existing topic's setting falls short of its spec: a size limit below the
+    spec's (never lowered: an operator may have raised it), any other setting not equal."""
+    if key == "max.message.bytes":
+        return int(have) < int(wanted)
+    return have != wanted
+
+
+def _bring_configs(admin: AdminClient, specs: list[TopicSpec], timeout: float) -> None:
+    """Existing topics get the settings the hub relies on (ENFORCED_CONFIGS) when they fall
+    short: a dead-letter topic made by an older release, or by hand with the broker's 1
+    MiB, would refuse the large records the hub writes there (aborting the transaction
+    that holds one, which then reads it again, for ever); a status topic left with the
+    producers' own timestamps would let an agency's app date its statuses. A principal
+    that may not change them is told so in the log."""
+    wanted = [s for s in specs if ENFORCED_CONFIGS & set(s.config)]
+    if not wanted:
         return
     from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 
     try:
         described = admin.describe_configs(
-            [ConfigResource("topic", s.name) for s in sized], request_timeout=timeout
+            [ConfigResource("topic", s.name) for s in wanted], request_timeout=timeout
         )
-        low = []
-        for spec, future in zip(sized, described.values(), strict=True):
-            entry = future.result().get("max.message.bytes")
-            if entry is not None and int(entry.value) < int(spec.config["max.message.bytes"]):
-                low.append(spec)
-        if not low:
+        changes = []
+        for spec, future in zip(wanted, described.values(), strict=True):
+            have = future.result()
+            short = [
+                key
+                for key in sorted(ENFORCED_CONFIGS & set(spec.config))
+                if key in have and _short_of(key, have[key].value, spec.config[key])
+            ]
+            if short:
+                entries = [
+                    ConfigEntry(key, spec.config[key], incremental_operation=AlterConfigOpType.SET)
+                    for key in short
+                ]
+                changes.append(ConfigResource("topic", spec.name, incremental_configs=entries))
+        if not changes:
             return
-        changes = [
-            ConfigResource(
-                "topic",
-                spec.name,
-                incremental_configs=[
-                    ConfigEntry(
-                        "max.message.bytes",
-                        spec.config["max.message.bytes"],
-                        incremental_operation=AlterConfigOpType.SET,
-                    )
-                ],
-            )
-            for spec in low
-        ]
         for future in admin.incremental_alter_configs(changes).values():
             future.result()
         CLIENT_LOGGER.warning(
-            "raised the record size limit of %s to what the hub writes there",
-            ", ".join(spec.name for spec in low),
+            "set %s to what the hub needs there",
+            ", ".join(
+                f"{change.name}: {', '.join(e.name for e in change.incremental_configs)}"
+                for change in changes
+            ),
         )
     except KafkaException as exc:
         CLIENT_LOGGER.warning(
-            "could not check or raise the record size limit of the dead-letter topics (%s): "
-            "records larger than their limit would stop the hop that writes them",
+            "could not check or set the hub's settings of existing topics (%s): records "
+            "larger than a dead-letter topic's limit would stop the hop that writes them, "
+            "and statuses would keep their producers' timestamps",
             exc.args[0].str() if exc.args else exc,
         )
 

@@ -46,7 +46,9 @@ def _specs(connectors: Iterable[str], settings: TopicSettings) -> list[TopicSpec
         found += [
             spec(topics.inbound(instance)),
             spec(topics.outbound(instance)),
-            spec(topics.status(instance)),
+            # the broker dates each status, not the agency's app (hub.tracker: a status
+            # written before its report was sent to the agency is refused)
+            spec(topics.status(instance), {**keep, "message.timestamp.type": "LogAppendTime"}),
             spec(topics.feedback(instance)),
             # a connector's own state and failures: small, each read whole or in order, so
             # one partition (a national hub has hundreds of connectors)

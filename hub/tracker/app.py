@@ -69,7 +69,15 @@ from hub.settings import load_settings
 from hub.topic_specs import ensure_hub_topics, tracker_topics
 from hub.tracker import lifecycle
 from hub.tracker.gaps import GapReader
-from hub.tracker.lifecycle import Assign, Escalate, Feedback, Policy, Reroute, SlaDefaults
+from hub.tracker.lifecycle import (
+    Assign,
+    Escalate,
+    Feedback,
+    Policy,
+    Refuse,
+    Reroute,
+    SlaDefaults,
+)
 from hub.tracker.metrics import (
     AWAITING_DESIGNATION,
     DESIGNATIONS,
@@ -98,6 +106,7 @@ log = logging.getLogger(__name__)
 # acknowledgement, ~1,500 events/s at ~620 us of CPU each; in batches ~2,900 at ~340 us)
 BATCH_EVENTS = 200
 BATCH_SECONDS = 0.05
+LOG_APPEND_TIME = 1  # a record's timestamp type when the broker dated it
 
 
 class ForgedStatus(HubError):
@@ -136,6 +145,14 @@ class Batch:
 
     def clear(self) -> None:
         self.states, self.sent, self.messages, self.applied = {}, [], [], Counter()
+
+
+def logged_at(message: Any) -> int | None:
+    """When the broker logged a record (epoch ms), if the broker dated it (a status topic's
+    LogAppendTime); None for a time its producer chose, which nothing should trust."""
+    if getattr(message, "timestamp_type", None) != LOG_APPEND_TIME or not message.timestamp:
+        return None
+    return int(message.timestamp * 1000)
 
 
 def seen(state: dict[str, Any], topic: str, event: dict[str, Any]) -> bool:
@@ -318,7 +335,7 @@ class Tracker:
         the record's: they stop the tracker, which starts over from its commits."""
         topic, key, value = message.topic, message.key, message.value
         try:
-            return await self._on_record(topic, key, value, batch)
+            return await self._on_record(topic, key, value, batch, logged_at(message))
         except (KafkaError, asyncio.CancelledError):
             raise
         except Exception as exc:
@@ -344,9 +361,12 @@ class Tracker:
             )
             return False
 
-    async def _on_record(self, topic: str, key: bytes, value: bytes, batch: Batch) -> bool:
+    async def _on_record(
+        self, topic: str, key: bytes, value: bytes, batch: Batch, logged: int | None = None
+    ) -> bool:
         """Apply one decision or status update; False if the table shows it already (read
-        again after a crash, or applied at a tick first): then nothing is written."""
+        again after a crash, or applied at a tick first): then nothing is written.
+        ``logged``: when the broker logged the record (epoch ms), if it dated it."""
         if not key:
             raise ValueError("a record without a key (the report's hub id) cannot be tracked")
         hub_id = key.decode()
@@ -373,6 +393,7 @@ class Tracker:
             self._check_provenance(topic, event)
             if event.get("designated_agency"):
                 self._check_designation(event)
+            event["logged_at"] = logged
             effects = lifecycle.apply_status(state, event, self.sla, policy)
             kind = "status"
         batch.sent += await self._send_effects(state, effects)
@@ -576,7 +597,24 @@ class Tracker:
                 sent += await self._escalate(state, effect)
             elif isinstance(effect, Assign):
                 sent += await self._assign(state, effect)
+            elif isinstance(effect, Refuse):
+                sent.append(await self._refuse(state, effect))
         return sent
+
+    async def _refuse(self, state: dict[str, Any], effect: Refuse):
+        """A status the lifecycle will not apply: its dead letter, with the reason."""
+        update = effect.update
+        topic = topics.status(
+            self.router.router.directory.connector_of(update["agency"]) or "unknown"
+        )
+        REFUSED.labels(topic).inc()
+        log.error("tracker refused a status of report %s: %s", state["hub_id"], effect.reason)
+        value = self.serializer.serialize(
+            topic, {**update, "occurred_at": lifecycle.when(update["occurred_at"])}
+        )
+        headers = failure_headers("tracker", "tracker", ForgedStatus(effect.reason), topic=topic)
+        key = state["hub_id"].encode()
+        return await self._send(topics.dead_letter("tracker"), key, value, headers)
 
     async def _send(self, topic: str, key: bytes, value: bytes, headers: dict[str, bytes]):
         if topic not in self._outputs:

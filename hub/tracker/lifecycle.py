@@ -57,6 +57,9 @@ FINISHED = {"CLOSED", "NOT_AUTHORITY"}
 ENDING = {"NOT_AUTHORITY", "RESOLVED", "CLOSED"}
 HANDLER, RELIEVED = "HANDLER", "RELIEVED"  # RELIEVED: a handler a designation replaced
 MAX_PENDING = 50  # statuses of agencies the report never went to are not kept forever
+# how far the broker's clock (a status's log time) may be behind the router's (a decision's
+# time) and a status still count as written after the decision
+CLOCK_SKEW_MS = 2000
 # a report's state is one changelog record, under Kafka's 1 MiB: its history keeps the last
 # MAX_HISTORY changes, each message cut at MAX_HISTORY_MESSAGE characters
 MAX_HISTORY = 200
@@ -129,6 +132,15 @@ class Assign:
 
 
 @dataclass(frozen=True)
+class Refuse:
+    """A status the tracker will not apply: a dead letter of stage ``tracker`` with
+    ``reason``, counted. It changed nothing."""
+
+    update: dict[str, Any]
+    reason: str
+
+
+@dataclass(frozen=True)
 class Escalate:
     """Pass the report to ``agency``'s parent: ``clock`` ran out."""
 
@@ -143,6 +155,10 @@ def ms(moment: datetime | int) -> int:
 
 def when(moment: datetime | int) -> datetime:
     return at(moment) if isinstance(moment, int) else moment
+
+
+def _stamp(milliseconds: int) -> str:
+    return at(milliseconds).isoformat(timespec="milliseconds")
 
 
 def at(milliseconds: int) -> datetime:
@@ -229,6 +245,7 @@ def apply_decision(
             "source_status": None,
             "clocks": {},
             "escalated": False,
+            "since": decided,  # sent the report: its statuses are written after this
         }
         state["agencies"][agency] = entry
         if destination["role"] == HANDLER:
@@ -244,6 +261,16 @@ def apply_decision(
         effects += apply_status(state, update, sla, policy)
     _settle(state)
     return effects
+
+
+def _written_before_sent(entry: dict[str, Any], logged: int | None) -> bool:
+    """Whether the broker logged the status before the report was sent to its agency (a
+    status held for an agency the report was later re-routed to, or made up ahead): the
+    tracker may read a status before the decision that sends the report, never may the
+    agency write one before. Statuses the broker did not date, and states kept from before
+    agencies had ``since``, are not judged."""
+    since = entry.get("since")
+    return logged is not None and since is not None and logged < since - CLOCK_SKEW_MS
 
 
 def _takes_again(known: dict[str, Any], decision: dict[str, Any]) -> bool:
@@ -281,6 +308,16 @@ def apply_status(
             state["pending"].append(update)
         return []
     state["applied"].append(update["update_id"])
+    logged = update.pop("logged_at", None)  # the broker's, not a field of the update
+    if not designation and _written_before_sent(entry, logged):
+        return [
+            Refuse(
+                update,
+                f"a status of {update['agency']} written at {_stamp(logged)} (broker time), "
+                f"before the report was sent to it at {_stamp(entry['since'])}: an agency "
+                "answers only for reports it was sent",
+            )
+        ]
     if designation:
         return _designate(state, update, entry, sla, policy)
     moment = update["occurred_at"]

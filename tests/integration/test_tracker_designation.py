@@ -315,3 +315,36 @@ def test_the_fallback_cannot_close_an_unhandled_report_until_one_is_designated(h
     assert wait_until(lambda: gauge._value.get() == 0, 30), gauge._value.get()
     verified = hub_cli(hub.bootstrap, "audit", "verify")
     assert verified.returncode == 0, verified.stderr
+
+
+def test_a_status_written_before_its_agency_was_sent_the_report_is_refused(hub: Hub) -> None:
+    """An agency's app answers "selesai" for a report another agency handles: held (the
+    tracker may read a status before the decision that sends the report), and when the
+    report is then re-routed to that agency, refused as written before it was sent there:
+    a dead letter with the reason, and the origin is told nothing of it."""
+    import time
+
+    from hub.tracker.lifecycle import CLOCK_SKEW_MS
+
+    report = hub.report("kemenkes")
+    hub.answer(report, "kemenhub", "RESOLVED")
+    assert wait_until(lambda: hub.state(report)["pending"], 30), "held"
+    time.sleep(CLOCK_SKEW_MS / 1000 + 0.5)
+    hub.answer(report, "kemenkes", "NOT_AUTHORITY", suggested="kemenhub")
+    assert wait_until(lambda: "kemenhub" in hub.state(report)["agencies"], 30)
+
+    def refused() -> list[str]:
+        return [
+            records.text(records.headers_of(m), records.ERROR_MESSAGE)
+            for m in read_to_end(hub.bootstrap, topics.dead_letter("tracker"))
+            if m.key() == report.encode()
+        ]
+
+    assert wait_until(refused, 30), "no dead letter for the status written ahead"
+    assert "before the report was sent to it" in refused()[0]
+    state = hub.state(report)
+    assert state["agencies"]["kemenhub"]["status"] is None and not state["pending"]
+    assert ("kemenhub", "RESOLVED") not in hub.told(report)
+    # kemenhub's own answer, now that it has the report, counts
+    hub.answer(report, "kemenhub", "RECEIVED")
+    assert wait_until(lambda: ("kemenhub", "RECEIVED") in hub.told(report), 30)

@@ -15,7 +15,7 @@ from hub.tracker.calendar import (
     working_days_between,
     zone_of,
 )
-from hub.tracker.lifecycle import Escalate, Feedback, Reroute, SlaDefaults
+from hub.tracker.lifecycle import Escalate, Feedback, Refuse, Reroute, SlaDefaults
 
 WIB = "31.71"  # DKI Jakarta (Jakarta Pusat)
 SLA = SlaDefaults()
@@ -182,6 +182,48 @@ def test_a_status_before_its_decision_waits_for_it():
     assert [type(e) for e in effects] == [Feedback]
     assert state["agencies"]["kemenkes"]["status"] == "RECEIVED"
     assert not state["pending"]
+
+
+def test_a_status_read_before_its_decision_but_written_after_it_applies():
+    """The tracker may read a status before the decision that sends the report (another
+    topic); the broker logged it after the decision, so it counts."""
+    state = lifecycle.empty_state("h-1")
+    logged = lifecycle.ms(utc(2026, 11, 23, 3, 0, 1))
+    early = status("kemenkes", "RECEIVED", utc(2026, 11, 23, 4), logged_at=logged)
+    assert lifecycle.apply_status(state, early, SLA) == []
+    effects = lifecycle.apply_decision(
+        state, report(), "b64", decision(("kemenkes", "HANDLER"), at=utc(2026, 11, 23, 3)), SLA
+    )
+    assert [type(e) for e in effects] == [Feedback]
+    assert state["agencies"]["kemenkes"]["status"] == "RECEIVED"
+
+
+def test_a_status_written_before_the_report_was_sent_to_its_agency_is_refused():
+    """An agency's app answers "selesai" for a report another agency handles: held, never
+    applied; when the report is later re-routed to that agency, the status was written
+    before it was sent there, and is refused, not applied at once."""
+    state = routed_state(("kemenkes", "HANDLER"))
+    ahead = status(
+        "bpom",
+        "RESOLVED",
+        utc(2026, 11, 23, 4),
+        logged_at=lifecycle.ms(utc(2026, 11, 23, 4)),
+    )
+    assert lifecycle.apply_status(state, ahead, SLA) == []
+    assert state["pending"]
+    rerouted = decision(("bpom", "HANDLER"), at=utc(2026, 11, 24, 2))
+    effects = lifecycle.apply_decision(state, report(), "b64", rerouted, SLA)
+    assert [type(e) for e in effects] == [Refuse]
+    assert "before the report was sent to it" in effects[0].reason
+    assert state["agencies"]["bpom"]["status"] is None
+    assert not state["pending"] and state["state"] == lifecycle.OPEN
+    # read again (a restart), it is not refused twice
+    assert lifecycle.apply_status(state, ahead, SLA) == []
+    # its own answer, written after it was sent the report, counts
+    later = status(
+        "bpom", "RECEIVED", utc(2026, 11, 24, 3), logged_at=lifecycle.ms(utc(2026, 11, 24, 3))
+    )
+    assert [type(e) for e in lifecycle.apply_status(state, later, SLA)] == [Feedback]
 
 
 def test_postponed_pauses_the_clocks_and_moves_their_deadlines():
