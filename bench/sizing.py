@@ -23,7 +23,7 @@ the others: the figures are CPU time, not rates.
 The last line is the summary:
     sizing: hub_cpu_ms_per_report=N delivery_vs_bare_client=R tracker_cpu_ms_per_event=N
             tracker_vs_faust=R p99_ms_at_100=N p99_ms_at_300=N
-Usage: python bench/sizing.py [--seconds S] [--loads 50,100,300] [--warm-up S]
+Usage: python bench/sizing.py [--seconds S] [--loads 50,100,300] [--warm-up S] [--run-a-only]
 """
 
 from __future__ import annotations
@@ -526,6 +526,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60, help="how long each load is offered")
     parser.add_argument("--loads", default="50,100,300", help="offered loads of run B, reports/s")
     parser.add_argument("--warm-up", type=int, default=20, help="seconds at 100/s first")
+    parser.add_argument(
+        "--run-a-only",
+        action="store_true",
+        help="run A alone (the hub's CPU a report and its profile), no summary line",
+    )
     args = parser.parse_args()
     loads = [int(x) for x in args.loads.split(",")]
     tag = uuid.uuid4().hex[:6]
@@ -556,6 +561,8 @@ def main() -> None:
         f"p50 {a.p50:.0f} ms, p99 {a.p99:.0f} ms ingest -> 2xx; lag {a.lag}"
     )
 
+    if args.run_a_only:
+        return
     print(f"run B: lapor-hub up (tracker on) at {', '.join(map(str, loads))} reports/s")
     with contextlib.ExitStack() as stack:
         run = Run(stack, tracker=True, tag=f"b{tag}")

@@ -416,8 +416,10 @@ def read_again_on_failure(consumer: Consumer, messages: list):
         raise
 
 
-def commit_handled(consumer: Consumer, messages: list[Message]) -> None:
-    """Commit, and wait for it, just past each partition's last record in ``messages``.
+def commit_handled(consumer: Consumer, messages: list[Message], wait: bool = True) -> None:
+    """Commit just past each partition's last record in ``messages``, and wait for it
+    unless ``wait`` is False (a worker whose ledger already holds what it handled: a commit
+    lost in a crash makes it read those records again and skip them).
 
     Not the consumer's stored offsets: librdkafka's seek leaves those past a batch that
     failed and was rewound (read_again_on_failure), so the next step's commit would take
@@ -429,12 +431,16 @@ def commit_handled(consumer: Consumer, messages: list[Message]) -> None:
             ends[place] = max(ends.get(place, 0), msg.offset() + 1)
     if ends:
         offsets = [TopicPartition(topic, number, end) for (topic, number), end in ends.items()]
-        consumer.commit(offsets=offsets, asynchronous=False)
+        consumer.commit(offsets=offsets, asynchronous=not wait)
 
 
-def consume(consumer: Consumer, count: int, timeout: float) -> list[Message]:
+def consume(consumer: Consumer, count: int, timeout: float, wait: float = 0.0) -> list[Message]:
     """``consumer.consume`` for a worker that commits each batch before it consumes the
-    next (deliveries, statuses to origins, retries), mending the errors after which
+    next (deliveries, statuses to origins, retries). With ``wait``, it first waits up to
+    that long for one record and returns nothing if none came, then gathers up to
+    ``timeout`` more: an idle worker sleeps in librdkafka instead of waking every
+    ``timeout`` (a national hub runs two such workers per connector, for hundreds of
+    connectors), and a busy one batches as before. It mends the errors after which
     librdkafka never fetches some assigned partitions: a failed fetch of the committed
     offsets that start them (NOT_COORDINATOR while the group's coordinator moves after a
     broker restart) leaves them waiting for good, while the consumer stays in its group and
@@ -444,7 +450,13 @@ def consume(consumer: Consumer, count: int, timeout: float) -> list[Message]:
     key. (The ingest worker's transactions span batches: the error replaces it instead,
     hub.dataplane.route.) Other errors, and such a failure that does not pass (a refused
     principal), are left to the caller."""
-    messages = consumer.consume(count, timeout)
+    if wait > 0:
+        first = consumer.poll(wait)
+        if first is None:
+            return []
+        messages = [first, *consumer.consume(count - 1, timeout)] if count > 1 else [first]
+    else:
+        messages = consumer.consume(count, timeout)
     unfetched = next((msg for msg in messages if leaves_partitions_unfetched(msg)), None)
     if unfetched is None:
         return messages

@@ -64,6 +64,11 @@ from hub.settings import load_settings
 
 log = logging.getLogger(__name__)
 
+# the delivery and feedback workers' batches: up to 0.5 s waiting for a first record (idle,
+# they sleep in librdkafka), then up to 20 ms gathering more (what a report may wait for
+# company, against the fixed cost of a batch: a flush and a commit)
+BATCHING = {"wait": 0.5, "timeout": 0.02}
+
 
 @contextlib.asynccontextmanager
 async def kafka_may_pass(what: str):
@@ -425,7 +430,7 @@ class HubRuntime:
         instance = worker.connector.instance
         while not stop.is_set():
             before = len(worker.delivered)
-            await self._step(instance, "deliver", lambda: worker.run_once(client, timeout=0.02))
+            await self._step(instance, "deliver", lambda: worker.run_once(client, **BATCHING))
             self.counters.add(
                 self.counters.delivered, worker.connector.instance, len(worker.delivered) - before
             )
@@ -436,7 +441,7 @@ class HubRuntime:
         instance = worker.connector.instance
         while not stop.is_set():
             before = worker.sent
-            await self._step(instance, "feedback", lambda: worker.run_once(client, timeout=0.02))
+            await self._step(instance, "feedback", lambda: worker.run_once(client, **BATCHING))
             self.counters.add(self.counters.told, worker.connector.instance, worker.sent - before)
 
     async def _retries(self, stop: threading.Event, stage: str) -> None:

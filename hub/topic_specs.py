@@ -37,9 +37,12 @@ def _specs(connectors: Iterable[str], settings: TopicSettings) -> list[TopicSpec
             name, partitions or settings.partitions, settings.replication, extra or keep
         )
 
+    dated = {**keep, "message.timestamp.type": "LogAppendTime"}  # by the broker, not a producer
     found = [
         spec(topics.REPORTS),
-        spec(topics.ROUTED),
+        # a decision's broker time: from then on its agencies answer for the report, on the
+        # same clock as their statuses (hub.tracker.lifecycle)
+        spec(topics.ROUTED, dated),
         spec(topics.LEASES, None, 1),  # its one partition is the lease
     ]
     for instance in connectors:
@@ -48,7 +51,7 @@ def _specs(connectors: Iterable[str], settings: TopicSettings) -> list[TopicSpec
             spec(topics.outbound(instance)),
             # the broker dates each status, not the agency's app (hub.tracker: a status
             # written before its report was sent to the agency is refused)
-            spec(topics.status(instance), {**keep, "message.timestamp.type": "LogAppendTime"}),
+            spec(topics.status(instance), dated),
             spec(topics.feedback(instance)),
             # a connector's own state and failures: small, each read whole or in order, so
             # one partition (a national hub has hundreds of connectors)

@@ -41,6 +41,7 @@ from hub.sdk import (
     parse_json,
     parse_time,
     parse_xml,
+    post_to_app,
     raise_for_status,
     read_id,
     read_number,
@@ -81,6 +82,8 @@ USED = {
     "phone",
     "token",
 }
+
+FORM = "application/x-www-form-urlencoded"
 
 
 class Open311Config(ConnectorConfig):
@@ -311,13 +314,11 @@ class Open311(Connector):
     async def deliver(
         self, client: httpx.AsyncClient, routed: dict[str, Any], idempotency_key: str
     ) -> Delivered:
-        response = await client.post(
+        response = await post_to_app(
+            client,
             f"{self.config.base_url}/requests.{self.config.format}",
-            content=self.from_routed(routed),
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Idempotency-Key": idempotency_key,
-            },
+            self.from_routed(routed),
+            {"Content-Type": FORM, "Idempotency-Key": idempotency_key},
         )
         what = "Open311 endpoint"
         raise_for_status(response, what)
@@ -348,12 +349,10 @@ class Open311(Connector):
             "description": update.get("message") or f"{update['agency']}: {update['status']}",
             "updated_datetime": update["occurred_at"].isoformat(),
         }
-        response = await client.post(
+        response = await post_to_app(
+            client,
             f"{self.config.base_url}/servicerequestupdates.{self.config.format}",
-            content=str(httpx.QueryParams(form)).encode(),
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Idempotency-Key": idempotency_key,
-            },
+            str(httpx.QueryParams(form)).encode(),
+            {"Content-Type": FORM, "Idempotency-Key": idempotency_key},
         )
         raise_for_status(response, "Open311 endpoint")

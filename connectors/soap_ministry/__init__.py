@@ -32,6 +32,7 @@ from hub.sdk import (
     page_xml,
     parse_time,
     parse_xml,
+    post_to_app,
     raise_for_status,
     shown,
 )
@@ -161,10 +162,11 @@ class SoapMinistry(Connector):
         return envelope("KirimPengaduan", f"<Pengaduan>{body}</Pengaduan>")
 
     async def _call(self, client: httpx.AsyncClient, action: str, body: bytes) -> httpx.Response:
-        response = await client.post(
+        response = await post_to_app(
+            client,
             f"{self.config.base_url}/soap",
-            content=body,
-            headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": action},
+            body,
+            {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": action},
         )
         raise_for_status(response, "ministry SOAP service")
         return response

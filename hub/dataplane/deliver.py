@@ -99,9 +99,15 @@ class DeliveryWorker:
         self.latencies_ms: list[float] = []  # from the hub receiving a report to the app's 2xx
 
     async def run_once(
-        self, client: httpx.AsyncClient, max_messages: int = 500, timeout: float = 1.0
+        self,
+        client: httpx.AsyncClient,
+        max_messages: int = 500,
+        timeout: float = 1.0,
+        wait: float = 0.0,
     ) -> int:
-        messages = await asyncio.to_thread(consume, self.consumer, max_messages, timeout)
+        """One batch: up to ``timeout`` gathering it (after up to ``wait`` for its first
+        record, hub.kafka.consume), delivered, recorded, committed."""
+        messages = await asyncio.to_thread(consume, self.consumer, max_messages, timeout, wait)
         with read_again_on_failure(self.consumer, messages):
             return await self._deliver_all(client, messages)
 
@@ -125,11 +131,15 @@ class DeliveryWorker:
         written = [record for batch in results for record in batch]
         if written:
             await self.producer.send(written)
-        if self.ledger is not None:  # only once written: a failed step delivers them again
-            for record in written:
-                if record.topic == self.ledger.topic:
-                    self.ledger.entries[record.key.decode()] = record.value.decode()
-        await asyncio.to_thread(commit_handled, self.consumer, messages)
+        if self.ledger is None:
+            await asyncio.to_thread(commit_handled, self.consumer, messages)
+            return len(messages)
+        for record in written:  # only once written: a failed step delivers them again
+            if record.topic == self.ledger.topic:
+                self.ledger.entries[record.key.decode()] = record.value.decode()
+        # the ledger has them: the commit need not be waited for (one lost in a crash reads
+        # them again, and the ledger skips them)
+        commit_handled(self.consumer, messages, wait=False)
         return len(messages)
 
     def _agency(self, headers: dict[str, bytes]) -> str:

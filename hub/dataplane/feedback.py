@@ -125,8 +125,12 @@ class FeedbackWorker:
     def _revoked(self, *_) -> None:
         self.waiting.clear()
 
-    async def run_once(self, client: httpx.AsyncClient, timeout: float = 1.0) -> int:
-        messages = await asyncio.to_thread(consume, self.consumer, 200, timeout)
+    async def run_once(
+        self, client: httpx.AsyncClient, timeout: float = 1.0, wait: float = 0.0
+    ) -> int:
+        """One batch (hub.kafka.consume: ``wait`` for its first record, ``timeout`` to
+        gather it), told to the origin apps, committed."""
+        messages = await asyncio.to_thread(consume, self.consumer, 200, timeout, wait)
         with read_again_on_failure(self.consumer, messages):
             return await self._send_all(client, messages)
 

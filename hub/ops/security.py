@@ -37,10 +37,12 @@ from confluent_kafka.admin import (
 
 from hub import topics
 from hub.config import HubConfig, build_connectors
-from hub.kafka import make_admin
+from hub.kafka import ENFORCED_CONFIGS, make_admin
 from hub.sdk import Capability
+from hub.topic_specs import hub_topics
 
 READ, WRITE, DESCRIBE, CREATE = "READ", "WRITE", "DESCRIBE", "CREATE"
+DESCRIBE_CONFIGS, ALTER_CONFIGS = "DESCRIBE_CONFIGS", "ALTER_CONFIGS"
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,12 @@ def make_plan(config: HubConfig) -> Plan:
     plan.grant(runtime, "GROUP", "lapor-", "PREFIXED", READ)
     route_ids = f"{topics.route_group(prefix)}-"
     plan.grant(runtime, "TRANSACTIONAL_ID", route_ids, "PREFIXED", WRITE, DESCRIBE)
+    # the settings `up` brings existing topics to at start (hub.kafka._bring_configs: the
+    # broker's time on statuses and decisions, dead letters' size limits), on those topics
+    # only: a principal that may alter the audit trail's settings could shorten its retention
+    for spec in hub_topics(config):
+        if ENFORCED_CONFIGS & set(spec.config):
+            plan.grant(runtime, "TOPIC", spec.name, "LITERAL", DESCRIBE_CONFIGS, ALTER_CONFIGS)
     # the audit trail is the audit writer's alone, whatever the prefix grant above says
     plan.deny(runtime, "TOPIC", topics.AUDIT, WRITE)
     _audit_writer_grants(plan)

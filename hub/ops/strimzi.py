@@ -60,6 +60,11 @@ def kafka_topic(spec: TopicSpec, cluster: str, namespace: str) -> dict[str, Any]
     }
 
 
+def strimzi_operation(operation: str) -> str:
+    """Kafka's DESCRIBE_CONFIGS as Strimzi spells it: DescribeConfigs."""
+    return "".join(part.capitalize() for part in operation.split("_"))
+
+
 def acl(grant: Grant) -> dict[str, Any]:
     return {
         "type": grant.permission.lower(),
@@ -68,7 +73,7 @@ def acl(grant: Grant) -> dict[str, Any]:
             "name": grant.name,
             "patternType": PATTERN[grant.pattern],
         },
-        "operations": [operation.capitalize() for operation in grant.operations],
+        "operations": [strimzi_operation(operation) for operation in grant.operations],
         "host": "*",
     }
 

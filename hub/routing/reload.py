@@ -4,7 +4,8 @@ The folder is looked at no more than once per ``interval`` (a stat of each file)
 are loaded in a background thread (10,000 rules take seconds) and swapped in whole, so
 decisions never wait for a reload. A change that does not load (a YAML error, an unknown
 agency) is logged and refused: the hub keeps routing with the rules it had, and
-``last_error`` says why the new ones were not taken.
+``last_error`` says why the new ones were not taken. New rules are taken only once their
+reload is in the audit trail (``on_reload``): if it cannot be recorded, they are not used.
 """
 
 from __future__ import annotations
@@ -91,16 +92,29 @@ class ReloadingRouter:
                 self._told(self._router.version, "", f"refused: {str(exc)[:300]}")
                 return False
             router.warm_up()
-            log.info("routing rules reloaded: %s -> %s", self._router.version, router.version)
             old = self._router.version
+            try:  # recorded first: rules the trail does not show are never used
+                if self.on_reload is not None:
+                    self.on_reload(old, router.version, "ok")
+            except Exception as exc:
+                self.last_error = f"not taken: the reload could not be recorded ({exc})"
+                log.error(
+                    "routing rules %s not taken, still using %s: their reload could not be "
+                    "recorded in the audit trail (%s); fix that, then save the rules again",
+                    router.version,
+                    old,
+                    exc,
+                )
+                return False
+            log.info("routing rules reloaded: %s -> %s", old, router.version)
             self._router, self.last_error = router, None
-            self._told(old, router.version, "ok")
             return True
 
     def _told(self, old: str, new: str, outcome: str) -> None:
+        """A refused reload, recorded if it can be (nothing changed either way)."""
         if self.on_reload is None:
             return
         try:
             self.on_reload(old, new, outcome)
-        except Exception:  # the audit is told best-effort; routing goes on
-            log.exception("the rules reload could not be recorded")
+        except Exception:  # routing goes on with the rules it had
+            log.exception("the refused rules reload could not be recorded")

@@ -9,7 +9,13 @@ from hub.sdk.base import (
     PullPage,
     RawMessage,
 )
-from hub.sdk.http import RetryPolicy, deliver_with_retries, post_delivery, raise_for_status
+from hub.sdk.http import (
+    RetryPolicy,
+    deliver_with_retries,
+    post_delivery,
+    post_to_app,
+    raise_for_status,
+)
 from hub.sdk.inputs import (
     JsonItem,
     JsonPage,
@@ -77,6 +83,7 @@ __all__ = [
     "parse_time",
     "parse_xml",
     "post_delivery",
+    "post_to_app",
     "raise_for_status",
     "read_id",
     "read_number",

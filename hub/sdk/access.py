@@ -19,12 +19,16 @@ its name (not the first request, at 3 a.m.).
 
 from __future__ import annotations
 
+import base64
 import os
 import ssl
 from pathlib import Path
 from typing import Annotated, Literal
 
+import aiohttp
 import httpx
+from httpx_aiohttp import HttpxAiohttpClient
+from httpx_aiohttp.transport import AiohttpTransport, map_aiohttp_exceptions
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.errors import ConnectorError
@@ -67,7 +71,10 @@ class BasicAuth(BaseModel):
 
     def client_options(self) -> dict:
         password = _secret(self.password_env, f"the password of {self.username}")
-        return {"auth": httpx.BasicAuth(self.username, password)}
+        # the header httpx.BasicAuth sends (UTF-8, RFC 7617), as a default header: the
+        # direct path (AppClient.post_direct) sends the client's default headers too
+        token = base64.b64encode(f"{self.username}:{password}".encode()).decode()
+        return {"headers": {"Authorization": f"Basic {token}"}}
 
 
 class HeaderAuth(BaseModel):
@@ -113,16 +120,80 @@ class AppTls(BaseModel):
                 )
 
 
+USER_AGENT = "lapor-hub"
+
+
+class AppClient(HttpxAiohttpClient):
+    """httpx's API on aiohttp's transport, for whatever a connector asks of its app; and
+    ``post_direct`` for the one request every report makes, a delivery's POST (and a
+    status told to an origin app): straight through the same aiohttp session, without
+    httpx's request and response models on the way. Measured on these machines, a POST
+    and its JSON answer cost ~310 us of CPU through httpx on aiohttp, ~130 us direct,
+    ~100 us with aiohttp alone. hub.sdk.http.post_to_app takes the direct path when it
+    can."""
+
+    def __init__(
+        self, timeout_s: float, verify: ssl.SSLContext | bool, headers: dict[str, str]
+    ) -> None:
+        self._verify = verify
+        self._session: aiohttp.ClientSession | None = None
+        super().__init__(
+            timeout=timeout_s,
+            headers={"User-Agent": USER_AGENT, **headers},
+            transport=AiohttpTransport(client=self._aiohttp),
+        )
+        self._direct_headers = {"User-Agent": USER_AGENT, **headers}
+        # as httpx's timeout becomes aiohttp's in the transport: per connect and per read
+        self._direct_timeout = aiohttp.ClientTimeout(
+            sock_connect=timeout_s, sock_read=timeout_s, connect=timeout_s
+        )
+
+    def _aiohttp(self) -> aiohttp.ClientSession:
+        """The one aiohttp session of both paths (made in the running loop, on first use):
+        one pool of connections to the app."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(ssl=self._verify, limit=100, keepalive_timeout=5.0)
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
+
+    async def post_direct(self, url: str, content: bytes, headers: dict[str, str]):
+        """POST ``content``; the answer as an httpx.Response, read whole. Network failures
+        raise httpx's errors, as through httpx."""
+        with map_aiohttp_exceptions():
+            try:
+                async with self._aiohttp().post(
+                    url,
+                    data=content,
+                    headers={**self._direct_headers, **headers},
+                    allow_redirects=False,
+                    timeout=self._direct_timeout,
+                ) as answer:
+                    body = await answer.read()
+            except TimeoutError as exc:  # the whole request's time, not one read's
+                if isinstance(exc, aiohttp.ClientError):
+                    raise
+                raise httpx.TimeoutException(f"no answer from {url} in time") from exc
+        return httpx.Response(
+            answer.status,
+            headers=answer.raw_headers,
+            content=body,
+            extensions={"reason_phrase": (answer.reason or "").encode()},
+        )
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+
 def app_client(
     timeout_s: float,
     auth: BearerAuth | BasicAuth | HeaderAuth | None,
     tls: AppTls | None,
     instance: str = "?",
-) -> httpx.AsyncClient:
-    """An HTTP client for one agency app (httpx on aiohttp's transport, as the hub's other
-    clients). Raises ConnectorError for a secret that is not in the environment."""
-    from httpx_aiohttp import HttpxAiohttpClient
-
+) -> AppClient:
+    """An HTTP client for one agency app (AppClient). Raises ConnectorError for a secret
+    that is not in the environment."""
     verify: ssl.SSLContext | bool = True
     if tls is not None:
         tls.check_files(instance)
@@ -130,4 +201,4 @@ def app_client(
         if tls.cert is not None:  # the key may be in the certificate's file
             verify.load_cert_chain(str(tls.cert), str(tls.key) if tls.key else None)
     options = auth.client_options() if auth is not None else {}
-    return HttpxAiohttpClient(timeout=timeout_s, verify=verify, **options)
+    return AppClient(timeout_s, verify, options.get("headers", {}))

@@ -60,6 +60,7 @@ from hub.sdk import (
     new_report,
     parse_json,
     parse_time,
+    post_delivery,
     raise_for_status,
     require,
 )
@@ -127,11 +128,9 @@ class {cls}(Connector):
 
     async def deliver(self, client: httpx.AsyncClient, routed: dict[str, Any],
                       idempotency_key: str) -> Delivered:
-        response = await client.post(f"{{self.config.base_url}}/inbox",
-                                     content=self.from_routed(routed),
-                                     headers={{"Content-Type": "application/json",
-                                              "Idempotency-Key": idempotency_key}})
-        raise_for_status(response, "{name}")
+        # post_delivery: the SDK's POST (straight through aiohttp on the hub's client)
+        response = await post_delivery(client, f"{{self.config.base_url}}/inbox",
+                                       self.from_routed(routed), idempotency_key, "{name}")
         return Delivered(str(response.json()["id"]))
 '''
 

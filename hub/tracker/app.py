@@ -262,6 +262,7 @@ class Tracker:
         )
         self.ticks = self.app.topic(topics.TICKS, key_serializer="raw", value_serializer="raw")
         self._outputs: dict[str, faust.TopicT] = {}
+        self._told_undated: set[str] = set()  # status topics whose records carry no broker time
         self.app.agent(self.inputs, name="track")(self._track)
         self.recovery = RecoveryChecks(
             self.app, self.table, bootstrap, topics.tracker_changelog(config.group_prefix)
@@ -387,12 +388,15 @@ class Tracker:
                 event["decision"],
                 self.sla,
                 policy,
+                logged,
             )
             kind = "decision"
         else:
             self._check_provenance(topic, event)
             if event.get("designated_agency"):
                 self._check_designation(event)
+            if logged is None:
+                self._undated(topic)
             event["logged_at"] = logged
             effects = lifecycle.apply_status(state, event, self.sla, policy)
             kind = "status"
@@ -401,6 +405,20 @@ class Tracker:
         batch.states[key] = state
         batch.applied[kind] += 1
         return True
+
+    def _undated(self, topic: str) -> None:
+        """Say once per topic that its statuses carry their producers' own times: they
+        cannot be checked against when their report was sent to the agency."""
+        if topic in self._told_undated:
+            return
+        self._told_undated.add(topic)
+        log.warning(
+            "statuses on %s are not dated by the broker (message.timestamp.type is not "
+            "LogAppendTime): a status written before its report was sent to the agency "
+            "cannot be told apart; `lapor-hub up` sets it at start where its principal may "
+            "(security apply grants it), or set it on the topic by hand",
+            topic,
+        )
 
     def _check_provenance(self, topic: str, update: dict[str, Any]) -> None:
         """A status counts only from the connector that delivers to its agency: the agency

@@ -57,6 +57,7 @@ FINISHED = {"CLOSED", "NOT_AUTHORITY"}
 ENDING = {"NOT_AUTHORITY", "RESOLVED", "CLOSED"}
 HANDLER, RELIEVED = "HANDLER", "RELIEVED"  # RELIEVED: a handler a designation replaced
 MAX_PENDING = 50  # statuses of agencies the report never went to are not kept forever
+MAX_REFUSED = 50  # statuses refused, remembered so that one read again is not refused twice
 # how far the broker's clock (a status's log time) may be behind the router's (a decision's
 # time) and a status still count as written after the decision
 CLOCK_SKEW_MS = 2000
@@ -180,6 +181,7 @@ def empty_state(hub_id: str) -> dict[str, Any]:
         "history": [],  # every status change applied, in order
         "applied": [],  # ids of events applied (decisions and status updates)
         "pending": [],  # status updates that came before the decision naming their agency
+        "refused": [],  # "<update id>@<log time>" of statuses refused (Refuse)
         "state": OPEN,
         # set while the fallback refused or closed a report no other agency took
         "awaiting_designation": None,  # {"since", "by", "status", "why"}
@@ -200,11 +202,14 @@ def apply_decision(
     decision: dict[str, Any],
     sla: SlaDefaults,
     policy: Policy = NO_POLICY,
+    logged: int | None = None,
 ) -> list[Any]:
     """A routing decision (first, re-routed, escalated, suggested or assigned): new agencies
     start their clocks. An agency the report comes back to as handler takes it again: one a
     designation relieved, or one that had finished with it when the router sends it back to
-    the fallback or escalates (the national administrator must designate once more)."""
+    the fallback or escalates (the national administrator must designate once more).
+    ``logged``: when the broker logged the decision (epoch ms), if it dated it: from then
+    on, an agency it makes a handler answers for the report (``since``)."""
     event_id = decision_id(decision)
     if event_id in state["applied"]:
         return []
@@ -219,6 +224,7 @@ def apply_decision(
             sla_days=decision.get("sla_working_days"),
         )
     decided = ms(decision["decided_at"])
+    sent = logged or decided
     state["decisions"].append(
         {
             "at": decided,
@@ -234,9 +240,10 @@ def apply_decision(
         known = state["agencies"].get(agency)
         if known is not None:
             if destination["role"] == HANDLER and _takes_again(known, decision):
-                _handle_anew(state, known, decided, sla)
+                _handle_anew(state, known, decided, sla, since=sent)
             elif known["role"] == "COPY" and destination["role"] == HANDLER:
                 known["role"] = HANDLER  # informed first, its handler now (re-routing)
+                known["since"] = sent  # what it wrote as a copy is no handler's answer
                 _start(state, known, "completion", decided, sla)
             continue
         entry = {
@@ -245,7 +252,7 @@ def apply_decision(
             "source_status": None,
             "clocks": {},
             "escalated": False,
-            "since": decided,  # sent the report: its statuses are written after this
+            "since": sent,  # sent the report: its statuses are written after this
         }
         state["agencies"][agency] = entry
         if destination["role"] == HANDLER:
@@ -263,14 +270,24 @@ def apply_decision(
     return effects
 
 
-def _written_before_sent(entry: dict[str, Any], logged: int | None) -> bool:
-    """Whether the broker logged the status before the report was sent to its agency (a
-    status held for an agency the report was later re-routed to, or made up ahead): the
-    tracker may read a status before the decision that sends the report, never may the
-    agency write one before. Statuses the broker did not date, and states kept from before
-    agencies had ``since``, are not judged."""
-    since = entry.get("since")
-    return logged is not None and since is not None and logged < since - CLOCK_SKEW_MS
+def _since(state: dict[str, Any], agency: str, entry: dict[str, Any]) -> int | None:
+    """From when an agency answers for the report: when it was last made its handler (or
+    sent it as a copy). A status the broker logged before (a status held for an agency the
+    report was later re-routed to, made up ahead, or written while it was a copy or
+    relieved) is refused: the tracker may read a status before the decision that sends
+    the report, never may the agency write one before. A state kept from before agencies
+    had ``since`` takes the first decision naming the agency."""
+    if entry.get("since") is not None:
+        return entry["since"]
+    prefix = f"{agency} ("
+    return next(
+        (
+            d["at"]
+            for d in state["decisions"]
+            if any(x.startswith(prefix) for x in d["destinations"])
+        ),
+        None,
+    )
 
 
 def _takes_again(known: dict[str, Any], decision: dict[str, Any]) -> bool:
@@ -283,9 +300,23 @@ def _takes_again(known: dict[str, Any], decision: dict[str, Any]) -> bool:
     )
 
 
-def _handle_anew(state: dict[str, Any], entry: dict[str, Any], moment: int, sla: SlaDefaults):
-    """The agency handles the report (again): no status yet, a new completion clock."""
-    entry.update(role=HANDLER, status=None, source_status=None, clocks={}, escalated=False)
+def _handle_anew(
+    state: dict[str, Any],
+    entry: dict[str, Any],
+    moment: int,
+    sla: SlaDefaults,
+    since: int | None = None,
+):
+    """The agency handles the report (again): no status yet, a new completion clock, and
+    only what it writes from ``since`` (default ``moment``) on counts."""
+    entry.update(
+        role=HANDLER,
+        status=None,
+        source_status=None,
+        clocks={},
+        escalated=False,
+        since=since or moment,
+    )
     _start(state, entry, "completion", moment, sla)
 
 
@@ -307,19 +338,27 @@ def apply_status(
         if not known and len(state["pending"]) < MAX_PENDING:
             state["pending"].append(update)
         return []
-    state["applied"].append(update["update_id"])
     logged = update.pop("logged_at", None)  # the broker's, not a field of the update
-    if not designation and _written_before_sent(entry, logged):
+    since = None if designation else _since(state, update["agency"], entry)
+    if since is not None and logged is not None and logged < since - CLOCK_SKEW_MS:
+        # its id is not taken as applied: an app's own ids are its to choose, and a later
+        # status may carry it; the same record read again is refused once
+        mark = f"{update['update_id']}@{logged}"
+        refused = state.setdefault("refused", [])
+        if mark in refused:
+            return []
+        refused[:] = [*refused[-(MAX_REFUSED - 1) :], mark]
         return [
             Refuse(
                 update,
                 f"a status of {update['agency']} written at {_stamp(logged)} (broker time), "
-                f"before the report was sent to it at {_stamp(entry['since'])}: an agency "
-                "answers only for reports it was sent",
+                f"before the report was sent to it at {_stamp(since)}: an agency answers "
+                "only for reports it was sent",
             )
         ]
+    state["applied"].append(update["update_id"])
     if designation:
-        return _designate(state, update, entry, sla, policy)
+        return _designate(state, update, entry, sla, policy, logged)
     moment = update["occurred_at"]
     status = update["status"]
     agency = update["agency"]
@@ -465,6 +504,7 @@ def _designate(
     author: dict[str, Any] | None,
     sla: SlaDefaults,
     policy: Policy,
+    logged: int | None = None,
 ) -> list[Any]:
     """The national administrator designates the report's handler (``lapor-hub reports
     assign``; the tracker checked that the update is the fallback agency's). The agency
@@ -518,7 +558,7 @@ def _designate(
             "clocks": {},
             "escalated": False,
         }
-    _handle_anew(state, current, moment, sla)
+    _handle_anew(state, current, moment, sla, since=logged or moment)
     if agency in state["chain"]:
         state["chain"].remove(agency)  # the administrator overrules its refusal
     state["awaiting_designation"] = None

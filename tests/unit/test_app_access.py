@@ -20,6 +20,7 @@ from connectors.lapor_json import LaporJsonConfig
 from hub.broker.tls import ensure_tls
 from hub.errors import ConnectorError
 from hub.sdk.access import app_client
+from hub.sdk.http import post_to_app
 
 
 @asynccontextmanager
@@ -27,6 +28,7 @@ async def app(handler, tls: ssl.SSLContext | None = None) -> AsyncIterator[str]:
     """An agency app on a free loopback port; yields its base URL."""
     application = web.Application()
     application.router.add_get("/reports", handler)
+    application.router.add_post("/reports", handler)
     runner = web.AppRunner(application)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
@@ -42,12 +44,19 @@ def settings(**given) -> LaporJsonConfig:
     return LaporJsonConfig(agency="pemprov-jateng", base_url="http://127.0.0.1:9", **given)
 
 
-async def status_with(config: LaporJsonConfig, handler, tls=None) -> int:
+async def status_with(config: LaporJsonConfig, handler, tls=None, direct=False) -> int:
+    """The app's answer to a GET through httpx, or (``direct``) to a delivery's POST on
+    the client's direct path (hub.sdk.http.post_to_app): both keep to the same settings."""
     async with (
         app(handler, tls) as url,
         app_client(config.timeout_s, config.auth, config.tls) as client,
     ):
+        if direct:
+            return (await post_to_app(client, f"{url}/reports", b"{}", {"X-Test": "1"})).status_code
         return (await client.get(f"{url}/reports")).status_code
+
+
+PATHS = pytest.mark.parametrize("direct", [False, True], ids=["httpx", "direct"])
 
 
 def asking(header: str, value: str):
@@ -73,10 +82,13 @@ def asking(header: str, value: str):
         ),
     ],
 )
-def test_the_app_gets_the_credential_the_settings_name(monkeypatch, auth, header, value):
+@PATHS
+def test_the_app_gets_the_credential_the_settings_name(monkeypatch, auth, header, value, direct):
     monkeypatch.setenv("JATENG_TOKEN", "s3cret")
-    assert asyncio.run(status_with(settings(auth=auth), asking(header, value))) == 200
-    assert asyncio.run(status_with(settings(), asking(header, value))) == 401  # none sent
+    given = status_with(settings(auth=auth), asking(header, value), direct=direct)
+    assert asyncio.run(given) == 200
+    none = status_with(settings(), asking(header, value), direct=direct)
+    assert asyncio.run(none) == 401  # none sent
 
 
 def test_a_secret_file_s_line_break_is_dropped_and_a_control_character_refused(monkeypatch):
@@ -109,7 +121,8 @@ def test_settings_that_cannot_work_are_refused_when_read(tmp_path: Path):
         settings(timeout_s=0)
 
 
-def test_a_private_ca_is_trusted_and_a_client_certificate_shown(tmp_path: Path):
+@PATHS
+def test_a_private_ca_is_trusted_and_a_client_certificate_shown(tmp_path: Path, direct):
     """The app's certificate is signed by the agency's own CA; it asks the hub for a
     certificate signed by the CA it trusts for the hub (mutual TLS)."""
     agency, hub = ensure_tls(tmp_path / "agency"), ensure_tls(tmp_path / "hub")
@@ -122,20 +135,54 @@ def test_a_private_ca_is_trusted_and_a_client_certificate_shown(tmp_path: Path):
         return web.Response(status=200)
 
     mutual = settings(tls={"ca": str(agency.ca), "cert": str(hub.keystore)})
-    assert asyncio.run(status_with(mutual, ok, server)) == 200
+    assert asyncio.run(status_with(mutual, ok, server, direct)) == 200
 
     without_certificate = settings(tls={"ca": str(agency.ca)})
     with pytest.raises(httpx.TransportError):
-        asyncio.run(status_with(without_certificate, ok, server))
+        asyncio.run(status_with(without_certificate, ok, server, direct))
     system_trust = settings(tls={"cert": str(hub.keystore)})
     with pytest.raises(httpx.TransportError):  # the agency's CA is not the system's
-        asyncio.run(status_with(system_trust, ok, server))
+        asyncio.run(status_with(system_trust, ok, server, direct))
 
 
-def test_each_request_keeps_to_the_connectors_timeout():
+@PATHS
+def test_each_request_keeps_to_the_connectors_timeout(direct):
     async def slow(request: web.Request) -> web.Response:
         await asyncio.sleep(3)
         return web.Response(status=200)
 
     with pytest.raises(httpx.TimeoutException):
-        asyncio.run(status_with(settings(timeout_s=0.5), slow))
+        asyncio.run(status_with(settings(timeout_s=0.5), slow, direct=direct))
+
+
+def test_the_direct_path_answers_as_httpx_would():
+    """A delivery's answer read the same on both paths: status, reason, headers, body; an
+    app that cannot be reached is httpx's TransportError (retried, hub.sdk.http)."""
+
+    async def created(request: web.Request) -> web.Response:
+        assert request.headers["Idempotency-Key"] == "h-1:kemenkes"
+        assert request.headers["User-Agent"] == "lapor-hub"
+        assert await request.read() == b'{"judul": "jalan"}'
+        return web.json_response({"tracking_id": "LPR-9"}, status=201, headers={"X-App": "1"})
+
+    async def both() -> list[tuple]:
+        async with app(created) as url, app_client(5, None, None) as client:
+            headers = {"Content-Type": "application/json", "Idempotency-Key": "h-1:kemenkes"}
+            answers = [
+                await client.post(f"{url}/reports", content=b'{"judul": "jalan"}', headers=headers),
+                await post_to_app(client, f"{url}/reports", b'{"judul": "jalan"}', headers),
+            ]
+            return [
+                (a.status_code, a.reason_phrase, a.headers["x-app"], a.json(), a.is_success)
+                for a in answers
+            ]
+
+    through_httpx, direct = asyncio.run(both())
+    assert direct == through_httpx == (201, "Created", "1", {"tracking_id": "LPR-9"}, True)
+
+    async def unreachable() -> None:
+        async with app_client(5, None, None) as client:
+            await post_to_app(client, "http://127.0.0.1:9/reports", b"{}", {})
+
+    with pytest.raises(httpx.TransportError):
+        asyncio.run(unreachable())

@@ -20,7 +20,7 @@ from referencing.jsonschema import DRAFT202012
 from hub.config import load_config
 from hub.errors import HubError
 from hub.ops.security import make_plan
-from hub.ops.strimzi import PATTERN, RESOURCE, all_topics, on_cluster
+from hub.ops.strimzi import PATTERN, RESOURCE, all_topics, on_cluster, strimzi_operation
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "deploy/k8s/schemas"
 KUBERNETES = SCHEMAS / "kubernetes-v1.34.0"
@@ -204,7 +204,7 @@ def test_topics_and_users_are_what_the_specs_and_the_plan_say(rendered) -> None:
                 RESOURCE[g.resource],
                 g.name,
                 PATTERN[g.pattern],
-                *sorted(map(str.capitalize, g.operations)),
+                *sorted(map(strimzi_operation, g.operations)),
             )
             for g in plan.of(principal)
         }

@@ -219,6 +219,30 @@ def test_rules_reload_without_a_restart_and_a_bad_edit_is_refused(rules: Path) -
     assert live.last_error and "tidak-ada" in live.last_error
 
 
+def test_rules_whose_reload_cannot_be_recorded_are_not_used(rules: Path) -> None:
+    """The audit trail holds a reload before the rules are used: if it cannot be written,
+    the rules the hub had stay in use, and ``last_error`` says why."""
+    told: list[tuple[str, str, str]] = []
+
+    def audit(old: str, new: str, outcome: str) -> None:
+        told.append((old, new, outcome))
+        if outcome == "ok" and len(told) == 1:
+            raise RuntimeError("the audit record of rules.reload could not be written")
+
+    live = ReloadingRouter(rules, interval=0, background=False, on_reload=audit)
+    road = report("Jalan berlubang.", "35.78")
+    before = live.router.version
+    rule = "rules:\n  - {id: jalan-ke-pu, when: {words: berlubang}, route: [kemen-pu]}\n"
+    write(rules, "05-awal.yaml", rule)
+    assert live.router.decide(road).handlers == ["pemkot-surabaya"], "unrecorded: not used"
+    assert live.router.version == before
+    assert live.last_error and "could not be recorded" in live.last_error
+
+    write(rules, "05-awal.yaml", rule + "# saved again\n")  # the operator saves again
+    assert live.router.decide(road).handlers == ["kemen-pu"]
+    assert told[-1][2] == "ok" and live.last_error is None
+
+
 def test_a_reload_happens_in_the_background(rules: Path) -> None:
     live = ReloadingRouter(rules, interval=0)
     road = report("Jalan berlubang.", "35.78")

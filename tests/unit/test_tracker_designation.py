@@ -390,3 +390,62 @@ def test_the_ministry_system_names_it_in_instansi_tujuan():
     )
     update = connector.to_status(RawMessage("7", body, "application/xml"))
     assert update["status"] == "NOT_AUTHORITY" and update["suggested_agency"] == "kemenkes"
+
+
+# -- statuses written before their agency answers for the report -----------------------------
+
+
+def logged(*when: int) -> int:
+    return lifecycle.ms(utc(*when))
+
+
+def test_a_designated_agency_answers_only_from_its_designation_on():
+    """kemenhub writes "selesai" while kemenkes handles the report: held; the administrator
+    then designates kemenhub, and that status, written before, is refused."""
+    state = routed("kemenkes")
+    ahead = status("kemenhub", "RESOLVED", utc(2026, 11, 23, 4), logged_at=logged(2026, 11, 23, 4))
+    assert lifecycle.apply_status(state, ahead, SLA, POLICY) == []
+    designated = {
+        **designate("kemenhub", utc(2026, 11, 24, 2)),
+        "logged_at": logged(2026, 11, 24, 2),
+    }
+    effects = lifecycle.apply_status(state, designated, SLA, POLICY)
+    assert Assign("kemenhub", "Budi", "jalan nasional", logged(2026, 11, 24, 2)) in effects
+    assert state["agencies"]["kemenhub"]["since"] == logged(2026, 11, 24, 2)
+    # the decision the designation makes releases the held status: refused
+    assigned = decision("kemenhub", at=utc(2026, 11, 24, 2), reason="assigned")
+    released = lifecycle.apply_decision(
+        state, report(), "b64", assigned, SLA, POLICY, logged(2026, 11, 24, 2, 0, 1)
+    )
+    assert [type(e) for e in released] == [lifecycle.Refuse]
+    assert state["agencies"]["kemenhub"]["status"] is None
+
+
+def test_a_copy_made_handler_answers_as_handler_only_from_then_on():
+    """What an agency wrote while it was informed as a copy (or relieved) is no answer of
+    its handler: read after the decision that makes it the handler, it is refused."""
+    state = lifecycle.empty_state("h-1")
+    first = lifecycle_decision(
+        ("kemenkes", "HANDLER"), ("kemenhub", "COPY"), at=utc(2026, 11, 23, 3)
+    )
+    lifecycle.apply_decision(state, report(), "b64", first, SLA, POLICY, logged(2026, 11, 23, 3))
+    rerouted = decision("kemenhub", at=utc(2026, 11, 24, 2))
+    lifecycle.apply_decision(state, report(), "b64", rerouted, SLA, POLICY, logged(2026, 11, 24, 2))
+    as_copy = status(
+        "kemenhub", "RESOLVED", utc(2026, 11, 23, 5), logged_at=logged(2026, 11, 23, 5)
+    )
+    effects = lifecycle.apply_status(state, as_copy, SLA, POLICY)
+    assert [type(e) for e in effects] == [lifecycle.Refuse]
+    # read again after a restart: refused once; the same id written later by the app counts
+    assert lifecycle.apply_status(state, dict(as_copy), SLA, POLICY) == []
+    later = {**as_copy, "logged_at": logged(2026, 11, 24, 5)}
+    assert [type(e) for e in lifecycle.apply_status(state, later, SLA, POLICY)] == [Feedback]
+
+
+def test_a_state_kept_from_before_since_takes_the_first_decision_naming_the_agency():
+    state = routed("kemenkes")
+    del state["agencies"]["kemenkes"]["since"]
+    early = status("kemenkes", "RECEIVED", utc(2026, 11, 23, 1), logged_at=logged(2026, 11, 23, 1))
+    assert [type(e) for e in lifecycle.apply_status(state, early, SLA, POLICY)] == [
+        lifecycle.Refuse
+    ]
