@@ -552,7 +552,9 @@ def main() -> None:
     if not (profiled.exists() and profiled.stat().st_size):
         print("  (py-spy recorded nothing: is it installed, pip install -e .[bench]?)")
     else:
-        print("  where the hub process's CPU goes at 300/s (py-spy, by stage):")
+        print(
+            f"  where the hub process's CPU goes at 300/s (py-spy, by stage; stacks: {profiled}):"
+        )
         for stage, share, ms in stage_breakdown(profiled, per(a.cpu["hub"], a.reports)):
             print(f"    {stage:<14} {share:>6.1%}  {ms:.3f} ms a report")
     print(

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import copy
 import logging
 import os
 import time
@@ -372,7 +371,7 @@ class Tracker:
             raise ValueError("a record without a key (the report's hub id) cannot be tracked")
         hub_id = key.decode()
         # a copy: an event that fails half-way through the lifecycle must change nothing
-        state = copy.deepcopy(batch.states.get(key) or self.table.get(key))
+        state = lifecycle.copy_state(batch.states.get(key) or self.table.get(key))
         event = self.serializer.deserialize(topic, value)
         if state is not None and seen(state, topic, event):
             return False
@@ -496,7 +495,7 @@ class Tracker:
                 # one report's escalation that fails (a key ring that cannot seal for the
                 # agency it goes to, a directory changed under it) is that report's: logged,
                 # counted, its state unchanged, and tried again at the next tick
-                working = copy.deepcopy(state)
+                working = lifecycle.copy_state(state)
                 try:
                     effects = lifecycle.apply_tick(working, now, self.sla, policy)
                     batch.sent += await self._send_effects(working, effects)

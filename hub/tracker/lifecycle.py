@@ -190,6 +190,17 @@ def empty_state(hub_id: str) -> dict[str, Any]:
     }
 
 
+def copy_state(value: Any) -> Any:
+    """A copy of a state (JSON: dicts, lists and immutable values) to work on, so that an
+    event failing half-way changes nothing; a third of copy.deepcopy's time, which keeps a
+    memo for shapes a state never has."""
+    if type(value) is dict:
+        return {key: copy_state(item) for key, item in value.items()}
+    if type(value) is list:
+        return [copy_state(item) for item in value]
+    return value
+
+
 def decision_id(decision: dict[str, Any]) -> str:
     agencies = ",".join(sorted(d["agency"] for d in decision["destinations"]))
     return f"decision:{decision['rules_version']}:{ms(decision['decided_at'])}:{agencies}"
