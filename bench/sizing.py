@@ -72,6 +72,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of a process's threads, by kind: Python's threads by name, librdkafka's
+    own (named rdk:main, rdk:broker1, ...: the Kafka clients' I/O, which py-spy does not
+    see) by their name without numbers."""
+    found: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, IndexError):
+            name = (task / "comm").read_text().strip().rstrip("0123456789")
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            found[name] = found.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
+    return found
+
+
 def children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -154,6 +167,7 @@ class Phase:
     load: int
     reports: int
     cpu: dict[str, float] = field(default_factory=dict)  # process -> CPU seconds
+    hub_threads: dict[str, float] = field(default_factory=dict)  # thread kind -> CPU seconds
     deliveries: int = 0
     p50: float = float("nan")
     p99: float = float("nan")
@@ -284,6 +298,7 @@ class Run:
     def phase(self, load: int, seconds: int, profiled: Path | None = None) -> Phase:
         batch = self.messages(load * seconds)
         before, events = self.cpu(), self.tracker_events()
+        threads = thread_cpu(self.hub.pid)
         first = len(self.sent)
         spy = profile(self.hub.pid, seconds, profiled) if profiled else None
         self.offer(batch, load)
@@ -293,6 +308,9 @@ class Run:
         after = self.cpu()
         measured = Phase(load, len(batch))
         measured.cpu = {name: after[name] - before.get(name, 0.0) for name in after}
+        measured.hub_threads = {  # threads that ended during the phase are not counted
+            name: used - threads.get(name, 0.0) for name, used in thread_cpu(self.hub.pid).items()
+        }
         measured.events = self.tracker_events() - events
         measured.lag = self.lag()
         measured.ids = set(list(self.sent)[first:])
@@ -557,6 +575,11 @@ def main() -> None:
         )
         for stage, share, ms in stage_breakdown(profiled, per(a.cpu["hub"], a.reports)):
             print(f"    {stage:<14} {share:>6.1%}  {ms:.3f} ms a report")
+    print(
+        "  the hub process's CPU by thread (librdkafka's rdk: threads are the Kafka clients' I/O):"
+    )
+    for name, used in sorted(a.hub_threads.items(), key=lambda item: -item[1])[:8]:
+        print(f"    {name:<16} {per(used, a.reports):.3f} ms a report")
     print(
         f"  hub: {per(a.cpu['hub'], a.reports):.2f} ms CPU a report, "
         f"{per(a.cpu['hub'], a.deliveries):.2f} ms a delivery ({a.deliveries} deliveries); "

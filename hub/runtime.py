@@ -65,8 +65,9 @@ from hub.settings import load_settings
 log = logging.getLogger(__name__)
 
 # the delivery and feedback workers' batches: up to 0.5 s waiting for a first record (idle,
-# they sleep in librdkafka), then up to 20 ms gathering more (what a report may wait for
-# company, against the fixed cost of a batch: a flush and a commit)
+# they sleep in librdkafka), then up to 20 ms gathering more (measured at 300 reports/s: a
+# 50 ms window costs the same CPU a report and 30 ms more latency; looking for records from
+# the event loop instead of a thread, between short sleeps, costs as much as the threads)
 BATCHING = {"wait": 0.5, "timeout": 0.02}
 
 
