@@ -471,6 +471,29 @@ def consume(consumer: Consumer, count: int, timeout: float, wait: float = 0.0) -
     return []
 
 
+class ConsumerTurns:
+    """A worker's consumer, called from threads one call at a time, and closed only once
+    the call under way has returned. A step cancelled at shutdown leaves its thread in a
+    consume that waits up to half a second for records: closing the consumer under it
+    would free what that call still uses."""
+
+    def __init__(self, consumer: Consumer) -> None:
+        self.consumer = consumer
+        self.closed = False
+        self._lock = threading.Lock()
+
+    def call(self, function: Callable[..., Any], *args: Any) -> Any:
+        """``function(consumer, *args)``; None once closed."""
+        with self._lock:
+            return None if self.closed else function(self.consumer, *args)
+
+    def close(self) -> None:
+        with self._lock:
+            if not self.closed:
+                self.closed = True
+                self.consumer.close()
+
+
 def leaves_partitions_unfetched(msg: Message) -> bool:
     error = msg.error()
     return (

@@ -15,6 +15,7 @@ from hub import metrics, records, topics
 from hub.dataplane.retries import DEFAULT_SCHEDULE, RetrySchedule, failed_record
 from hub.errors import PermanentDeliveryError, RetryableDeliveryError
 from hub.kafka import (
+    ConsumerTurns,
     DurableProducer,
     commit_handled,
     consume,
@@ -88,6 +89,7 @@ class DeliveryWorker:
         )
         self.assigned = threading.Event()  # set once the group gave this worker partitions
         self.consumer.subscribe([self.topic], on_assign=lambda *_: self.assigned.set())
+        self.turns = ConsumerTurns(self.consumer)
         self.producer = DurableProducer(bootstrap, confine=connector.instance)
         self.ledger = ledger
         self.limit = asyncio.Semaphore(concurrency)
@@ -107,7 +109,8 @@ class DeliveryWorker:
     ) -> int:
         """One batch: up to ``timeout`` gathering it (after up to ``wait`` for its first
         record, hub.kafka.consume), delivered, recorded, committed."""
-        messages = await asyncio.to_thread(consume, self.consumer, max_messages, timeout, wait)
+        turn = self.turns.call
+        messages = await asyncio.to_thread(turn, consume, max_messages, timeout, wait) or []
         with read_again_on_failure(self.consumer, messages):
             return await self._deliver_all(client, messages)
 
@@ -132,14 +135,14 @@ class DeliveryWorker:
         if written:
             await self.producer.send(written)
         if self.ledger is None:
-            await asyncio.to_thread(commit_handled, self.consumer, messages)
+            await asyncio.to_thread(self.turns.call, commit_handled, messages)
             return len(messages)
         for record in written:  # only once written: a failed step delivers them again
             if record.topic == self.ledger.topic:
                 self.ledger.entries[record.key.decode()] = record.value.decode()
         # the ledger has them: the commit need not be waited for (one lost in a crash reads
         # them again, and the ledger skips them)
-        commit_handled(self.consumer, messages, wait=False)
+        self.turns.call(commit_handled, messages, False)
         return len(messages)
 
     def _agency(self, headers: dict[str, bytes]) -> str:
@@ -224,4 +227,4 @@ class DeliveryWorker:
         ]
 
     def close(self) -> None:
-        self.consumer.close()
+        self.turns.close()

@@ -23,7 +23,14 @@ from hub import metrics, records, topics
 from hub.dataplane.inbound import Cursors, cursor_key, raw_headers, sealed_record
 from hub.dataplane.retries import DEFAULT_SCHEDULE, RetrySchedule, failed_record, wait_behind
 from hub.errors import BadInput, HubError, PermanentDeliveryError, RetryableDeliveryError
-from hub.kafka import DurableProducer, commit_handled, consume, make_consumer, read_again_on_failure
+from hub.kafka import (
+    ConsumerTurns,
+    DurableProducer,
+    commit_handled,
+    consume,
+    make_consumer,
+    read_again_on_failure,
+)
 from hub.records import Record
 from hub.sdk.base import Connector
 from hub.sdk.guard import page_of, record_failures
@@ -112,6 +119,7 @@ class FeedbackWorker:
         self.consumer.subscribe(
             [self.topic], on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._revoked
         )
+        self.turns = ConsumerTurns(self.consumer)
         self.producer = DurableProducer(bootstrap, confine=connector.instance)
         self.limit = asyncio.Semaphore(concurrency)
         self.sent = 0
@@ -130,7 +138,8 @@ class FeedbackWorker:
     ) -> int:
         """One batch (hub.kafka.consume: ``wait`` for its first record, ``timeout`` to
         gather it), told to the origin apps, committed."""
-        messages = await asyncio.to_thread(consume, self.consumer, 200, timeout, wait)
+        turn = self.turns.call
+        messages = await asyncio.to_thread(turn, consume, 200, timeout, wait) or []
         with read_again_on_failure(self.consumer, messages):
             return await self._send_all(client, messages)
 
@@ -161,7 +170,7 @@ class FeedbackWorker:
         written += unreadable
         if written:
             await self.producer.send(written)
-        await asyncio.to_thread(commit_handled, self.consumer, messages)
+        await asyncio.to_thread(self.turns.call, commit_handled, messages)
         return len(messages)
 
     async def _send_in_order(
@@ -229,4 +238,4 @@ class FeedbackWorker:
         return None
 
     def close(self) -> None:
-        self.consumer.close()
+        self.turns.close()

@@ -12,9 +12,11 @@ from prometheus_client import REGISTRY
 
 from hub.errors import HubError
 from hub.kafka import (
+    ConsumerTurns,
     DurableProducer,
     TopicSpec,
     commit_handled,
+    consume,
     ensure_topics,
     is_passing,
     make_admin,
@@ -183,3 +185,25 @@ def test_a_producer_that_leaves_records_waiting_is_replaced(local_cluster_factor
     cluster.start()
     durable.send_blocking([(topic, b"2", b"laporan 2", {})], timeout=60)
     assert {msg.key() for msg in read_to_end(cluster.bootstrap, topic)} >= {b"1", b"2"}
+
+
+def test_a_consumer_closes_only_after_the_wait_under_way(kafka_bootstrap: str) -> None:
+    """A delivery worker's step cancelled at shutdown leaves its thread waiting for a first
+    record; closing the consumer then waits for that call, and later calls do nothing."""
+    import threading
+
+    topic = unique("turns")
+    ensure_topics(make_admin(kafka_bootstrap), [TopicSpec(topic, 1, 1)])
+    consumer = make_consumer(kafka_bootstrap, unique("turns-group"))
+    consumer.subscribe([topic])
+    turns = ConsumerTurns(consumer)
+    got: list = []
+    waiting = threading.Thread(target=lambda: got.append(turns.call(consume, 10, 0.02, 1.5)))
+    waiting.start()
+    time.sleep(0.3)  # the thread is in its wait for a first record
+    started = time.monotonic()
+    turns.close()
+    assert time.monotonic() - started > 0.5, "closed under a consume still waiting"
+    waiting.join(5)
+    assert got == [[]]
+    assert turns.call(consume, 10, 0.02, 0.1) is None, "a closed consumer is not called"
