@@ -28,7 +28,7 @@ from typing import Annotated, Literal
 import aiohttp
 import httpx
 from httpx_aiohttp import HttpxAiohttpClient
-from httpx_aiohttp.transport import AiohttpTransport, map_aiohttp_exceptions
+from httpx_aiohttp.transport import map_aiohttp_exceptions
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.errors import ConnectorError
@@ -126,7 +126,7 @@ USER_AGENT = "lapor-hub"
 class AppClient(HttpxAiohttpClient):
     """httpx's API on aiohttp's transport, for whatever a connector asks of its app; and
     ``post_direct`` for the one request every report makes, a delivery's POST (and a
-    status told to an origin app): straight through the same aiohttp session, without
+    status told to an origin app): straight through an aiohttp session, without
     httpx's request and response models on the way. Measured on these machines, a POST
     and its JSON answer cost ~310 us of CPU through httpx on aiohttp, ~130 us direct,
     ~100 us with aiohttp alone. hub.sdk.http.post_to_app takes the direct path when it
@@ -137,10 +137,10 @@ class AppClient(HttpxAiohttpClient):
     ) -> None:
         self._verify = verify
         self._session: aiohttp.ClientSession | None = None
+        # httpx's own transports: they honour HTTP(S)_PROXY as httpx does (a transport
+        # given here would turn that off); the direct path's session reads the same
         super().__init__(
-            timeout=timeout_s,
-            headers={"User-Agent": USER_AGENT, **headers},
-            transport=AiohttpTransport(client=self._aiohttp),
+            timeout=timeout_s, verify=verify, headers={"User-Agent": USER_AGENT, **headers}
         )
         self._direct_headers = {"User-Agent": USER_AGENT, **headers}
         # as httpx's timeout becomes aiohttp's in the transport: per connect and per read
@@ -149,11 +149,10 @@ class AppClient(HttpxAiohttpClient):
         )
 
     def _aiohttp(self) -> aiohttp.ClientSession:
-        """The one aiohttp session of both paths (made in the running loop, on first use):
-        one pool of connections to the app."""
+        """The direct path's aiohttp session (made in the running loop, on first use)."""
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(ssl=self._verify, limit=100, keepalive_timeout=5.0)
-            self._session = aiohttp.ClientSession(connector=connector)
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=True)
         return self._session
 
     async def post_direct(self, url: str, content: bytes, headers: dict[str, str]):

@@ -186,3 +186,38 @@ def test_the_direct_path_answers_as_httpx_would():
 
     with pytest.raises(httpx.TransportError):
         asyncio.run(unreachable())
+
+
+@PATHS
+def test_an_agency_reached_through_a_proxy_is_reached_on_both_paths(monkeypatch, direct):
+    """A government network's forward proxy, named in HTTP_PROXY as httpx and aiohttp both
+    read it: the delivery's direct POST goes through it as httpx's requests do."""
+    seen: list[str] = []
+
+    async def proxy(request: web.Request) -> web.Response:
+        seen.append(str(request.url))  # a forward proxy is asked for the absolute URL
+        return web.Response(status=201)
+
+    async def through_proxy() -> int:
+        application = web.Application()
+        application.router.add_route("*", "/{tail:.*}", proxy)
+        runner = web.AppRunner(application)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("NO_PROXY", "")
+        try:
+            async with app_client(5, None, None) as client:
+                url = "http://lapor.agency.invalid/reports"
+                if direct:
+                    return (await post_to_app(client, url, b"{}", {})).status_code
+                return (await client.post(url, content=b"{}")).status_code
+        finally:
+            await runner.cleanup()
+
+    for variable in ("http_proxy", "no_proxy", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(variable, raising=False)
+    assert asyncio.run(through_proxy()) == 201
+    assert seen and "lapor.agency.invalid/reports" in seen[0]
