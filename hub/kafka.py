@@ -132,9 +132,14 @@ def make_producer(bootstrap: str, **overrides: Any) -> Producer:
 
 
 def make_consumer(
-    bootstrap: str, group_id: str, stage: str | None = None, **overrides: Any
+    bootstrap: str,
+    group_id: str,
+    stage: str | None = None,
+    on_commit: Callable[..., None] | None = None,
+    **overrides: Any,
 ) -> Consumer:
-    """A consumer with the hub's defaults; with ``stage``, its lag goes to the metrics."""
+    """A consumer with the hub's defaults; with ``stage``, its lag goes to the metrics;
+    ``on_commit`` is told the outcome of each commit (one not waited for)."""
     config = {
         "bootstrap.servers": bootstrap,
         "group.id": group_id,
@@ -145,6 +150,8 @@ def make_consumer(
         from hub.metrics import LAG_SETTINGS, lag_reporter
 
         config.update(LAG_SETTINGS, stats_cb=lag_reporter(stage))
+    if on_commit is not None:
+        config["on_commit"] = on_commit
     return Consumer({**config, **_dotted(overrides)}, logger=CLIENT_LOGGER)
 
 

@@ -222,9 +222,12 @@ class HubRuntime:
 
     async def _serve(self, stop: threading.Event) -> None:
         # Every worker waits on Kafka in a thread (consume, flush); asyncio's default pool
-        # (cores + 4 threads) would make them queue behind each other's poll timeouts.
+        # (cores + 4 threads) would make them queue behind each other's poll timeouts. An
+        # idle delivery or feedback worker holds a thread for its wait (BATCHING): one each,
+        # beside 64 for the rest, so idle connectors never hold up busy ones.
+        waiting = 2 * len(self.connectors)
         asyncio.get_running_loop().set_default_executor(
-            ThreadPoolExecutor(max_workers=64, thread_name_prefix="kafka-wait")
+            ThreadPoolExecutor(max_workers=64 + waiting, thread_name_prefix="kafka-wait")
         )
         here = [c for name, c in self.connectors.items() if name not in self.elsewhere]
         if self.primary is None and any(self._pulls(c) for c in here):

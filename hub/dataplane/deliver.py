@@ -9,7 +9,7 @@ import threading
 from datetime import UTC, datetime
 
 import httpx
-from confluent_kafka import KafkaError, KafkaException, Message
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from hub import metrics, records, topics
 from hub.dataplane.retries import DEFAULT_SCHEDULE, RetrySchedule, failed_record
@@ -19,6 +19,7 @@ from hub.kafka import (
     DurableProducer,
     commit_handled,
     consume,
+    is_passing,
     latest_values,
     make_consumer,
     read_again_on_failure,
@@ -85,8 +86,10 @@ class DeliveryWorker:
             bootstrap,
             group or topics.deliver_group("lapor", connector.instance),
             stage="deliver",
+            on_commit=self._committed,
             auto_offset_reset=start_at,
         )
+        self._commit_failed: KafkaError | None = None
         self.assigned = threading.Event()  # set once the group gave this worker partitions
         self.consumer.subscribe([self.topic], on_assign=lambda *_: self.assigned.set())
         self.turns = ConsumerTurns(self.consumer)
@@ -109,6 +112,9 @@ class DeliveryWorker:
     ) -> int:
         """One batch: up to ``timeout`` gathering it (after up to ``wait`` for its first
         record, hub.kafka.consume), delivered, recorded, committed."""
+        if (failed := self._commit_failed) is not None:  # an earlier batch's, not waited for
+            self._commit_failed = None
+            raise KafkaException(failed)
         turn = self.turns.call
         messages = await asyncio.to_thread(turn, consume, max_messages, timeout, wait) or []
         with read_again_on_failure(self.consumer, messages):
@@ -144,6 +150,15 @@ class DeliveryWorker:
         # them again, and the ledger skips them)
         self.turns.call(commit_handled, messages, False)
         return len(messages)
+
+    def _committed(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """A commit's outcome (librdkafka's callback, in the consuming thread): a failure
+        that does not pass (a principal refused its group) is raised at the next step, as
+        a commit waited for would have; a passing one only reads the batch again, which
+        the ledger skips."""
+        failed = error or next((p.error for p in partitions or () if p.error), None)
+        if failed is not None and not is_passing(KafkaException(failed)):
+            self._commit_failed = failed
 
     def _agency(self, headers: dict[str, bytes]) -> str:
         return records.text(headers, records.DESTINATION) or self.connector.config.agency

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import os
 import ssl
+import urllib.request
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -135,29 +136,48 @@ class AppClient(HttpxAiohttpClient):
     def __init__(
         self, timeout_s: float, verify: ssl.SSLContext | bool, headers: dict[str, str]
     ) -> None:
-        self._verify = verify
-        self._session: aiohttp.ClientSession | None = None
         # httpx's own transports: they honour HTTP(S)_PROXY as httpx does (a transport
-        # given here would turn that off); the direct path's session reads the same
+        # given here would turn that off)
         super().__init__(
             timeout=timeout_s, verify=verify, headers={"User-Agent": USER_AGENT, **headers}
         )
+        # the direct path trusts what httpx trusts (certifi's CAs, or the agency's own)
+        self._ssl = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context()
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+        self._proxies: dict[tuple[str, str], str | None] = {}
         self._direct_headers = {"User-Agent": USER_AGENT, **headers}
-        # as httpx's timeout becomes aiohttp's in the transport: per connect and per read
+        # as httpx's timeout becomes aiohttp's in the transport (per connect, per read), and
+        # a bound on the whole exchange: an app that trickles its answer holds no batch
         self._direct_timeout = aiohttp.ClientTimeout(
-            sock_connect=timeout_s, sock_read=timeout_s, connect=timeout_s
+            total=timeout_s * 3, sock_connect=timeout_s, sock_read=timeout_s, connect=timeout_s
         )
 
     def _aiohttp(self) -> aiohttp.ClientSession:
-        """The direct path's aiohttp session (made in the running loop, on first use)."""
+        """The direct path's aiohttp session (made in the running loop, on first use). Not
+        trust_env: aiohttp would read ~/.netrc too, on a thread at every request, and send
+        its credentials; proxies are read from the environment as httpx reads them."""
+        if self._closed:
+            raise RuntimeError("the client has been closed")
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(ssl=self._verify, limit=100, keepalive_timeout=5.0)
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=True)
+            connector = aiohttp.TCPConnector(ssl=self._ssl, limit=100, keepalive_timeout=5.0)
+            self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 
+    def _proxy(self, url: httpx.URL) -> str | None:
+        """HTTP(S)_PROXY / NO_PROXY for this URL's scheme and host, read once per host."""
+        where = (url.scheme, url.host)
+        if where not in self._proxies:
+            proxies = urllib.request.getproxies_environment()
+            bypass = urllib.request.proxy_bypass_environment(url.host, proxies)
+            self._proxies[where] = None if bypass else proxies.get(url.scheme)
+        return self._proxies[where]
+
     async def post_direct(self, url: str, content: bytes, headers: dict[str, str]):
-        """POST ``content``; the answer as an httpx.Response, read whole. Network failures
-        raise httpx's errors, as through httpx."""
+        """POST ``content``; the answer as an httpx.Response, read whole (up to
+        MAX_ANSWER_BYTES), its body as the app sent it (httpx decodes gzip, as on its own
+        path). Network failures raise httpx's errors, as through httpx."""
+        request = httpx.Request("POST", url)
         with map_aiohttp_exceptions():
             try:
                 async with self._aiohttp().post(
@@ -165,24 +185,45 @@ class AppClient(HttpxAiohttpClient):
                     data=content,
                     headers={**self._direct_headers, **headers},
                     allow_redirects=False,
+                    auto_decompress=False,
+                    proxy=self._proxy(request.url),
                     timeout=self._direct_timeout,
                 ) as answer:
-                    body = await answer.read()
-            except TimeoutError as exc:  # the whole request's time, not one read's
+                    body = await _bounded(answer, url)
+            except TimeoutError as exc:  # the whole exchange's time, not one read's
                 if isinstance(exc, aiohttp.ClientError):
                     raise
-                raise httpx.TimeoutException(f"no answer from {url} in time") from exc
+                raise httpx.TimeoutException(f"no whole answer from {url} in time") from exc
         return httpx.Response(
             answer.status,
             headers=answer.raw_headers,
             content=body,
+            request=request,
             extensions={"reason_phrase": (answer.reason or "").encode()},
         )
 
     async def aclose(self) -> None:
+        self._closed = True
         await super().aclose()
         if self._session is not None and not self._session.closed:
             await self._session.close()
+
+
+MAX_ANSWER_BYTES = 16 * 1024 * 1024  # an app's answer to one delivery; more is refused
+
+
+async def _bounded(answer: aiohttp.ClientResponse, url: str) -> bytes:
+    """The answer's body, refused (as a broken answer: retried, then a dead letter) past
+    MAX_ANSWER_BYTES: an app cannot fill the hub's memory."""
+    if (answer.content_length or 0) > MAX_ANSWER_BYTES:
+        raise httpx.ReadError(f"{url} answered {answer.content_length:,} bytes: too large")
+    chunks, size = [], 0
+    async for chunk in answer.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise httpx.ReadError(f"{url} answered over {MAX_ANSWER_BYTES:,} bytes: too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def app_client(

@@ -221,3 +221,34 @@ def test_an_agency_reached_through_a_proxy_is_reached_on_both_paths(monkeypatch,
         monkeypatch.delenv(variable, raising=False)
     assert asyncio.run(through_proxy()) == 201
     assert seen and "lapor.agency.invalid/reports" in seen[0]
+
+
+def test_a_compressed_answer_is_read_once_and_an_endless_one_refused(monkeypatch):
+    """An app that gzips its answer is read as through httpx (decoded once); one whose
+    answer passes the limit is refused as a broken answer, whatever it says its length is."""
+    import gzip
+    import json
+
+    from hub.sdk import access
+
+    async def gzipped(request: web.Request) -> web.Response:
+        body = gzip.compress(json.dumps({"tracking_id": "LPR-7"}).encode())
+        headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+        return web.Response(body=body, headers=headers, status=201)
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        answer = web.StreamResponse(status=200)
+        answer.enable_chunked_encoding()  # no length said
+        await answer.prepare(request)
+        for _ in range(8):
+            await answer.write(b"x" * 1000)
+        return answer
+
+    async def read(handler) -> object:
+        async with app(handler) as url, app_client(5, None, None) as client:
+            return await post_to_app(client, f"{url}/reports", b"{}", {})
+
+    assert asyncio.run(read(gzipped)).json() == {"tracking_id": "LPR-7"}
+    monkeypatch.setattr(access, "MAX_ANSWER_BYTES", 4000)
+    with pytest.raises(httpx.ReadError, match="too large"):
+        asyncio.run(read(huge))

@@ -58,3 +58,22 @@ def test_a_failed_fetch_of_the_committed_offsets_that_start_partitions_is_told_a
 
 def fetch_error(topic: str | None, code: int, text: str) -> Message:
     return Message(topic=topic, error=KafkaError(code, text))
+
+
+def test_a_delivery_commit_not_waited_for_fails_the_next_step_only_if_it_does_not_pass():
+    """The delivery worker does not wait for its commits (the ledger holds what it
+    delivered); one refused for good is raised at its next step, one that passes only reads
+    the batch again."""
+    from types import SimpleNamespace
+
+    from confluent_kafka import TopicPartition
+
+    from hub.dataplane.deliver import DeliveryWorker
+
+    worker = SimpleNamespace(_commit_failed=None)
+    DeliveryWorker._committed(worker, KafkaError(KafkaError.REBALANCE_IN_PROGRESS), [])
+    assert worker._commit_failed is None
+    DeliveryWorker._committed(worker, None, [TopicPartition("lapor.out.x", 0, 5)])
+    assert worker._commit_failed is None, "a partition committed without error"
+    DeliveryWorker._committed(worker, KafkaError(KafkaError.GROUP_AUTHORIZATION_FAILED), [])
+    assert worker._commit_failed.code() == KafkaError.GROUP_AUTHORIZATION_FAILED
