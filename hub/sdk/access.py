@@ -22,9 +22,10 @@ from __future__ import annotations
 import base64
 import os
 import ssl
+import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import aiohttp
 import httpx
@@ -164,20 +165,20 @@ class AppClient(HttpxAiohttpClient):
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 
-    def _proxy(self, url: httpx.URL) -> str | None:
+    def _proxy(self, url: str) -> str | None:
         """HTTP(S)_PROXY / NO_PROXY for this URL's scheme and host, read once per host."""
-        where = (url.scheme, url.host)
+        parts = urllib.parse.urlsplit(url)
+        where = (parts.scheme, parts.hostname or "")
         if where not in self._proxies:
             proxies = urllib.request.getproxies_environment()
-            bypass = urllib.request.proxy_bypass_environment(url.host, proxies)
-            self._proxies[where] = None if bypass else proxies.get(url.scheme)
+            bypass = urllib.request.proxy_bypass_environment(where[1], proxies)
+            self._proxies[where] = None if bypass else proxies.get(where[0])
         return self._proxies[where]
 
     async def post_direct(self, url: str, content: bytes, headers: dict[str, str]):
         """POST ``content``; the answer as an httpx.Response, read whole (up to
         MAX_ANSWER_BYTES), its body as the app sent it (httpx decodes gzip, as on its own
         path). Network failures raise httpx's errors, as through httpx."""
-        request = httpx.Request("POST", url)
         with map_aiohttp_exceptions():
             try:
                 async with self._aiohttp().post(
@@ -186,7 +187,7 @@ class AppClient(HttpxAiohttpClient):
                     headers={**self._direct_headers, **headers},
                     allow_redirects=False,
                     auto_decompress=False,
-                    proxy=self._proxy(request.url),
+                    proxy=self._proxy(url),
                     timeout=self._direct_timeout,
                 ) as answer:
                     body = await _bounded(answer, url)
@@ -194,12 +195,12 @@ class AppClient(HttpxAiohttpClient):
                 if isinstance(exc, aiohttp.ClientError):
                     raise
                 raise httpx.TimeoutException(f"no whole answer from {url} in time") from exc
-        return httpx.Response(
+        return DirectResponse(
             answer.status,
             headers=answer.raw_headers,
             content=body,
-            request=request,
             extensions={"reason_phrase": (answer.reason or "").encode()},
+            posted_to=url,
         )
 
     async def aclose(self) -> None:
@@ -209,14 +210,37 @@ class AppClient(HttpxAiohttpClient):
             await self._session.close()
 
 
+class DirectResponse(httpx.Response):
+    """An answer on the direct path: an httpx.Response whose request (its URL, for
+    ``raise_for_status`` and ``.url``) is made only if a connector asks for it (making it
+    for every answer costs ~20 us of CPU)."""
+
+    def __init__(self, *args: Any, posted_to: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._posted_to = posted_to
+
+    @property
+    def request(self) -> httpx.Request:
+        if self._request is None:
+            self._request = httpx.Request("POST", self._posted_to)
+        return self._request
+
+    @request.setter
+    def request(self, value: httpx.Request) -> None:
+        self._request = value
+
+
 MAX_ANSWER_BYTES = 16 * 1024 * 1024  # an app's answer to one delivery; more is refused
 
 
 async def _bounded(answer: aiohttp.ClientResponse, url: str) -> bytes:
     """The answer's body, refused (as a broken answer: retried, then a dead letter) past
     MAX_ANSWER_BYTES: an app cannot fill the hub's memory."""
-    if (answer.content_length or 0) > MAX_ANSWER_BYTES:
-        raise httpx.ReadError(f"{url} answered {answer.content_length:,} bytes: too large")
+    length = answer.content_length
+    if length is not None and length > MAX_ANSWER_BYTES:
+        raise httpx.ReadError(f"{url} answered {length:,} bytes: too large")
+    if length is not None:  # aiohttp reads no more than the length said
+        return await answer.read()
     chunks, size = [], 0
     async for chunk in answer.content.iter_chunked(65536):
         size += len(chunk)

@@ -173,12 +173,20 @@ def test_the_direct_path_answers_as_httpx_would():
                 await post_to_app(client, f"{url}/reports", b'{"judul": "jalan"}', headers),
             ]
             return [
-                (a.status_code, a.reason_phrase, a.headers["x-app"], a.json(), a.is_success)
+                (
+                    a.status_code,
+                    a.reason_phrase,
+                    a.headers["x-app"],
+                    a.json(),
+                    a.is_success,
+                    a.url.path,  # its request, as httpx's answers carry theirs
+                )
                 for a in answers
             ]
 
     through_httpx, direct = asyncio.run(both())
-    assert direct == through_httpx == (201, "Created", "1", {"tracking_id": "LPR-9"}, True)
+    answer = (201, "Created", "1", {"tracking_id": "LPR-9"}, True, "/reports")
+    assert direct == through_httpx == answer
 
     async def unreachable() -> None:
         async with app_client(5, None, None) as client:
