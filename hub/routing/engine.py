@@ -34,7 +34,7 @@ from hub.routing.rules import (
     addressed_agency_rules,
     named_agency_rules,
 )
-from hub.routing.scan import ScanFactory, candidate_scan
+from hub.routing.scan import ScanFactory, candidate_scan, normalized
 from hub.routing.text import ReportText, Spelling, WordCondition
 
 _CANONICAL_KINDS = frozenset(KINDS.values())
@@ -203,6 +203,21 @@ class Router:
                 for t in (*p.rule.route, *p.rule.copy_to)
             )
         }
+        # what makes a candidate surely name a handler (_firm): an agency id (the agency, or
+        # its office in the region) does wherever the report is; a route of pemda_* alone
+        # does where the region has that government
+        facts = self._facts
+        routing = [i for i, f in enumerate(facts) if f.route and not f.unlocated]
+        self._sure = frozenset(
+            i for i in routing if any(t not in RESOLVED_TARGETS for t in facts[i].route)
+        )
+        self._by_government: dict[tuple[str, ...], list[int]] = {}
+        for i in routing:
+            if i not in self._sure:
+                self._by_government.setdefault(facts[i].route, []).append(i)
+        self._quiet = frozenset(i for i, routes in enumerate(self._routes) if not routes)
+        self._firm_by_region: dict[str | None, frozenset[int]] = {}
+        self._firm_sets: dict[frozenset, frozenset[int]] = {}  # a few: shared by regions
 
     def warm_up(self) -> None:
         """Load what the first decisions would otherwise load lazily (the region data and
@@ -233,10 +248,10 @@ class Router:
         """Where ``report`` goes. ``excluded`` lists agencies that answered "not our
         authority" before; after ``max_transfers`` of those the report escalates."""
         excluded = list(dict.fromkeys(excluded)) if excluded else []
-        location = self.locations.resolve(
-            report.get("location") or {}, report.get("title") or "", report.get("body") or ""
-        )
-        candidates = self._candidates(report, location.region_code)
+        title, body = report.get("title") or "", report.get("body") or ""
+        text = normalized(f"{title}\n{body}")  # once, for the place check and the rule words
+        location = self.locations.resolve(report.get("location") or {}, title, body, text)
+        candidates = self._candidates(report, location.region_code, text)
         decision = self._decide(report.get("hub_id", ""), candidates, location, excluded, transfers)
         if now is not None:
             decision.decided_at_ms = int(now.timestamp() * 1000)
@@ -245,8 +260,11 @@ class Router:
         OUTCOMES[outcome] += 1
         return decision
 
-    def _candidates(self, report: dict[str, Any], region_code: str | None) -> list[int]:
-        """The rules whose every condition holds for the report, earliest first."""
+    def _candidates(
+        self, report: dict[str, Any], region_code: str | None, text: bytes
+    ) -> list[int]:
+        """The rules whose every condition holds for the report (``text``: its title and
+        body normalized), earliest first."""
         region = self._region_masks.get(region_code)
         if region is None:
             region = self.scan.prepare_sparse(self._region_mask(region_code))
@@ -262,8 +280,7 @@ class Router:
         fields = self._field_masks.get(flags)
         if fields is None:
             fields = _keep(self._field_masks, flags, self.scan.prepare(self._field_mask(*flags)))
-        title, body = report.get("title") or "", report.get("body") or ""
-        return self.scan.candidates(title, body, region, fields)
+        return self.scan.candidates_in(text, region, fields)
 
     def _region_mask(self, code: str | None) -> int:
         """The rules whose region condition the code satisfies (open ones included)."""
@@ -328,11 +345,12 @@ class Router:
             outcome = self._outcome(candidates, location, excluded, transfers)
         else:  # a first decision depends on the candidates, and on the region only when
             # one of them routes or copies to the report's own regional government
-            regional = not self._regional.isdisjoint(candidates)
-            key = (*candidates, location.region_code if regional else None, location.ambiguous)
+            deciding = self._deciding(candidates, location.region_code)
+            regional = not self._regional.isdisjoint(deciding)
+            key = (*deciding, location.region_code if regional else None, location.ambiguous)
             outcome = self._outcomes.get(key)
             if outcome is None:
-                outcome = _keep(self._outcomes, key, self._outcome(candidates, location, [], 0))
+                outcome = _keep(self._outcomes, key, self._outcome(deciding, location, [], 0))
         handlers, copies, matched, priority, sla, reason, fallback, escalated = outcome
         return Decision(  # positional, in field order: a decision is made per report
             hub_id,
@@ -349,6 +367,35 @@ class Router:
             excluded,
             time.time_ns() // 1_000_000,
         )
+
+    def _deciding(self, candidates: list[int], region_code: str | None) -> list[int]:
+        """What a first decision depends on: the candidates up to the first that surely
+        names a handler in the region (it, or one before it, handles), and after it those
+        without a route (they add copies, priority or SLA). Far fewer different sets than
+        the candidates themselves, so an outcome is worked out once for many reports."""
+        firm = self._firm(region_code)
+        for n, index in enumerate(candidates):
+            if index in firm:
+                rest = candidates[n + 1 :]
+                if self._quiet.isdisjoint(rest):
+                    return candidates[: n + 1]
+                return candidates[: n + 1] + [i for i in rest if i in self._quiet]
+        return candidates
+
+    def _firm(self, region_code: str | None) -> frozenset[int]:
+        """The rules that surely name a handler for a report of this region, when no agency
+        is excluded."""
+        firm = self._firm_by_region.get(region_code)
+        if firm is None:
+            governed = frozenset(
+                route for route in self._by_government if self._resolve(route, region_code)
+            )
+            firm = self._firm_sets.get(governed)
+            if firm is None:
+                firm = self._sure.union(*(self._by_government[route] for route in governed))
+                self._firm_sets[governed] = firm
+            _keep(self._firm_by_region, region_code, firm)
+        return firm
 
     def _outcome(
         self,

@@ -26,6 +26,7 @@ from pathlib import Path
 import ahocorasick
 
 from hub.routing.scan import KeyFinder
+from hub.routing.scan import normalized as normalized_text
 from hub.routing.text import normalize
 
 # the word before a name that says its level: 4 kelurahan/desa, 3 kecamatan, 2 kab/kota, 1 province
@@ -314,30 +315,55 @@ class Gazetteer:
         for key in self.regions:
             self._automaton.add_word(f" {key} ", key)
         self._automaton.make_automaton()
-        # provinces, kabupaten/kota and the words that mark a kecamatan or desa: all a
-        # report with a region code is checked against, in a few microseconds
+        # provinces, kabupaten/kota and the words that mark a kecamatan or desa followed by
+        # a name of that level: all a report with a region code is checked against, in a
+        # few microseconds. A one-word name that is an everyday word is left out: found
+        # after a marker it would be dropped ("kelurahan namun"), and no shorter name
+        # could be found in its place.
         broad_keys = [key for key, narrow in self._narrow.items() if not narrow]
-        markers = [word for word, (level, _) in LEVEL_MARKERS.items() if level > 2]
-        self._broad_finder = KeyFinder(list(dict.fromkeys([*broad_keys, *markers])))
+        common = common_words()
+        followed = []
+        for level in (4, 3):  # in LEVEL_MARKERS order
+            markers = [word for word, (at, _) in LEVEL_MARKERS.items() if at == level]
+            names = {
+                name
+                for table in (self.regions, self.beneath)
+                for name, found in table.items()
+                if any(r.level == level for r in found) and (" " in name or name not in common)
+            }
+            followed.append((markers, names))
+        keys = [*broad_keys, *(word for markers, _ in followed for word in markers)]
+        self._broad_finder = KeyFinder(list(dict.fromkeys(keys)), followed=followed)
 
-    def find_broad(self, text: str, in_address: bool = False) -> list[Mention]:
+    def find_broad(
+        self, text: str, in_address: bool = False, normalized: bytes | None = None
+    ) -> list[Mention]:
         """The provinces and kabupaten/kota ``text`` names, and the kecamatan and desa it
         names as such ("Kec. Cikajang", "Desa Medaeng"): a report's region code is checked
-        against these only. Linear in the text and cheap: few names match."""
-        text = text[:MAX_TEXT_CHARS]
-        if "@" in text or "#" in text:
-            text = f"{text} {_HANDLE.sub(_spell_handle, text)}"
-        normalized, hits = self._broad_finder.find(text)
+        against these only. Linear in the text and cheap: few names match. ``normalized``:
+        the text normalized already (hub.routing.scan.normalized), as the router makes it
+        once for this check and the rule words."""
+        if len(text) > MAX_TEXT_CHARS or "@" in text or "#" in text:
+            normalized = None  # what is read differs from the text the rule words are in
+            text = text[:MAX_TEXT_CHARS]
+            if "@" in text or "#" in text:
+                text = f"{text} {_HANDLE.sub(_spell_handle, text)}"
+        shown, hits = self._broad_finder.find_in(
+            normalized if normalized is not None else normalized_text(text)
+        )
         mentions = []
-        for key, start in hits:
-            end = start + len(key)  # the space after it
-            before = _words_before(normalized, start)
+        for key, start, after in hits:
+            before = _words_before(shown, start)
             home = _home(before)
-            marker = LEVEL_MARKERS.get(key)
-            if marker is not None and key not in self.regions:  # "kec" + the name after it
-                found = self._named_after(normalized, end + 1, marker)
-                if found is not None and found[0] not in common_words():
-                    mentions.append(Mention(*found, in_address, False, home))
+            if after is not None:  # a level word ("kec") and the name of its level after it
+                level, kind = LEVEL_MARKERS[key]
+                if after not in common_words():
+                    regions = self._of_level(after, level)
+                    fitting = [r for r in regions if kind is None or r.kind == kind] or regions
+                    at = start + len(key) + 1
+                    mentions.append(
+                        Mention(after, at, tuple(fitting), level, in_address, False, home)
+                    )
                 if len(mentions) >= MAX_MENTIONS:
                     break
                 continue
@@ -374,26 +400,12 @@ class Gazetteer:
     def _of_level(self, name: str, level: int) -> list[Region]:
         key = (name, level)
         found = self._levelled.get(key)
-        if found is None:  # asked for every word after a marker: kept (bounded)
+        if found is None:  # asked for every name found after a marker: kept (bounded)
             found = [r for r in self.regions.get(name, ()) if r.level == level]
             found = found or [r for r in self.beneath.get(name, ()) if r.level == level]
             if len(self._levelled) < 200_000:
                 self._levelled[key] = found
         return found
-
-    def _named_after(
-        self, normalized: str, at: int, marker: tuple[int, str | None]
-    ) -> tuple[str, int, tuple[Region, ...], int] | None:
-        """The longest name of the marker's level in the (at most four) words from ``at``."""
-        words = normalized[at : at + 80].split()[:4]
-        level, kind = marker
-        for size in range(len(words), 0, -1):
-            name = " ".join(words[:size])
-            regions = self._of_level(name, level)
-            if regions:
-                fitting = [r for r in regions if kind is None or r.kind == kind] or regions
-                return name, at, tuple(fitting), level
-        return None
 
     def _add(self, name: str, region: Region) -> None:
         for key in _spellings(name):

@@ -128,6 +128,8 @@ class LocationResolver:
         self._gazetteer: Gazetteer | None = None
         self._common = common_words()
         self._addresses: dict[tuple[str, bool], tuple[Mention, ...]] = {}
+        self._agreeing: dict[tuple[str, str], bool] = {}  # (address, code) -> it agrees
+        self._given_locations: dict[tuple[str, float, str], ResolvedLocation] = {}
 
     @property
     def places(self) -> Gazetteer:
@@ -136,12 +138,20 @@ class LocationResolver:
         return self._gazetteer
 
     def resolve(
-        self, location: dict[str, Any], title: str = "", body: str = ""
+        self,
+        location: dict[str, Any],
+        title: str = "",
+        body: str = "",
+        normalized: bytes | None = None,
     ) -> ResolvedLocation:
+        """Where the report is. ``normalized``: f"{title}\\n{body}" as
+        hub.routing.scan.normalized makes it, when the caller has it already."""
         if not isinstance(location, dict):
             location = {}
-        title = title if isinstance(title, str) else ""
-        body = body if isinstance(body, str) else ""
+        if not isinstance(title, str) or not isinstance(body, str):
+            title = title if isinstance(title, str) else ""
+            body = body if isinstance(body, str) else ""
+            normalized = None
         raw_code = location.get("region_code")
         parts = (location.get("address"), location.get("postal_code"))
         address = " ".join(p for p in parts if isinstance(p, str) and p)[:MAX_ADDRESS_CHARS]
@@ -151,15 +161,40 @@ class LocationResolver:
         if given is not None and "." in given:
             # a kabupaten/kota code (or deeper) is checked against the broad names and the
             # places named as such; most reports agree with their code, cheaply
-            mentions = list(self._in_address(address, True)) if address.strip() else []
+            said = []
             if title or body:
-                mentions += self.places.find_broad(f"{title}\n{body}")
-            if all(m.home or _agrees(m, given) for m in mentions):
-                return ResolvedLocation(
-                    given, confidence, "report", note or f"region code {given} given by the source"
-                )
+                said = self.places.find_broad(f"{title}\n{body}", normalized=normalized)
+            if self._address_agrees(address, given) and all(
+                m.home or _agrees(m, given) for m in said
+            ):
+                return self._as_given(given, confidence, note)
+            mentions = [*self._in_address(address, True), *said] if address.strip() else said
             return self._weighed(given, note, address, confidence, title, body, mentions)
         return self._weighed(given, note, address, confidence, title, body)
+
+    def _address_agrees(self, address: str, given: str) -> bool:
+        """Whether the places an address names broadly may all be the region given: asked
+        of nearly every report, and the same few (address, code) pairs recur."""
+        key = (address, given)
+        agrees = self._agreeing.get(key)
+        if agrees is None:
+            mentions = self._in_address(address, True) if address.strip() else ()
+            agrees = all(m.home or _agrees(m, given) for m in mentions)
+            if len(self._agreeing) < ADDRESSES_KEPT:
+                self._agreeing[key] = agrees
+        return agrees
+
+    def _as_given(self, given: str, confidence: float, note: str) -> ResolvedLocation:
+        """The region code as the report gave it (a ResolvedLocation is immutable, so one
+        serves every report with the same code, confidence and note)."""
+        key = (given, confidence, note)
+        found = self._given_locations.get(key)
+        if found is None:
+            why = note or f"region code {given} given by the source"
+            found = ResolvedLocation(given, confidence, "report", why)
+            if len(self._given_locations) < ADDRESSES_KEPT:
+                self._given_locations[key] = found
+        return found
 
     def _weighed(
         self,

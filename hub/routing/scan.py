@@ -1,20 +1,24 @@
 """The routing engine's candidate step: which rules hold for a report, given the rules its
 fields allow, once every rule key in its title and body is found in one scan.
 
+A report's title and body are normalized once (``normalized``: bytes, as
+hub.routing.text.normalize makes the text) and read by both passes over them: this one, and
+the gazetteer's place check (``KeyFinder``).
+
 A key (" jalan rusak ", see hub.routing.text) satisfies the words condition of some rules
 and trips the unless_words of others. A rule is a candidate when its fields allow it, and
 it has no words condition or a key of it is in the text, and no key of its unless_words is.
 Two implementations give the same answer (tests/unit/test_routing_scan.py):
 
 - ``NativeScan``: lapor-textmatch (native/textmatch, Rust with the aho-corasick crate),
-  built by ``make install`` when a Rust toolchain is there: a report's text normalized and
-  scanned, and the candidates picked, in about two microseconds.
-- ``PythonScan``: pyahocorasick over text normalized in Python and big-integer masks,
-  about half as fast; used when the native module is not installed (the hub says so once).
+  built by ``make install`` when a Rust toolchain is there: a report's text scanned and
+  the candidates picked in about two microseconds.
+- ``PythonScan``: pyahocorasick and big-integer masks, about half as fast; used when the
+  native module is not installed (the hub says so once).
 
 ``KeyFinder`` is the gazetteer's pass of the same kind: where the broad place names and the
-level words occur, natively when built (a third of the time normalize and pyahocorasick
-take in Python).
+level words occur, and for a level word the name of its level after it, natively when built
+(most level words of reports are followed by no place: "pegawai kelurahan").
 """
 
 from __future__ import annotations
@@ -22,23 +26,39 @@ from __future__ import annotations
 import logging
 import operator
 import struct
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from functools import reduce
 
 import ahocorasick
 
-from hub.routing.text import _TO_SPACES, normalize, plain
+from hub.routing.text import _TO_SPACES, plain
 
 try:
-    from lapor_textmatch import CandidateScan, KeyScan
-except ImportError:  # no Rust toolchain where the hub was installed
-    CandidateScan = KeyScan = None
+    from lapor_textmatch import CandidateScan, KeyScan, Normalizer
+except ImportError:  # no Rust toolchain where the hub was installed, or an older build
+    CandidateScan = KeyScan = Normalizer = None
 
 log = logging.getLogger(__name__)
 _OR_VALUES = operator.itemgetter(1)
 # what each byte becomes in normalized text: the table normalize() applies, for the native scan
 NORMALIZED_BYTE = bytes(range(256)).lower().translate(_TO_SPACES)
 _told = False
+_NORMALIZER = Normalizer(NORMALIZED_BYTE) if Normalizer is not None else None
+# what the gazetteer reads after a level word for a name (native/textmatch: the same)
+AFTER_CHARS, AFTER_WORDS = 80, 4
+
+
+def normalized(text: str) -> bytes:
+    """``text`` as hub.routing.text.normalize makes it, UTF-8: made once per report and read
+    by the candidate scan and the place check alike."""
+    raw = plain(text).encode("utf-8", "replace")
+    return _NORMALIZER(raw) if _NORMALIZER is not None else python_normalized(raw)
+
+
+def python_normalized(raw: bytes) -> bytes:
+    """What the native Normalizer makes of UTF-8 ``raw``, in Python."""
+    words = raw.lower().translate(_TO_SPACES).split()
+    return b" " + b" ".join(words) + b" " if words else b" "
 
 
 def bit_positions(mask: int) -> Iterator[int]:
@@ -63,7 +83,6 @@ class NativeScan:
             rules,
             list(bit_positions(no_words)),
             list(bit_positions(texty)),
-            NORMALIZED_BYTE,
         )
 
     def prepare(self, rules: int) -> bytes:
@@ -82,7 +101,10 @@ class NativeScan:
     def candidates(self, title: str, body: str, region: bytes, fields: bytes) -> list[int]:
         """The rules both masks allow (``prepare_sparse``d and ``prepare``d) whose words
         conditions hold for the text."""
-        text = plain(f"{title}\n{body}").encode("utf-8", "replace")
+        return self._scan.candidates(normalized(f"{title}\n{body}"), region, fields)
+
+    def candidates_in(self, text: bytes, region: bytes, fields: bytes) -> list[int]:
+        """The same for a text ``normalized`` already."""
         return self._scan.candidates(text, region, fields)
 
 
@@ -106,10 +128,13 @@ class PythonScan:
     prepare_sparse = prepare
 
     def candidates(self, title: str, body: str, region: int, fields: int) -> list[int]:
+        return self.candidates_in(normalized(f"{title}\n{body}"), region, fields)
+
+    def candidates_in(self, text: bytes, region: int, fields: int) -> list[int]:
         mask = region & fields
         if mask & self._texty:
-            text = normalize(f"{title}\n{body}")
-            hits = reduce(operator.or_, map(_OR_VALUES, self._automaton.iter(text)), 0)
+            found = self._automaton.iter(text.decode("utf-8", "replace"))
+            hits = reduce(operator.or_, map(_OR_VALUES, found), 0)
             mask &= (self._no_words | (hits & self._all)) & ~(hits >> self._rules)
         return list(bit_positions(mask))
 
@@ -125,7 +150,7 @@ def candidate_scan(
     if not _told:
         log.warning(
             "routing reads report text with the slower Python scan: lapor-textmatch is not "
-            "installed (make install builds it when cargo is there)"
+            "installed, or is older than the hub (make install builds it when cargo is there)"
         )
         _told = True
     return PythonScan(keys, rules, no_words, texty)
@@ -134,39 +159,85 @@ def candidate_scan(
 ScanFactory = Callable[[Mapping[str, Sequence[int]], int, int, int], NativeScan | PythonScan]
 
 
-class KeyFinder:
-    """Where keys (" bandung ") occur in a text, normalized on the way: the gazetteer's place
-    check. Native (lapor-textmatch's KeyScan) when built, else normalize and pyahocorasick;
-    both give the normalized text (empty when nothing is found) and each hit's key and the
-    offset of its first word in that text, in order of the hits' ends."""
+Hit = tuple[str, int, str | None]  # key, offset of its first word, the name after it
 
-    def __init__(self, keys: Sequence[str], native: bool = True) -> None:
+
+class KeyFinder:
+    """Where keys (" bandung ") occur in a text: the gazetteer's place check. Native
+    (lapor-textmatch's KeyScan) when built, else pyahocorasick; both give the normalized text
+    (empty when nothing is found) and each hit's key and the offset of its first word in that
+    text, in order of the hits' ends. ``followed``: (keys, names) pairs; such a key is found
+    only when one of its names is among the (at most four) words after it, and its hit
+    carries the longest: "kelurahan" in "kelurahan Gubeng" is, in "pegawai kelurahan" not."""
+
+    def __init__(
+        self,
+        keys: Sequence[str],
+        native: bool = True,
+        followed: Sequence[tuple[Collection[str], Collection[str]]] = (),
+    ) -> None:
         self._keys = [f" {key} " for key in keys]
         self._names = list(keys)
+        number = {key: n for n, key in enumerate(keys)}
         self._native = None
         if native and KeyScan is not None:
-            self._native = KeyScan([key.encode() for key in self._keys], NORMALIZED_BYTE)
+            self._native = KeyScan(
+                [key.encode() for key in self._keys],
+                [
+                    ([number[key] for key in these], [name.encode() for name in names])
+                    for these, names in followed
+                ],
+            )
         else:
+            self._followed = {
+                number[key]: frozenset(names) for these, names in followed for key in these
+            }
             self._automaton = ahocorasick.Automaton()
-            for number, key in enumerate(self._keys):
-                self._automaton.add_word(key, number)
+            for n, key in enumerate(self._keys):
+                self._automaton.add_word(key, n)
             if self._keys:
                 self._automaton.make_automaton()
 
     def find(self, text: str) -> tuple[str, list[tuple[str, int]]]:
+        shown, hits = self.find_in(normalized(text))
+        return shown, [(key, start) for key, start, _ in hits]
+
+    def find_in(self, text: bytes) -> tuple[str, list[Hit]]:
+        """The same for a text ``normalized`` already, with the name after each followed key."""
         names = self._names
         if self._native is None:
-            normalized = normalize(text)
-            hits = self._automaton.iter(normalized) if names else ()
-            found = [(names[n], end - len(names[n])) for end, n in hits]
-            return (normalized if found else ""), found
-        raw, found = self._native.find(plain(text).encode("utf-8", "replace"))
+            return self._python_find(text.decode("utf-8", "replace"))
+        found = self._native.find(text)
         if not found:
             return "", []
-        normalized = raw.decode("utf-8", "replace")
-        if len(normalized) == len(raw):  # ASCII: byte offsets are character offsets
-            return normalized, [(names[n], start + 1) for n, start in found]
+        shown = text.decode("utf-8", "replace")
+        if len(shown) == len(text):  # ASCII: byte offsets are character offsets
+            return shown, [(names[n], start + 1, after) for n, start, after in found]
         # a key starts at a space, so the bytes before it never end inside a character
-        return normalized, [
-            (names[n], len(raw[:start].decode("utf-8", "replace")) + 1) for n, start in found
+        return shown, [
+            (names[n], len(text[:start].decode("utf-8", "replace")) + 1, after)
+            for n, start, after in found
         ]
+
+    def _python_find(self, text: str) -> tuple[str, list[Hit]]:
+        names, followed = self._names, self._followed
+        found = []
+        for end, n in self._automaton.iter(text) if names else ():
+            after = None
+            if n in followed:
+                after = _name_after(text, end + 1, followed[n])
+                if after is None:
+                    continue
+            found.append((names[n], end - len(names[n]), after))
+        return (text if found else ""), found
+
+
+def _name_after(text: str, at: int, names: frozenset[str]) -> str | None:
+    """The longest of ``names`` made of the first words of the AFTER_CHARS characters at
+    ``at`` (the native scan reads the same words)."""
+    words = text[at : at + AFTER_CHARS].split()[:AFTER_WORDS]
+    for size in range(len(words), 0, -1):
+        name = " ".join(words[:size])
+        if name in names:
+            return name
+    return None

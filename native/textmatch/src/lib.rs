@@ -1,9 +1,13 @@
-//! The routing engine's text passes (hub/routing/scan.py). CandidateScan: a report's text
-//! normalized the way hub.routing.text.normalize does it, every rule key found in one scan,
-//! and the rules whose conditions all hold returned as indexes, earliest first. Python keeps
-//! the meaning of every bit (which rule allows which field value); this makes the
-//! per-report work cheap. KeyScan: the same normalization and where each key occurs, for
-//! the gazetteer's check of the places a report names against its region code.
+//! The routing engine's text passes (hub/routing/scan.py). A report's text is normalized
+//! once (Normalizer, the way hub.routing.text.normalize does it) and the result read by
+//! both scans. CandidateScan: every rule key found in one pass, and the rules whose
+//! conditions all hold returned as indexes, earliest first; Python keeps the meaning of
+//! every bit (which rule allows which field value), this makes the per-report work cheap.
+//! KeyScan: where each key occurs, for the gazetteer's check of the places a report names
+//! against its region code, a level word ("kelurahan") only when a name of its level
+//! follows it.
+
+use std::collections::HashSet;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use pyo3::exceptions::PyValueError;
@@ -60,17 +64,18 @@ impl Rules {
 /// punctuation to space), one space between words however much punctuation and space
 /// separate them (so "dr. Soetomo" holds the key " dr soetomo "), framed by spaces.
 fn normalize(table: &[u8; 256], text: &[u8]) -> Vec<u8> {
-    let mut normalized = Vec::with_capacity(text.len() + 2);
-    normalized.push(b' ');
+    let mut normalized = vec![b' '; text.len() + 2];
+    let mut n = 1; // after the leading space
     for &b in text {
         let c = table[b as usize];
-        if c != b' ' || normalized.last() != Some(&b' ') {
-            normalized.push(c);
-        }
+        normalized[n] = c;
+        // without a branch: a space after a space is overwritten by what comes next
+        n += usize::from(c != b' ' || normalized[n - 1] != b' ');
     }
-    if normalized.last() != Some(&b' ') {
-        normalized.push(b' ');
+    if normalized[n - 1] != b' ' {
+        n += 1; // the trailing space, there already
     }
+    normalized.truncate(n);
     normalized
 }
 
@@ -94,36 +99,112 @@ fn automaton_of(keys: &[Vec<u8>]) -> PyResult<AhoCorasick> {
     }
 }
 
-/// Where keys (" bandung ") occur in a text normalized on the way (the gazetteer's place
-/// check, hub/routing/gazetteer.py): one pass in place of normalizing in Python and
-/// scanning with pyahocorasick.
+/// Normalizes a report's text once for both scans (hub/routing/scan.py's ``normalized``).
 #[pyclass(frozen)]
-struct KeyScan {
-    automaton: AhoCorasick,
+struct Normalizer {
     table: [u8; 256],
 }
 
 #[pymethods]
-impl KeyScan {
+impl Normalizer {
+    /// table: 256 bytes, what each byte normalizes to.
     #[new]
-    fn new(keys: Vec<Vec<u8>>, table: Vec<u8>) -> PyResult<Self> {
-        Ok(KeyScan {
-            automaton: automaton_of(&keys)?,
+    fn new(table: Vec<u8>) -> PyResult<Self> {
+        Ok(Normalizer {
             table: table_of(table)?,
         })
     }
 
-    /// (the normalized text, [(key index, start byte)] in order of their ends, overlapping
-    /// ones included); the text is b"" when no key is found (nothing to read around).
-    fn find<'py>(&self, py: Python<'py>, text: &[u8]) -> (Bound<'py, PyBytes>, Vec<(u32, u32)>) {
-        let normalized = normalize(&self.table, text);
-        let hits: Vec<(u32, u32)> = self
-            .automaton
-            .find_overlapping_iter(&normalized)
-            .map(|hit| (hit.pattern().as_u32(), hit.start() as u32))
-            .collect();
-        let shown: &[u8] = if hits.is_empty() { b"" } else { &normalized };
-        (PyBytes::new(py, shown), hits)
+    /// `text` (UTF-8) normalized.
+    fn __call__<'py>(&self, py: Python<'py>, text: &[u8]) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &normalize(&self.table, text))
+    }
+}
+
+/// How much of the text after a level word the gazetteer reads for a name: the words
+/// within this many characters (hub.routing.scan.KeyFinder, in Python the same).
+const AFTER_CHARS: usize = 80;
+const AFTER_WORDS: usize = 4;
+
+/// Whitespace as Python's str.split() sees it (Unicode White_Space, and the four
+/// separators \x1c-\x1f), so the words after a level word are the ones Python would read.
+fn py_space(c: char) -> bool {
+    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
+}
+
+/// The longest of `names` made of the first (up to four) words of the 80 characters at
+/// `at` in normalized text, joined by single spaces.
+fn name_after(text: &[u8], at: usize, names: &HashSet<Box<[u8]>>) -> Option<String> {
+    let bytes = &text[at.min(text.len())..text.len().min(at + 4 * AFTER_CHARS)];
+    let rest = match std::str::from_utf8(bytes) {
+        Ok(rest) => rest,
+        // cut inside a character at the end: what is before it
+        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+    };
+    let end = rest.char_indices().nth(AFTER_CHARS).map_or(rest.len(), |(i, _)| i);
+    let words: Vec<&str> = rest[..end]
+        .split(py_space)
+        .filter(|w| !w.is_empty())
+        .take(AFTER_WORDS)
+        .collect();
+    (1..=words.len())
+        .rev()
+        .map(|size| words[..size].join(" "))
+        .find(|name| names.contains(name.as_bytes()))
+}
+
+/// Where keys (" bandung ") occur in normalized text (the gazetteer's place check,
+/// hub/routing/gazetteer.py), in place of pyahocorasick and Python's reading of the words
+/// after each level word: a followed key ("kelurahan") counts only when one of its names
+/// follows it, and most do not ("pegawai kelurahan tidak ramah").
+#[pyclass(frozen)]
+struct KeyScan {
+    automaton: AhoCorasick,
+    followed: Vec<Option<usize>>, // per key: which of `names` must follow it, if any
+    names: Vec<HashSet<Box<[u8]>>>,
+}
+
+#[pymethods]
+impl KeyScan {
+    /// keys: normalized keys (" kelurahan "); followed: (key indexes, the names one of
+    /// which must follow each of them), one pair per group of keys sharing names.
+    #[new]
+    #[pyo3(signature = (keys, followed=Vec::new()))]
+    fn new(keys: Vec<Vec<u8>>, followed: Vec<(Vec<u32>, Vec<Vec<u8>>)>) -> PyResult<Self> {
+        let mut follow = vec![None; keys.len()];
+        let mut names = Vec::with_capacity(followed.len());
+        for (group, (indexes, after)) in followed.into_iter().enumerate() {
+            for i in indexes {
+                *follow.get_mut(i as usize).ok_or_else(|| {
+                    PyValueError::new_err("a followed key index beyond the keys")
+                })? = Some(group);
+            }
+            names.push(after.into_iter().map(Vec::into_boxed_slice).collect());
+        }
+        Ok(KeyScan {
+            automaton: automaton_of(&keys)?,
+            followed: follow,
+            names,
+        })
+    }
+
+    /// [(key index, start byte, the name after it or None)] in `normalized` (from
+    /// Normalizer), in order of the keys' ends, overlapping ones included; a followed key
+    /// only with its name (the longest).
+    fn find(&self, normalized: &[u8]) -> Vec<(u32, u32, Option<String>)> {
+        let mut hits = Vec::new();
+        for hit in self.automaton.find_overlapping_iter(normalized) {
+            let key = hit.pattern().as_usize();
+            let name = match self.followed[key] {
+                None => None,
+                Some(group) => match name_after(normalized, hit.end(), &self.names[group]) {
+                    None => continue,
+                    found => found,
+                },
+            };
+            hits.push((key as u32, hit.start() as u32, name));
+        }
+        hits
     }
 }
 
@@ -135,16 +216,13 @@ struct CandidateScan {
     no_words: Bits,        // rules without a words condition
     texty: Bits,           // rules that look at the text at all
     words: usize,          // u64 words per rule set
-    table: [u8; 256],      // byte -> normalized byte (lowercase, punctuation to space)
 }
 
 #[pymethods]
 impl CandidateScan {
     /// keys: normalized keys (" jalan rusak "); satisfies / vetoes: per key, the rule
-    /// indexes it satisfies / vetoes; rules: how many; no_words / texty: rule indexes;
-    /// table: 256 bytes, what each byte normalizes to.
+    /// indexes it satisfies / vetoes; rules: how many; no_words / texty: rule indexes.
     #[new]
-    #[allow(clippy::too_many_arguments)]
     fn new(
         keys: Vec<Vec<u8>>,
         satisfies: Vec<Vec<u32>>,
@@ -152,7 +230,6 @@ impl CandidateScan {
         rules: usize,
         no_words: Vec<u32>,
         texty: Vec<u32>,
-        table: Vec<u8>,
     ) -> PyResult<Self> {
         if keys.len() != satisfies.len() || keys.len() != vetoes.len() {
             return Err(PyValueError::new_err(
@@ -170,7 +247,6 @@ impl CandidateScan {
                 "a rule index beyond the number of rules",
             ));
         }
-        let table = table_of(table)?;
         let automaton = automaton_of(&keys)?;
         let words = rules.div_ceil(64).max(1);
         Ok(CandidateScan {
@@ -183,16 +259,15 @@ impl CandidateScan {
             no_words: bitset(&no_words, words),
             texty: bitset(&texty, words),
             words,
-            table,
         })
     }
 
-    /// The indexes of the rules in both `region` and `fields` whose words are in `text`
-    /// (UTF-8) and whose unless_words are not, earliest first. `region`: the rules the
+    /// The indexes of the rules in both `region` and `fields` whose words are in
+    /// `normalized` (from Normalizer) and whose unless_words are not, earliest first. `region`: the rules the
     /// report's region allows, as the (u32 index, u64 word) pairs of its nonzero words, all
     /// little-endian (few: a region allows its own rules and the national ones); `fields`:
     /// the rules its other fields allow, every word (little-endian bytes).
-    fn candidates(&self, text: &[u8], region: &[u8], fields: &[u8]) -> Vec<u32> {
+    fn candidates(&self, normalized: &[u8], region: &[u8], fields: &[u8]) -> Vec<u32> {
         // only the words where some rule is still allowed matter: at 10,000 rules a report's
         // region leaves a handful of the 157, so nothing below grows with the rules
         let mut live: Vec<(usize, u64)> = Vec::new();
@@ -213,10 +288,9 @@ impl CandidateScan {
             }
         }
         if live.iter().any(|&(i, word)| word & self.texty[i] != 0) {
-            let normalized = normalize(&self.table, text);
             let mut satisfied: Vec<u64> = live.iter().map(|&(i, _)| self.no_words[i]).collect();
             let mut vetoed = vec![0u64; live.len()];
-            for hit in self.automaton.find_overlapping_iter(&normalized) {
+            for hit in self.automaton.find_overlapping_iter(normalized) {
                 let key = hit.pattern().as_usize();
                 self.satisfies[key].set_in(&live, &mut satisfied);
                 self.vetoes[key].set_in(&live, &mut vetoed);
@@ -239,6 +313,7 @@ impl CandidateScan {
 
 #[pymodule]
 fn lapor_textmatch(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Normalizer>()?;
     m.add_class::<CandidateScan>()?;
     m.add_class::<KeyScan>()?;
     Ok(())
