@@ -6,7 +6,7 @@ HUB := $(BIN)/lapor-hub
 PYTEST_ARGS ?=
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install demo test lint image test-image broker-start broker-stop clean
+.PHONY: install demo test lint browser image test-image broker-start broker-stop clean
 
 # cargo where rustup puts it, even when the shell's PATH does not say so
 CARGO_BIN := $(HOME)/.cargo/bin
@@ -33,8 +33,14 @@ demo: install
 	$(HUB) demo
 
 ## test: lint, then the whole suite against a real broker (stopped afterwards, even on failure)
-test: install lint
+test: install lint browser
 	HUB=$(HUB) bash deploy/local/with-broker.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## browser: Debian's chromium and its driver, for the console's browser tests
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		$(SUDO) apt-get install -y -q chromium chromium-driver || \
+		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; }
 
 ## image: the hub's OCI image (buildah from Debian packages; installs buildah and debootstrap)
 image: $(BIN)/.installed

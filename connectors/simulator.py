@@ -27,6 +27,7 @@ class Fault:
     status: int = 503
     retry_after: float | None = None
     delay: float = 0.0
+    method: str | None = None  # only requests of this method (POST: deliveries, not polls)
 
 
 @dataclass
@@ -63,9 +64,10 @@ class AppState:
         status: int = 503,
         retry_after: float | None = None,
         delay: float = 0.0,
+        method: str | None = None,
     ) -> None:
         with self.lock:
-            self.faults.extend(Fault(status, retry_after, delay) for _ in range(count))
+            self.faults.extend(Fault(status, retry_after, delay, method) for _ in range(count))
 
     def file(self, report: dict[str, Any]) -> dict[str, Any]:
         """A citizen's report, as the app lists it from now on."""
@@ -122,10 +124,13 @@ class AppState:
             self.feedback_at[key] = time.time()
             return True
 
-    def next_fault(self) -> Fault | None:
+    def next_fault(self, method: str = "GET") -> Fault | None:
         with self.lock:
             self.requests += 1
-            return self.faults.pop(0) if self.faults else None
+            for number, fault in enumerate(self.faults):
+                if fault.method in (None, method):
+                    return self.faults.pop(number)
+            return None
 
 
 class _Faults:
@@ -140,7 +145,7 @@ class _Faults:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        fault = self.state.next_fault()
+        fault = self.state.next_fault(scope.get("method", "GET"))
         if fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)
         if fault is None or fault.status < 400:

@@ -24,6 +24,7 @@ broker). Verifying needs the same key or only its public half (``lapor-hub audit
 from __future__ import annotations
 
 import base64
+import contextvars
 import getpass
 import hashlib
 import json
@@ -160,7 +161,14 @@ def _public_of(text: str) -> Ed25519PublicKey:
 # -- writing -------------------------------------------------------------------------------
 
 
+# who acts, when a process acts for someone logged in to it (the console's user)
+ACTING_AS: contextvars.ContextVar[str | None] = contextvars.ContextVar("acting_as", default=None)
+
+
 def operator() -> str:
+    acting = ACTING_AS.get()
+    if acting:
+        return acting
     try:
         login = getpass.getuser()
     except (KeyError, OSError):  # no such user in a container

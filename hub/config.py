@@ -11,6 +11,7 @@ kafka: {bootstrap: broker-1.lapor.go.id:9093, username: hub, password_env: LAPOR
         audit_username: hub-audit, audit_password_env: LAPOR_AUDIT_PASSWORD}  # the audit
                                      # writer's, for the hub's processes that record actions
 metrics: {host: 0.0.0.0, port: 9400}  # /metrics, /healthz, /readyz (tracker: port + 1)
+console: {host: 127.0.0.1, port: 8400}  # the operator console (docs/console.md)
 """
 
 from __future__ import annotations
@@ -109,12 +110,47 @@ class MetricsAddress(BaseModel):
     port: int | None = Field(default=None, ge=1, le=65534)
 
 
+class OidcSettings(BaseModel):
+    """Log in through a government identity provider (OpenID Connect, authorization code).
+    The provider says each user's role and agency in claims of its ID token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metadata_url: str = Field(pattern=r"^https?://")  # .../.well-known/openid-configuration
+    client_id: str
+    client_secret_env: str  # the variable holding the client secret
+    label: str = "SSO"  # the login button's name
+    role_claim: str = "lapor_role"  # viewer, agency or national
+    agency_claim: str = "lapor_agency"
+    default_role: Literal["viewer", "none"] = "none"  # none: a user without the claim is refused
+    scope: str = "openid profile email"
+
+
+class ConsoleSettings(BaseModel):
+    """The operator console (``lapor-hub console``, or beside ``up``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8400, ge=1, le=65535)
+    accounts: Path | None = None  # default: <LAPOR_HUB_HOME>/console-accounts.yaml
+    # signs the session cookies; default: <LAPOR_HUB_HOME>/console-secret (made on first use)
+    secret_env: str = "LAPOR_HUB_CONSOLE_SECRET"
+    # cookies only over HTTPS: turn off only on loopback or behind nothing (development)
+    secure_cookies: bool = True
+    scrape: list[str] | None = None  # host:port of each process's /metrics; default: this hub's
+    language: Literal["id", "en"] = "id"
+    session_hours: float = Field(default=8.0, gt=0, le=24)
+    oidc: OidcSettings | None = None
+
+
 class HubConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rules: Path = Field(default_factory=default_rules_dir)
     kafka: KafkaAccess | None = None
     metrics: MetricsAddress = MetricsAddress()
+    console: ConsoleSettings = ConsoleSettings()
     connectors: dict[str, dict[str, Any]]
     topics: TopicSettings = TopicSettings()
     group_prefix: str = Field(default="lapor", pattern=r"^[a-z0-9][a-z0-9.-]*$")
@@ -148,6 +184,9 @@ def load_config(path: Path) -> HubConfig:
     assert config is not None
     if not config.rules.is_absolute():
         config.rules = (path.parent / config.rules).resolve()
+    accounts = config.console.accounts
+    if accounts is not None and not accounts.is_absolute():
+        config.console.accounts = (path.parent / accounts).resolve()
     return config
 
 

@@ -104,7 +104,8 @@ class Health:
                 "connector": s.connector,
                 "side": s.side,
                 "state": s.state,  # the error itself is in the log: an app's answer may
-                "failing_since": s.failing_since,  # quote a report, and this is unguarded
+                "failures": s.failures,  # quote a report, and this is unguarded
+                "failing_since": s.failing_since,
                 "last_success": s.last_success,
             }
             for s in self.snapshot()

@@ -4,6 +4,7 @@ here that parses, calls the component that does the work, and prints.
     lapor-hub up | connect | tracker | worker route | import | demo | version
     lapor-hub broker | schemas | rules | connectors        (set-up and integrators)
     lapor-hub dlq | retries | reports | audit | security | keys   (operators)
+    lapor-hub console                                         (operators, in a browser)
     lapor-hub deploy render                                   (Kubernetes)
 """
 
@@ -18,6 +19,7 @@ from hub.cli import (
     audit,
     broker,
     connectors,
+    console,
     deploy,
     dlq,
     reports,
@@ -72,6 +74,7 @@ app.add_typer(dlq.dlq_app, name="dlq")
 app.add_typer(retries.retries_app, name="retries")
 app.add_typer(reports.reports_app, name="reports")
 app.add_typer(deploy.deploy_app, name="deploy")
+app.add_typer(console.console_app, name="console")
 app.command()(run.demo)
 app.command()(run.up)
 app.command()(run.connect)

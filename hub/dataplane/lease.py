@@ -19,6 +19,7 @@ import threading
 import time
 
 from confluent_kafka import Consumer, KafkaException
+from prometheus_client import Gauge
 
 from hub import topics
 from hub.kafka import CLIENT_LOGGER, CONSUMER_DEFAULTS, client_security
@@ -27,6 +28,11 @@ log = logging.getLogger(__name__)
 
 SESSION_TIMEOUT_MS = 6_000  # a dead holder is dropped after this; the broker's minimum
 HEARTBEAT_MS = 1_000
+LEASE_HELD = Gauge(
+    "lapor_lease_held",
+    "1 while this process holds the lease of the group (pulls and status polls run here).",
+    ["group"],
+)
 
 
 class Lease:
@@ -83,11 +89,13 @@ class Lease:
         if partitions and not self.held.is_set():
             self.taken_at = time.monotonic()
             self.held.set()
+            LEASE_HELD.labels(self.group).set(1)
             log.info("%s holds the lease of %s: pulls and polls run here", self.name, self.group)
 
     def _gone(self, consumer: Consumer, partitions: list) -> None:
         if partitions and self.held.is_set():
             self.held.clear()
+            LEASE_HELD.labels(self.group).set(0)
             log.info("%s gave up the lease of %s", self.name, self.group)
 
     def _serve(self) -> None:
@@ -107,4 +115,5 @@ class Lease:
                     self.error = said
         finally:
             self.held.clear()
+            LEASE_HELD.labels(self.group).set(0)
             self._consumer.close()

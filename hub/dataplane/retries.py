@@ -93,7 +93,7 @@ class RetryWorker:
     def __init__(self, bootstrap: str, stage: str, group: str, start_at: str = "earliest") -> None:
         self.stage = stage
         self.topic = topics.retry(stage)
-        self.consumer = make_consumer(bootstrap, group, auto_offset_reset=start_at)
+        self.consumer = make_consumer(bootstrap, group, stage="retry", auto_offset_reset=start_at)
         self.consumer.subscribe([self.topic])
         self.producer = DurableProducer(bootstrap)
         self.sent = 0

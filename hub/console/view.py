@@ -1,0 +1,264 @@
+"""The reports as the console shows them: a summary of each report the tracker keeps, held
+in memory and kept current from the tracker table's changelog (hub.console.follow).
+
+A page is answered from these summaries and their indexes (by source id, by agency, each
+agency's tallies), never by reading a topic: the tallies change as each state comes in, so
+the SLA page costs the same with a hundred reports or a million. A summary keeps what lists
+and tallies need, not the state itself; a report's page reads its one state record back
+from the changelog by its offset (``ReportsView.state_of``), which compaction always keeps.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import json
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Message, TopicPartition
+
+from hub import topics
+from hub.kafka import make_consumer
+from hub.tracker.lifecycle import FINISHED, HANDLER, OPEN
+
+CLOCKS = ("verification", "follow_up", "completion", "auto_close")
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    due: int  # epoch ms
+    hub_id: str
+    agency: str
+    clock: str
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """One report, as lists and tallies need it."""
+
+    hub_id: str
+    origin: str | None  # the connector it came in through
+    source_id: str | None
+    title: str
+    kind: str
+    received_at: int | None  # epoch ms
+    region_code: str | None
+    open: bool
+    awaiting_designation: bool
+    agencies: tuple[tuple[str, str, str | None, bool], ...]  # agency, role, status, escalated
+    overdue: tuple[tuple[str, str], ...]  # (agency, clock) overdue and running
+    deadlines: tuple[Deadline, ...]  # running clocks with a deadline
+    partition: int
+    offset: int
+
+    def concerns(self, agency: str, origin_agency: str | None) -> bool:
+        """Whether an agency's operator may see it: sent to that agency, in any role, or
+        filed through that agency's app."""
+        return origin_agency == agency or any(a == agency for a, *_ in self.agencies)
+
+    def tally(self) -> Iterable[tuple[str, str]]:
+        """(agency, what) for each count this report adds to the SLA page."""
+        for agency, role, status, escalated in self.agencies:
+            if role == HANDLER and status not in FINISHED and self.open:
+                yield agency, "open"
+            if escalated:
+                yield agency, "escalated"
+        for agency, clock in self.overdue:
+            yield agency, f"overdue:{clock}"
+
+
+def summarise(state: dict[str, Any], partition: int, offset: int, title: str, kind: str) -> Summary:
+    agencies, overdue, deadlines = [], [], []
+    for agency, entry in state.get("agencies", {}).items():
+        agencies.append(
+            (agency, entry.get("role", ""), entry.get("status"), bool(entry.get("escalated")))
+        )
+        for name, clock in entry.get("clocks", {}).items():
+            if clock.get("stopped") is not None:
+                continue
+            if clock.get("overdue"):
+                overdue.append((agency, name))
+            elif clock.get("due") is not None:
+                deadlines.append(Deadline(clock["due"], state["hub_id"], agency, name))
+    return Summary(
+        hub_id=state["hub_id"],
+        origin=state.get("origin"),
+        source_id=state.get("source_id"),
+        title=title,
+        kind=kind,
+        received_at=state.get("received_at"),
+        region_code=state.get("region_code"),
+        open=state.get("state") == OPEN,
+        awaiting_designation=bool(state.get("awaiting_designation")),
+        agencies=tuple(agencies),
+        overdue=tuple(overdue),
+        deadlines=tuple(deadlines),
+        partition=partition,
+        offset=offset,
+    )
+
+
+class ReportsView:
+    """Every tracked report's summary, indexed; fed one changelog record at a time.
+
+    ``decode``: a report's encoded form (as the tracker keeps it) -> the Report; the title
+    and kind are taken from it once per report."""
+
+    def __init__(self, bootstrap: str, group_prefix: str, decode: Callable[[bytes], dict]):
+        self.bootstrap = bootstrap
+        self.topic = topics.tracker_changelog(group_prefix)
+        self.decode = decode
+        self._lock = threading.Lock()
+        self.summaries: dict[str, Summary] = {}
+        self.by_source: dict[str, set[str]] = defaultdict(set)
+        self.by_agency: dict[str, set[str]] = defaultdict(set)
+        self.by_origin: dict[str, set[str]] = defaultdict(set)
+        self.tallies: dict[str, Counter[str]] = defaultdict(Counter)
+        self._reader = None  # a consumer fetching one state by its offset
+        self._reader_lock = threading.Lock()
+
+    # -- fed by the follower -------------------------------------------------------------
+
+    def take(self, msg: Message) -> None:
+        hub_id = (msg.key() or b"").decode("utf-8", "replace")
+        value = msg.value()
+        state = json.loads(value) if value else None
+        with self._lock:
+            before = self.summaries.get(hub_id)
+        if state is None:
+            self._put(hub_id, None)
+            return
+        if before is not None:
+            title, kind = before.title, before.kind
+        else:
+            title, kind = self._title_of(state)
+        self._put(hub_id, summarise(state, msg.partition(), msg.offset(), title, kind))
+
+    def _title_of(self, state: dict[str, Any]) -> tuple[str, str]:
+        if not state.get("report"):
+            return "", ""
+        try:
+            report = self.decode(base64.b64decode(state["report"]))
+        except Exception:  # shown without its title rather than not at all
+            return "(report not readable)", ""
+        return report.get("title") or "", str(report.get("kind") or "")
+
+    def _put(self, hub_id: str, summary: Summary | None) -> None:
+        with self._lock:
+            before = self.summaries.pop(hub_id, None)
+            if before is not None:
+                self._index(before, -1)
+            if summary is not None:
+                self.summaries[hub_id] = summary
+                self._index(summary, +1)
+
+    def _index(self, summary: Summary, sign: int) -> None:
+        keyed = (
+            (self.by_source, summary.source_id),
+            (self.by_origin, summary.origin),
+            *((self.by_agency, agency) for agency, *_ in summary.agencies),
+        )
+        for index, key in keyed:
+            if key is None:
+                continue
+            if sign > 0:
+                index[key].add(summary.hub_id)
+            else:
+                index[key].discard(summary.hub_id)
+                if not index[key]:
+                    del index[key]
+        for agency, what in summary.tally():
+            self.tallies[agency][what] += sign
+            if not self.tallies[agency][what]:
+                del self.tallies[agency][what]
+
+    # -- read by the pages ---------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.summaries)
+
+    def get(self, hub_id: str) -> Summary | None:
+        return self.summaries.get(hub_id)
+
+    def search(self, text: str, limit: int = 50) -> list[Summary]:
+        """By hub id, by the origin app's id, or by agency id (its newest reports)."""
+        text = text.strip()
+        with self._lock:
+            if text in self.summaries:
+                return [self.summaries[text]]
+            ids = set(self.by_source.get(text, ())) | set(self.by_agency.get(text, ()))
+            found = [self.summaries[i] for i in ids if i in self.summaries]
+        return heapq.nlargest(limit, found, key=lambda s: s.received_at or 0)
+
+    def sla_rows(self, agencies: Iterable[str] | None = None) -> dict[str, Counter[str]]:
+        with self._lock:
+            chosen = self.tallies.keys() if agencies is None else agencies
+            return {a: Counter(self.tallies[a]) for a in chosen if a in self.tallies}
+
+    def nearest_deadlines(
+        self, keep: Callable[[str], bool] | None = None, limit: int = 20
+    ) -> list[Deadline]:
+        """Running clocks of open reports whose deadline is still ahead, nearest first."""
+        now = time.time() * 1000
+        with self._lock:
+            summaries = list(self.summaries.values())
+        running = (d for s in summaries if s.open for d in s.deadlines if d.due >= now)
+        if keep is not None:
+            running = (d for d in running if keep(d.agency))
+        return heapq.nsmallest(limit, running, key=lambda d: d.due)
+
+    def overdue_reports(
+        self, keep: Callable[[str], bool] | None = None, limit: int = 50
+    ) -> list[tuple[Summary, str, str]]:
+        """(report, agency, clock) of running clocks past their deadline, oldest report
+        first: those the tracker marked overdue, and those whose deadline passed since its
+        last tick."""
+        now = time.time() * 1000
+        with self._lock:
+            summaries = list(self.summaries.values())
+        found = []
+        for summary in summaries:
+            late = list(summary.overdue)
+            if summary.open:
+                late += [(d.agency, d.clock) for d in summary.deadlines if d.due < now]
+            found += [
+                (summary, agency, clock)
+                for agency, clock in late
+                if keep is None or keep(agency)
+            ]
+        found.sort(key=lambda item: item[0].received_at or 0)
+        return found[:limit]
+
+    def awaiting(self) -> int:
+        with self._lock:
+            return sum(1 for s in self.summaries.values() if s.awaiting_designation and s.open)
+
+    def state_of(self, summary: Summary, timeout: float = 5.0) -> dict[str, Any] | None:
+        """The report's whole state, read back from the changelog at its offset."""
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = make_consumer(
+                    self.bootstrap, f"{topics.READER_GROUP}-console-state-{uuid.uuid4().hex[:8]}"
+                )
+            reader = self._reader
+            reader.assign([TopicPartition(self.topic, summary.partition, summary.offset)])
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                msg = reader.poll(0.2)
+                if msg is None or msg.error():
+                    continue
+                if msg.offset() >= summary.offset:
+                    return json.loads(msg.value()) if msg.value() else None
+            return None
+
+    def close(self) -> None:
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
