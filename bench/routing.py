@@ -108,6 +108,7 @@ def rule_set(size: int, folder: Path, scan=candidate_scan) -> Router:
             yaml.safe_dump({"rules": extra}, allow_unicode=True)
         )
     router = Router(load_rules(folder), directory, scan=scan)
+    router.warm_up()  # as the hub does: the text scan is built for the first decision
     # the set's own rules; the router adds one per national agency named in the directory
     assert len(router.loaded.rules) == size, (len(router.loaded.rules), size)
     return router

@@ -6,8 +6,9 @@ allow the report's value): a few dictionary lookups and big-integer operations, 
 over every rule; the combination of a report's fields is looked up once and remembered.
 Every rule word is a key of one Aho-Corasick scan (hub.routing.scan, in Rust when built)
 whose value is the bitmask of rules it satisfies (or vetoes, for unless_words), so the text
-is read once however many rules there are. The lowest candidate bit is the first rule in
-order.
+is read once however many rules there are; the same pass finds the place names the report's
+region code is checked against (hub.routing.gazetteer.find_broad). The lowest candidate bit
+is the first rule in order.
 
 ``explain`` evaluates every rule one by one instead, with reasons, and must agree with the
 index (the tests make sure it does).
@@ -34,7 +35,7 @@ from hub.routing.rules import (
     addressed_agency_rules,
     named_agency_rules,
 )
-from hub.routing.scan import ScanFactory, candidate_scan, normalized
+from hub.routing.scan import NativeScan, PythonScan, ScanFactory, candidate_scan, normalized
 from hub.routing.text import ReportText, Spelling, WordCondition
 
 _CANONICAL_KINDS = frozenset(KINDS.values())
@@ -188,7 +189,8 @@ class Router:
                     keys.setdefault(key, [0, 0])[1] |= bit
         self._width = len(self.rules)
         self._all = (1 << self._width) - 1
-        self.scan = self._scan_factory(keys, self._width, self._no_words, self._texty)
+        self._keys: dict[str, list[int]] | None = keys
+        self._scan: NativeScan | PythonScan | None = None
         self._region_masks: dict[str | None, Any] = {}  # region code -> the rules it allows
         self._field_masks: dict[tuple, Any] = {}  # other fields -> the rules they allow
         self._targets: dict[tuple, list[str]] = {}  # (names..., region code) -> agencies
@@ -218,6 +220,17 @@ class Router:
         self._quiet = frozenset(i for i, routes in enumerate(self._routes) if not routes)
         self._firm_by_region: dict[str | None, frozenset[int]] = {}
         self._firm_sets: dict[frozenset, frozenset[int]] = {}  # a few: shared by regions
+
+    @property
+    def scan(self) -> NativeScan | PythonScan:
+        """The text scan: built at the first decision, as it reads the gazetteer's place
+        names in the same pass as the rule words (the gazetteer takes seconds to build
+        once per process, and checking rules needs neither)."""
+        if self._scan is None:
+            places = self.locations.places.broad_finder
+            keys, self._keys = self._keys, None
+            self._scan = self._scan_factory(keys, self._width, self._no_words, self._texty, places)
+        return self._scan
 
     def warm_up(self) -> None:
         """Load what the first decisions would otherwise load lazily (the region data and
@@ -249,9 +262,11 @@ class Router:
         authority" before; after ``max_transfers`` of those the report escalates."""
         excluded = list(dict.fromkeys(excluded)) if excluded else []
         title, body = report.get("title") or "", report.get("body") or ""
-        text = normalized(f"{title}\n{body}")  # once, for the place check and the rule words
-        location = self.locations.resolve(report.get("location") or {}, title, body, text)
-        candidates = self._candidates(report, location.region_code, text)
+        # one pass over the text: the place names for the place check, the rule words for
+        # the candidates once the place is known
+        reading, places = self.scan.read(normalized(f"{title}\n{body}"))
+        location = self.locations.resolve(report.get("location") or {}, title, body, places)
+        candidates = self._candidates(report, location.region_code, reading)
         decision = self._decide(report.get("hub_id", ""), candidates, location, excluded, transfers)
         if now is not None:
             decision.decided_at_ms = int(now.timestamp() * 1000)
@@ -261,13 +276,14 @@ class Router:
         return decision
 
     def _candidates(
-        self, report: dict[str, Any], region_code: str | None, text: bytes
+        self, report: dict[str, Any], region_code: str | None, reading: Any
     ) -> list[int]:
-        """The rules whose every condition holds for the report (``text``: its title and
-        body normalized), earliest first."""
+        """The rules whose every condition holds for the report (``reading``: what the
+        scan read in its title and body), earliest first."""
+        scan = self._scan
         region = self._region_masks.get(region_code)
         if region is None:
-            region = self.scan.prepare_sparse(self._region_mask(region_code))
+            region = scan.prepare_sparse(self._region_mask(region_code))
             _keep(self._region_masks, region_code, region)
         reporter = report.get("reporter") or {}
         flags = (
@@ -279,8 +295,8 @@ class Router:
         )
         fields = self._field_masks.get(flags)
         if fields is None:
-            fields = _keep(self._field_masks, flags, self.scan.prepare(self._field_mask(*flags)))
-        return self.scan.candidates_in(text, region, fields)
+            fields = _keep(self._field_masks, flags, scan.prepare(self._field_mask(*flags)))
+        return scan.candidates_of(reading, region, fields)
 
     def _region_mask(self, code: str | None) -> int:
         """The rules whose region condition the code satisfies (open ones included)."""

@@ -25,8 +25,7 @@ from pathlib import Path
 
 import ahocorasick
 
-from hub.routing.scan import KeyFinder
-from hub.routing.scan import normalized as normalized_text
+from hub.routing.scan import KeyFinder, Places, normalized
 from hub.routing.text import normalize
 
 # the word before a name that says its level: 4 kelurahan/desa, 3 kecamatan, 2 kab/kota, 1 province
@@ -333,24 +332,21 @@ class Gazetteer:
             }
             followed.append((markers, names))
         keys = [*broad_keys, *(word for markers, _ in followed for word in markers)]
-        self._broad_finder = KeyFinder(list(dict.fromkeys(keys)), followed=followed)
+        self.broad_finder = KeyFinder(list(dict.fromkeys(keys)), followed=followed)
 
     def find_broad(
-        self, text: str, in_address: bool = False, normalized: bytes | None = None
+        self, text: str, in_address: bool = False, found: Places | None = None
     ) -> list[Mention]:
         """The provinces and kabupaten/kota ``text`` names, and the kecamatan and desa it
         names as such ("Kec. Cikajang", "Desa Medaeng"): a report's region code is checked
-        against these only. Linear in the text and cheap: few names match. ``normalized``:
-        the text normalized already (hub.routing.scan.normalized), as the router makes it
-        once for this check and the rule words."""
-        if len(text) > MAX_TEXT_CHARS or "@" in text or "#" in text:
-            normalized = None  # what is read differs from the text the rule words are in
+        against these only. Linear in the text and cheap: few names match. ``found``: what
+        ``broad_finder`` finds in the text, when a router's scan read it in its own pass."""
+        if found is None or len(text) > MAX_TEXT_CHARS or "@" in text or "#" in text:
             text = text[:MAX_TEXT_CHARS]
             if "@" in text or "#" in text:
                 text = f"{text} {_HANDLE.sub(_spell_handle, text)}"
-        shown, hits = self._broad_finder.find_in(
-            normalized if normalized is not None else normalized_text(text)
-        )
+            found = self.broad_finder.find_in(normalized(text))
+        shown, hits = found
         mentions = []
         for key, start, after in hits:
             before = _words_before(shown, start)

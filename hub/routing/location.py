@@ -39,6 +39,7 @@ from hub.routing.gazetteer import (
     common_words,
     gazetteer,
 )
+from hub.routing.scan import Places
 
 MAX_ADDRESS_CHARS = 400  # of an address read for places (reading is linear in it)
 AMBIGUOUS_CONFIDENCE = 0.6
@@ -142,16 +143,16 @@ class LocationResolver:
         location: dict[str, Any],
         title: str = "",
         body: str = "",
-        normalized: bytes | None = None,
+        places: Places | None = None,
     ) -> ResolvedLocation:
-        """Where the report is. ``normalized``: f"{title}\\n{body}" as
-        hub.routing.scan.normalized makes it, when the caller has it already."""
+        """Where the report is. ``places``: what the gazetteer's ``broad_finder`` finds in
+        f"{title}\\n{body}", when the caller read the text already."""
         if not isinstance(location, dict):
             location = {}
         if not isinstance(title, str) or not isinstance(body, str):
             title = title if isinstance(title, str) else ""
             body = body if isinstance(body, str) else ""
-            normalized = None
+            places = None
         raw_code = location.get("region_code")
         parts = (location.get("address"), location.get("postal_code"))
         address = " ".join(p for p in parts if isinstance(p, str) and p)[:MAX_ADDRESS_CHARS]
@@ -163,7 +164,7 @@ class LocationResolver:
             # places named as such; most reports agree with their code, cheaply
             said = []
             if title or body:
-                said = self.places.find_broad(f"{title}\n{body}", normalized=normalized)
+                said = self.places.find_broad(f"{title}\n{body}", found=places)
             if self._address_agrees(address, given) and all(
                 m.home or _agrees(m, given) for m in said
             ):

@@ -28,6 +28,7 @@ import operator
 import struct
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from functools import reduce
+from typing import Any
 
 import ahocorasick
 
@@ -69,13 +70,26 @@ def bit_positions(mask: int) -> Iterator[int]:
         mask ^= low
 
 
+Hit = tuple[str, int, str | None]  # key, offset of its first word, the name after it
+Places = tuple[str, list[Hit]]  # what a KeyFinder finds: the normalized text, its hits
+
+
 class NativeScan:
+    """``places``: a KeyFinder whose keys the same pass finds (``read``): the rule keys and
+    the place names are read in one pass over the text instead of two."""
+
     name = "native (lapor-textmatch)"
 
     def __init__(
-        self, keys: Mapping[str, Sequence[int]], rules: int, no_words: int, texty: int
+        self,
+        keys: Mapping[str, Sequence[int]],
+        rules: int,
+        no_words: int,
+        texty: int,
+        places: KeyFinder | None = None,
     ) -> None:
         self._bytes = (rules + 7) // 8 or 1
+        self._places = places
         self._scan = CandidateScan(
             [key.encode() for key in keys],
             [list(bit_positions(satisfies)) for satisfies, _ in keys.values()],
@@ -83,6 +97,7 @@ class NativeScan:
             rules,
             list(bit_positions(no_words)),
             list(bit_positions(texty)),
+            places.native if places is not None else None,
         )
 
     def prepare(self, rules: int) -> bytes:
@@ -103,17 +118,33 @@ class NativeScan:
         conditions hold for the text."""
         return self._scan.candidates(normalized(f"{title}\n{body}"), region, fields)
 
-    def candidates_in(self, text: bytes, region: bytes, fields: bytes) -> list[int]:
-        """The same for a text ``normalized`` already."""
-        return self._scan.candidates(text, region, fields)
+    def read(self, text: bytes) -> tuple[Any, Places | None]:
+        """One pass over a ``normalized`` text: a reading for ``candidates_of`` once the
+        report's region is known, and what ``places`` finds in the text (None without)."""
+        reading, hits = self._scan.read(text)
+        if self._places is None:
+            return reading, None
+        if self._places.native is None:
+            return reading, self._places.find_in(text)
+        return reading, self._places.shown(text, hits)
+
+    def candidates_of(self, reading: Any, region: bytes, fields: bytes) -> list[int]:
+        """``candidates`` for the text ``read``."""
+        return reading.candidates(region, fields)
 
 
 class PythonScan:
     name = "python (pyahocorasick)"
 
     def __init__(
-        self, keys: Mapping[str, Sequence[int]], rules: int, no_words: int, texty: int
+        self,
+        keys: Mapping[str, Sequence[int]],
+        rules: int,
+        no_words: int,
+        texty: int,
+        places: KeyFinder | None = None,
     ) -> None:
+        self._places = places
         self._rules, self._no_words, self._texty = rules, no_words, texty
         self._all = (1 << rules) - 1
         self._automaton = ahocorasick.Automaton()
@@ -128,9 +159,12 @@ class PythonScan:
     prepare_sparse = prepare
 
     def candidates(self, title: str, body: str, region: int, fields: int) -> list[int]:
-        return self.candidates_in(normalized(f"{title}\n{body}"), region, fields)
+        return self.candidates_of(normalized(f"{title}\n{body}"), region, fields)
 
-    def candidates_in(self, text: bytes, region: int, fields: int) -> list[int]:
+    def read(self, text: bytes) -> tuple[bytes, Places | None]:
+        return text, self._places.find_in(text) if self._places is not None else None
+
+    def candidates_of(self, text: bytes, region: int, fields: int) -> list[int]:
         mask = region & fields
         if mask & self._texty:
             found = self._automaton.iter(text.decode("utf-8", "replace"))
@@ -140,26 +174,29 @@ class PythonScan:
 
 
 def candidate_scan(
-    keys: Mapping[str, Sequence[int]], rules: int, no_words: int, texty: int
+    keys: Mapping[str, Sequence[int]],
+    rules: int,
+    no_words: int,
+    texty: int,
+    places: KeyFinder | None = None,
 ) -> NativeScan | PythonScan:
     """The fastest implementation installed. ``keys`` maps each key to (the rules it
     satisfies, the rules it vetoes) as bitmasks over ``rules`` rules."""
     global _told
     if CandidateScan is not None:
-        return NativeScan(keys, rules, no_words, texty)
+        return NativeScan(keys, rules, no_words, texty, places)
     if not _told:
         log.warning(
             "routing reads report text with the slower Python scan: lapor-textmatch is not "
             "installed, or is older than the hub (make install builds it when cargo is there)"
         )
         _told = True
-    return PythonScan(keys, rules, no_words, texty)
+    return PythonScan(keys, rules, no_words, texty, places)
 
 
-ScanFactory = Callable[[Mapping[str, Sequence[int]], int, int, int], NativeScan | PythonScan]
-
-
-Hit = tuple[str, int, str | None]  # key, offset of its first word, the name after it
+ScanFactory = Callable[
+    [Mapping[str, Sequence[int]], int, int, int, "KeyFinder | None"], NativeScan | PythonScan
+]
 
 
 class KeyFinder:
@@ -179,9 +216,9 @@ class KeyFinder:
         self._keys = [f" {key} " for key in keys]
         self._names = list(keys)
         number = {key: n for n, key in enumerate(keys)}
-        self._native = None
+        self.native = None  # the KeyScan, which a NativeScan may read in its own pass
         if native and KeyScan is not None:
-            self._native = KeyScan(
+            self.native = KeyScan(
                 [key.encode() for key in self._keys],
                 [
                     ([number[key] for key in these], [name.encode() for name in names])
@@ -202,14 +239,17 @@ class KeyFinder:
         shown, hits = self.find_in(normalized(text))
         return shown, [(key, start) for key, start, _ in hits]
 
-    def find_in(self, text: bytes) -> tuple[str, list[Hit]]:
+    def find_in(self, text: bytes) -> Places:
         """The same for a text ``normalized`` already, with the name after each followed key."""
-        names = self._names
-        if self._native is None:
+        if self.native is None:
             return self._python_find(text.decode("utf-8", "replace"))
-        found = self._native.find(text)
+        return self.shown(text, self.native.find(text))
+
+    def shown(self, text: bytes, found: list[tuple[int, int, str | None]]) -> Places:
+        """The native scan's hits in ``text`` as ``find_in`` gives them."""
         if not found:
             return "", []
+        names = self._names
         shown = text.decode("utf-8", "replace")
         if len(shown) == len(text):  # ASCII: byte offsets are character offsets
             return shown, [(names[n], start + 1, after) for n, start, after in found]
@@ -219,7 +259,7 @@ class KeyFinder:
             for n, start, after in found
         ]
 
-    def _python_find(self, text: str) -> tuple[str, list[Hit]]:
+    def _python_find(self, text: str) -> Places:
         names, followed = self._names, self._followed
         found = []
         for end, n in self._automaton.iter(text) if names else ():

@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.routing import Router, default_rules_dir, load_directory, load_rules
-from hub.routing.scan import _NORMALIZER, KeyFinder, normalized, python_normalized
+from hub.routing.scan import (
+    _NORMALIZER,
+    KeyFinder,
+    NativeScan,
+    PythonScan,
+    normalized,
+    python_normalized,
+)
 from hub.routing.text import normalize, plain
 from hub.samples import sample_report
 
@@ -44,6 +51,16 @@ def test_the_native_normalization_is_the_python_one(text):
 
 
 FOLLOWED = [(["kelurahan", "kec"], ["gubeng", "air bersih", "jalan rusak kota"])]
+KEYS = {  # key -> (rules it satisfies, rules it vetoes), over 70 rules
+    " jalan rusak ": (0b1011, 0),
+    " jalan ": (1 << 64, 0),
+    " rusak ": (1 << 65, 1 << 2),
+    " kota ": (0b10000, 0),
+    " pungli ": (0, 1 << 66 | 1),
+    " air bersih ": (1 << 69, 0),
+}
+RULES, NO_WORDS = 70, 1 << 67 | 1 << 68
+TEXTY = (1 << RULES) - 1 & ~NO_WORDS
 
 
 @settings(max_examples=400, deadline=None)
@@ -55,6 +72,29 @@ def test_a_level_word_is_found_with_the_name_after_it_alike(text):
     native = KeyFinder(keys, followed=FOLLOWED)
     python = KeyFinder(keys, native=False, followed=FOLLOWED)
     assert native.find_in(normalized(text)) == python.find_in(normalized(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=TEXTS,
+    fields=st.integers(min_value=0, max_value=(1 << RULES) - 1),
+    region=st.integers(min_value=0, max_value=(1 << RULES) - 1),
+)
+def test_one_pass_finds_what_the_two_passes_find(text, fields, region):
+    """A scan reading the place keys in its own pass (rule keys and place keys may be the
+    same words) gives the candidates and the places the separate passes give."""
+    keys = [*PLACES, "kelurahan", "kec"]
+    for places in (KeyFinder(keys, followed=FOLLOWED), KeyFinder(keys, False, FOLLOWED)):
+        for scan in (
+            NativeScan(KEYS, RULES, NO_WORDS, TEXTY, places),
+            PythonScan(KEYS, RULES, NO_WORDS, TEXTY, places),
+        ):
+            mine, every = scan.prepare_sparse(region), scan.prepare(fields)
+            reading, found = scan.read(normalized(text))
+            assert found == places.find_in(normalized(text))
+            assert scan.candidates_of(reading, mine, every) == scan.candidates(
+                text, "", mine, every
+            )
 
 
 def test_a_level_word_counts_only_before_a_name_of_its_level():
@@ -85,9 +125,9 @@ def test_an_outcome_depends_on_the_candidates_up_to_a_sure_handler():
         else:
             report["location"] = {}
         title, body = report["title"], report["body"]
-        text = normalized(f"{title}\n{body}")
-        location = router.locations.resolve(report["location"], title, body, text)
-        candidates = router._candidates(report, location.region_code, text)
+        reading, places = router.scan.read(normalized(f"{title}\n{body}"))
+        location = router.locations.resolve(report["location"], title, body, places)
+        candidates = router._candidates(report, location.region_code, reading)
         deciding = router._deciding(candidates, location.region_code)
         trimmed += deciding != candidates
         assert router._outcome(deciding, location, [], 0) == router._outcome(

@@ -65,14 +65,15 @@ impl Rules {
 /// separate them (so "dr. Soetomo" holds the key " dr soetomo "), framed by spaces.
 fn normalize(table: &[u8; 256], text: &[u8]) -> Vec<u8> {
     let mut normalized = vec![b' '; text.len() + 2];
-    let mut n = 1; // after the leading space
+    let (mut n, mut last) = (1, b' '); // after the leading space
     for &b in text {
         let c = table[b as usize];
         normalized[n] = c;
         // without a branch: a space after a space is overwritten by what comes next
-        n += usize::from(c != b' ' || normalized[n - 1] != b' ');
+        n += usize::from(c != b' ' || last != b' ');
+        last = c;
     }
-    if normalized[n - 1] != b' ' {
+    if last != b' ' {
         n += 1; // the trailing space, there already
     }
     normalized.truncate(n);
@@ -141,7 +142,10 @@ fn name_after(text: &[u8], at: usize, names: &HashSet<Box<[u8]>>) -> Option<Stri
         // cut inside a character at the end: what is before it
         Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
     };
-    let end = rest.char_indices().nth(AFTER_CHARS).map_or(rest.len(), |(i, _)| i);
+    let end = rest
+        .char_indices()
+        .nth(AFTER_CHARS)
+        .map_or(rest.len(), |(i, _)| i);
     let words: Vec<&str> = rest[..end]
         .split(py_space)
         .filter(|w| !w.is_empty())
@@ -159,9 +163,23 @@ fn name_after(text: &[u8], at: usize, names: &HashSet<Box<[u8]>>) -> Option<Stri
 /// follows it, and most do not ("pegawai kelurahan tidak ramah").
 #[pyclass(frozen)]
 struct KeyScan {
+    keys: Vec<Vec<u8>>, // a CandidateScan reads them in its own pass too
     automaton: AhoCorasick,
     followed: Vec<Option<usize>>, // per key: which of `names` must follow it, if any
     names: Vec<HashSet<Box<[u8]>>>,
+}
+
+type PlaceHit = (u32, u32, Option<String>); // key index, start byte, the name after it
+
+impl KeyScan {
+    /// The hit of `key` found at `start..end`, unless it is followed and no name follows.
+    fn hit(&self, key: usize, start: usize, end: usize, normalized: &[u8]) -> Option<PlaceHit> {
+        let name = match self.followed[key] {
+            None => None,
+            Some(group) => Some(name_after(normalized, end, &self.names[group])?),
+        };
+        Some((key as u32, start as u32, name))
+    }
 }
 
 #[pymethods]
@@ -183,6 +201,7 @@ impl KeyScan {
         }
         Ok(KeyScan {
             automaton: automaton_of(&keys)?,
+            keys,
             followed: follow,
             names,
         })
@@ -191,26 +210,21 @@ impl KeyScan {
     /// [(key index, start byte, the name after it or None)] in `normalized` (from
     /// Normalizer), in order of the keys' ends, overlapping ones included; a followed key
     /// only with its name (the longest).
-    fn find(&self, normalized: &[u8]) -> Vec<(u32, u32, Option<String>)> {
-        let mut hits = Vec::new();
-        for hit in self.automaton.find_overlapping_iter(normalized) {
-            let key = hit.pattern().as_usize();
-            let name = match self.followed[key] {
-                None => None,
-                Some(group) => match name_after(normalized, hit.end(), &self.names[group]) {
-                    None => continue,
-                    found => found,
-                },
-            };
-            hits.push((key as u32, hit.start() as u32, name));
-        }
-        hits
+    fn find(&self, normalized: &[u8]) -> Vec<PlaceHit> {
+        self.automaton
+            .find_overlapping_iter(normalized)
+            .filter_map(|hit| {
+                self.hit(hit.pattern().as_usize(), hit.start(), hit.end(), normalized)
+            })
+            .collect()
     }
 }
 
 #[pyclass(frozen)]
 struct CandidateScan {
-    automaton: AhoCorasick,
+    automaton: AhoCorasick, // the rule keys, then the keys of `places`
+    keys: usize,            // how many rule keys
+    places: Option<Py<KeyScan>>,
     satisfies: Vec<Rules>, // per key: rules whose words condition it satisfies
     vetoes: Vec<Rules>,    // per key: rules whose unless_words it trips
     no_words: Bits,        // rules without a words condition
@@ -218,18 +232,76 @@ struct CandidateScan {
     words: usize,          // u64 words per rule set
 }
 
+impl CandidateScan {
+    /// The (word index, rules) pairs where both `region` and `fields` allow some rule: at
+    /// 10,000 rules a report's region leaves a handful of the 157 words, so nothing
+    /// per report grows with the rules.
+    fn live(&self, region: &[u8], fields: &[u8]) -> Vec<(usize, u64)> {
+        let mut live = Vec::new();
+        for pair in region.chunks_exact(12) {
+            let i = u32::from_le_bytes(pair[..4].try_into().unwrap()) as usize;
+            if i >= self.words {
+                continue;
+            }
+            let mut field = [0u8; 8];
+            if let Some(bytes) = fields.get(i * 8..) {
+                let n = bytes.len().min(8);
+                field[..n].copy_from_slice(&bytes[..n]);
+            }
+            let word =
+                u64::from_le_bytes(pair[4..].try_into().unwrap()) & u64::from_le_bytes(field);
+            if word != 0 {
+                live.push((i, word));
+            }
+        }
+        live
+    }
+
+    fn reads_text(&self, live: &[(usize, u64)]) -> bool {
+        live.iter().any(|&(i, word)| word & self.texty[i] != 0)
+    }
+
+    /// Keeps in `live` the rules whose words the rule keys found satisfy, and none vetoes.
+    fn apply(&self, live: &mut [(usize, u64)], found: impl Iterator<Item = usize>) {
+        let mut satisfied: Vec<u64> = live.iter().map(|&(i, _)| self.no_words[i]).collect();
+        let mut vetoed = vec![0u64; live.len()];
+        for key in found {
+            self.satisfies[key].set_in(live, &mut satisfied);
+            self.vetoes[key].set_in(live, &mut vetoed);
+        }
+        for (n, (_, word)) in live.iter_mut().enumerate() {
+            *word &= satisfied[n] & !vetoed[n];
+        }
+    }
+}
+
+fn indexes(live: &[(usize, u64)]) -> Vec<u32> {
+    let mut found = Vec::new();
+    for &(i, word) in live {
+        let mut w = word;
+        while w != 0 {
+            found.push((i * 64) as u32 + w.trailing_zeros());
+            w &= w - 1;
+        }
+    }
+    found
+}
+
 #[pymethods]
 impl CandidateScan {
     /// keys: normalized keys (" jalan rusak "); satisfies / vetoes: per key, the rule
-    /// indexes it satisfies / vetoes; rules: how many; no_words / texty: rule indexes.
+    /// indexes it satisfies / vetoes; rules: how many; no_words / texty: rule indexes;
+    /// places: a KeyScan whose keys this scan's pass finds as well (``read``).
     #[new]
+    #[pyo3(signature = (keys, satisfies, vetoes, rules, no_words, texty, places=None))]
     fn new(
-        keys: Vec<Vec<u8>>,
+        mut keys: Vec<Vec<u8>>,
         satisfies: Vec<Vec<u32>>,
         vetoes: Vec<Vec<u32>>,
         rules: usize,
         no_words: Vec<u32>,
         texty: Vec<u32>,
+        places: Option<Bound<'_, KeyScan>>,
     ) -> PyResult<Self> {
         if keys.len() != satisfies.len() || keys.len() != vetoes.len() {
             return Err(PyValueError::new_err(
@@ -247,10 +319,15 @@ impl CandidateScan {
                 "a rule index beyond the number of rules",
             ));
         }
-        let automaton = automaton_of(&keys)?;
+        let count = keys.len();
+        if let Some(places) = &places {
+            keys.extend(places.get().keys.iter().cloned());
+        }
         let words = rules.div_ceil(64).max(1);
         Ok(CandidateScan {
-            automaton,
+            automaton: automaton_of(&keys)?,
+            keys: count,
+            places: places.map(Bound::unbind),
             satisfies: satisfies
                 .into_iter()
                 .map(|r| Rules::new(r, words))
@@ -263,51 +340,57 @@ impl CandidateScan {
     }
 
     /// The indexes of the rules in both `region` and `fields` whose words are in
-    /// `normalized` (from Normalizer) and whose unless_words are not, earliest first. `region`: the rules the
-    /// report's region allows, as the (u32 index, u64 word) pairs of its nonzero words, all
-    /// little-endian (few: a region allows its own rules and the national ones); `fields`:
-    /// the rules its other fields allow, every word (little-endian bytes).
+    /// `normalized` (from Normalizer) and whose unless_words are not, earliest first.
+    /// `region`: the rules the report's region allows, as the (u32 index, u64 word) pairs
+    /// of its nonzero words, all little-endian (few: a region allows its own rules and the
+    /// national ones); `fields`: the rules its other fields allow, every word
+    /// (little-endian bytes).
     fn candidates(&self, normalized: &[u8], region: &[u8], fields: &[u8]) -> Vec<u32> {
-        // only the words where some rule is still allowed matter: at 10,000 rules a report's
-        // region leaves a handful of the 157, so nothing below grows with the rules
-        let mut live: Vec<(usize, u64)> = Vec::new();
-        for pair in region.chunks_exact(12) {
-            let i = u32::from_le_bytes(pair[..4].try_into().unwrap()) as usize;
-            if i >= self.words {
-                continue;
-            }
-            let mut field = [0u8; 8];
-            if let Some(bytes) = fields.get(i * 8..) {
-                let n = bytes.len().min(8);
-                field[..n].copy_from_slice(&bytes[..n]);
-            }
-            let word =
-                u64::from_le_bytes(pair[4..].try_into().unwrap()) & u64::from_le_bytes(field);
-            if word != 0 {
-                live.push((i, word));
+        let mut live = self.live(region, fields);
+        if self.reads_text(&live) {
+            let found = self.automaton.find_overlapping_iter(normalized);
+            let keys = found.map(|hit| hit.pattern().as_usize());
+            self.apply(&mut live, keys.filter(|&key| key < self.keys));
+        }
+        indexes(&live)
+    }
+
+    /// One pass over `normalized` for the rule keys and the place keys: what the places'
+    /// KeyScan.find would give, and a Reading that gives the candidates once the report's
+    /// region is known (from those places, among others).
+    fn read(slf: Py<Self>, normalized: &[u8]) -> (Reading, Vec<PlaceHit>) {
+        let scan = slf.get();
+        let places = scan.places.as_ref().map(Py::get);
+        let (mut found, mut hits) = (Vec::with_capacity(64), Vec::new());
+        for hit in scan.automaton.find_overlapping_iter(normalized) {
+            let key = hit.pattern().as_usize();
+            if key < scan.keys {
+                found.push(key as u32);
+            } else if let Some(places) = places {
+                hits.extend(places.hit(key - scan.keys, hit.start(), hit.end(), normalized));
             }
         }
-        if live.iter().any(|&(i, word)| word & self.texty[i] != 0) {
-            let mut satisfied: Vec<u64> = live.iter().map(|&(i, _)| self.no_words[i]).collect();
-            let mut vetoed = vec![0u64; live.len()];
-            for hit in self.automaton.find_overlapping_iter(normalized) {
-                let key = hit.pattern().as_usize();
-                self.satisfies[key].set_in(&live, &mut satisfied);
-                self.vetoes[key].set_in(&live, &mut vetoed);
-            }
-            for (n, (_, word)) in live.iter_mut().enumerate() {
-                *word &= satisfied[n] & !vetoed[n];
-            }
+        (Reading { scan: slf, found }, hits)
+    }
+}
+
+/// The rule keys one pass found in a report's text, until its region is known.
+#[pyclass(frozen)]
+struct Reading {
+    scan: Py<CandidateScan>,
+    found: Vec<u32>,
+}
+
+#[pymethods]
+impl Reading {
+    /// What CandidateScan.candidates gives for the text read.
+    fn candidates(&self, region: &[u8], fields: &[u8]) -> Vec<u32> {
+        let scan = self.scan.get();
+        let mut live = scan.live(region, fields);
+        if scan.reads_text(&live) {
+            scan.apply(&mut live, self.found.iter().map(|&key| key as usize));
         }
-        let mut found = Vec::new();
-        for &(i, word) in &live {
-            let mut w = word;
-            while w != 0 {
-                found.push((i * 64) as u32 + w.trailing_zeros());
-                w &= w - 1;
-            }
-        }
-        found
+        indexes(&live)
     }
 }
 
@@ -316,5 +399,6 @@ fn lapor_textmatch(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Normalizer>()?;
     m.add_class::<CandidateScan>()?;
     m.add_class::<KeyScan>()?;
+    m.add_class::<Reading>()?;
     Ok(())
 }
