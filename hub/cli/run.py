@@ -136,6 +136,14 @@ def up(
             "here, its pulls, webhook and deliveries not run here (repeatable).",
         ),
     ] = None,
+    with_console: Annotated[
+        bool,
+        typer.Option(
+            "--console/--no-console",
+            help="Serve the operator console from this process too, on the configuration's "
+            "console.host and console.port (docs/console.md).",
+        ),
+    ] = False,
 ) -> None:
     """Run the hub from one configuration file: every side of every connector and the
     translate-and-route worker. Start more with another --name (on this machine or
@@ -153,12 +161,30 @@ def up(
         host, port = tracker_address
         console.print(f"tracker metrics and health on http://{host}:{port}/ (+1)")
     tracking = tracker_process(config, bootstrap, name, metrics_address=tracker_address)
-    with tracking if with_tracker else nullcontext():
-        counters = runtime.run(stop_on_signals())
+    stop_console = _console_beside(config, bootstrap) if with_console else None
+    try:
+        with tracking if with_tracker else nullcontext():
+            counters = runtime.run(stop_on_signals())
+    finally:
+        if stop_console is not None:
+            stop_console()
     console.print(
         f"stopped: pulled {counters.pulled}, pushed {counters.pushed}, "
         f"delivered {counters.delivered}, statuses {counters.statuses}"
     )
+
+
+def _console_beside(config: Path, bootstrap: str):
+    from hub.config import load_config
+    from hub.console import open_console, serve_beside
+
+    loaded = load_config(config)
+    settings = loaded.console
+    stop = serve_beside(
+        open_console(loaded, bootstrap), settings.host, settings.port, load_settings().home
+    )
+    console.print(f"console on http://{settings.host}:{settings.port}/")
+    return stop
 
 
 def connect(

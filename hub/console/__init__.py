@@ -81,8 +81,7 @@ def open_console(config: HubConfig, bootstrap: str) -> Running:
     return Running(console, follower)
 
 
-def serve(running: Running, host: str, port: int, home: Path) -> None:
-    """Answer on host:port until stopped (Ctrl-C, SIGTERM)."""
+def _server(running: Running, host: str, port: int, home: Path):
     import uvicorn
 
     from hub.console.app import build_app
@@ -90,4 +89,27 @@ def serve(running: Running, host: str, port: int, home: Path) -> None:
 
     settings = running.console.config.console
     app = build_app(running.console, session_secret(settings.secret_env, home))
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    return uvicorn.Server(config)
+
+
+def serve(running: Running, host: str, port: int, home: Path) -> None:
+    """Answer on host:port until stopped (Ctrl-C, SIGTERM)."""
+    _server(running, host, port, home).run()
+
+
+def serve_beside(running: Running, host: str, port: int, home: Path):
+    """Answer on host:port from a thread of this process (``lapor-hub up --console``);
+    returns a function that stops it."""
+    import threading
+
+    server = _server(running, host, port, home)
+    thread = threading.Thread(target=server.run, daemon=True, name="console")
+    thread.start()
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(10)
+        running.stop()
+
+    return stop

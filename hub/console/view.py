@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Message, TopicPartition
+from sortedcontainers import SortedList
 
 from hub import topics
 from hub.kafka import make_consumer
@@ -120,6 +121,10 @@ class ReportsView:
         self.by_agency: dict[str, set[str]] = defaultdict(set)
         self.by_origin: dict[str, set[str]] = defaultdict(set)
         self.tallies: dict[str, Counter[str]] = defaultdict(Counter)
+        # (due, hub id, agency, clock) of running clocks with a deadline, soonest first
+        self.deadlines: SortedList = SortedList()
+        # (received, hub id, agency, clock) of clocks the tracker marked overdue, oldest first
+        self.late: SortedList = SortedList()
         self._reader = None  # a consumer fetching one state by its offset
         self._reader_lock = threading.Lock()
 
@@ -174,9 +179,19 @@ class ReportsView:
                 if not index[key]:
                     del index[key]
         for agency, what in summary.tally():
-            self.tallies[agency][what] += sign
-            if not self.tallies[agency][what]:
-                del self.tallies[agency][what]
+            counts = self.tallies[agency]
+            counts[what] += sign
+            if not counts[what]:
+                del counts[what]
+                if not counts:
+                    del self.tallies[agency]
+        if summary.open:
+            change = self.deadlines.add if sign > 0 else self.deadlines.remove
+            for d in summary.deadlines:
+                change((d.due, d.hub_id, d.agency, d.clock))
+        change = self.late.add if sign > 0 else self.late.remove
+        for agency, clock in summary.overdue:
+            change((summary.received_at or 0, summary.hub_id, agency, clock))
 
     # -- read by the pages ---------------------------------------------------------------
 
@@ -205,13 +220,16 @@ class ReportsView:
         self, keep: Callable[[str], bool] | None = None, limit: int = 20
     ) -> list[Deadline]:
         """Running clocks of open reports whose deadline is still ahead, nearest first."""
-        now = time.time() * 1000
+        now = int(time.time() * 1000)
+        found: list[Deadline] = []
         with self._lock:
-            summaries = list(self.summaries.values())
-        running = (d for s in summaries if s.open for d in s.deadlines if d.due >= now)
-        if keep is not None:
-            running = (d for d in running if keep(d.agency))
-        return heapq.nsmallest(limit, running, key=lambda d: d.due)
+            start = self.deadlines.bisect_left((now,))
+            for due, hub_id, agency, clock in self.deadlines.islice(start):
+                if keep is None or keep(agency):
+                    found.append(Deadline(due, hub_id, agency, clock))
+                    if len(found) >= limit:
+                        break
+        return found
 
     def overdue_reports(
         self, keep: Callable[[str], bool] | None = None, limit: int = 50
@@ -219,21 +237,24 @@ class ReportsView:
         """(report, agency, clock) of running clocks past their deadline, oldest report
         first: those the tracker marked overdue, and those whose deadline passed since its
         last tick."""
-        now = time.time() * 1000
+        now = int(time.time() * 1000)
+        late: list[tuple[int, str, str, str]] = []
         with self._lock:
-            summaries = list(self.summaries.values())
-        found = []
-        for summary in summaries:
-            late = list(summary.overdue)
-            if summary.open:
-                late += [(d.agency, d.clock) for d in summary.deadlines if d.due < now]
-            found += [
-                (summary, agency, clock)
-                for agency, clock in late
-                if keep is None or keep(agency)
+            for received, hub_id, agency, clock in self.late:
+                if keep is None or keep(agency):
+                    late.append((received, hub_id, agency, clock))
+                    if len(late) >= limit:
+                        break
+            end = self.deadlines.bisect_left((now,))
+            for _due, hub_id, agency, clock in self.deadlines.islice(0, end):
+                if keep is None or keep(agency):
+                    received = self.summaries[hub_id].received_at or 0
+                    late.append((received, hub_id, agency, clock))
+            late.sort()
+            return [
+                (self.summaries[hub_id], agency, clock)
+                for _received, hub_id, agency, clock in late[:limit]
             ]
-        found.sort(key=lambda item: item[0].received_at or 0)
-        return found[:limit]
 
     def awaiting(self) -> int:
         with self._lock:
@@ -243,8 +264,12 @@ class ReportsView:
         """The report's whole state, read back from the changelog at its offset."""
         with self._reader_lock:
             if self._reader is None:
+                # a fetch left waiting at a partition's end would hold the next seek for
+                # fetch.wait.max.ms (500 ms by default): the reader never waits long there
                 self._reader = make_consumer(
-                    self.bootstrap, f"{topics.READER_GROUP}-console-state-{uuid.uuid4().hex[:8]}"
+                    self.bootstrap,
+                    f"{topics.READER_GROUP}-console-state-{uuid.uuid4().hex[:8]}",
+                    fetch_wait_max_ms=10,
                 )
             reader = self._reader
             reader.assign([TopicPartition(self.topic, summary.partition, summary.offset)])

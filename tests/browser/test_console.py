@@ -1,6 +1,6 @@
 """The operator console in a real browser (Debian's Chromium, driven by Selenium), against
-the real hub (`lapor-hub up` with its tracker, and `lapor-hub console`, as processes) on a
-broker of the module's own, with the simulated agency apps on loopback.
+the real hub (`lapor-hub up --console`, with its tracker) on a broker of the module's own,
+with the simulated agency apps on loopback.
 
 An operator logs in, finds a report a citizen filed through an app and follows it to
 delivered; replays a dead letter (dry run, confirmation, progress) and sees it delivered;
@@ -55,8 +55,11 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 class Site:
     """The running hub and console, and the simulated apps around them."""
 
-    def __init__(self, bootstrap: str, network: Network, url: str, config: Path) -> None:
+    def __init__(
+        self, bootstrap: str, network: Network, url: str, config: Path, env: dict[str, str]
+    ) -> None:
         self.bootstrap, self.network, self.url, self.config = bootstrap, network, url, config
+        self.env = env
 
 
 @pytest.fixture(scope="module")
@@ -88,24 +91,23 @@ def site(fresh_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
                  "--config", str(path)],
                 env=env, check=True, capture_output=True,
             )  # fmt: skip
-        processes = []
-        for command in (("up", "--config", str(path)), ("console", "--config", str(path))):
-            log = (folder / f"{command[0]}.log").open("ab")
-            processes.append(
-                subprocess.Popen([*HUB, *command], env=env, stdout=log, stderr=subprocess.STDOUT)
-            )
+        log = (folder / "up.log").open("ab")
+        hub = subprocess.Popen(
+            [*HUB, "up", "--config", str(path), "--console"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             assert wait_until(lambda: _answers(url), 60), "the console did not start"
-            yield Site(fresh_bootstrap, network, url, path)
+            yield Site(fresh_bootstrap, network, url, path, env)
         finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            hub.terminate()
+            try:
+                hub.wait(30)
+            except subprocess.TimeoutExpired:
+                hub.kill()
 
 
 def _answers(url: str) -> bool:
@@ -340,3 +342,34 @@ def test_forms_need_their_csrf_token_and_logins_are_rate_limited(site: Site) -> 
         ]
         assert codes[:10] == [401] * 10
         assert codes[10:] == [429, 429]
+
+
+def test_the_console_runs_as_a_process_of_its_own(site: Site, tmp_path: Path) -> None:
+    """`lapor-hub console` alone, beside the hub: it reads the same state."""
+    port = free_port()
+    config = yaml.safe_load(site.config.read_text())
+    config["console"]["port"] = port
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with (tmp_path / "console.log").open("ab") as log:
+        process = subprocess.Popen(
+            [*HUB, "console", "--config", str(path)],
+            env=site.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_until(lambda: _answers(url), 60), (tmp_path / "console.log").read_text()
+        with httpx.Client(base_url=url) as client:
+            token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+            client.post(
+                "/login", data={"username": "nasional", "password": PASSWORD, "csrf": token}
+            )
+            assert wait_until(
+                lambda: "Jalan Darmo berlubang" in client.get("/reports?q=pemkot-surabaya").text,
+                60,
+            )
+    finally:
+        process.terminate()
+        process.wait(30)
