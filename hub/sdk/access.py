@@ -204,8 +204,19 @@ class AppClient(HttpxAiohttpClient):
         )
 
     async def aclose(self) -> None:
-        self._closed = True
         await super().aclose()
+        await self._close_direct()
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        """httpx's own exit closes its transports, never calling aclose: the direct path's
+        session is closed here too (else asyncio warns of it at every stop)."""
+        try:
+            await super().__aexit__(*exc_info)
+        finally:
+            await self._close_direct()
+
+    async def _close_direct(self) -> None:
+        self._closed = True
         if self._session is not None and not self._session.closed:
             await self._session.close()
 

@@ -260,3 +260,20 @@ def test_a_compressed_answer_is_read_once_and_an_endless_one_refused(monkeypatch
     monkeypatch.setattr(access, "MAX_ANSWER_BYTES", 4000)
     with pytest.raises(httpx.ReadError, match="too large"):
         asyncio.run(read(huge))
+
+
+def test_leaving_the_client_closes_the_direct_paths_session_too():
+    """`async with app_client(...)` (how the hub holds its clients) closes the aiohttp
+    session of the direct path, not only httpx's transports."""
+
+    async def ok(_request: web.Request) -> web.Response:
+        return web.Response(status=204)
+
+    async def used() -> object:
+        async with app(ok) as url, app_client(5, None, None) as client:
+            await post_to_app(client, f"{url}/reports", b"{}", {})
+            session = client._session
+            assert session is not None and not session.closed
+        return session
+
+    assert asyncio.run(used()).closed
