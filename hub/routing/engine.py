@@ -16,6 +16,7 @@ index (the tests make sure it does).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -191,6 +192,7 @@ class Router:
         self._all = (1 << self._width) - 1
         self._keys: dict[str, list[int]] | None = keys
         self._scan: NativeScan | PythonScan | None = None
+        self._building = threading.Lock()
         self._region_masks: dict[str | None, Any] = {}  # region code -> the rules it allows
         self._field_masks: dict[tuple, Any] = {}  # other fields -> the rules they allow
         self._targets: dict[tuple, list[str]] = {}  # (names..., region code) -> agencies
@@ -227,9 +229,13 @@ class Router:
         names in the same pass as the rule words (the gazetteer takes seconds to build
         once per process, and checking rules needs neither)."""
         if self._scan is None:
-            places = self.locations.places.broad_finder
-            keys, self._keys = self._keys, None
-            self._scan = self._scan_factory(keys, self._width, self._no_words, self._texty, places)
+            with self._building:  # once, whichever thread decides first
+                if self._scan is None:
+                    places = self.locations.places.broad_finder
+                    keys, self._keys = self._keys, None
+                    self._scan = self._scan_factory(
+                        keys, self._width, self._no_words, self._texty, places
+                    )
         return self._scan
 
     def warm_up(self) -> None:

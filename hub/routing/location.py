@@ -571,6 +571,8 @@ def _everyday_form(name: str, common: frozenset[str]) -> bool:
 
 def _confidence(value: Any) -> float:
     """The source's confidence in its region code, 1.0 when it gives none (0.0 stays 0.0)."""
+    if value.__class__ is float and 0.0 <= value <= 1.0:  # as most sources give it
+        return value
     try:
         return 1.0 if value is None else min(max(float(value), 0.0), 1.0)
     except (TypeError, ValueError):
