@@ -94,6 +94,7 @@ from hub.tracker.recovery import (
     recovery_state,
 )
 from hub.tracker.recovery_checks import RecoveryChecks
+from hub.tracker.schedule import Schedule
 from hub.tracker.transport import App as TrackerApp
 from hub.tracker.transport import faust_credentials
 
@@ -223,6 +224,7 @@ class Tracker:
         self._waiting: dict[int, int] = {}  # partition -> clocks waiting for holiday data
         self._awaiting: dict[int, int] = {}  # partition -> reports awaiting designation
         self._waiting_said = 0.0
+        self.schedule = Schedule(self.partitions)  # which reports a tick must look at
         home = datadir or Path(settings.home) / "tracker"
         (home / name).mkdir(parents=True, exist_ok=True)
         self.app = TrackerApp(
@@ -480,17 +482,23 @@ class Tracker:
         the partition of whichever event it is handling."""
         self.table.send_changelog(partition_of(key, self.partitions), key, state)
         self.table.data[key] = state
+        self.schedule.put(key, state)
 
     async def _on_tick(self, partition: int, now: datetime) -> None:
+        """The passing of time for the reports of one partition: only those the schedule
+        says are due (hub.tracker.schedule), not every report tracked."""
         await self._read_gaps(partition)
-        opened, overdue, batch, waiting, awaiting = Counter(), Counter(), Batch(), 0, 0
+        batch = Batch()
         policy = self.policy()
-        for key, state in list(self.table.items()):
-            if partition_of(key, self.partitions) != partition or state is None:
+        if self.schedule.stale(len(self.table.data)):
+            self.schedule.rebuild(list(self.table.items()))
+        for key in self.schedule.due(partition, lifecycle.ms(now)):
+            state = self.table.data.get(key)
+            if state is None:
+                self.schedule.put(key, None)
                 continue
             if lifecycle.waiting_clocks(state) and lifecycle.count_waiting(state):
                 batch.states[key] = state  # the holiday data has come: deadlines counted
-            waiting += lifecycle.waiting_clocks(state)
             if lifecycle.has_due_clock(state, now):
                 # one report's escalation that fails (a key ring that cannot seal for the
                 # agency it goes to, a directory changed under it) is that report's: logged,
@@ -502,19 +510,18 @@ class Tracker:
                 except HubError as exc:
                     REFUSED.labels(topics.TICKS).inc()
                     log.error("a tick of report %s failed: %s", key.decode(errors="replace"), exc)
-                    continue
-                batch.states[key] = state = working
-            if state["state"] == lifecycle.OPEN:
-                opened.update(lifecycle.open_agencies(state))
-                overdue.update(lifecycle.overdue_agencies(state))
-                awaiting += lifecycle.awaiting_designation(state)
+                else:
+                    batch.states[key] = working
+            if key not in batch.states:
+                self.schedule.put(key, state)  # unchanged: due again at the next tick
         batch.applied["tick"] += 1
         await self._settle(batch)
-        self._gauges[partition] = (opened, overdue)
+        gauges = self.schedule.gauges(partition)
+        self._gauges[partition] = (Counter(gauges.opened), Counter(gauges.overdue))
         self._publish_gauges()
-        self._awaiting[partition] = awaiting
+        self._awaiting[partition] = gauges.awaiting
         AWAITING_DESIGNATION.set(sum(self._awaiting.values()))
-        self._waiting[partition] = waiting
+        self._waiting[partition] = gauges.waiting
         self._report_waiting()
 
     def _report_waiting(self) -> None:
