@@ -206,6 +206,18 @@ def test_an_operator_follows_a_report_to_delivered(site: Site, browser: WebDrive
     assert "disembunyikan" in text_of(browser, "reporter")
     shot(browser, "03-report")
 
+    # on a phone: the page fits the screen's width (wide tables scroll inside their box)
+    browser.set_window_size(390, 844)
+    for page in (report_url, f"{site.url}/sla", f"{site.url}/"):
+        browser.get(page)
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth"
+        )
+        assert overflow <= 0, f"{page} is {overflow} px wider than a phone's screen"
+    browser.get(report_url)
+    browser.save_screenshot(str(SCREENSHOTS / "03-report-phone.png"))
+    browser.set_window_size(1280, 1400)
+
 
 def test_a_dead_letter_is_replayed_and_delivered(site: Site, browser: WebDriver) -> None:
     app = site.network.open311.state
