@@ -18,28 +18,28 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import argparse  # noqa: E402
-import base64  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import re  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
+import argparse
+import base64
+import json
+import os
+import random
+import re
+import statistics
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
 
-import httpx  # noqa: E402
-import yaml  # noqa: E402
+import httpx
+import yaml
 
-from hub import topics  # noqa: E402
-from hub.kafka import ensure_topics, make_admin, make_producer  # noqa: E402
-from hub.samples import sample_report  # noqa: E402
-from hub.sdk.reports import hub_id  # noqa: E402
-from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer  # noqa: E402
-from hub.serialization.store import default_schema_dir  # noqa: E402
-from hub.tracker import lifecycle  # noqa: E402
+from hub import topics
+from hub.kafka import ensure_topics, make_admin, make_producer
+from hub.samples import sample_report
+from hub.sdk.reports import hub_id
+from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
+from hub.serialization.store import default_schema_dir
+from hub.tracker import lifecycle
 
 PREFIX = "bench-console"
 PASSWORD = "bench-console-password"
@@ -182,9 +182,10 @@ def main() -> None:
             try:
                 page = client.get("/login")
                 break
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:
                 if time.monotonic() > deadline:
-                    raise SystemExit(f"the console did not start: see {folder / 'console.log'}")
+                    log_file = folder / "console.log"
+                    raise SystemExit(f"the console did not start: see {log_file}") from exc
                 time.sleep(0.5)
         token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
         client.post("/login", data={"username": "bench", "password": PASSWORD, "csrf": token})
