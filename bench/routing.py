@@ -11,9 +11,10 @@ would), so region-specific rules do apply. Each figure is the median of 5 rounds
 
 The reference, timed in the same rounds as the 1,000-rule router: a bare pyahocorasick
 scan (``ahocorasick.Automaton``) over the keys of those 1,000 rules' words and unless_words
-(spelled variants included: the key set the router's own scan holds), each report's title
-and body normalized by ``hub.routing.text.normalize`` and every match iterated. A decision
-does that scan's work and the rest of routing (region, fields, candidates, the outcome);
+(spelled variants included: the rule keys the router's own scan holds, which also holds
+the gazetteer's place keys), each report's title and body normalized by
+``hub.routing.text.normalize`` and every match iterated. A decision does that scan's work
+and the rest of routing (the place check, region, fields, candidates, the outcome);
 ratio_vs_scan is the router's decisions/s over the scan's scans/s.
 
 Accuracy: the shipped rules on routing_eval/corpus/ (hub.routing.evaluate), the shares of
