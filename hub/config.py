@@ -139,6 +139,9 @@ class ConsoleSettings(BaseModel):
     # cookies only over HTTPS: turn off only on loopback or behind nothing (development)
     secure_cookies: bool = True
     scrape: list[str] | None = None  # host:port of each process's /metrics; default: this hub's
+    # the ingress or load balancer in front: its X-Forwarded-For names the client (the
+    # login limits count per client); nobody else's is believed
+    trusted_proxies: list[str] = []
     language: Literal["id", "en"] = "id"
     session_hours: float = Field(default=8.0, gt=0, le=24)
     oidc: OidcSettings | None = None

@@ -34,6 +34,7 @@ import functools
 import json
 import logging
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -343,3 +344,18 @@ def open_body(body: bytes, key: bytes, kid: str, ring: KeyRing) -> bytes:
     if not body.startswith(RAW_MAGIC):
         raise PrivacyError("a message marked sealed does not start as a sealed one does")
     return ring.open(kid, body[len(RAW_MAGIC) :], b"raw:" + key)
+
+
+# what a free text (an app's error answer, a refused value) may quote of a reporter:
+# Indonesian mobile numbers, a 16-digit NIK, an e-mail address
+_CONTACTS = re.compile(
+    r"(?:\+?62|\b0)[\s.-]?8\d(?:[\s.-]?\d){6,10}\b"
+    r"|\b\d{16}\b"
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+)
+
+
+def mask_contacts(text: str) -> str:
+    """``text`` with phone numbers, NIKs and e-mail addresses replaced by HIDDEN: for free
+    texts shown to operators (dead letters' reasons) that an app or a citizen wrote."""
+    return _CONTACTS.sub(HIDDEN, text)

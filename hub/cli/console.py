@@ -112,7 +112,7 @@ def user_add(
 def user_remove(
     name: Annotated[str, typer.Argument(help="The login name.")], config: ConfigOption = None
 ) -> None:
-    """Remove a user (their session ends at its next request... or when it expires)."""
+    """Remove a user: their sessions end at their next request."""
     from hub.console.accounts import remove_user
 
     if not remove_user(_accounts_file(config), name):

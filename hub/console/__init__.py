@@ -45,6 +45,7 @@ def open_console(config: HubConfig, bootstrap: str) -> Running:
     from hub.console.auth import oidc_client
     from hub.console.letters import LettersView
     from hub.console.network import Scraper
+    from hub.console.trail import TrailView
     from hub.console.view import ReportsView
     from hub.ops.assign import directory_of
     from hub.serialization import TopicSerializer, load_store, make_codec
@@ -57,13 +58,14 @@ def open_console(config: HubConfig, bootstrap: str) -> Running:
         config.group_prefix,
         lambda encoded: serializer.deserialize(topics.REPORTS, encoded),
     )
-    letters = LettersView()
+    letters, trail = LettersView(), TrailView()
     follower = Follower(
         bootstrap,
         {
             reports.topic: reports.take,
             topics.DEAD_LETTER: letters.take_letter,
             topics.REPLAYS: letters.take_replay,
+            topics.AUDIT: trail.take,
         },
     ).start()
     console = Console(
@@ -72,6 +74,7 @@ def open_console(config: HubConfig, bootstrap: str) -> Running:
         directory=directory_of(config.rules),
         reports=reports,
         letters=letters,
+        trail=trail,
         scraper=Scraper(scrape_targets(config)).start(),
         accounts=config.console.accounts or settings.home / "console-accounts.yaml",
         caught_up=follower.caught_up.is_set,
@@ -89,7 +92,15 @@ def _server(running: Running, host: str, port: int, home: Path):
 
     settings = running.console.config.console
     app = build_app(running.console, session_secret(settings.secret_env, home))
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    proxies = settings.trusted_proxies
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=",".join(proxies) if proxies else None,
+    )
     return uvicorn.Server(config)
 
 

@@ -67,6 +67,16 @@ class User:
     def is_national(self) -> bool:
         return self.role == "national"
 
+    @property
+    def audit_name(self) -> str:
+        """Who the audit trail says acted: a local account, or a user of the identity
+        provider named with its issuer's host (the same name in both stays two people)."""
+        if self.via == "local":
+            return f"console:{self.name}"
+        from urllib.parse import urlsplit
+
+        return f"console:{self.name}@{urlsplit(self.via).hostname or self.via}"
+
     def sees_agency(self, agency: str) -> bool:
         return self.role != "agency" or agency == self.agency
 

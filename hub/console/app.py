@@ -9,6 +9,8 @@ many reports the hub tracks. docs/console.md says how to run it and who sees wha
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,13 +25,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hub.console.accounts import check_password, load_accounts
-from hub.console.auth import csrf_ok, current_user, log_in, user_of_claims
+from hub.console.accounts import check_password
+from hub.console.auth import NAME_PACE, csrf_ok, log_in, password_mark, user_of_claims
 from hub.console.context import HERE, Console, Refused, to_login
 from hub.console.i18n import translate
 from hub.console.pages import audit, letters, network, reports, routing, sla
 
 log = logging.getLogger(__name__)
+_BUSY = object()  # too many password checks waiting: try again shortly
 
 SECURITY_HEADERS = [
     (
@@ -79,7 +82,7 @@ def build_app(console: Console, secret: str) -> Starlette:
     settings = console.config.console
 
     async def login_page(request: Request, error: str | None = None, status: int = 200):
-        if current_user(request) is not None and error is None:
+        if console.current(request) is not None and error is None:
             return RedirectResponse(_local(request.query_params.get("next")), status_code=303)
         return console.render(
             request,
@@ -95,28 +98,48 @@ def build_app(console: Console, secret: str) -> Starlette:
         password = str(form.get("password", ""))[:1000]
         address = request.client.host if request.client else "?"
         language = console.language(request)
+        if not await csrf_ok(request):  # the login form's own token
+            return await login_page(request, translate(language, "csrf"), status=403)
         limiter = console.limiter
-        if limiter.blocked(address, name):
-            seconds = limiter.retry_after(address, name)
-            log.warning("console: login for %r from %s refused: too many failures", name, address)
+        if not limiter.attempt(address):
+            seconds = limiter.retry_after(address)
+            log.warning("console: login for %r from %s refused: too many attempts", name, address)
             return await login_page(
                 request, translate(language, "too_many", seconds=seconds), status=429
             )
-        if not await csrf_ok(request):  # the login form's own token
-            return await login_page(request, translate(language, "csrf"), status=403)
-        accounts = load_accounts(console.accounts)
-        user = await run_in_threadpool(check_password, accounts, name, password)
+        user = await _checked(name, password)
+        if user is _BUSY:
+            return await login_page(request, translate(language, "too_many", seconds=5), 429)
         if user is None:
-            limiter.failed(address, name)
+            limiter.failed(name)
             log.info("console: failed login for %r from %s", name, address)
             return await login_page(request, translate(language, "bad_login"), status=401)
-        log_in(request, user)
+        account = console.accounts_now().users.get(user.name)
+        log_in(request, user, password_mark(account.password_hash) if account else None)
         log.info("console: %s logged in (%s) from %s", user.name, user.role, address)
         return RedirectResponse(_local(str(form.get("next", "/"))), status_code=303)
 
+    async def _checked(name: str, password: str):
+        """The user if the password is theirs: a few checks at a time, and for a name
+        under attack one at a time, NAME_PACE apart."""
+        limiter = console.limiter
+        under_attack = limiter.name_under_attack(name)
+        async with limiter.turn(name) if under_attack else contextlib.nullcontext():
+            if under_attack:
+                await asyncio.sleep(NAME_PACE)
+            try:
+                await asyncio.wait_for(limiter.checks.acquire(), 10)
+            except TimeoutError:
+                return _BUSY
+            try:
+                accounts = console.accounts_now()
+                return await run_in_threadpool(check_password, accounts, name, password)
+            finally:
+                limiter.checks.release()
+
     async def logout(request: Request):
         await console.changing(request)
-        request.session.clear()
+        console.log_out(request)
         return RedirectResponse("/login", status_code=303)
 
     async def oidc_start(request: Request):
@@ -131,11 +154,13 @@ def build_app(console: Console, secret: str) -> Starlette:
 
         try:
             token = await console.oidc.authorize_access_token(request)
-        except OAuthError as exc:
-            log.warning("console: OpenID Connect login refused: %s", exc.error)
-            return await login_page(request, f"{exc.error}: {exc.description or ''}", 401)
+        except OAuthError as exc:  # what the provider said goes to the log, not the page
+            log.warning("console: OpenID Connect login refused: %s %s", exc.error, exc.description)
+            return await login_page(
+                request, translate(console.language(request), "sso_failed"), 401
+            )
         claims = token.get("userinfo") or {}
-        user = user_of_claims(dict(claims), settings.oidc)
+        user = user_of_claims(dict(claims), settings.oidc, console.directory)
         if isinstance(user, str):
             log.warning("console: OpenID Connect login refused: %s", user)
             return await login_page(request, user, 403)

@@ -4,6 +4,7 @@ templates, and who is asking (with what they may see)."""
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,12 +18,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from hub import topics
 from hub.config import HubConfig
-from hub.console.accounts import User
-from hub.console.auth import LoginLimiter, csrf_ok, csrf_token, current_user
+from hub.console.accounts import AccountsFile, User, load_accounts
+from hub.console.auth import LoginLimiter, csrf_ok, csrf_token, password_mark, session_user
 from hub.console.i18n import LANGUAGES, translate
 from hub.console.letters import LettersView
 from hub.console.network import Scraper
+from hub.console.trail import TrailView
 from hub.console.view import ReportsView
+from hub.privacy import mask_contacts
 from hub.records import Letter
 from hub.routing.directory import Directory
 
@@ -52,6 +55,7 @@ TEMPLATES = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+TEMPLATES.filters["masked"] = mask_contacts  # free texts an app or a citizen wrote
 
 
 class Refused(Exception):
@@ -69,6 +73,7 @@ class Console:
     directory: Directory
     reports: ReportsView
     letters: LettersView
+    trail: TrailView
     scraper: Scraper
     accounts: Path
     caught_up: Callable[[], bool]
@@ -76,6 +81,8 @@ class Console:
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
     oidc: Any = None  # Authlib's client, when console.oidc is configured
     replays: dict[str, dict[str, Any]] = field(default_factory=dict)  # job id -> progress
+    logged_out: dict[str, float] = field(default_factory=dict)  # session id -> its end
+    _accounts: tuple[int | None, AccountsFile] | None = None
 
     # -- who may see what ----------------------------------------------------------------
 
@@ -108,18 +115,70 @@ class Console:
     # -- answering -----------------------------------------------------------------------
 
     def language(self, request: Request) -> str:
-        chosen = request.query_params.get("lang") or request.session.get("lang")
-        if chosen in LANGUAGES:
-            request.session["lang"] = chosen
-            return chosen
-        return self.config.console.language
+        """The page's language; the session learns a choice once (a session written at
+        every page would be sent again, and live on, at every refresh)."""
+        asked = request.query_params.get("lang")
+        if asked in LANGUAGES and request.session.get("lang") != asked:
+            request.session["lang"] = asked
+        chosen = request.session.get("lang")
+        return chosen if chosen in LANGUAGES else self.config.console.language
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def accounts_now(self) -> AccountsFile:
+        """The accounts file as it is now (read again when it changed)."""
+        try:
+            stamp = self.accounts.stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = None
+        if self._accounts is None or stamp != self._accounts[0]:
+            self._accounts = (stamp, load_accounts(self.accounts))
+        return self._accounts[1]
+
+    def current(self, request: Request) -> User | None:
+        """The session's user while the session holds: not older than session_hours, not
+        logged out, and for a local account the account as it is now (removed, given
+        another role or agency, or another password: the session ends)."""
+        user = session_user(request)
+        if user is None:
+            return None
+        session = request.session
+        began = session.get("began") or 0
+        ended = time.time() - began > self.config.console.session_hours * 3600
+        if not ended and session.get("sid") in self.logged_out:
+            ended = True
+        if not ended and user.via == "local":
+            account = self.accounts_now().users.get(user.name)
+            ended = (
+                account is None
+                or (account.role, account.agency) != (user.role, user.agency)
+                or password_mark(account.password_hash) != session.get("mark")
+            )
+        if ended:
+            language = session.get("lang")
+            session.clear()
+            if language:
+                session["lang"] = language
+            return None
+        return user
+
+    def log_out(self, request: Request) -> None:
+        """End the session here and for any copy of its cookie (until it would have ended
+        anyway; kept in this process's memory)."""
+        sid, began = request.session.get("sid"), request.session.get("began") or 0
+        if sid:
+            self.logged_out[sid] = began + self.config.console.session_hours * 3600
+        now = time.time()
+        for old in [k for k, until in self.logged_out.items() if until < now]:
+            del self.logged_out[old]
+        request.session.clear()
 
     def render(self, request: Request, template: str, status: int = 200, **values) -> Response:
         language = self.language(request)
         page = TEMPLATES.get_template(template).render(
             t=lambda key, **v: translate(language, key, **v),
             lang=language,
-            user=current_user(request),
+            user=self.current(request),
             csrf=csrf_token(request),
             path=request.url.path,
             caught_up=self.caught_up(),
@@ -132,7 +191,7 @@ class Console:
 
     def user(self, request: Request, *roles: str) -> User:
         """The logged-in user, if their role is one of ``roles`` (any, when none named)."""
-        user = current_user(request)
+        user = self.current(request)
         if user is None:
             raise Refused(401, "log_in")
         if roles and user.role not in roles:

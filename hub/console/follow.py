@@ -23,7 +23,7 @@ from hub.topics import READER_GROUP
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Message], None]
-RELIST_SECONDS = 15.0
+RELIST_SECONDS = 5.0
 
 
 class Follower:

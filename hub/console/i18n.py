@@ -29,6 +29,18 @@ WORDS: dict[str, tuple[str, str]] = {
         "Terlalu banyak percobaan masuk. Coba lagi dalam {seconds} detik.",
         "Too many login attempts. Try again in {seconds} seconds.",
     ),
+    "sso_failed": (
+        "Masuk melalui SSO gagal. Coba lagi atau hubungi admin.",
+        "Logging in through SSO failed. Try again or ask the administrator.",
+    ),
+    "busy": (
+        "Konsol sedang sibuk atau Kafka tidak menjawab. Coba lagi sebentar lagi.",
+        "The console is busy or Kafka did not answer. Try again in a moment.",
+    ),
+    "bad_folder": (
+        "Bukan folder aturan di bawah {root}.",
+        "Not a rules folder under {root}.",
+    ),
     "forbidden": ("Anda tidak berhak melihat ini.", "You may not see this."),
     "not_found": ("Tidak ditemukan.", "Not found."),
     "csrf": (

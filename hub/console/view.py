@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import heapq
 import json
+import queue
 import threading
 import time
 import uuid
@@ -29,6 +30,7 @@ from hub.kafka import make_consumer
 from hub.tracker.lifecycle import FINISHED, HANDLER, OPEN
 
 CLOCKS = ("verification", "follow_up", "completion", "auto_close")
+READERS = 4  # report pages reading their state at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +127,10 @@ class ReportsView:
         self.deadlines: SortedList = SortedList()
         # (received, hub id, agency, clock) of clocks the tracker marked overdue, oldest first
         self.late: SortedList = SortedList()
-        self._reader = None  # a consumer fetching one state by its offset
-        self._reader_lock = threading.Lock()
+        # consumers fetching one state by its offset, made when first needed
+        self._readers: queue.Queue = queue.Queue()
+        for _ in range(READERS):
+            self._readers.put(None)
 
     # -- fed by the follower -------------------------------------------------------------
 
@@ -260,30 +264,42 @@ class ReportsView:
         with self._lock:
             return sum(1 for s in self.summaries.values() if s.awaiting_designation and s.open)
 
-    def state_of(self, summary: Summary, timeout: float = 5.0) -> dict[str, Any] | None:
-        """The report's whole state, read back from the changelog at its offset."""
-        with self._reader_lock:
-            if self._reader is None:
-                # a fetch left waiting at a partition's end would hold the next seek for
-                # fetch.wait.max.ms (500 ms by default): the reader never waits long there
-                self._reader = make_consumer(
+    def state_of(self, summary: Summary, timeout: float = 3.0) -> dict[str, Any] | None:
+        """The report's whole state, read back from the changelog at its offset: the first
+        record of its key from there (compaction may have removed that offset for a newer
+        one, never the key's last record). None if it cannot be read in ``timeout`` or no
+        reader is free (a page is refused, not queued behind a flood of them)."""
+        try:
+            reader = self._readers.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        try:
+            if reader is None:
+                reader = make_consumer(
                     self.bootstrap,
                     f"{topics.READER_GROUP}-console-state-{uuid.uuid4().hex[:8]}",
+                    # a fetch left waiting at a partition's end would hold the next seek for
+                    # fetch.wait.max.ms (500 ms by default): the reader never waits long
                     fetch_wait_max_ms=10,
                 )
-            reader = self._reader
+            key = summary.hub_id.encode()
             reader.assign([TopicPartition(self.topic, summary.partition, summary.offset)])
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 msg = reader.poll(0.2)
-                if msg is None or msg.error():
+                if msg is None or msg.error() or msg.offset() < summary.offset:
                     continue
-                if msg.offset() >= summary.offset:
+                if msg.key() == key:
                     return json.loads(msg.value()) if msg.value() else None
             return None
+        finally:
+            self._readers.put(reader)
 
     def close(self) -> None:
-        with self._reader_lock:
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
+        while True:
+            try:
+                reader = self._readers.get_nowait()
+            except queue.Empty:
+                return
+            if reader is not None:
+                reader.close()

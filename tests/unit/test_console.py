@@ -174,3 +174,32 @@ def test_the_identity_providers_claims_give_the_role_or_a_refusal() -> None:
     assert isinstance(user_of_claims({"sub": "x", "lapor_role": "agency"}, settings), str)
     viewer = settings.model_copy(update={"default_role": "viewer"})
     assert user_of_claims({"sub": "x"}, viewer).role == "viewer"
+
+
+def test_contacts_in_an_apps_answer_are_masked_and_the_rest_kept() -> None:
+    from hub.privacy import HIDDEN, mask_contacts
+
+    said = (
+        "LAPOR! API answered HTTP 422: telepon 0812-3456-7890 tidak valid, NIK "
+        "3578011234567890, email ani.s@mail.go.id, +62 812 3456 7890; id LPR-2026-000001"
+    )
+    masked = mask_contacts(said)
+    for secret in ("0812", "3578011234567890", "ani.s@", "812 3456"):
+        assert secret not in masked
+    assert masked.count(HIDDEN) == 4
+    assert "HTTP 422" in masked and "LPR-2026-000001" in masked
+
+
+def test_an_agency_claim_must_be_one_agency_of_the_directory() -> None:
+    settings = OidcSettings(
+        metadata_url="https://sso.example/.well-known/openid-configuration",
+        client_id="c",
+        client_secret_env="S",
+    )
+    claims = {"sub": "x", "lapor_role": "agency", "lapor_agency": ["kemensos", "kemenkes"]}
+    assert isinstance(user_of_claims(claims, settings), str)
+    known = {"kemensos"}
+    claims["lapor_agency"] = "kemenag-palsu"
+    assert isinstance(user_of_claims(claims, settings, known), str)
+    claims["lapor_agency"] = "kemensos"
+    assert user_of_claims(claims, settings, known).agency == "kemensos"

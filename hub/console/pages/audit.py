@@ -1,5 +1,6 @@
-"""The audit trail, filterable by action and by who, with its chain verified on each view
-(``lapor-hub audit verify``'s check: every record signed, each chained to the one before)."""
+"""The audit trail, filterable by action and by who, with its chain verified
+(``lapor-hub audit verify``'s check: every record signed, each chained to the one before),
+from the trail the console follows (hub.console.trail)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ SHOWN = 500
 
 def routes(console: Console) -> list[Route]:
     def read(action: str, who: str):
-        trail = audit.read_trail(console.bootstrap)
+        trail = console.trail.listed()
         try:
             key = audit.public_key_text(audit.signing_key(create=False))
-            verdict = audit.verify(trail, key)
+            verdict = console.trail.verdict(key)
         except HubError as exc:
             verdict = None
             error = f"{exc.message} {exc.fix or ''}"

@@ -17,6 +17,7 @@ from hub import audit, topics
 from hub.console.context import Console, Refused
 from hub.errors import HubError
 from hub.ops.deadletters import Filter, letter_content, replay, replay_audited
+from hub.privacy import mask_contacts
 
 MAX_SELECTED = 1000  # letters in one replay from the console; the CLI takes any number
 SHOWN = 200
@@ -50,7 +51,7 @@ def routes(console: Console) -> list[Route]:
         )
         groups = console.letters.groups(letters)
         if reason:
-            letters = [letter for letter in letters if letter.reason[:80] == reason]
+            letters = [x for x in letters if mask_contacts(x.reason[:80]) == reason]
         return console.render(
             request,
             "letters.html",
@@ -70,6 +71,7 @@ def routes(console: Console) -> list[Route]:
         if letter is None or not console.may_see_letter(user, letter):
             raise Refused(404, "not_found")
         try:
+            letter = await run_in_threadpool(console.letters.whole, console.bootstrap, letter)
             content = await run_in_threadpool(
                 letter_content, console.bootstrap, letter, console.serializer.codec, False
             )
@@ -107,12 +109,15 @@ def routes(console: Console) -> list[Route]:
             return console.render(
                 request, "replay.html", letters=letters, preview=preview, again=again, job=None
             )
+        letters = [
+            await run_in_threadpool(console.letters.whole, console.bootstrap, x) for x in letters
+        ]
         job = uuid.uuid4().hex[:12]
         console.replays[job] = {"done": 0, "total": len(letters), "result": None, "error": None}
 
         def run() -> None:
             progress = console.replays[job]
-            token = audit.ACTING_AS.set(f"console:{user.name}")
+            token = audit.ACTING_AS.set(user.audit_name)
             try:
                 progress["result"] = replay_audited(
                     console.bootstrap,

@@ -44,7 +44,7 @@ def routes(console: Console) -> list[Route]:
         user, summary = visible(request, hub_id)
         state = await run_in_threadpool(console.reports.state_of, summary)
         if state is None:
-            raise Refused(404, "not_found")
+            raise Refused(503, "busy")
         report = console.decode_report(state["report"]) if state.get("report") else None
         shown = revealed or (hidden(report) if report else None)
         letters = [
@@ -76,7 +76,7 @@ def routes(console: Console) -> list[Route]:
         report = console.decode_report(state["report"])
 
         def audited_reveal() -> dict:
-            token = audit.ACTING_AS.set(f"console:{user.name}")
+            token = audit.ACTING_AS.set(user.audit_name)
             try:
                 audit.record(
                     console.bootstrap,
@@ -103,7 +103,7 @@ def routes(console: Console) -> list[Route]:
         from hub.ops.assign import assign
 
         def designate():
-            token = audit.ACTING_AS.set(f"console:{user.name}")
+            token = audit.ACTING_AS.set(user.audit_name)
             try:
                 return assign(
                     console.bootstrap,

@@ -4,6 +4,7 @@ changed rule set over past reports, as a table of where handlers would move."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,8 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import Route
 
-from hub import audit
 from hub.console.context import Console
+from hub.console.i18n import translate
 from hub.errors import HubError
 from hub.routing.reload import ReloadingRouter, build_router
 
@@ -56,11 +57,8 @@ def routes(console: Console) -> list[Route]:
     live = ReloadingRouter(console.config.rules, background=True)
 
     def reloads() -> list:
-        try:
-            trail = audit.entries(console.bootstrap, action="rules.")
-        except HubError:
-            return []
-        return [item.entry for item in trail if item.entry is not None][-20:][::-1]
+        entries = [item.entry for item in console.trail.listed() if item.entry is not None]
+        return [e for e in entries if e.action.startswith("rules.")][-20:][::-1]
 
     async def page(request: Request):
         console.user(request)
@@ -75,7 +73,7 @@ def routes(console: Console) -> list[Route]:
                 explained = live.router.explain(report)
             except (ValueError, KeyError, TypeError, HubError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
-        history = await run_in_threadpool(reloads)
+        history = reloads()
         return console.render(
             request,
             "routing.html",
@@ -88,11 +86,26 @@ def routes(console: Console) -> list[Route]:
             dry=None,
         )
 
+    root = console.config.rules.parent.resolve()  # rule sets an operator may try
+    one_at_a_time = asyncio.Lock()
+
+    def rules_folder(given: str) -> Path | None:
+        """A folder under the rules' own parent (where an operator puts a changed copy),
+        never anywhere else on the server."""
+        folder = (root / given).resolve() if given else console.config.rules.resolve()
+        if not folder.is_relative_to(root) or not (folder / "directory").is_dir():
+            return None
+        return folder
+
     async def dry_run_page(request: Request):
-        user = await console.changing(request, "national")
+        await console.changing(request, "national")
         posted = await request.form()
-        folder = Path(str(posted.get("folder", "")).strip() or console.config.rules)
-        days = min(max(int(str(posted.get("days", "7")) or 7), 1), 365)
+        language = console.language(request)
+        folder = rules_folder(str(posted.get("folder", "")).strip()[:300])
+        try:
+            days = min(max(int(str(posted.get("days", "7")).strip() or 7), 1), 365)
+        except ValueError:
+            days = 7
         from hub.ops.past_reports import past_reports
         from hub.routing.dryrun import dry_run
 
@@ -103,11 +116,16 @@ def routes(console: Console) -> list[Route]:
             return dry_run(past, router, lambda: live.router, stored=True, examples=3)
 
         error = dry = None
-        try:
-            dry = await run_in_threadpool(run)
-        except HubError as exc:
-            error = f"{exc.message} {exc.fix or ''}"
-        del user
+        if folder is None:
+            error = translate(language, "bad_folder", root=root)
+        elif one_at_a_time.locked():
+            error = translate(language, "busy")
+        else:
+            async with one_at_a_time:
+                try:
+                    dry = await run_in_threadpool(run)
+                except HubError as exc:
+                    error = f"{exc.message} {exc.fix or ''}"
         return console.render(
             request,
             "routing.html",
@@ -116,9 +134,9 @@ def routes(console: Console) -> list[Route]:
             explained=None,
             error=error,
             form={"text": "", "region": "", "address": "", "kind": "PENGADUAN"},
-            history=await run_in_threadpool(reloads),
+            history=reloads(),
             dry=dry,
-            folder=folder,
+            folder=folder.relative_to(root) if folder else "",
             days=days,
         )
 

@@ -57,7 +57,11 @@ def routes(console: Console) -> list[Route]:
         ministry = request.query_params.get("ministry", "")
         keep = chooser(province, regency, ministry)
         if user.role == "agency":
-            keep = user.agency.__eq__  # its own row, its own reports
+            own = user.agency
+
+            def keep(agency: str) -> bool:  # its own row, its own reports
+                return agency == own
+
         keep = functools.cache(keep)  # asked once per agency, not once per clock
         rows = console.reports.sla_rows()
         shown = sorted(
