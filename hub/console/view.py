@@ -281,6 +281,10 @@ class ReportsView:
                     # a fetch left waiting at a partition's end would hold the next seek for
                     # fetch.wait.max.ms (500 ms by default): the reader never waits long
                     fetch_wait_max_ms=10,
+                    # it wants one record (a state is under 1 MiB): no read-ahead of 64 MiB
+                    fetch_max_bytes=1_048_576,
+                    max_partition_fetch_bytes=1_048_576,
+                    queued_max_messages_kbytes=1024,
                 )
             key = summary.hub_id.encode()
             reader.assign([TopicPartition(self.topic, summary.partition, summary.offset)])
