@@ -124,6 +124,8 @@ def _clocks_table(state: dict) -> Table:
     """The tracker's view: each agency's lifecycle and its SLA clocks (working days)."""
     from datetime import UTC, datetime
 
+    from hub.tracker.lifecycle import clock_condition
+
     def moment(ms: int | None) -> str:
         return "" if ms is None else f"{datetime.fromtimestamp(ms / 1000, UTC):%Y-%m-%d %H:%M}"
 
@@ -143,15 +145,8 @@ def _clocks_table(state: dict) -> Table:
                 started = due = condition = ""
             else:
                 started, due = moment(clock["started"]), moment(clock["due"])
-                condition = (
-                    "stopped"
-                    if clock.get("stopped") is not None
-                    else "paused (tunda)"
-                    if clock.get("paused_at") is not None
-                    else "OVERDUE"
-                    if clock.get("overdue")
-                    else "running"
-                )
+                said = clock_condition(clock)
+                condition = {"paused": "paused (tunda)", "overdue": "OVERDUE"}.get(said, said)
                 if clock.get("paused_days"):
                     condition += f", {clock['paused_days']} working days paused"
             table.add_row(

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.records import Letter
+from hub.tracker.lifecycle import clock_condition
 
 
 @dataclass(frozen=True)
@@ -84,17 +85,7 @@ def clocks(state: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for agency, entry in state.get("agencies", {}).items():
         for name, clock in (entry.get("clocks") or {"-": None}).items():
-            condition = ""
-            if clock is not None:
-                condition = (
-                    "stopped"
-                    if clock.get("stopped") is not None
-                    else "paused"
-                    if clock.get("paused_at") is not None
-                    else "overdue"
-                    if clock.get("overdue")
-                    else "running"
-                )
+            condition = "" if clock is None else clock_condition(clock)
             rows.append(
                 {
                     "agency": agency,

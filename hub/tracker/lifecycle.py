@@ -707,6 +707,15 @@ def _resume(state: dict[str, Any], entry: dict[str, Any], resumed: int) -> None:
         _set_due(clock, state["region_code"])
 
 
+def clock_condition(clock: dict[str, Any]) -> str:
+    """stopped, paused (tunda), overdue or running: what an operator is shown."""
+    if clock.get("stopped") is not None:
+        return "stopped"
+    if clock.get("paused_at") is not None:
+        return "paused"
+    return "overdue" if clock.get("overdue") else "running"
+
+
 def waiting_clocks(state: dict[str, Any]) -> int:
     """Running clocks whose deadline waits for holiday data the calendar does not have."""
     return sum(

@@ -60,6 +60,18 @@ def routes(console: Console) -> list[Route]:
         entries = [item.entry for item in console.trail.listed() if item.entry is not None]
         return [e for e in entries if e.action.startswith("rules.")][-20:][::-1]
 
+    def show(request: Request, **values):
+        """The routing page: the rules in use and their reloads, with what was asked."""
+        values.setdefault("form", {"text": "", "region": "", "address": "", "kind": "PENGADUAN"})
+        return console.render(
+            request,
+            "routing.html",
+            version=live.router.version,
+            last_error=live.last_error,
+            history=reloads(),
+            **{"explained": None, "error": None, "dry": None, **values},
+        )
+
     async def page(request: Request):
         console.user(request)
         explained = error = None
@@ -73,18 +85,7 @@ def routes(console: Console) -> list[Route]:
                 explained = live.router.explain(report)
             except (ValueError, KeyError, TypeError, HubError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
-        history = reloads()
-        return console.render(
-            request,
-            "routing.html",
-            version=live.router.version,
-            last_error=live.last_error,
-            explained=explained,
-            error=error,
-            form=form,
-            history=history,
-            dry=None,
-        )
+        return show(request, explained=explained, error=error, form=form)
 
     root = console.config.rules.parent.resolve()  # rule sets an operator may try
     one_at_a_time = asyncio.Lock()
@@ -126,19 +127,8 @@ def routes(console: Console) -> list[Route]:
                     dry = await run_in_threadpool(run)
                 except HubError as exc:
                     error = f"{exc.message} {exc.fix or ''}"
-        return console.render(
-            request,
-            "routing.html",
-            version=live.router.version,
-            last_error=live.last_error,
-            explained=None,
-            error=error,
-            form={"text": "", "region": "", "address": "", "kind": "PENGADUAN"},
-            history=reloads(),
-            dry=dry,
-            folder=folder.relative_to(root) if folder else "",
-            days=days,
-        )
+        folder_shown = folder.relative_to(root) if folder else ""
+        return show(request, error=error, dry=dry, folder=folder_shown, days=days)
 
     return [
         Route("/routing", page, methods=["GET", "POST"]),
