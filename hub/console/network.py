@@ -148,9 +148,9 @@ class Scraper:
                 )
             before = self._before.get(address)
             if before is not None and now > before[0]:
+                earlier = _stage_totals(before[1])
                 for key, value in _stage_totals(samples).items():
-                    earlier = _stage_totals(before[1]).get(key, 0.0)
-                    rates[key] += max(0.0, value - earlier) / (now - before[0])
+                    rates[key] += max(0.0, value - earlier.get(key, 0.0)) / (now - before[0])
             self._before[address] = (now, samples)
             with self._lock:
                 self.processes[address] = process

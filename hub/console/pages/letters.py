@@ -21,6 +21,7 @@ from hub.privacy import mask_contacts
 
 MAX_SELECTED = 1000  # letters in one replay from the console; the CLI takes any number
 SHOWN = 200
+KEPT_JOBS = 50
 
 
 def routes(console: Console) -> list[Route]:
@@ -114,6 +115,8 @@ def routes(console: Console) -> list[Route]:
         ]
         job = uuid.uuid4().hex[:12]
         console.replays[job] = {"done": 0, "total": len(letters), "result": None, "error": None}
+        for old in list(console.replays)[:-KEPT_JOBS]:  # the progress of recent replays only
+            del console.replays[old]
 
         def run() -> None:
             progress = console.replays[job]

@@ -73,6 +73,8 @@ def routes(console: Console) -> list[Route]:
         if not reason:
             return await page(request, note="reason")
         state = await run_in_threadpool(console.reports.state_of, summary)
+        if state is None or not state.get("report"):
+            raise Refused(503, "busy")
         report = console.decode_report(state["report"])
 
         def audited_reveal() -> dict:
