@@ -29,6 +29,8 @@ from selenium.common.exceptions import NoSuchElementException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 from connectors.simulator import free_port, serve
 from hub import topics
@@ -149,8 +151,19 @@ def log_in(browser: WebDriver, site: Site, user: str) -> None:
     browser.get(f"{site.url}/login")
     browser.find_element(By.NAME, "username").send_keys(user)
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "login-button").click()
+    click_through(browser, By.ID, "login-button")
     assert wait_until(lambda: "/login" not in browser.current_url, 10), browser.page_source[:500]
+
+
+def click_through(browser: WebDriver, by: str, target: str, timeout: float = 60) -> None:
+    """Click a link or a form's button and wait for the page it leads to: a click returns
+    before the browser has navigated, and reading the old page would race the server."""
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(by, target).click()
+    WebDriverWait(browser, timeout).until(expected_conditions.staleness_of(page))
+    WebDriverWait(browser, timeout).until(
+        lambda b: b.execute_script("return document.readyState") == "complete"
+    )
 
 
 def text_of(browser: WebDriver, element_id: str) -> str:
@@ -192,7 +205,7 @@ def test_an_operator_follows_a_report_to_delivered(site: Site, browser: WebDrive
         browser, search, lambda: browser.find_elements(By.CSS_SELECTOR, "#found a")
     ), "the report never appeared in the console"
     shot(browser, "02-reports-search")
-    browser.find_element(By.CSS_SELECTOR, "#found a").click()
+    click_through(browser, By.CSS_SELECTOR, "#found a")
     report_url = browser.current_url
     assert "Jalan Darmo berlubang" in text_of(browser, "report-title")
     hub_id = text_of(browser, "hub-id")
@@ -231,18 +244,18 @@ def test_a_dead_letter_is_replayed_and_delivered(site: Site, browser: WebDriver)
     ), "no dead letter appeared"
     assert not any(key.startswith(f"{hub_id}:") for key in app.idempotency)
     shot(browser, "04-dead-letters")
-    browser.find_element(By.CSS_SELECTOR, "#letters a").click()
+    click_through(browser, By.CSS_SELECTOR, "#letters a")
     assert "422" in text_of(browser, "letter-reason") or text_of(browser, "letter-reason")
     shot(browser, "05-dead-letter")
 
     browser.get(letters)
-    browser.find_element(By.ID, "dry-run").click()
+    click_through(browser, By.ID, "dry-run")
     assert "1" in text_of(browser, "preview")
     shot(browser, "06-replay-dry-run")
     assert not any(
         key.startswith(f"{hub_id}:") for key in app.idempotency
     )  # a dry run sends nothing
-    browser.find_element(By.ID, "confirm").click()
+    click_through(browser, By.ID, "confirm")
     assert wait_until(lambda: text_of(browser, "replay-done"), 30), text_of(browser, "progress")
     shot(browser, "07-replay-done")
     assert wait_until(lambda: any(k.startswith(f"{hub_id}:") for k in app.idempotency), 60), (
@@ -304,7 +317,7 @@ def test_an_overdue_report_shows_on_the_sla_page(site: Site, browser: WebDriver)
     browser.find_element(By.ID, "pasted").send_keys(
         "Sekolah SMA rusak\nAtap SMA Negeri 5 Surabaya bocor dan plafon runtuh, mohon diperbaiki"
     )
-    browser.find_element(By.ID, "explain").click()
+    click_through(browser, By.ID, "explain")
     assert "pemprov-jawa-timur" in text_of(browser, "handlers")
     shot(browser, "10-routing")
 
