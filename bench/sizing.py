@@ -295,12 +295,16 @@ class Run:
         consumer.close()
         return total
 
-    def phase(self, load: int, seconds: int, profiled: Path | None = None) -> Phase:
+    def phase(
+        self, load: int, seconds: int, profiled: Path | None = None, process: str = "hub"
+    ) -> Phase:
+        """Offer ``load`` reports/s for ``seconds``; ``profiled``: py-spy's stacks of
+        ``process`` (hub or tracker) meanwhile."""
         batch = self.messages(load * seconds)
         before, events = self.cpu(), self.tracker_events()
         threads = thread_cpu(self.hub.pid)
         first = len(self.sent)
-        spy = profile(self.hub.pid, seconds, profiled) if profiled else None
+        spy = profile(self.processes()[process], seconds, profiled) if profiled else None
         self.offer(batch, load)
         if spy is not None:
             spy.wait(60)
@@ -315,6 +319,25 @@ class Run:
         measured.lag = self.lag()
         measured.ids = set(list(self.sent)[first:])
         return measured
+
+    def idle(
+        self, seconds: int, profiled: Path | None = None
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """ms of CPU a second each process (and each kind of the hub's threads) uses with
+        no load: the polls, heartbeats and timers that a load's reports share."""
+        before, threads = self.cpu(), thread_cpu(self.hub.pid)
+        spy = profile(self.hub.pid, seconds, profiled) if profiled else None
+        time.sleep(seconds)
+        if spy is not None:
+            spy.wait(60)
+        after, threads_after = self.cpu(), thread_cpu(self.hub.pid)
+        return (
+            {name: 1000 * (after[name] - before.get(name, 0.0)) / seconds for name in after},
+            {
+                name: 1000 * (used - threads.get(name, 0.0)) / seconds
+                for name, used in threads_after.items()
+            },
+        )
 
     def close(self) -> None:
         if self.closed:
@@ -526,6 +549,20 @@ def stage_breakdown(collapsed: Path, cpu_ms_per_report: float) -> list[tuple[str
     )
 
 
+def module_breakdown(collapsed: Path) -> list[tuple[str, float]]:
+    """(module, share of the samples) from py-spy's collapsed stacks, each sample given to
+    the innermost frame's module: a hub module by its file, a library by its package."""
+    counts: dict[str, int] = {}
+    for line in collapsed.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frame = stack.split(";")[-1]
+        where = frame.rpartition("(")[2].partition(":")[0]
+        module = where if where.startswith(("hub/", "connectors/")) else where.split("/")[0]
+        counts[module] = counts.get(module, 0) + int(count)
+    total = sum(counts.values()) or 1
+    return sorted(((m, c / total) for m, c in counts.items()), key=lambda row: -row[1])
+
+
 def warm_up(run: Run, seconds: int) -> None:
     """The hub starts and joins its groups; then traffic at 100/s while the broker's JIT
     compiles (a fresh broker's first ~30 s of traffic are slow)."""
@@ -549,16 +586,100 @@ def main() -> None:
         action="store_true",
         help="run A alone (the hub's CPU a report and its profile), no summary line",
     )
+    parser.add_argument(
+        "--idle", type=int, default=20, help="seconds run A measures the hub idle, first"
+    )
+    parser.add_argument(
+        "--run-b-only",
+        action="store_true",
+        help="run B alone (the tracker's CPU an event and its profile), no summary line",
+    )
     args = parser.parse_args()
     loads = [int(x) for x in args.loads.split(",")]
     tag = uuid.uuid4().hex[:6]
     profiled = Path(tempfile.mkdtemp()) / "hub-profile.txt"  # run A's hub, by py-spy
+    tracker_profiled = profiled.with_name("tracker-profile.txt")  # run B's last phase
+    if not args.run_b_only:
+        delivered_per_s, documents, a = run_a(args, profiled)
+    if args.run_a_only:
+        return
+    print(f"run B: lapor-hub up (tracker on) at {', '.join(map(str, loads))} reports/s")
+    with contextlib.ExitStack() as stack:
+        run = Run(stack, tracker=True, tag=f"b{tag}")
+        try:
+            warm_up(run, args.warm_up)
+            phases = [run.phase(load, args.seconds) for load in loads[:-1]]
+            phases.append(run.phase(loads[-1], args.seconds, tracker_profiled, "tracker"))
+            # the references, on this run's broker and app (still up): the bare client at
+            # the rate run A delivered, the faust agent over every decision and status
+            if not args.run_b_only:
+                bare_cpu, bare_done = in_process(
+                    bare_client, run.urls["lapor"], documents, max(delivered_per_s, 1.0)
+                )
+            inputs = [topics.ROUTED, *(topics.status(c) for c in (run.source, *APPS))]
+            faust_cpu, faust_events = in_process(
+                bare_faust, run.bootstrap, inputs, run.tracker_events()
+            )
+        finally:
+            run.close()
+        results = run.results()
+    latencies(run, phases, results)
+    print(
+        f"{'load/s':>7} {'reports':>8} {'hub':>6} {'tracker':>8} {'broker':>7} {'apps':>6} "
+        f"{'load':>6}  (ms CPU a report)  p50/p99 ms  status p99 ms  lag"
+    )
+    for p in phases:
+        cells = [
+            per(p.cpu.get(n, 0.0), p.reports) for n in ("hub", "tracker", "broker", "apps", "load")
+        ]
+        print(
+            f"{p.load:>7} {p.reports:>8} "
+            + " ".join(f"{c:>6.2f}" for c in cells)
+            + f"  {p.p50:>5.0f}/{p.p99:<5.0f}  {p.status_p99:>8.0f}  {p.lag}"
+        )
+    busiest = phases[-1]
+    tracker_per_event = per(busiest.cpu.get("tracker", 0.0), busiest.events)
+    faust_per_event = per(faust_cpu, faust_events)
+    if tracker_profiled.exists() and tracker_profiled.stat().st_size:
+        print(
+            f"  where the tracker's CPU goes at {busiest.load}/s (py-spy, by module; "
+            f"stacks: {tracker_profiled}):"
+        )
+        for module, share in module_breakdown(tracker_profiled)[:12]:
+            print(f"    {module:<40} {share:>6.1%}  {share * tracker_per_event:.3f} ms an event")
+    print(
+        f"references: bare faust agent {faust_per_event:.3f} ms CPU an event "
+        f"({faust_events} events); the tracker {tracker_per_event:.3f} ms an event"
+    )
+    if args.run_b_only:
+        return
+    bare_per_request = per(bare_cpu, bare_done)
+    hub_per_delivery = per(a.cpu["hub"], a.deliveries)
+    print(
+        f"references: bare aiohttp client {bare_per_request:.3f} ms CPU a request "
+        f"({bare_done} requests at {delivered_per_s:.0f}/s)"
+    )
+    by_load = {p.load: p for p in phases}
+    print(
+        f"sizing: hub_cpu_ms_per_report={per(a.cpu['hub'], a.reports):.2f} "
+        f"delivery_vs_bare_client={hub_per_delivery / bare_per_request:.1f} "
+        f"tracker_cpu_ms_per_event={tracker_per_event:.2f} "
+        f"tracker_vs_faust={tracker_per_event / faust_per_event:.1f} "
+        f"p99_ms_at_100={by_load[100].p99 if 100 in by_load else float('nan'):.0f} "
+        f"p99_ms_at_300={by_load[300].p99 if 300 in by_load else float('nan'):.0f}"
+    )
 
+
+def run_a(args: argparse.Namespace, profiled: Path) -> tuple[float, list, Phase]:
+    """Run A: the hub without its tracker at 300/s, profiled. (the rate it delivered, the
+    documents the app received, the phase)"""
+    tag = uuid.uuid4().hex[:6]
     print(f"run A: lapor-hub up --no-tracker at 300 reports/s for {args.seconds} s")
     with contextlib.ExitStack() as stack:
         run = Run(stack, tracker=False, tag=f"a{tag}")
         try:
             warm_up(run, args.warm_up)
+            idle, idle_threads = run.idle(args.idle, profiled.with_name("hub-idle.txt"))
             a = run.phase(300, args.seconds, profiled)
         finally:
             run.close()
@@ -586,60 +707,17 @@ def main() -> None:
         f"p50 {a.p50:.0f} ms, p99 {a.p99:.0f} ms ingest -> 2xx; lag {a.lag}"
     )
 
-    if args.run_a_only:
-        return
-    print(f"run B: lapor-hub up (tracker on) at {', '.join(map(str, loads))} reports/s")
-    with contextlib.ExitStack() as stack:
-        run = Run(stack, tracker=True, tag=f"b{tag}")
-        try:
-            warm_up(run, args.warm_up)
-            phases = [run.phase(load, args.seconds) for load in loads]
-            # the references, on this run's broker and app (still up): the bare client at
-            # the rate run A delivered, the faust agent over every decision and status
-            bare_cpu, bare_done = in_process(
-                bare_client, run.urls["lapor"], documents, max(delivered_per_s, 1.0)
-            )
-            inputs = [topics.ROUTED, *(topics.status(c) for c in (run.source, *APPS))]
-            faust_cpu, faust_events = in_process(
-                bare_faust, run.bootstrap, inputs, run.tracker_events()
-            )
-        finally:
-            run.close()
-        results = run.results()
-    latencies(run, phases, results)
-
     print(
-        f"{'load/s':>7} {'reports':>8} {'hub':>6} {'tracker':>8} {'broker':>7} {'apps':>6} "
-        f"{'load':>6}  (ms CPU a report)  p50/p99 ms  status p99 ms  lag"
-    )
-    for p in phases:
-        cells = [
-            per(p.cpu.get(n, 0.0), p.reports) for n in ("hub", "tracker", "broker", "apps", "load")
-        ]
-        print(
-            f"{p.load:>7} {p.reports:>8} "
-            + " ".join(f"{c:>6.2f}" for c in cells)
-            + f"  {p.p50:>5.0f}/{p.p99:<5.0f}  {p.status_p99:>8.0f}  {p.lag}"
+        f"  idle, over {args.idle} s before the load: the hub {idle['hub']:.0f} ms of CPU a "
+        f"second (threads: "
+        + ", ".join(
+            f"{name} {used:.0f}"
+            for name, used in sorted(idle_threads.items(), key=lambda item: -item[1])[:4]
         )
-    busiest = phases[-1]
-    tracker_per_event = per(busiest.cpu.get("tracker", 0.0), busiest.events)
-    faust_per_event = per(faust_cpu, faust_events)
-    bare_per_request = per(bare_cpu, bare_done)
-    hub_per_delivery = per(a.cpu["hub"], a.deliveries)
-    print(
-        f"references: bare aiohttp client {bare_per_request:.3f} ms CPU a request "
-        f"({bare_done} requests at {delivered_per_s:.0f}/s); bare faust agent "
-        f"{faust_per_event:.3f} ms CPU an event ({faust_events} events)"
+        + f"), the broker {idle['broker']:.0f}, the apps {idle['apps']:.0f} "
+        f"(stacks: {profiled.with_name('hub-idle.txt')})"
     )
-    by_load = {p.load: p for p in phases}
-    print(
-        f"sizing: hub_cpu_ms_per_report={per(a.cpu['hub'], a.reports):.2f} "
-        f"delivery_vs_bare_client={hub_per_delivery / bare_per_request:.1f} "
-        f"tracker_cpu_ms_per_event={tracker_per_event:.2f} "
-        f"tracker_vs_faust={tracker_per_event / faust_per_event:.1f} "
-        f"p99_ms_at_100={by_load[100].p99 if 100 in by_load else float('nan'):.0f} "
-        f"p99_ms_at_300={by_load[300].p99 if 300 in by_load else float('nan'):.0f}"
-    )
+    return delivered_per_s, documents, a
 
 
 if __name__ == "__main__":

@@ -13,6 +13,22 @@ from hub.privacy import KeyRing, for_outbound, has_identity
 from hub.records import Record
 from hub.routing import Directory
 from hub.sdk import Connector
+from hub.serialization import TopicSerializer
+
+
+def routed_encoder(
+    serializer: TopicSerializer, decision: dict[str, Any], encoded_decision: bytes | None = None
+) -> Callable[[dict[str, Any]], bytes]:
+    """RoutedReport bytes for each destination's view of one report. The decision is the
+    same in all of them: it is encoded once (or given encoded) and joined to each view's
+    Report, where the codec can join (hub.serialization.TopicSerializer.serialize_joined)."""
+    decided = encoded_decision or serializer.codec.encode("RoutingDecision", decision)
+
+    def encode(routed: dict[str, Any]) -> bytes:
+        report = serializer.serialize(topics.REPORTS, routed["report"])
+        return serializer.serialize_joined(topics.ROUTED, [report, decided], routed)
+
+    return encode
 
 
 def destination_records(

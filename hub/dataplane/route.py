@@ -31,7 +31,7 @@ from hub.dataplane.inbound import raw_from_message
 from hub.dataplane.transactional import CommitHung, LoopStats, TransactionalLoop
 from hub.errors import BrokerNotReachable, HubError
 from hub.eventloop import stop_on_signals
-from hub.fanout import destination_records
+from hub.fanout import destination_records, routed_encoder
 from hub.kafka import is_passing
 from hub.privacy import hub_keyring, seal_identity
 from hub.records import Record
@@ -106,10 +106,12 @@ class TranslateAndRoute:
                 else self.serializer.serialize(topics.REPORTS, located)
             )
             report, decided = located, decision.to_record()
-            # the Report is not encoded twice: the RoutedReport joins it to the decision
+            # neither the Report nor the decision is encoded twice: the RoutedReport joins
+            # them, and each destination's view joins its Report to the same decision
+            encoded_decision = self.serializer.codec.encode("RoutingDecision", decided)
             encoded_routed = self.serializer.serialize_joined(
                 topics.ROUTED,
-                [encoded_located, self.serializer.codec.encode("RoutingDecision", decided)],
+                [encoded_located, encoded_decision],
                 {"report": report, "decision": decided},
             )
         except Exception as error:
@@ -137,7 +139,7 @@ class TranslateAndRoute:
                 {"report": report, "decision": decided},
                 self.directory,
                 self.connectors,
-                lambda routed: self.serializer.serialize(topics.ROUTED, routed),
+                routed_encoder(self.serializer, decided, encoded_decision),
                 self.keyring,
             )
         except HubError as error:

@@ -50,7 +50,7 @@ from aiokafka.errors import KafkaError
 from hub import eventloop, topics
 from hub.config import build_connectors, load_config
 from hub.errors import HubError
-from hub.fanout import destination_records
+from hub.fanout import destination_records, routed_encoder
 from hub.health import HEALTH
 from hub.kafka import (
     broker_probe,
@@ -244,6 +244,10 @@ class Tracker:
             broker_session_timeout=10.0,
             broker_heartbeat_interval=3.0,
             producer_acks=-1,
+            # what a batch of events sends (effects and changelog writes) leaves in a few
+            # produce requests, not one each: a request's socket write was the tracker's
+            # largest single cost (bench/README, sizing)
+            producer_linger=0.005,
             key_serializer="raw",
             value_serializer="json",
         )
@@ -764,13 +768,14 @@ class Tracker:
         self, state: dict[str, Any], report: dict[str, Any], record: dict[str, Any]
     ) -> list:
         key = state["hub_id"].encode()
-        routed = self.serializer.serialize(topics.ROUTED, {"report": report, "decision": record})
+        encode = routed_encoder(self.serializer, record)
+        routed = encode({"report": report, "decision": record})
         outputs = destination_records(
             key,
             {"report": report, "decision": record},
             self.router.router.directory,
             self.connectors,
-            lambda value: self.serializer.serialize(topics.ROUTED, value),
+            encode,
             hub_keyring(),
         )
         sent = [await self._send(topics.ROUTED, key, routed, {})]
