@@ -248,3 +248,21 @@ def test_a_routed_report_joined_from_encoded_parts_is_the_same_bytes():
         assert codec.decode("RoutedReport", joined)["report"]["hub_id"] == report["hub_id"]
     with pytest.raises(SerializationError, match="embeds"):
         codec.encode_joined("RoutedReport", list(reversed(parts)))
+
+
+def test_a_fan_out_encodes_each_destinations_view_as_a_whole_encoding_would(codec) -> None:
+    """hub.fanout.routed_encoder joins each view's Report to the decision encoded once;
+    the bytes are what encoding the whole RoutedReport gives, on either wire format."""
+    from hub import topics
+    from hub.fanout import routed_encoder
+    from tests.helpers import routed
+
+    serializer = TopicSerializer(codec)
+    whole = routed(report(3), "kemenkes")
+    encode = routed_encoder(serializer, whole["decision"])
+    hidden = {**whole["report"], "reporter": {**whole["report"]["reporter"], "name": None}}
+    for view in (whole, {**whole, "report": hidden}):
+        assert encode(view) == serializer.serialize(topics.ROUTED, view)
+        assert serializer.deserialize(topics.ROUTED, encode(view)) == serializer.deserialize(
+            topics.ROUTED, serializer.serialize(topics.ROUTED, view)
+        )
