@@ -47,6 +47,7 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 
 import yaml  # noqa: E402
@@ -529,38 +530,31 @@ def profile(pid: int, seconds: int, out: Path) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def stage_breakdown(collapsed: Path, cpu_ms_per_report: float) -> list[tuple[str, float, float]]:
-    """(stage, share of the samples, ms of CPU a report) from py-spy's collapsed stacks."""
+def shares(collapsed: Path, place: Callable[[list[str]], str]) -> list[tuple[str, float]]:
+    """(place, share of the samples), largest first, from py-spy's collapsed stacks, each
+    sample given to the place ``place`` finds in its frames (outermost first)."""
     counts: dict[str, int] = {}
     for line in collapsed.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        frames = stack.split(";")
-        stage = "other"
-        for frame in reversed(frames):  # innermost first
-            found = next((name for name, marks in STAGES if any(m in frame for m in marks)), None)
-            if found is not None:
-                stage = found
-                break
-        counts[stage] = counts.get(stage, 0) + int(count)
+        where = place(stack.split(";"))
+        counts[where] = counts.get(where, 0) + int(count)
     total = sum(counts.values()) or 1
-    return sorted(
-        ((s, c / total, c / total * cpu_ms_per_report) for s, c in counts.items()),
-        key=lambda row: -row[1],
-    )
+    return sorted(((w, c / total) for w, c in counts.items()), key=lambda row: -row[1])
 
 
-def module_breakdown(collapsed: Path) -> list[tuple[str, float]]:
-    """(module, share of the samples) from py-spy's collapsed stacks, each sample given to
-    the innermost frame's module: a hub module by its file, a library by its package."""
-    counts: dict[str, int] = {}
-    for line in collapsed.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        frame = stack.split(";")[-1]
-        where = frame.rpartition("(")[2].partition(":")[0]
-        module = where if where.startswith(("hub/", "connectors/")) else where.split("/")[0]
-        counts[module] = counts.get(module, 0) + int(count)
-    total = sum(counts.values()) or 1
-    return sorted(((m, c / total) for m, c in counts.items()), key=lambda row: -row[1])
+def stage_of(frames: list[str]) -> str:
+    """The innermost hub stage or library on a stack (STAGES), else "other"."""
+    for frame in reversed(frames):
+        found = next((name for name, marks in STAGES if any(m in frame for m in marks)), None)
+        if found is not None:
+            return found
+    return "other"
+
+
+def module_of(frames: list[str]) -> str:
+    """The innermost frame's module: a hub module by its file, a library by its package."""
+    where = frames[-1].rpartition("(")[2].partition(":")[0]
+    return where if where.startswith(("hub/", "connectors/")) else where.split("/")[0]
 
 
 def warm_up(run: Run, seconds: int) -> None:
@@ -645,7 +639,7 @@ def main() -> None:
             f"  where the tracker's CPU goes at {busiest.load}/s (py-spy, by module; "
             f"stacks: {tracker_profiled}):"
         )
-        for module, share in module_breakdown(tracker_profiled)[:12]:
+        for module, share in shares(tracker_profiled, module_of)[:12]:
             print(f"    {module:<40} {share:>6.1%}  {share * tracker_per_event:.3f} ms an event")
     print(
         f"references: bare faust agent {faust_per_event:.3f} ms CPU an event "
@@ -694,8 +688,9 @@ def run_a(args: argparse.Namespace, profiled: Path) -> tuple[float, list, Phase]
         print(
             f"  where the hub process's CPU goes at 300/s (py-spy, by stage; stacks: {profiled}):"
         )
-        for stage, share, ms in stage_breakdown(profiled, per(a.cpu["hub"], a.reports)):
-            print(f"    {stage:<14} {share:>6.1%}  {ms:.3f} ms a report")
+        hub_ms = per(a.cpu["hub"], a.reports)
+        for stage, share in shares(profiled, stage_of):
+            print(f"    {stage:<14} {share:>6.1%}  {share * hub_ms:.3f} ms a report")
     print(
         "  the hub process's CPU by thread (librdkafka's rdk: threads are the Kafka clients' I/O):"
     )
