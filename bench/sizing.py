@@ -41,6 +41,7 @@ import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
+import re  # noqa: E402
 import resource  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
@@ -74,16 +75,35 @@ def cpu_seconds(pid: int) -> float:
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds of a process's threads, by kind: Python's threads by name, librdkafka's
-    own (named rdk:main, rdk:broker1, ...: the Kafka clients' I/O, which py-spy does not
-    see) by their name without numbers."""
+    """CPU seconds of a process's threads, by kind: Python's threads by their Python name
+    without numbers (MainThread is the event loop; kafka-wait_ the pool the workers wait on
+    Kafka in; route, commit), librdkafka's own (rdk:main, rdk:broker1, ...: the Kafka
+    clients' I/O, which py-spy does not see) by their name without numbers."""
+    named = python_threads(pid)
     found: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         with contextlib.suppress(OSError, IndexError):
-            name = (task / "comm").read_text().strip().rstrip("0123456789")
+            name = named.get(int(task.name)) or (task / "comm").read_text().strip()
+            name = name.rstrip("0123456789").rstrip("_-") or name
             fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
             found[name] = found.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
     return found
+
+
+def python_threads(pid: int) -> dict[int, str]:
+    """Thread id -> Python thread name, from py-spy's dump ({} without py-spy)."""
+    spy = Path(sys.executable).with_name("py-spy")
+    if not spy.exists():
+        return {}
+    dump = subprocess.run(
+        [str(spy), "dump", "-p", str(pid), "--nonblocking"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    ).stdout
+    # "Thread 5587 (idle): "MainThread"": on Linux the number is the thread's id
+    return {int(tid): name for tid, name in re.findall(r'^Thread (\d+) .*: "(.*)"$', dump, re.M)}
 
 
 def children(pid: int) -> list[int]:
