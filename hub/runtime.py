@@ -42,7 +42,7 @@ import uvicorn
 from confluent_kafka import KafkaException
 from pydantic import SecretStr
 
-from hub import eventloop, topics
+from hub import eventloop, memory, topics
 from hub.config import build_connectors, hub_side, load_config
 from hub.dataplane.deliver import DeliveryWorker, Ledger
 from hub.dataplane.feedback import FeedbackWorker, poll_status_once
@@ -120,10 +120,14 @@ class HubRuntime:
         primary: bool | None = None,
         only: str | None = None,
         elsewhere: Iterable[str] = (),
+        tune_memory: bool = False,
     ) -> None:
         """``only``: run that connector's sides alone, as an agency does with ``lapor-hub
-        connect`` (no translate-and-route worker, no retry workers: those are the hub's)."""
+        connect`` (no translate-and-route worker, no retry workers: those are the hub's).
+        ``tune_memory``: the process is this runtime's alone (a command, not a test or a
+        library user): its garbage collector is tuned once it has started (hub.memory)."""
         self.bootstrap = bootstrap
+        self.tune_memory = tune_memory
         self.name = name
         # Pull loops and status pollers run in the lease holder (``primary`` None), always
         # (True) or never (False: no webhooks either); two processes pulling one app at
@@ -301,6 +305,8 @@ class HubRuntime:
             running = [asyncio.create_task(task) for task in tasks]
             try:
                 await self._until_ready(stop)
+                if self.tune_memory:
+                    memory.tune_collector()
                 self.started.set()
                 await asyncio.gather(*running)
             finally:

@@ -154,7 +154,9 @@ def up(
 
     bootstrap = kafka_bootstrap(config)
     served = _serve_metrics(config, metrics_port, metrics_host)
-    runtime = HubRuntime(config, bootstrap, name, primary, elsewhere=agency_side or ())
+    runtime = HubRuntime(
+        config, bootstrap, name, primary, elsewhere=agency_side or (), tune_memory=True
+    )
     console.print(f"lapor-hub {name} up: {', '.join(runtime.connectors)} (Ctrl-C stops)")
     tracker_address = (served[0], served[1] + 1) if served else None
     if with_tracker and tracker_address:
@@ -210,7 +212,7 @@ def connect(
         )
     kafka_bootstrap(config)
     _serve_metrics(config, metrics_port, metrics_host)
-    runtime = HubRuntime(config, loaded.kafka.bootstrap, name=name, only=name)
+    runtime = HubRuntime(config, loaded.kafka.bootstrap, name=name, only=name, tune_memory=True)
     console.print(f"connector {name} up as {loaded.kafka.username} (Ctrl-C stops)")
     counters = runtime.run(stop_on_signals())
     console.print(

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from confluent_kafka import KafkaException, Message
 
-from hub import metrics, records, topics
+from hub import memory, metrics, records, topics
 from hub.config import build_connectors, load_config
 from hub.dataplane.failures import move_failure
 from hub.dataplane.inbound import raw_from_message
@@ -219,5 +219,7 @@ def run_route(
     def make() -> TransactionalLoop:
         return route_loop(config_path, name, bootstrap)
 
+    loop = make()
+    memory.tune_collector()
     log.info("route worker %s running", name)
-    return run_replacing_hung(make(), make, stop.is_set)
+    return run_replacing_hung(loop, make, stop.is_set)

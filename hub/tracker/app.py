@@ -47,7 +47,7 @@ from typing import Any
 import faust
 from aiokafka.errors import KafkaError
 
-from hub import eventloop, topics
+from hub import eventloop, memory, topics
 from hub.config import build_connectors, load_config
 from hub.errors import HubError
 from hub.fanout import destination_records, routed_encoder
@@ -804,6 +804,7 @@ def run_tracker(
         )
     agree(bootstrap, ring, keyring_source(home))
     tracker = Tracker(config_path, bootstrap, name, tick_seconds)
+    memory.tune_collector()
 
     async def main() -> None:
         stop = asyncio.Event()
