@@ -224,10 +224,26 @@ class AppClient(HttpxAiohttpClient):
 class DirectResponse(httpx.Response):
     """An answer on the direct path: an httpx.Response whose request (its URL, for
     ``raise_for_status`` and ``.url``) is made only if a connector asks for it (making it
-    for every answer costs ~20 us of CPU)."""
+    for every answer costs ~20 us of CPU). A body sent without a Content-Encoding is the
+    response's content as read, as httpx's own reading would leave it: passing it through
+    httpx's decoders and chunker was a tenth of the direct path's CPU."""
 
-    def __init__(self, *args: Any, posted_to: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        status: int,
+        *,
+        headers: Any,
+        content: bytes,
+        extensions: dict[str, Any],
+        posted_to: str,
+    ) -> None:
+        if any(name.lower() == b"content-encoding" for name, _ in headers):
+            super().__init__(status, headers=headers, content=content, extensions=extensions)
+        else:
+            stream = httpx.ByteStream(content)
+            super().__init__(status, headers=headers, stream=stream, extensions=extensions)
+            self._content = content  # read, consumed and closed, as read() leaves it
+            self.is_stream_consumed = self.is_closed = True
         self._posted_to = posted_to
 
     @property
