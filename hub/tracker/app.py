@@ -47,7 +47,7 @@ from typing import Any
 import faust
 from aiokafka.errors import KafkaError
 
-from hub import eventloop, memory, topics
+from hub import eventloop, topics
 from hub.config import build_connectors, load_config
 from hub.errors import HubError
 from hub.fanout import destination_records, routed_encoder
@@ -255,7 +255,11 @@ class Tracker:
             "reports",
             default=None,
             partitions=self.partitions,
-            key_type=bytes,  # the hub id, raw in the changelog; values are JSON
+            key_type=bytes,  # the hub id, raw in the changelog
+            # each report's state as its JSON bytes (lifecycle.encode_state), as the
+            # changelog holds it (bytes: faust's "raw"): read with state(), written with
+            # _record()
+            value_type=bytes,
         )
         inputs = [topics.ROUTED, topics.TICKS]
         inputs += [topics.status(instance) for instance in self.connectors]
@@ -377,7 +381,8 @@ class Tracker:
             raise ValueError("a record without a key (the report's hub id) cannot be tracked")
         hub_id = key.decode()
         # a copy: an event that fails half-way through the lifecycle must change nothing
-        state = lifecycle.copy_state(batch.states.get(key) or self.table.get(key))
+        pending = batch.states.get(key)
+        state = lifecycle.copy_state(pending) if pending is not None else self.state(key)
         event = self.serializer.deserialize(topic, value)
         if state is not None and seen(state, topic, event):
             return False
@@ -480,12 +485,17 @@ class Tracker:
             EVENTS.labels(kind).inc(count)
         batch.clear()
 
+    def state(self, key: bytes) -> dict[str, Any] | None:
+        """The table's state of report ``key``: a copy of its own, to read or work on."""
+        return lifecycle.decode_state(self.table.get(key))
+
     def _record(self, key: bytes, state: dict[str, Any]) -> None:
         """``table[key] = state``, its changelog record on the key's own partition (where
         its events are): a batch holds events of several partitions, and faust would take
         the partition of whichever event it is handling."""
-        self.table.send_changelog(partition_of(key, self.partitions), key, state)
-        self.table.data[key] = state
+        kept = lifecycle.encode_state(state)
+        self.table.send_changelog(partition_of(key, self.partitions), key, kept)
+        self.table.data[key] = kept
         self.schedule.put(key, state)
 
     async def _on_tick(self, partition: int, now: datetime) -> None:
@@ -495,9 +505,11 @@ class Tracker:
         batch = Batch()
         policy = self.policy()
         if self.schedule.stale(len(self.table.data)):
-            self.schedule.rebuild(list(self.table.items()))
+            self.schedule.rebuild(
+                [(key, lifecycle.decode_state(kept)) for key, kept in self.table.items()]
+            )
         for key in self.schedule.due(partition, lifecycle.ms(now)):
-            state = self.table.data.get(key)
+            state = lifecycle.decode_state(self.table.data.get(key))
             if state is None:
                 self.schedule.put(key, None)
                 continue
@@ -804,7 +816,6 @@ def run_tracker(
         )
     agree(bootstrap, ring, keyring_source(home))
     tracker = Tracker(config_path, bootstrap, name, tick_seconds)
-    memory.tune_collector()
 
     async def main() -> None:
         stop = asyncio.Event()

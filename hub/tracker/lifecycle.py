@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from hub.tracker.calendar import CalendarError, add_working_days, working_days_between
 
 OPEN, DONE = "open", "done"
@@ -188,6 +190,19 @@ def empty_state(hub_id: str) -> dict[str, Any]:
         "assignments": [],  # designations: who, to whom, why, when, the handlers relieved
         "suggestions": [],  # agencies named by refusing agencies: followed or ignored, why
     }
+
+
+def encode_state(state: dict[str, Any]) -> bytes:
+    """A state as the tracker's table and its changelog keep it: JSON bytes. Kept as bytes,
+    a state is read (decode_state) as a fresh copy to work on, and the garbage collector
+    has nothing of it to walk."""
+    return orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS)
+
+
+def decode_state(raw: bytes | None) -> dict[str, Any] | None:
+    """A state kept by encode_state (or an earlier tracker's JSON) as a new dict; None for
+    a report the table does not hold."""
+    return None if raw is None else orjson.loads(raw)
 
 
 def copy_state(value: Any) -> Any:

@@ -6,7 +6,6 @@ are needed and holds their pure parts."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
@@ -89,7 +88,8 @@ class RecoveryChecks:
                     )
                     return
                 await asyncio.sleep(2.0)
-        wrong = correct_store(self.table.data, latest, json.loads)
+        # the table keeps each state as its changelog record's bytes
+        wrong = correct_store(self.table.data, latest, bytes)
         took = time.monotonic() - started
         if wrong:
             log.warning(

@@ -84,7 +84,7 @@ class Hub:
         assert self.producer.flush(30) == 0
 
     def state(self, hub: str) -> dict[str, Any] | None:
-        return self.tracker.table.get(hub.encode())
+        return self.tracker.state(hub.encode())
 
     def decisions(self, hub: str) -> list[dict[str, Any]]:
         """Every routing decision of the report on lapor.routed, in order."""

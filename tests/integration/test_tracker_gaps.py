@@ -129,7 +129,7 @@ def test_a_decision_from_an_aborted_transaction_is_not_applied(
         producer.flush(30)
 
         def decided() -> list[str]:
-            state = tracker.table.get(key)
+            state = tracker.state(key)
             return [d["reason"] for d in state["decisions"]] if state else []
 
         assert wait_until(lambda: "committed" in decided(), 90), "the decision was not applied"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -117,6 +118,25 @@ def routed_state(*agencies: tuple[str, str], at: datetime | None = None) -> dict
     at = at or utc(2026, 11, 23, 3)  # Monday 10:00 WIB
     lifecycle.apply_decision(state, report(), "b64", decision(*agencies, at=at), SLA)
     return state
+
+
+def test_a_state_is_kept_as_json_bytes_and_read_back_as_a_copy_of_its_own():
+    state = routed_state(("pemprov-dki-jakarta", "HANDLER"), ("ombudsman", "COPY"))
+    update = status("pemprov-dki-jakarta", "IN_PROGRESS", utc(2026, 11, 24, 4))
+    lifecycle.apply_status(
+        state,
+        {**update, "message": "Sedang ditangani, petugas ke lokasi (Kecamatan Cempaka Putih)"},
+        SLA,
+    )
+    kept = lifecycle.encode_state(state)
+    assert json.loads(kept) == state  # the changelog's readers read it as JSON
+    first, second = lifecycle.decode_state(kept), lifecycle.decode_state(kept)
+    assert first == state
+    first["history"].append({"status": "RESOLVED"})  # working on one read changes no other
+    assert second == state
+    # what an earlier tracker wrote (faust's JSON, non-ASCII escaped) reads the same
+    assert lifecycle.decode_state(json.dumps(state, separators=(",", ":")).encode()) == state
+    assert lifecycle.decode_state(None) is None
 
 
 def test_a_decision_starts_the_completion_clock_of_handlers_only():
