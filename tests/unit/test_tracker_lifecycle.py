@@ -125,7 +125,7 @@ def test_a_state_is_kept_as_json_bytes_and_read_back_as_a_copy_of_its_own():
     update = status("pemprov-dki-jakarta", "IN_PROGRESS", utc(2026, 11, 24, 4))
     lifecycle.apply_status(
         state,
-        {**update, "message": "Sedang ditangani, petugas ke lokasi (Kecamatan Cempaka Putih)"},
+        {**update, "message": "Sedang ditangani: petugas ke Kafé Pak Dédé"},
         SLA,
     )
     kept = lifecycle.encode_state(state)
