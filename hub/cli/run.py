@@ -66,7 +66,7 @@ def worker_route(
     Kafka transactions (a worker killed at any moment loses and duplicates nothing)."""
     from hub.dataplane.route import run_route
 
-    stats = run_route(config, name, kafka_bootstrap(config))
+    stats = run_route(config, name, kafka_bootstrap(config), tune_memory=True)
     console.print(
         f"route worker {name} stopped: {stats.consumed} consumed, "
         f"{stats.produced} produced in {stats.transactions} transactions"

@@ -212,14 +212,21 @@ def run_replacing_hung(
 
 
 def run_route(
-    config_path: Path, name: str, bootstrap: str, stop: threading.Event | None = None
+    config_path: Path,
+    name: str,
+    bootstrap: str,
+    stop: threading.Event | None = None,
+    tune_memory: bool = False,
 ) -> LoopStats:
+    """``tune_memory``: the process is this worker's alone (`lapor-hub worker route`): its
+    garbage collector is tuned once the worker has started (hub.memory)."""
     stop = stop or stop_on_signals()
 
     def make() -> TransactionalLoop:
         return route_loop(config_path, name, bootstrap)
 
     loop = make()
-    memory.tune_collector()
+    if tune_memory:
+        memory.tune_collector()
     log.info("route worker %s running", name)
     return run_replacing_hung(loop, make, stop.is_set)

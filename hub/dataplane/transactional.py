@@ -24,6 +24,7 @@ import logging
 import queue
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -82,6 +83,19 @@ class Committer:
                 future.set_exception(exc)
 
 
+def _weakly(method: Callable[..., None]) -> Callable[..., None]:
+    """A callback for the loop's own clients that does not keep the loop alive: a loop
+    replaced after a hung commit is then freed as soon as it is dropped, even where the
+    cyclic collector never looks (a process that froze its start-up heap, hub.memory)."""
+    loop, function = weakref.ref(method.__self__), method.__func__
+
+    def call(*args: object) -> None:
+        if (alive := loop()) is not None:
+            function(alive, *args)
+
+    return call
+
+
 @dataclass
 class LoopStats:
     consumed: int = 0
@@ -129,7 +143,7 @@ class TransactionalLoop:
                 "linger.ms": 5,
                 # librdkafka reports only the records that failed: an abort can say why
                 "delivery.report.only.error": True,
-                "on_delivery": self._on_failed_delivery,
+                "on_delivery": _weakly(self._on_failed_delivery),
             },
             logger=CLIENT_LOGGER,
         )
@@ -154,9 +168,9 @@ class TransactionalLoop:
         self.assigned = threading.Event()  # set once the group gave this worker partitions
         self.consumer.subscribe(
             list(topics),
-            on_assign=lambda *_: self.assigned.set(),
-            on_revoke=self._on_revoke,
-            on_lost=self._on_lost,
+            on_assign=lambda *_, assigned=self.assigned: assigned.set(),
+            on_revoke=_weakly(self._on_revoke),
+            on_lost=_weakly(self._on_lost),
         )
 
     # -- the loop ------------------------------------------------------------------------

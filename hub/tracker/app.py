@@ -505,8 +505,9 @@ class Tracker:
         batch = Batch()
         policy = self.policy()
         if self.schedule.stale(len(self.table.data)):
+            # one state decoded at a time: the table's states are never all dicts at once
             self.schedule.rebuild(
-                [(key, lifecycle.decode_state(kept)) for key, kept in self.table.items()]
+                (key, lifecycle.decode_state(kept)) for key, kept in self.table.items()
             )
         for key in self.schedule.due(partition, lifecycle.ms(now)):
             state = lifecycle.decode_state(self.table.data.get(key))

@@ -8,7 +8,10 @@ from the committed offsets; nothing is lost or written twice between the topics.
 
 from __future__ import annotations
 
+import gc
 import threading
+import time
+import weakref
 from collections.abc import Callable
 
 import pytest
@@ -36,6 +39,33 @@ def test_a_passing_kafka_error_replaces_the_worker(kafka_bootstrap: str) -> None
 
     loops = copy_replacing(kafka_bootstrap, copy)
     assert failed.is_set() and len(loops) == 2, "the failed worker was replaced once"
+
+
+def test_a_closed_worker_is_freed_without_the_cyclic_collector(kafka_bootstrap: str) -> None:
+    """A process that froze its start-up heap (hub.memory) never collects a cycle of the
+    worker it started with: a worker replaced after a hung commit must go, with its Kafka
+    clients, once it is dropped."""
+    source, group = unique("freed-in"), unique("freed")
+    ensure_topics(make_admin(kafka_bootstrap), [TopicSpec(source)])
+    loop = TransactionalLoop(
+        kafka_bootstrap,
+        group_id=group,
+        transactional_id=f"{group}-tx",
+        topics=[source],
+        transform=lambda msg: [],
+    )
+    deadline = time.monotonic() + 60
+    while not loop.assigned.is_set() and time.monotonic() < deadline:
+        loop.step(timeout=0.2)  # joins its group as a worker does
+    assert loop.assigned.is_set(), "the worker was given no partitions"
+    loop.close()
+    gone = weakref.ref(loop)
+    gc.disable()
+    try:
+        del loop
+        assert gone() is None, "the closed worker is still held (by its clients' callbacks)"
+    finally:
+        gc.enable()
 
 
 class ReportsUnfetchedPartitions:
