@@ -25,11 +25,14 @@ import httpx
 import pytest
 import yaml
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 from connectors.simulator import free_port, serve
@@ -160,10 +163,25 @@ def click_through(browser: WebDriver, by: str, target: str, timeout: float = 60)
     before the browser has navigated, and reading the old page would race the server."""
     page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(by, target).click()
-    WebDriverWait(browser, timeout).until(expected_conditions.staleness_of(page))
+    WebDriverWait(browser, timeout).until(lambda _: gone(page))
     WebDriverWait(browser, timeout).until(
         lambda b: b.execute_script("return document.readyState") == "complete"
     )
+
+
+def gone(element) -> bool:
+    """Whether ``element``'s page has been left. Chromium, asked in the middle of the
+    navigation, may answer that the node "does not belong to the document" (an unknown
+    error) instead of a stale reference: both mean the old page is gone."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" not in str(exc):
+            raise
+        return True
+    return False
 
 
 def text_of(browser: WebDriver, element_id: str) -> str:
