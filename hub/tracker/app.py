@@ -507,10 +507,10 @@ class Tracker:
         if self.schedule.stale(len(self.table.data)):
             # one state decoded at a time: the table's states are never all dicts at once
             self.schedule.rebuild(
-                (key, lifecycle.decode_state(kept)) for key, kept in self.table.items()
+                (key, readable_state(key, kept)) for key, kept in self.table.items()
             )
         for key in self.schedule.due(partition, lifecycle.ms(now)):
-            state = lifecycle.decode_state(self.table.data.get(key))
+            state = readable_state(key, self.table.data.get(key))
             if state is None:
                 self.schedule.put(key, None)
                 continue
@@ -795,6 +795,21 @@ class Tracker:
         for output in outputs:
             sent.append(await self._send(output.topic, output.key, output.value, output.headers))
         return sent
+
+
+def readable_state(key: bytes, kept: bytes | None) -> dict[str, Any] | None:
+    """A stored state for the ticks, or None (logged) if its bytes are not a state's JSON:
+    one unreadable state must not stop the clocks of every other report. (Its events are
+    refused and dead-lettered one by one, as any event that fails.)"""
+    try:
+        return lifecycle.decode_state(kept)
+    except ValueError as exc:  # orjson.JSONDecodeError
+        log.error(
+            "the tracker's state of report %s cannot be read (%s): its clocks are left out",
+            key.decode("utf-8", "replace"),
+            exc,
+        )
+        return None
 
 
 def run_tracker(

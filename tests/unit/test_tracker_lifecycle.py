@@ -139,6 +139,16 @@ def test_a_state_is_kept_as_json_bytes_and_read_back_as_a_copy_of_its_own():
     assert lifecycle.decode_state(None) is None
 
 
+def test_an_unreadable_stored_state_is_left_out_of_the_ticks_not_raised(caplog):
+    from hub.tracker.app import readable_state
+
+    kept = lifecycle.encode_state(routed_state(("ombudsman", "HANDLER")))
+    assert readable_state(b"h-1", kept) == lifecycle.decode_state(kept)
+    assert readable_state(b"h-2", kept[:-7]) is None  # cut short
+    assert readable_state(b"h-3", b"\xff\xfe not json") is None
+    assert "h-3" in caplog.text and "cannot be read" in caplog.text
+
+
 def test_a_decision_starts_the_completion_clock_of_handlers_only():
     state = routed_state(("pemprov-dki-jakarta", "HANDLER"), ("ombudsman", "COPY"))
     handler = state["agencies"]["pemprov-dki-jakarta"]
