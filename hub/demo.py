@@ -307,7 +307,7 @@ def run_demo(console: Console) -> DemoSummary:
         expected = sum(summary.filed.values()) - summary.malformed
 
         def delivered_count() -> int:
-            return sum(len(w.delivered) for w in hub.delivery.values())
+            return sum(w.delivered_total for w in hub.delivery.values())
 
         with Progress(
             TextColumn("{task.description}"),

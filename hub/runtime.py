@@ -439,10 +439,10 @@ class HubRuntime:
     ) -> None:
         instance = worker.connector.instance
         while not stop.is_set():
-            before = len(worker.delivered)
+            before = worker.delivered_total
             await self._step(instance, "deliver", lambda: worker.run_once(client, **BATCHING))
             self.counters.add(
-                self.counters.delivered, worker.connector.instance, len(worker.delivered) - before
+                self.counters.delivered, worker.connector.instance, worker.delivered_total - before
             )
 
     async def _feedback(

@@ -7,7 +7,6 @@ and defaults; it is validated whole when loaded, every error with file and line.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from hub.sdk import (
     answer_json,
     describe,
     extra_fields,
+    json_body,
     new_report,
     page_cursor,
     parse_json,
@@ -237,7 +237,7 @@ class Declarative(Connector):
         for field, path in self.mapping.deliver.body.items():
             value = get_path(routed, path)
             body[field] = None if value is MISSING else value
-        return json.dumps(body, ensure_ascii=False, default=str).encode()
+        return json_body(body)
 
     async def pull(self, client: httpx.AsyncClient, cursor: str | None) -> PullPage:
         spec = self.mapping.pull
@@ -287,5 +287,5 @@ class Declarative(Connector):
             value = get_path(status, path.removeprefix("update."))
             body[field] = None if value is MISSING else value
         url = f"{self.config.base_url}{spec.path.replace('{source_id}', source_id)}"
-        content = json.dumps(body, ensure_ascii=False, default=str).encode()
+        content = json_body(body)
         await post_delivery(client, url, content, idempotency_key, f"{self.mapping.name} API")

@@ -28,6 +28,7 @@ from hub.sdk import (
     answer_json,
     charset_of,
     extra_fields,
+    json_body,
     new_report,
     new_status,
     page_cursor,
@@ -210,7 +211,7 @@ class LaporJson(Connector):
             "tembusan": [d["agency"] for d in decision["destinations"] if d["role"] == "COPY"],
             "alasan_rute": decision["reason"],
         }
-        return json.dumps(document, ensure_ascii=False).encode()
+        return json_body(document)
 
     def to_status(self, raw: RawMessage) -> dict[str, Any]:
         data = parse_json(raw.body, charset_of(raw.content_type))
@@ -284,7 +285,7 @@ class LaporJson(Connector):
         await post_delivery(
             client,
             f"{self.config.base_url}/api/v1/laporan/{source_id}/tanggapan",
-            json.dumps(document, ensure_ascii=False).encode(),
+            json_body(document),
             idempotency_key,
             "LAPOR! app",
         )

@@ -8,7 +8,6 @@ the report's body.
 
 from __future__ import annotations
 
-import json
 import re
 from bisect import bisect_left
 from typing import Any
@@ -23,6 +22,7 @@ from hub.sdk import (
     RawMessage,
     check_control_characters,
     extra_fields,
+    json_body,
     json_bytes,
     new_report,
     parse_json,
@@ -217,7 +217,7 @@ class Sms1708(Connector):
         await post_delivery(
             client,
             f"{self.config.base_url}/balas",
-            json.dumps(document, ensure_ascii=False).encode(),
+            json_body(document),
             idempotency_key,
             "SMS gateway",
         )

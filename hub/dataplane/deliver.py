@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import OrderedDict, deque
 from datetime import UTC, datetime
 
 import httpx
@@ -32,6 +33,19 @@ from hub.sdk.reports import HUB_NAMESPACE, new_status, uuid5_text
 from hub.serialization import TopicSerializer
 
 log = logging.getLogger(__name__)
+
+# what a worker keeps of its latest deliveries, for a look at them (the demo, tests): a hub
+# runs for months at hundreds of deliveries a second, and the ledger holds them all
+RECENT = 10_000
+
+
+class Recent(OrderedDict):
+    """The latest ``RECENT`` entries put in, oldest dropped first."""
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        if len(self) > RECENT:
+            self.popitem(last=False)
 
 
 class Ledger:
@@ -96,12 +110,14 @@ class DeliveryWorker:
         self.producer = DurableProducer(bootstrap, confine=connector.instance)
         self.ledger = ledger
         self.limit = asyncio.Semaphore(concurrency)
-        self.delivered: dict[str, str] = {}  # "<hub id>:<agency>" -> the app's id, this run
+        self.delivered_total = 0  # deliveries the apps acknowledged, this run
+        self.delivered: dict[str, str] = Recent()  # "<hub id>:<agency>" -> the app's id, latest
         self.skipped = 0  # already in the ledger
         self.retried = 0  # sent to lapor.retry.deliver
         self.schedule = schedule
-        self.failed: dict[str, str] = {}  # hub id -> why it was given up
-        self.latencies_ms: list[float] = []  # from the hub receiving a report to the app's 2xx
+        self.failed: dict[str, str] = Recent()  # hub id -> why it was given up, latest
+        # from the hub receiving a report to the app's 2xx, latest
+        self.latencies_ms: deque[float] = deque(maxlen=RECENT)
 
     async def run_once(
         self,
@@ -204,6 +220,7 @@ class DeliveryWorker:
                 self.retried += 1
             return [letter]
         self.delivered[key] = done.remote_id
+        self.delivered_total += 1
         log.info(
             "delivered to %s as %s",
             agency,

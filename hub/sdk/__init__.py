@@ -12,6 +12,7 @@ from hub.sdk.base import (
 from hub.sdk.http import (
     RetryPolicy,
     deliver_with_retries,
+    json_body,
     post_delivery,
     post_to_app,
     raise_for_status,
@@ -72,6 +73,7 @@ __all__ = [
     "extra_fields",
     "get_connector",
     "hub_id",
+    "json_body",
     "json_bytes",
     "json_item_messages",
     "new_report",

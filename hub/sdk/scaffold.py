@@ -57,6 +57,7 @@ from hub.sdk import (
     PullPage,
     RawMessage,
     extra_fields,
+    json_body,
     new_report,
     parse_json,
     parse_time,
@@ -115,7 +116,7 @@ class {cls}(Connector):
             "reporter": None if person["anonymous"] else {{
                 "name": person["name"], "phone": person["phone"], "email": person["email"]}},
         }}
-        return json.dumps(document, ensure_ascii=False).encode()
+        return json_body(document)
 
     async def pull(self, client: httpx.AsyncClient, cursor: str | None) -> PullPage:
         response = await client.get(f"{{self.config.base_url}}/reports",

@@ -45,3 +45,17 @@ def test_lapor_hub_gc_default_keeps_pythons_own_collector(setting: str):
     assert found["tuned"] is False
     assert found["threshold"] == [700, 10, 10]
     assert found["frozen"] == 0
+
+
+def test_a_delivery_worker_keeps_only_its_latest_deliveries():
+    """A hub delivers for months: what a worker keeps of each delivery for a look (its key,
+    its latency) is bounded, the ledger holds them all, and the count goes on."""
+    from hub.dataplane.deliver import RECENT, Recent
+
+    kept = Recent()
+    for number in range(RECENT + 5):
+        kept[f"hub-{number}:kemenkes"] = f"INS-{number}"
+    assert len(kept) == RECENT
+    assert "hub-0:kemenkes" not in kept and "hub-4:kemenkes" not in kept
+    assert kept[f"hub-{RECENT + 4}:kemenkes"] == f"INS-{RECENT + 4}"
+    assert next(iter(kept)) == "hub-5:kemenkes"  # the oldest left is the first after those
