@@ -339,6 +339,9 @@ class DurableProducer:
     def __init__(self, bootstrap: str, confine: str | None = None, **overrides: Any) -> None:
         """``confine``: the connector whose sides write through this producer; their
         retries and dead letters go to its own failed topic (hub.records.confined)."""
+        # failures only: a report for each record acknowledged built a Message and called
+        # Python for it (the client's own shortcut, librdkafka's setting stays off)
+        overrides = {"delivery_report_only_error": True, **overrides}
         self.bootstrap, self.overrides, self.confine = bootstrap, overrides, confine
         self.producer = make_producer(bootstrap, **overrides)
         self.replaced = 0

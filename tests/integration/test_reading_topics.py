@@ -164,6 +164,20 @@ def test_a_step_commits_no_partition_past_what_it_handled(kafka_bootstrap: str) 
         consumer.close()
 
 
+def test_a_record_the_broker_refuses_fails_the_step(kafka_bootstrap: str) -> None:
+    """A DurableProducer is told of failures only (no report for each record acknowledged):
+    a record the broker refuses still fails the step, and the producer goes on."""
+    topic = unique("lapor.test.refused")
+    specs = [TopicSpec(topic, 1, 1, {"max.message.bytes": "2048"})]
+    ensure_topics(make_admin(kafka_bootstrap), specs)
+    durable = DurableProducer(kafka_bootstrap, compression_type="none")
+    with pytest.raises(KafkaException) as failed:
+        durable.send_blocking([(topic, b"big", b"x" * 8192, {})], timeout=30)
+    assert "0 unacknowledged, failures: ['Broker: Message size too large']" in str(failed.value)
+    durable.send_blocking([(topic, b"small", b"laporan", {})], timeout=30)
+    assert [msg.key() for msg in read_to_end(kafka_bootstrap, topic)] == [b"small"]
+
+
 @pytest.mark.slow
 def test_a_producer_that_leaves_records_waiting_is_replaced(local_cluster_factory) -> None:
     """A step's records still waiting when its flush ends fail the step (it is tried
