@@ -1,5 +1,6 @@
-"""The collector tuning of a hub process (hub.memory), each case in a fresh interpreter: the
-tuning is process-wide and must not reach the test session."""
+"""What a hub process holds in memory for its life: the collector tuning (hub.memory), each
+case in a fresh interpreter (the tuning is process-wide and must not reach the test
+session), and what a delivery worker keeps of its deliveries."""
 
 from __future__ import annotations
 
