@@ -802,8 +802,11 @@ def readable_state(key: bytes, kept: bytes | None) -> dict[str, Any] | None:
     one unreadable state must not stop the clocks of every other report. (Its events are
     refused and dead-lettered one by one, as any event that fails.)"""
     try:
-        return lifecycle.decode_state(kept)
-    except ValueError as exc:  # orjson.JSONDecodeError
+        state = lifecycle.decode_state(kept)
+        if state is not None and not isinstance(state, dict):
+            raise ValueError(f"JSON {type(state).__name__}, not a state's object")
+        return state
+    except ValueError as exc:  # orjson.JSONDecodeError too
         log.error(
             "the tracker's state of report %s cannot be read (%s): its clocks are left out",
             key.decode("utf-8", "replace"),

@@ -146,6 +146,7 @@ def test_an_unreadable_stored_state_is_left_out_of_the_ticks_not_raised(caplog):
     assert readable_state(b"h-1", kept) == lifecycle.decode_state(kept)
     assert readable_state(b"h-2", kept[:-7]) is None  # cut short
     assert readable_state(b"h-3", b"\xff\xfe not json") is None
+    assert readable_state(b"h-4", b'["a list", "not a state"]') is None
     assert "h-3" in caplog.text and "cannot be read" in caplog.text
 
 
