@@ -1,0 +1,116 @@
+"""`lapor-hub up --cpus N`: the hub's own threads run on core N, its tracker keeps the cores
+the hub was started with (it must not share the hub's one core), and a core the process may
+not use stops the start with the cores it may."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import unique
+
+pytestmark = [pytest.mark.kafka]
+
+
+def allowed(pid: int) -> dict[int, str]:
+    """Each thread of ``pid``: the cores it may run on, as /proc lists them."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            status = (task / "status").read_text()
+        except OSError:  # a thread that ended meanwhile
+            continue
+        found[int(task.name)] = status.split("Cpus_allowed_list:")[1].split()[0]
+    return found
+
+
+def children(pid: int) -> list[int]:
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+
+
+def config_file(folder: Path, bootstrap: str) -> Path:
+    path = folder / "hub.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "group_prefix": unique("cpus"),
+                "kafka": {"bootstrap": bootstrap},
+                "connectors": {
+                    "lapor-nasional": {"type": "lapor-json", "agency": "admin-nasional"}
+                },
+            }
+        )
+    )
+    return path
+
+
+def up(config: Path) -> list[str]:
+    return [sys.executable, "-m", "hub", "up", "--config", str(config)]
+
+
+def cores(listed: str) -> frozenset[int]:
+    from hub.affinity import parse_cpus
+
+    return frozenset(parse_cpus(listed))
+
+
+def test_the_hub_runs_on_its_core_and_its_tracker_on_the_cores_it_was_given(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    given = os.sched_getaffinity(0)
+    core = max(given)
+    log_path = tmp_path / "up.log"
+    with log_path.open("ab") as log:
+        hub = subprocess.Popen(
+            [*up(config_file(tmp_path, kafka_bootstrap)), "--cpus", str(core)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        # its Kafka clients' threads started (the route hop's, the deliveries') and its tracker
+        while len(allowed(hub.pid)) < 20 or not children(hub.pid):
+            assert hub.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.5)
+        time.sleep(2)  # more threads, started after the pin
+        threads = allowed(hub.pid)
+        assert len(threads) > 10, threads  # librdkafka's, the loop's, the route hop's
+        assert {cores(listed) for listed in threads.values()} == {frozenset({core})}, threads
+        (tracker,) = children(hub.pid)
+        assert {cores(listed) for listed in allowed(tracker).values()} == {frozenset(given)}
+    finally:
+        hub.send_signal(signal.SIGTERM)
+        try:
+            hub.wait(60)
+        except subprocess.TimeoutExpired:
+            hub.kill()
+    assert hub.returncode == 0, log_path.read_text()[-3000:]
+
+
+def test_a_core_the_hub_may_not_use_stops_it_naming_the_cores_it_may(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    beyond = (os.cpu_count() or 1) + 7
+    done = subprocess.run(
+        [*up(config_file(tmp_path, kafka_bootstrap)), "--cpus", str(beyond), "--no-tracker"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+    assert done.returncode != 0
+    said = done.stdout + done.stderr
+    assert f"cannot run on cores {beyond}" in said, said[-2000:]
+    assert "choose among the machine's cores" in said, said[-2000:]

@@ -1,0 +1,76 @@
+"""--cpus: a list of cores read as taskset reads it, and every thread of the process (those
+before and those after) kept on them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hub.affinity import parse_cpus
+from hub.errors import HubError
+
+
+@pytest.mark.parametrize(
+    ("text", "cores"),
+    [("1", {1}), ("0,2", {0, 2}), ("2-4", {2, 3, 4}), ("0, 3-4", {0, 3, 4}), ("5-5", {5})],
+)
+def test_a_list_of_cores_reads_as_taskset_reads_it(text: str, cores: set[int]) -> None:
+    assert parse_cpus(text) == cores
+
+
+@pytest.mark.parametrize("text", ["", "one", "-1", "3-1", "1,", "1-2-3", "0x1"])
+def test_what_is_no_list_of_cores_is_refused_with_the_form_to_use(text: str) -> None:
+    with pytest.raises(HubError) as refused:
+        parse_cpus(text)
+    assert "no list of cores" in str(refused.value)
+    assert "taskset" in refused.value.fix
+
+
+PINNED = """
+import os, sys, threading, time
+from pathlib import Path
+from hub.affinity import pin
+
+stop = threading.Event()
+before = threading.Thread(target=stop.wait, daemon=True)
+before.start()
+pin({core})
+after = threading.Thread(target=stop.wait, daemon=True)
+after.start()
+time.sleep(0.1)
+allowed = {{
+    task.name: (task / "status").read_text().split("Cpus_allowed_list:")[1].split()[0]
+    for task in Path("/proc/self/task").iterdir()
+}}
+print(len(allowed), sorted(set(allowed.values())))
+stop.set()
+"""
+
+
+def test_every_thread_of_the_process_runs_on_the_cores_given() -> None:
+    core = max(os.sched_getaffinity(0))
+    done = subprocess.run(
+        [sys.executable, "-c", PINNED.format(core={core})],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    threads, lists = done.stdout.split(maxsplit=1)
+    assert int(threads) >= 3  # the main thread, one started before, one after
+    assert lists.strip() == f"['{core}']"
+
+
+def test_a_core_the_process_may_not_use_is_refused_naming_those_it_may() -> None:
+    beyond = (os.cpu_count() or 1) + 7
+    done = subprocess.run(
+        [sys.executable, "-c", PINNED.format(core={beyond})],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert f"cannot run on cores {beyond}" in done.stderr
