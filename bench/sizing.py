@@ -23,7 +23,11 @@ the others: the figures are CPU time, not rates.
 The last line is the summary:
     sizing: hub_cpu_ms_per_report=N delivery_vs_bare_client=R tracker_cpu_ms_per_event=N
             tracker_vs_faust=R p99_ms_at_100=N p99_ms_at_300=N
+The hub runs on one core (`up --cpus`, the last core; --hub-cpus '' for any), as
+docs/operations.md advises, and the bare client on the same core.
+
 Usage: python bench/sizing.py [--seconds S] [--loads 50,100,300] [--warm-up S] [--run-a-only]
+       [--hub-cpus LIST]
 """
 
 from __future__ import annotations
@@ -201,7 +205,9 @@ class Phase:
 class Run:
     """A broker, the simulated apps and `lapor-hub up` (with or without its tracker)."""
 
-    def __init__(self, stack: contextlib.ExitStack, tracker: bool, tag: str) -> None:
+    def __init__(
+        self, stack: contextlib.ExitStack, tracker: bool, tag: str, cpus: str = ""
+    ) -> None:
         self.bootstrap, self.broker_pid = stack.enter_context(broker())
         context = multiprocessing.get_context("spawn")
         self.urls, self.stop = context.Manager().dict(), context.Event()
@@ -233,6 +239,8 @@ class Run:
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap}
         command = [sys.executable, "-m", "hub", "up", "--config", str(self.config)]
         command.append("--tracker" if tracker else "--no-tracker")
+        if cpus:
+            command += ["--cpus", cpus]
         self.log = (folder / "hub.log").open("ab")
         self.hub = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.closed = False
@@ -414,12 +422,18 @@ def latencies(run: Run, phases: list[Phase], results: dict) -> None:
             phase.status_p99 = back[min(len(back) - 1, int(len(back) * 0.99))]
 
 
-def bare_client(url: str, documents: list[dict], rate: float, out) -> None:
+def bare_client(url: str, documents: list[dict], rate: float, cpus: str, out) -> None:
     """The reference: aiohttp posting ``documents`` at ``rate`` a second, each with its own
-    Idempotency-Key; its CPU per request (this process's, all threads) put on ``out``."""
+    Idempotency-Key, on the hub's cores; its CPU per request (this process's, all threads)
+    put on ``out``."""
     import asyncio
 
     import aiohttp
+
+    from hub.affinity import parse_cpus, pin
+
+    if cpus:
+        pin(parse_cpus(cpus))
 
     async def main() -> tuple[float, int]:
         bodies = [json.dumps(d).encode() for d in documents]
@@ -614,6 +628,12 @@ def main() -> None:
         "--idle", type=int, default=20, help="seconds run A measures the hub idle, first"
     )
     parser.add_argument(
+        "--hub-cpus",
+        default=str(max(os.sched_getaffinity(0))),
+        help="the cores the hub runs on (lapor-hub up --cpus; the bare client too), as "
+        "taskset -c takes them; empty: any (default: the last core)",
+    )
+    parser.add_argument(
         "--run-b-only",
         action="store_true",
         help="run B alone (the tracker's CPU an event and its profile), no summary line",
@@ -627,9 +647,11 @@ def main() -> None:
         delivered_per_s, documents, a = run_a(args, profiled)
     if args.run_a_only:
         return
-    print(f"run B: lapor-hub up (tracker on) at {', '.join(map(str, loads))} reports/s")
+    print(
+        f"run B: lapor-hub up (tracker on){pinned(args)} at {', '.join(map(str, loads))} reports/s"
+    )
     with contextlib.ExitStack() as stack:
-        run = Run(stack, tracker=True, tag=f"b{tag}")
+        run = Run(stack, tracker=True, tag=f"b{tag}", cpus=args.hub_cpus)
         try:
             warm_up(run, args.warm_up)
             phases = [run.phase(load, args.seconds) for load in loads[:-1]]
@@ -638,7 +660,11 @@ def main() -> None:
             # the rate run A delivered, the faust agent over every decision and status
             if not args.run_b_only:
                 bare_cpu, bare_done = in_process(
-                    bare_client, run.urls["lapor"], documents, max(delivered_per_s, 1.0)
+                    bare_client,
+                    run.urls["lapor"],
+                    documents,
+                    max(delivered_per_s, 1.0),
+                    args.hub_cpus,
                 )
             inputs = [topics.ROUTED, *(topics.status(c) for c in (run.source, *APPS))]
             faust_cpu, faust_events = in_process(
@@ -694,13 +720,17 @@ def main() -> None:
     )
 
 
+def pinned(args: argparse.Namespace) -> str:
+    return f" --cpus {args.hub_cpus}" if args.hub_cpus else ""
+
+
 def run_a(args: argparse.Namespace, profiled: Path) -> tuple[float, list, Phase]:
     """Run A: the hub without its tracker at 300/s, profiled. (the rate it delivered, the
     documents the app received, the phase)"""
     tag = uuid.uuid4().hex[:6]
-    print(f"run A: lapor-hub up --no-tracker at 300 reports/s for {args.seconds} s")
+    print(f"run A: lapor-hub up --no-tracker{pinned(args)} at 300 reports/s for {args.seconds} s")
     with contextlib.ExitStack() as stack:
-        run = Run(stack, tracker=False, tag=f"a{tag}")
+        run = Run(stack, tracker=False, tag=f"a{tag}", cpus=args.hub_cpus)
         try:
             warm_up(run, args.warm_up)
             idle, idle_threads = run.idle(args.idle, profiled.with_name("hub-idle.txt"))
