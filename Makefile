@@ -1,7 +1,7 @@
 # The two commands of a fresh machine: `make demo` and `make test`.
 # The system's Python where it is 3.11+ and makes virtualenvs (Debian's: the interpreter the
-# image runs, built with PGO and LTO; a report costs the hub ~12% less CPU on it than on a
-# pyenv build without them, docs/operations.md), else the first python3 on the PATH.
+# image runs, built with PGO and LTO, so the suite tests what ships), else the first python3
+# on the PATH.
 SYSTEM_PYTHON := /usr/bin/python3
 PYTHON ?= $(shell $(SYSTEM_PYTHON) -c 'import sys, ensurepip, venv; \
 	sys.exit(sys.version_info < (3, 11))' 2>/dev/null && echo $(SYSTEM_PYTHON) || echo python3)
