@@ -15,6 +15,9 @@ from pathlib import Path
 
 from hub.errors import HubError
 
+# Linux's largest number of cores (NR_CPUS): a mistyped range is refused, not spelt out
+MAX_CPUS = 8192
+
 
 def parse_cpus(text: str) -> set[int]:
     """``1``, ``0,2``, ``2-3`` -> the cores' numbers; HubError for anything else."""
@@ -23,7 +26,7 @@ def parse_cpus(text: str) -> set[int]:
         for part in text.split(","):
             first, _, last = part.strip().partition("-")
             low, high = int(first), int(last or first)
-            if low < 0 or high < low:
+            if low < 0 or high < low or high >= MAX_CPUS:
                 raise ValueError(part)
             cpus.update(range(low, high + 1))
     except ValueError:

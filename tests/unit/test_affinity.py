@@ -21,7 +21,9 @@ def test_a_list_of_cores_reads_as_taskset_reads_it(text: str, cores: set[int]) -
     assert parse_cpus(text) == cores
 
 
-@pytest.mark.parametrize("text", ["", "one", "-1", "3-1", "1,", "1-2-3", "0x1"])
+@pytest.mark.parametrize(
+    "text", ["", "one", "-1", "3-1", "1,", "1-2-3", "0x1", "0-1000000000", "8192"]
+)
 def test_what_is_no_list_of_cores_is_refused_with_the_form_to_use(text: str) -> None:
     with pytest.raises(HubError) as refused:
         parse_cpus(text)
