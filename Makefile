@@ -3,8 +3,10 @@
 # image runs, built with PGO and LTO, so the suite tests what ships), else the first python3
 # on the PATH.
 SYSTEM_PYTHON := /usr/bin/python3
-PYTHON ?= $(shell $(SYSTEM_PYTHON) -c 'import sys, ensurepip, venv; \
+ifndef PYTHON
+PYTHON := $(shell $(SYSTEM_PYTHON) -c 'import sys, ensurepip, venv; \
 	sys.exit(sys.version_info < (3, 11))' 2>/dev/null && echo $(SYSTEM_PYTHON) || echo python3)
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 HUB := $(BIN)/lapor-hub

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from pathlib import Path
 
 from hub.errors import HubError
@@ -19,45 +20,73 @@ from hub.errors import HubError
 MAX_CPUS = 8192
 
 
+_PART = re.compile(r"(\d+)(?:-(\d+))?", re.ASCII)
+
+
 def parse_cpus(text: str) -> set[int]:
     """``1``, ``0,2``, ``2-3`` -> the cores' numbers; HubError for anything else."""
     cpus: set[int] = set()
-    try:
-        for part in text.split(","):
-            first, _, last = part.strip().partition("-")
-            low, high = int(first), int(last or first)
-            if low < 0 or high < low or high >= MAX_CPUS:
-                raise ValueError(part)
-            cpus.update(range(low, high + 1))
-    except ValueError:
-        raise HubError(
-            f"--cpus {text!r} is no list of cores",
-            fix="give core numbers as taskset -c takes them: 1, 0,2 or 2-3.",
-        ) from None
+    for part in text.split(","):
+        found = _PART.fullmatch(part.strip())
+        low = int(found[1]) if found else -1
+        high = int(found[2] or found[1]) if found else -1
+        if not found or high < low or high >= MAX_CPUS:
+            raise HubError(
+                f"--cpus {text[:40]!r} is no list of cores",
+                fix="give core numbers as taskset -c takes them: 1, 0,2 or 2-3.",
+            )
+        cpus.update(range(low, high + 1))
     return cpus
+
+
+def usable_cpus() -> set[int]:
+    """The cores this process may be given: its cgroup's cpuset (a container's), else the
+    machine's online cores (not its current affinity, which a pinned parent narrowed)."""
+    for listing in ("/sys/fs/cgroup/cpuset.cpus.effective", "/sys/devices/system/cpu/online"):
+        with contextlib.suppress(OSError, HubError):
+            if text := Path(listing).read_text().strip():
+                return parse_cpus(text)
+    return set(range(os.cpu_count() or 1))
 
 
 def pin(cpus: set[int]) -> None:
     """Every thread of this process on ``cpus``, and the threads and processes it starts
-    later (they inherit their starter's). HubError if this process may not run there (a
-    core the machine does not have, or outside its container's cpuset)."""
-    for task in Path("/proc/self/task").iterdir():
-        with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
+    later (they inherit their starter's). HubError, naming the cores it may use, for a
+    core the process may not run on (one the machine does not have, outside its
+    container's cpuset)."""
+    usable = usable_cpus()
+    if missing := cpus - usable:
+        raise HubError(
+            f"this process cannot run on cores {listed(missing)}: it may use {listed(usable)}",
+            fix=f"choose among cores {listed(usable)}.",
+        )
+    pinned: set[str] = set()
+    while waiting := {t.name for t in Path("/proc/self/task").iterdir()} - pinned:
+        for task in waiting:  # again until none is new: a thread may start another meanwhile
             try:
-                os.sched_setaffinity(int(task.name), cpus)
+                os.sched_setaffinity(int(task), cpus)
+            except ProcessLookupError:  # a thread that ended meanwhile
+                continue
             except OSError as exc:
                 raise HubError(
-                    f"this process cannot run on cores {_listed(cpus)}: {exc.strerror}",
-                    fix=f"choose among the machine's cores 0-{(os.cpu_count() or 1) - 1} "
-                    "(in a container, those of its cpuset).",
+                    f"this process cannot run on cores {listed(cpus)}: {exc.strerror}",
+                    fix=f"choose among cores {listed(usable)}.",
                 ) from None
+        pinned |= waiting
     given = os.sched_getaffinity(0)
     if given != cpus:  # the kernel keeps only the cores a cpuset allows
         raise HubError(
-            f"this process may run only on cores {_listed(given)} of {_listed(cpus)}",
+            f"this process may run only on cores {listed(given)} of {listed(cpus)}",
             fix="choose among the cores its container or cgroup gives it.",
         )
 
 
-def _listed(cpus: set[int]) -> str:
-    return ",".join(map(str, sorted(cpus)))
+def listed(cpus: set[int]) -> str:
+    """As taskset lists cores: ``0-3,6``."""
+    runs: list[list[int]] = []
+    for cpu in sorted(cpus):
+        if runs and cpu == runs[-1][1] + 1:
+            runs[-1][1] = cpu
+        else:
+            runs.append([cpu, cpu])
+    return ",".join(f"{low}-{high}" if high > low else str(low) for low, high in runs)

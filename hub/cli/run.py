@@ -167,6 +167,11 @@ def up(
     from hub.eventloop import stop_on_signals
     from hub.runtime import HubRuntime, tracker_process
 
+    # before any thread starts, so every one inherits it; the tracker is given back the
+    # cores this process had (it widens itself before its own threads start)
+    original = os.sched_getaffinity(0)
+    if cpus is not None:
+        pin(parse_cpus(cpus))
     bootstrap = kafka_bootstrap(config)
     served = _serve_metrics(config, metrics_port, metrics_host)
     runtime = HubRuntime(
@@ -177,21 +182,16 @@ def up(
     if with_tracker and tracker_address:
         host, port = tracker_address
         console.print(f"tracker metrics and health on http://{host}:{port}/ (+1)")
-    pinned = parse_cpus(cpus) if cpus else None
     tracking = tracker_process(
         config,
         bootstrap,
         name,
         metrics_address=tracker_address,
-        # its own cores, those of this process: a tracker started again later starts
-        # from a thread of this one, on the hub's cores
-        cpus=os.sched_getaffinity(0) if pinned else None,
+        cpus=original if cpus is not None else None,
     )
     stop_console = _console_beside(config, bootstrap) if with_console else None
     try:
         with tracking if with_tracker else nullcontext():
-            if pinned:
-                pin(pinned)
             counters = runtime.run(stop_on_signals())
     finally:
         if stop_console is not None:
@@ -298,7 +298,7 @@ def import_(
 
 def _pin(cpus: str | None) -> None:
     """This process on ``cpus`` (hub.affinity), before it starts a thread of its own."""
-    if cpus:
+    if cpus is not None:
         from hub.affinity import parse_cpus, pin
 
         pin(parse_cpus(cpus))

@@ -9,8 +9,12 @@ import sys
 
 import pytest
 
-from hub.affinity import parse_cpus
+from hub.affinity import listed, parse_cpus, usable_cpus
 from hub.errors import HubError
+
+several_cores = pytest.mark.skipif(
+    len(os.sched_getaffinity(0)) < 2, reason="one core: any pin is where it was"
+)
 
 
 @pytest.mark.parametrize(
@@ -22,13 +26,23 @@ def test_a_list_of_cores_reads_as_taskset_reads_it(text: str, cores: set[int]) -
 
 
 @pytest.mark.parametrize(
-    "text", ["", "one", "-1", "3-1", "1,", "1-2-3", "0x1", "0-1000000000", "8192"]
+    "text",
+    [
+        *("", "one", "-1", "3-1", "1,", "1-2-3", "0x1", "0-1000000000", "8192"),
+        *("1-", "1_0", "+1", "\u0661", "1 - 1"),  # what int() would read, taskset would not
+    ],
 )
 def test_what_is_no_list_of_cores_is_refused_with_the_form_to_use(text: str) -> None:
     with pytest.raises(HubError) as refused:
         parse_cpus(text)
     assert "no list of cores" in str(refused.value)
     assert "taskset" in refused.value.fix
+
+
+def test_cores_are_listed_as_taskset_lists_them() -> None:
+    assert listed({0, 1, 2, 3, 6, 8, 9}) == "0-3,6,8-9"
+    assert listed({5}) == "5"
+    assert parse_cpus(listed(usable_cpus())) == usable_cpus()
 
 
 PINNED = """
@@ -52,6 +66,7 @@ stop.set()
 """
 
 
+@several_cores
 def test_every_thread_of_the_process_runs_on_the_cores_given() -> None:
     core = max(os.sched_getaffinity(0))
     done = subprocess.run(
@@ -75,4 +90,4 @@ def test_a_core_the_process_may_not_use_is_refused_naming_those_it_may() -> None
         timeout=60,
     )
     assert done.returncode != 0
-    assert f"cannot run on cores {beyond}" in done.stderr
+    assert f"cannot run on cores {beyond}: it may use {listed(usable_cpus())}" in done.stderr
