@@ -1,10 +1,12 @@
-"""Small helpers shared by the Kafka tests: unique names, bulk produce, bulk consume, and
-what aborted transactions left in a topic."""
+"""Small helpers shared by the Kafka tests: unique names, bulk produce, bulk consume, what
+aborted transactions left in a topic, and stopping a hub process."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -213,3 +215,13 @@ class FailureMover:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Ask a hub process to stop (SIGTERM, as an orchestrator does); kill it if it has not
+    after ``timeout`` seconds."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -5,7 +5,6 @@ use stops the start, naming the cores it may."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import pytest
 import yaml
 
 from hub.affinity import listed, usable_cpus
-from tests.helpers import unique
+from tests.helpers import stop_process, unique
 
 pytestmark = [pytest.mark.kafka]
 
@@ -93,11 +92,7 @@ def test_the_hub_runs_on_its_core_and_its_tracker_on_the_cores_it_was_given(
         (tracker,) = children(hub.pid)
         assert {cores(listed) for listed in allowed(tracker).values()} == {frozenset(given)}
     finally:
-        hub.send_signal(signal.SIGTERM)
-        try:
-            hub.wait(60)
-        except subprocess.TimeoutExpired:
-            hub.kill()
+        stop_process(hub)
     assert hub.returncode == 0, log_path.read_text()[-3000:]
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import pytest
 import yaml
 
 from hub import audit
-from tests.helpers import unique
+from tests.helpers import stop_process, unique
 
 pytestmark = [pytest.mark.kafka]
 
@@ -111,11 +110,7 @@ def test_ready_once_working_unready_when_the_broker_goes_alive_throughout(tmp_pa
         assert answer(f"{base}/healthz")[0] == 200, "a broker away is no reason to restart"
         assert hub.poll() is None, "the hub stopped when the broker went away"
     finally:
-        hub.send_signal(signal.SIGTERM)
-        try:
-            hub.wait(90)
-        except subprocess.TimeoutExpired:
-            hub.kill()
+        stop_process(hub, 90)
         cluster.stop()
     assert answer(f"{base}/healthz")[0] == 0, "the endpoints went with the process"
 
