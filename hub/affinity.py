@@ -18,9 +18,7 @@ from hub.errors import HubError
 
 # Linux's largest number of cores (NR_CPUS): a mistyped range is refused, not spelt out
 MAX_CPUS = 8192
-
-
-_PART = re.compile(r"(\d+)(?:-(\d+))?", re.ASCII)
+_PART = re.compile(r"(\d+)(?:-(\d+))?", re.ASCII)  # one core or a range, ASCII digits only
 
 
 def parse_cpus(text: str) -> set[int]:
@@ -28,9 +26,8 @@ def parse_cpus(text: str) -> set[int]:
     cpus: set[int] = set()
     for part in text.split(","):
         found = _PART.fullmatch(part.strip())
-        low = int(found[1]) if found else -1
-        high = int(found[2] or found[1]) if found else -1
-        if not found or high < low or high >= MAX_CPUS:
+        low, high = (int(found[1]), int(found[2] or found[1])) if found else (0, -1)
+        if high < low or high >= MAX_CPUS:
             raise HubError(
                 f"--cpus {text[:40]!r} is no list of cores",
                 fix="give core numbers as taskset -c takes them: 1, 0,2 or 2-3.",

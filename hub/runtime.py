@@ -43,6 +43,7 @@ from confluent_kafka import KafkaException
 from pydantic import SecretStr
 
 from hub import eventloop, memory, topics
+from hub.affinity import listed
 from hub.config import build_connectors, hub_side, load_config
 from hub.dataplane.deliver import DeliveryWorker, Ledger
 from hub.dataplane.feedback import FeedbackWorker, poll_status_once
@@ -608,7 +609,7 @@ def start_tracker(
     command = [sys.executable, "-m", "hub", "tracker", "--config", str(config), "--name", name]
     command += ["--tick-seconds", str(tick_seconds)]
     if cpus:
-        command += ["--cpus", ",".join(map(str, sorted(cpus)))]
+        command += ["--cpus", listed(cpus)]
     if metrics_address:
         command += ["--metrics-host", metrics_address[0], "--metrics-port", str(metrics_address[1])]
     if log_path is None:

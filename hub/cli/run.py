@@ -163,15 +163,13 @@ def up(
     translate-and-route worker. Start more with another --name (on this machine or
     others) to share the work: pulls and status polls run in one process at a time, under
     a lease another process takes over within seconds when the holder dies."""
-    from hub.affinity import parse_cpus, pin
     from hub.eventloop import stop_on_signals
     from hub.runtime import HubRuntime, tracker_process
 
     # before any thread starts, so every one inherits it; the tracker is given back the
     # cores this process had (it widens itself before its own threads start)
     original = os.sched_getaffinity(0)
-    if cpus is not None:
-        pin(parse_cpus(cpus))
+    _pin(cpus)
     bootstrap = kafka_bootstrap(config)
     served = _serve_metrics(config, metrics_port, metrics_host)
     runtime = HubRuntime(
