@@ -14,6 +14,7 @@ when its size disagrees and every REBUILD_SECONDS in any case.
 from __future__ import annotations
 
 import heapq
+import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -24,6 +25,8 @@ from hub.kafka import partition_of
 from hub.tracker import lifecycle
 
 REBUILD_SECONDS = 120.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +117,21 @@ class Schedule:
         self._taken.clear()
         self._absent = 0
         for key, state in items:
-            if state is None:
-                self._absent += 1
-            else:
-                self.put(key, state)
+            if state is not None:
+                try:
+                    self.put(key, state)
+                    continue
+                except (KeyError, TypeError, AttributeError) as exc:
+                    # JSON, but not the shape of a state (another version's, or damaged):
+                    # that report's clocks are left out, every other report's still run
+                    log.error(
+                        "the tracker's state of report %s lacks what its clocks need (%s: "
+                        "%s): they are left out",
+                        key.decode("utf-8", "replace"),
+                        type(exc).__name__,
+                        exc,
+                    )
+            self._absent += 1
         self._built_at = time.monotonic()
 
     def stale(self, table_size: int) -> bool:

@@ -95,3 +95,21 @@ def test_a_report_not_yet_due_is_not_read() -> None:
     standing = standing_of(state, 0)
     assert standing.next_due is not None
     assert schedule.due(0, standing.next_due + 1) == [b"fresh"]
+
+
+def test_a_stored_state_of_another_shape_is_left_out_not_raised(caplog) -> None:
+    """JSON objects without what a state's clocks need (another version's state, damage):
+    the schedule is built from every other report, and says which one it left out."""
+    schedule, now = Schedule(1), datetime.now(UTC)
+    late = state_of("late", "kemensos", 60)
+    odd = {
+        b"no-agencies": {"hub_id": "no-agencies", "state": "OPEN"},
+        b"clocks-a-list": {**late, "agencies": {"kemensos": {"clocks": ["x"]}}},
+        b"agencies-a-string": {**late, "agencies": "kemensos"},
+    }
+    schedule.rebuild([(b"late", late), *odd.items(), (b"gone", None)])
+    assert schedule.due(0, lifecycle.ms(now)) == [b"late"]
+    assert schedule.gauges(0).opened["kemensos"] == 1
+    assert not schedule.stale(5)  # the ones left out still count as the table's entries
+    for key in odd:
+        assert key.decode() in caplog.text
