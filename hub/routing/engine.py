@@ -37,7 +37,7 @@ from hub.routing.rules import (
     named_agency_rules,
 )
 from hub.routing.scan import NativeScan, PythonScan, ScanFactory, candidate_scan, normalized
-from hub.routing.text import ReportText, Spelling, WordCondition
+from hub.routing.text import ReportText, Spelling, WordCondition, title_and_body
 
 _CANONICAL_KINDS = frozenset(KINDS.values())
 MASKS_KEPT = 200_000  # what the router remembers per region, field combination, outcome
@@ -65,7 +65,7 @@ class _Features:
             anonymous=bool(reporter.get("anonymous")),
             confidential=bool(reporter.get("confidential")),
             location=location,
-            text=ReportText(f"{report.get('title') or ''}\n{report.get('body') or ''}"),
+            text=ReportText(title_and_body(report.get("title") or "", report.get("body") or "")),
         )
 
 
@@ -270,7 +270,7 @@ class Router:
         title, body = report.get("title") or "", report.get("body") or ""
         # one pass over the text: the place names for the place check, the rule words for
         # the candidates once the place is known
-        reading, places = self.scan.read(normalized(f"{title}\n{body}"))
+        reading, places = self.scan.read(normalized(title_and_body(title, body)))
         location = self.locations.resolve(report.get("location") or {}, title, body, places)
         candidates = self._candidates(report, location.region_code, reading)
         decision = self._decide(report.get("hub_id", ""), candidates, location, excluded, transfers)

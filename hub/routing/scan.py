@@ -32,7 +32,7 @@ from typing import Any
 
 import ahocorasick
 
-from hub.routing.text import _TO_SPACES, plain
+from hub.routing.text import _TO_SPACES, plain, title_and_body
 
 try:
     from lapor_textmatch import CandidateScan, KeyScan, Normalizer
@@ -116,7 +116,7 @@ class NativeScan:
     def candidates(self, title: str, body: str, region: bytes, fields: bytes) -> list[int]:
         """The rules both masks allow (``prepare_sparse``d and ``prepare``d) whose words
         conditions hold for the text."""
-        return self._scan.candidates(normalized(f"{title}\n{body}"), region, fields)
+        return self._scan.candidates(normalized(title_and_body(title, body)), region, fields)
 
     def read(self, text: bytes) -> tuple[Any, Places | None]:
         """One pass over a ``normalized`` text: a reading for ``candidates_of`` once the
@@ -159,7 +159,7 @@ class PythonScan:
     prepare_sparse = prepare
 
     def candidates(self, title: str, body: str, region: int, fields: int) -> list[int]:
-        return self.candidates_of(normalized(f"{title}\n{body}"), region, fields)
+        return self.candidates_of(normalized(title_and_body(title, body)), region, fields)
 
     def read(self, text: bytes) -> tuple[bytes, Places | None]:
         return text, self._places.find_in(text) if self._places is not None else None

@@ -22,6 +22,17 @@ _TO_SPACES = bytes.maketrans(_SPACES.encode(), b" " * len(_SPACES))
 MAX_VARIANTS = 64
 
 
+# between a report's title and its body: a word of its own that no rule key or place name
+# holds, so a phrase is never read across the two ("... lampu merah mati" then "Lampu merah
+# di simpang ..." does not say "mati lampu")
+FIELD_BREAK = " \x1f "
+
+
+def title_and_body(title: str, body: str) -> str:
+    """The text rules and place names are read in."""
+    return f"{title}{FIELD_BREAK}{body}"
+
+
 def words_of(text: str) -> tuple[str, ...]:
     """The words of a phrase as the normalized text holds them."""
     return tuple(_WORD.findall(normalize(text)))

@@ -126,3 +126,12 @@ def test_separators_from_outside_ascii_separate_words() -> None:
     assert where(text="jalan\u00a0rusak di Kec.\u00a0Cibinong").startswith("32.01")
     assert where(text="\u201cKec. Cibinong\u201d jalan rusak").startswith("32.01")
     assert where(text="jalan rusak di Kec. Cibi\u200bnong").startswith("32.01")
+
+
+def test_after_kabupaten_the_name_of_a_kabupaten_not_a_longer_desa_across_a_full_stop() -> None:
+    # "Serang Bulan" is a desa in Bengkulu: read across the full stop it hid Kabupaten Serang
+    assert where(text="pabrik di Cikande, Kabupaten Serang. Bulan lalu saya di-PHK") == (
+        "36.04.15.2001"  # Desa Cikande, Kecamatan Cikande, Kabupaten Serang
+    )
+    assert where(text="Kabupaten Serang bulan ini banjir lagi") == "36.04"
+    assert where(text="jalan rusak di desa serang bulan") == "17.01.06.2010"  # named as a desa

@@ -332,3 +332,24 @@ def test_a_key_given_twice_in_a_rules_file_is_refused_with_its_line(tmp_path) ->
     )
     with pytest.raises(RulesError, match=r"05-dua-kali.yaml:6: rules\[0\].when: 'unless_words'"):
         load_rules(folder)
+
+
+def test_a_phrase_is_not_read_across_the_title_and_the_body(rules: Path) -> None:
+    """Title "... lampu merah mati", body "Lampu merah ...": no "mati lampu" (a power cut)
+    was said; the same words inside the body are one, and one word counts wherever it is."""
+    write(
+        rules,
+        "05-frasa.yaml",
+        "rules:\n  - id: padam\n    description: t\n    when:\n      words: [mati lampu]\n"
+        "    route: [pln]\n",
+    )
+    router = build_router(rules)
+    across = report("Lampu merah di simpang dekat kantor camat mati total.", "64.72")
+    across["title"] = "lampu merah mati"
+    assert "padam" not in router.decide(across).matched_rules
+    inside = report("sudah tiga hari mati lampu di rumah kami, kulkas rusak.", "64.72")
+    assert router.decide(inside).matched_rules[:1] == ["padam"]
+    titled = report("lampu di rumah kami.", "64.72", title="Sudah tiga hari mati")
+    assert "padam" not in router.decide(titled).matched_rules
+    titled["title"] = "Mati lampu"
+    assert router.decide(titled).matched_rules[:1] == ["padam"]
