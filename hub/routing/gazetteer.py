@@ -474,9 +474,7 @@ class Gazetteer:
                 continue
             if marker is not None:
                 level, kind = marker
-                at_level = [r for r in regions if r.level == level] or [
-                    r for r in self.beneath.get(key, ()) if r.level == level
-                ]
+                at_level = self._of_level(key, level)
                 # people say "desa" of a kelurahan and the reverse: the kind only narrows
                 fitting = [r for r in at_level if kind is None or r.kind == kind]
                 if not fitting and level == 4:
@@ -506,9 +504,6 @@ class Gazetteer:
                 break
         return mentions
 
-    def _at_level(self, key: str, level: int) -> bool:
-        return any(r.level == level for r in (*self.regions[key], *self.beneath.get(key, ())))
-
     def _fitting_marker(
         self,
         spans: list[tuple[int, int, str]],
@@ -519,11 +514,11 @@ class Gazetteer:
     ) -> tuple[int, str]:
         """Of the names starting at ``start`` (longest first in ``spans``), the longest with
         a place of the level the word before it marks; the longest of all if none has."""
-        if self._at_level(key, marker[0]):
+        if self._of_level(key, marker[0]):
             return negative_end, key
         at = bisect.bisect_left(spans, (start, negative_end, key)) + 1
         while at < len(spans) and spans[at][0] == start:
-            if self._at_level(spans[at][2], marker[0]):
+            if self._of_level(spans[at][2], marker[0]):
                 return spans[at][1], spans[at][2]
             at += 1
         return negative_end, key
