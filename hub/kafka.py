@@ -77,7 +77,17 @@ def is_passing(exc: KafkaException) -> bool:
 # here: after an 8 s restart of the only broker the ingest worker's commit hung for good.
 # Without it the client reconnects to the brokers it knows, which is what a hub wants: its
 # cluster's addresses do not change while it runs.
-CLIENT_DEFAULTS: dict[str, Any] = {"metadata.recovery.strategy": "none"}
+CLIENT_DEFAULTS: dict[str, Any] = {"metadata.recovery.strategy": "none", "client.id": "lapor-hub"}
+
+
+def client_id(role: str, owner: str = "") -> str:
+    """What a client tells the broker it is (``client.id``): ``lapor-hub.<role>.<owner>``,
+    e.g. ``lapor-hub.deliver.open311-surabaya``. The broker's request log, its per-client
+    metrics and client quotas (a cap on one connector's requests) tell the hub's clients
+    apart by it; librdkafka's default calls every one of them "rdkafka"."""
+    return ".".join(part for part in ("lapor-hub", role, owner) if part)
+
+
 PRODUCER_DEFAULTS: dict[str, Any] = {
     **CLIENT_DEFAULTS,
     "acks": "all",

@@ -18,6 +18,7 @@ from hub.errors import PermanentDeliveryError, RetryableDeliveryError
 from hub.kafka import (
     ConsumerTurns,
     DurableProducer,
+    client_id,
     commit_handled,
     consume,
     is_passing,
@@ -102,12 +103,13 @@ class DeliveryWorker:
             stage="deliver",
             on_commit=self._committed,
             auto_offset_reset=start_at,
+            client_id=(named := client_id("deliver", connector.instance)),
         )
         self._commit_failed: KafkaError | None = None
         self.assigned = threading.Event()  # set once the group gave this worker partitions
         self.consumer.subscribe([self.topic], on_assign=lambda *_: self.assigned.set())
         self.turns = ConsumerTurns(self.consumer)
-        self.producer = DurableProducer(bootstrap, confine=connector.instance)
+        self.producer = DurableProducer(bootstrap, confine=connector.instance, client_id=named)
         self.ledger = ledger
         self.limit = asyncio.Semaphore(concurrency)
         self.delivered_total = 0  # deliveries the apps acknowledged, this run

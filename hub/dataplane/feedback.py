@@ -26,6 +26,7 @@ from hub.errors import BadInput, HubError, PermanentDeliveryError, RetryableDeli
 from hub.kafka import (
     ConsumerTurns,
     DurableProducer,
+    client_id,
     commit_handled,
     consume,
     make_consumer,
@@ -114,13 +115,14 @@ class FeedbackWorker:
         self.policy = policy
         self.schedule = schedule
         self.topic = topics.feedback(connector.instance)
-        self.consumer = make_consumer(bootstrap, group, stage="feedback")
+        named = client_id("feedback", connector.instance)
+        self.consumer = make_consumer(bootstrap, group, stage="feedback", client_id=named)
         self.assigned = threading.Event()
         self.consumer.subscribe(
             [self.topic], on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._revoked
         )
         self.turns = ConsumerTurns(self.consumer)
-        self.producer = DurableProducer(bootstrap, confine=connector.instance)
+        self.producer = DurableProducer(bootstrap, confine=connector.instance, client_id=named)
         self.limit = asyncio.Semaphore(concurrency)
         self.sent = 0
         self.failed = 0

@@ -24,7 +24,7 @@ from confluent_kafka import Message
 
 from hub import metrics, records, topics
 from hub.errors import BadInput
-from hub.kafka import DurableProducer, latest_values
+from hub.kafka import DurableProducer, client_id, latest_values
 from hub.privacy import hub_keyring, open_body, seal_body
 from hub.records import Record
 from hub.sdk.base import Connector, PullPage, RawMessage
@@ -78,7 +78,12 @@ class Inbound:
     def __init__(self, bootstrap: str, connector: Connector) -> None:
         self.connector = connector
         self.topic = topics.inbound(connector.instance)
-        self.producer = DurableProducer(bootstrap, confine=connector.instance, linger_ms=5)
+        self.producer = DurableProducer(
+            bootstrap,
+            confine=connector.instance,
+            linger_ms=5,
+            client_id=client_id("ingest", connector.instance),
+        )
 
     async def write(self, messages: Iterable[RawMessage | BadInput], source: str = "pull") -> int:
         """Every message to the inbound topic and every refused one (a BadInput item, or a
@@ -132,7 +137,9 @@ class Cursors:
     def __init__(self, bootstrap: str, connector: str) -> None:
         self.bootstrap = bootstrap
         self.topic = topics.cursors(connector)
-        self.producer = DurableProducer(bootstrap, confine=connector)
+        self.producer = DurableProducer(
+            bootstrap, confine=connector, client_id=client_id("cursors", connector)
+        )
         self._known: dict[str, str | None] = {}  # read once, then kept as this process moves it
 
     async def load(self, key: str, timeout: float = 10.0) -> str | None:

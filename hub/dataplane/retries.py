@@ -20,7 +20,13 @@ from confluent_kafka import Message, TopicPartition
 
 from hub import metrics, records, topics
 from hub.errors import HubError, RetryableDeliveryError
-from hub.kafka import DurableProducer, consume, make_consumer, read_again_on_failure
+from hub.kafka import (
+    DurableProducer,
+    client_id,
+    consume,
+    make_consumer,
+    read_again_on_failure,
+)
 from hub.records import Record
 
 log = logging.getLogger(__name__)
@@ -93,9 +99,12 @@ class RetryWorker:
     def __init__(self, bootstrap: str, stage: str, group: str, start_at: str = "earliest") -> None:
         self.stage = stage
         self.topic = topics.retry(stage)
-        self.consumer = make_consumer(bootstrap, group, stage="retry", auto_offset_reset=start_at)
+        named = client_id("retry", stage)
+        self.consumer = make_consumer(
+            bootstrap, group, stage="retry", auto_offset_reset=start_at, client_id=named
+        )
         self.consumer.subscribe([self.topic])
-        self.producer = DurableProducer(bootstrap)
+        self.producer = DurableProducer(bootstrap, client_id=named)
         self.sent = 0
 
     def run_once(self, timeout: float = 0.5) -> int:

@@ -549,3 +549,32 @@ def test_a_status_waiting_for_a_retry_is_not_overtaken_by_the_reports_later_ones
             "3",
             "1",
         ], shown[0]
+
+
+def test_a_delivery_worker_tells_the_broker_whose_it_is(kafka_bootstrap: str) -> None:
+    """Its client.id names the stage and the connector, so the broker's request log, its
+    per-client metrics and a client quota can single out one connector's deliveries."""
+    from hub.kafka import make_admin
+
+    connector = renamed(LaporJson, "lapor-named")(
+        {"agency": "kemenpan-rb", "base_url": "http://127.0.0.1:9"}
+    )
+    ensure_connector_topics(kafka_bootstrap, connector.instance)
+    group = unique("deliver")
+    worker = DeliveryWorker(kafka_bootstrap, connector, SERIALIZER, FAST, group=group)
+    admin = make_admin(kafka_bootstrap)
+
+    async def members() -> list[str]:
+        async with httpx.AsyncClient() as client:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                await worker.run_once(client, timeout=0.2)
+                described = admin.describe_consumer_groups([group])[group].result(timeout=10)
+                if described.members:
+                    return [member.client_id for member in described.members]
+            return []
+
+    try:
+        assert asyncio.run(members()) == [f"lapor-hub.deliver.{connector.instance}"]
+    finally:
+        worker.close()
