@@ -96,7 +96,7 @@ from hub.tracker.recovery import (
 from hub.tracker.recovery_checks import RecoveryChecks
 from hub.tracker.schedule import Schedule
 from hub.tracker.transport import App as TrackerApp
-from hub.tracker.transport import faust_credentials
+from hub.tracker.transport import KeyedPartitioner, faust_credentials
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +247,8 @@ class Tracker:
             # what a batch of events sends (effects and changelog writes) leaves in a few
             # produce requests, not one each: a request's socket write was the tracker's
             # largest single cost (bench/README, sizing)
-            producer_linger=0.005,
+            producer_linger=0.02,
+            producer_partitioner=KeyedPartitioner(),
             key_serializer="raw",
             value_serializer="json",
         )

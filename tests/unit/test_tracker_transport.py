@@ -67,3 +67,23 @@ def test_a_flush_waits_until_the_buffer_has_sent_every_table_write() -> None:
     assert flushed != sent == [0, 1, 2], "faust's own flush returns before its buffer is sent"
     flushed, sent = asyncio.run(flush(DrainingBuffer))
     assert flushed == sent == [0, 1, 2]
+
+
+def test_the_keyed_partitioner_places_a_key_where_every_other_client_does() -> None:
+    """It only keeps each key's hash: a hub id must land on the partition the hub's own
+    producers (librdkafka's murmur2_random, hub.kafka.partition_of) and aiokafka give it."""
+    import os
+
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from hub.kafka import partition_of
+    from hub.tracker.transport import KeyedPartitioner
+
+    keyed, default = KeyedPartitioner(keys=16), DefaultPartitioner()
+    keys = [os.urandom(n % 40) for n in range(500)] + [b"5b1f4a43-4c41-504f-5221-4855422d4944"]
+    for partitions in ([0, 1, 2], list(range(12))):
+        for key in keys * 2:  # the second time from its kept hash (or evicted: 16 kept)
+            placed = keyed(key, partitions, partitions)
+            assert placed == default(key, partitions, partitions)
+            assert placed == partition_of(key, len(partitions))
+    assert keyed(None, [0, 1, 2], [1]) == 1, "no key: one of the available partitions"
