@@ -237,14 +237,17 @@ class KeyedPartitioner:
     """aiokafka's default partitioner (murmur2, as Java's clients and the hub's own
     producers place a key) that keeps each key's hash: a report's state and its effects
     go out under the same hub id several times, and hashing it again in Python took ~2% of
-    the tracker's CPU."""
+    the tracker's CPU. Only keys the size of a hub id are kept: a key an agency made up,
+    up to a record's size, must not fill the tracker's memory 65,536 times over."""
+
+    KEPT_KEY_BYTES = 64
 
     def __init__(self, keys: int = 65_536) -> None:
         self._default = DefaultPartitioner()
         self._hash = functools.lru_cache(maxsize=keys)(murmur2)
 
     def __call__(self, key: Any, all_partitions: list[int], available: list[int]) -> int:
-        if not isinstance(key, bytes):
+        if not isinstance(key, bytes) or len(key) > self.KEPT_KEY_BYTES:
             return self._default(key, all_partitions, available)
         return all_partitions[(self._hash(key) & 0x7FFFFFFF) % len(all_partitions)]
 

@@ -87,3 +87,7 @@ def test_the_keyed_partitioner_places_a_key_where_every_other_client_does() -> N
             assert placed == default(key, partitions, partitions)
             assert placed == partition_of(key, len(partitions))
     assert keyed(None, [0, 1, 2], [1]) == 1, "no key: one of the available partitions"
+    long_key = b"x" * 100_000  # placed as every client places it, and not kept
+    before = keyed._hash.cache_info()
+    assert keyed(long_key, [0, 1, 2], [0, 1, 2]) == partition_of(long_key, 3)
+    assert keyed._hash.cache_info() == before, "a key longer than a hub id is not kept"
