@@ -43,7 +43,7 @@ from hub.serialization import SchemaStore, SingleObjectCodec, TopicSerializer
 from hub.serialization.store import default_schema_dir
 from hub.tracker import lifecycle
 from tests.conftest import new_local_cluster
-from tests.helpers import aborted_records
+from tests.helpers import aborted_records, in_open_transaction
 
 # its own waits (up to 4 min for deliveries, 4 for statuses) decide, not the suite's 5 min
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -611,6 +611,9 @@ class Plane:
     settle: float
     flow: tuple[float, float]
     uncommitted: Callable[[], int] | None = None  # records its groups have not committed
+    # whether work is in flight right now (looked at, each 20 ms for up to 0.5 s, when a
+    # kill is due): its work comes in bursts, and a kill between them would cut none short
+    in_flight: Callable[[], bool] | None = None
     at_kills: list[int] = field(default_factory=list)  # uncommitted, right after each kill
     allowed: float = 0.0  # when to start looking for flow
     last: int = -1  # progress at the last look
@@ -644,6 +647,8 @@ def kill_where_work_flows(processes: Processes, planes: list[Plane], rng, log: l
             if plane.kill_at is None and flowing:
                 plane.kill_at = now + rng.uniform(*plane.flow)
             if plane.kill_at is None or now < plane.kill_at or not flowing:
+                continue
+            if plane.in_flight is not None and not wait_until(plane.in_flight, 0.5, 0.02):
                 continue
             names = plane.kills.pop(0)
             for name in names:
@@ -714,6 +719,7 @@ def test_every_process_killed_while_working_loses_and_duplicates_nothing(
     rng = random.Random(5)
     kill_log: list[str] = []
     changelog = make_consumer(cluster.bootstrap, "faults-test-changelog-ends")
+    admin = make_admin(cluster.bootstrap)
 
     def tracker_writes() -> int:
         """Records in the tracker table's changelog: grows while a tracker applies events."""
@@ -741,9 +747,22 @@ def test_every_process_killed_while_working_loses_and_duplicates_nothing(
         uncommitted=tracker_uncommitted,
     )
 
+    def route_hop_in_transaction() -> bool:
+        """A route hop's transaction is open: the origin app is polled each 0.3 s, so the
+        hop works in bursts, and a kill between them aborts nothing (one run's four kills
+        of `up` processes all fell between)."""
+        return in_open_transaction(admin, topics.REPORTS)
+
     def kill_while_working(processes: Processes, network: Network) -> None:
         network.pace = 40
-        hubs = Plane("data plane", list(HUB_KILLS), network.deliveries, settle=20, flow=(1, 4))
+        hubs = Plane(
+            "data plane",
+            list(HUB_KILLS),
+            network.deliveries,
+            settle=20,
+            flow=(1, 4),
+            in_flight=route_hop_in_transaction,
+        )
         kill_where_work_flows(processes, [hubs, trackers], rng, kill_log)
 
     try:
