@@ -160,7 +160,7 @@ class TransactionalLoop:
                 # the broker answers a fetch as soon as one record came (its default): ~280
                 # fetches a second at 300 reports/s, one a report. What is read waits for
                 # the commit interval anyway, so each fetch is held for half of it: a third
-                # less CPU in the hub's librdkafka threads, ~10 ms more to a 2xx (bench/README)
+                # less CPU in the hub's librdkafka threads, ~13 ms more to a 2xx (bench/README)
                 "fetch.wait.max.ms": max(1, commit_interval_ms // 2),
                 "fetch.min.bytes": 1 << 20,
                 **LAG_SETTINGS,
