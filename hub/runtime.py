@@ -66,10 +66,12 @@ from hub.settings import load_settings
 log = logging.getLogger(__name__)
 
 # the delivery and feedback workers' batches: up to 0.5 s waiting for a first record (idle,
-# they sleep in librdkafka), then up to 20 ms gathering more (measured at 300 reports/s: a
-# 50 ms window costs the same CPU a report and 30 ms more latency; looking for records from
-# the event loop instead of a thread, between short sleeps, costs as much as the threads)
-BATCHING = {"wait": 0.5, "timeout": 0.02}
+# they sleep in librdkafka), then up to 2 ms taking what came with it. A route-hop
+# transaction's records become readable together when it commits, so a longer window mostly
+# waits: at 300 reports/s, 20 ms instead of 2 cost the same CPU a report and ~30 ms more at
+# p50, ~60 ms at p99 (bench/README); looking for records from the event loop instead of a
+# thread, between short sleeps, costs as much as the threads
+BATCHING = {"wait": 0.5, "timeout": 0.002}
 
 
 @contextlib.asynccontextmanager
