@@ -172,7 +172,8 @@ class FeedbackWorker:
         written += unreadable
         if written:
             await self.producer.send(written)
-        await asyncio.to_thread(self.turns.call, commit_handled, messages)
+        if messages:  # an idle worker's empty batch: no thread woken to commit nothing
+            await asyncio.to_thread(self.turns.call, commit_handled, messages)
         return len(messages)
 
     async def _send_in_order(
