@@ -94,6 +94,19 @@ def thread_cpu(pid: int) -> dict[str, float]:
     return found
 
 
+def compiler_cpu(pid: int) -> float:
+    """CPU seconds the broker's JIT compiler threads (HotSpot's "C1/C2 CompilerThread")
+    have used: a fresh broker compiles for its first minutes of traffic, and that CPU is
+    the broker warming up, not the reports' cost."""
+    used = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, IndexError):
+            if "CompilerThre" in (task / "comm").read_text():
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                used += (int(fields[11]) + int(fields[12])) / TICK
+    return used
+
+
 def python_threads(pid: int) -> dict[int, str]:
     """Thread id -> Python thread name, from py-spy's dump ({} without py-spy)."""
     spy = Path(sys.executable).with_name("py-spy")
@@ -200,6 +213,7 @@ class Phase:
     lag: int = 0
     ids: set[str] = field(default_factory=set)  # hub ids of the reports offered in the phase
     events: int = 0  # decisions and status updates the tracker read in the phase
+    broker_jit: float = 0.0  # CPU seconds of the broker's JIT compiler (part of cpu["broker"])
 
 
 class Run:
@@ -331,7 +345,7 @@ class Run:
         ``process`` (hub or tracker) meanwhile."""
         batch = self.messages(load * seconds)
         before, events = self.cpu(), self.tracker_events()
-        threads = thread_cpu(self.hub.pid)
+        threads, compiled = thread_cpu(self.hub.pid), compiler_cpu(self.broker_pid)
         first = len(self.sent)
         spy = profile(self.processes()[process], seconds, profiled) if profiled else None
         self.offer(batch, load)
@@ -345,6 +359,7 @@ class Run:
             name: used - threads.get(name, 0.0) for name, used in thread_cpu(self.hub.pid).items()
         }
         measured.events = self.tracker_events() - events
+        measured.broker_jit = compiler_cpu(self.broker_pid) - compiled
         measured.lag = self.lag()
         measured.ids = set(list(self.sent)[first:])
         return measured
@@ -603,7 +618,9 @@ def module_of(frames: list[str]) -> str:
 
 def warm_up(run: Run, seconds: int) -> None:
     """The hub starts and joins its groups; then traffic at 100/s while the broker's JIT
-    compiles (a fresh broker's first ~30 s of traffic are slow)."""
+    compiles: a fresh broker's first ~30 s of traffic are slow, and its compiler threads
+    went on taking ~0.3 cores through the next minute at 300/s (0.03 after two minutes of
+    traffic), CPU the hub and the tracker would otherwise share with it."""
     run.offer(run.messages(100), 20)
     run.settle(120)
     run.offer(run.messages(seconds * 100), 100)
@@ -618,7 +635,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=60, help="how long each load is offered")
     parser.add_argument("--loads", default="50,100,300", help="offered loads of run B, reports/s")
-    parser.add_argument("--warm-up", type=int, default=20, help="seconds at 100/s first")
+    parser.add_argument(
+        "--warm-up", type=int, default=90, help="seconds at 100/s first (the broker's JIT)"
+    )
     parser.add_argument(
         "--run-a-only",
         action="store_true",
@@ -676,7 +695,7 @@ def main() -> None:
     latencies(run, phases, results)
     print(
         f"{'load/s':>7} {'reports':>8} {'hub':>6} {'tracker':>8} {'broker':>7} {'apps':>6} "
-        f"{'load':>6}  (ms CPU a report)  p50/p99 ms  status p99 ms  lag"
+        f"{'load':>6}  (ms CPU a report)  p50/p99 ms  status p99 ms  lag  broker JIT"
     )
     for p in phases:
         cells = [
@@ -686,6 +705,7 @@ def main() -> None:
             f"{p.load:>7} {p.reports:>8} "
             + " ".join(f"{c:>6.2f}" for c in cells)
             + f"  {p.p50:>5.0f}/{p.p99:<5.0f}  {p.status_p99:>8.0f}  {p.lag}"
+            + f"  {per(p.broker_jit, p.reports):.2f}"
         )
     busiest = phases[-1]
     tracker_per_event = per(busiest.cpu.get("tracker", 0.0), busiest.events)
@@ -760,6 +780,10 @@ def run_a(args: argparse.Namespace, profiled: Path) -> tuple[float, list, Phase]
         f"  hub: {per(a.cpu['hub'], a.reports):.2f} ms CPU a report, "
         f"{per(a.cpu['hub'], a.deliveries):.2f} ms a delivery ({a.deliveries} deliveries); "
         f"p50 {a.p50:.0f} ms, p99 {a.p99:.0f} ms ingest -> 2xx; lag {a.lag}"
+    )
+    print(
+        f"  the broker: {per(a.cpu['broker'], a.reports):.2f} ms CPU a report, of which its JIT "
+        f"compiler {per(a.broker_jit, a.reports):.2f}"
     )
 
     print(
