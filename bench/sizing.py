@@ -89,9 +89,14 @@ def thread_cpu(pid: int) -> dict[str, float]:
         with contextlib.suppress(OSError, IndexError):
             name = named.get(int(task.name)) or (task / "comm").read_text().strip()
             name = name.rstrip("0123456789").rstrip("_-") or name
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-            found[name] = found.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
+            found[name] = found.get(name, 0.0) + task_cpu(task)
     return found
+
+
+def task_cpu(task: Path) -> float:
+    """User and system CPU seconds of one thread (/proc/<pid>/task/<tid>)."""
+    fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def compiler_cpu(pid: int) -> float:
@@ -102,8 +107,7 @@ def compiler_cpu(pid: int) -> float:
     for task in Path(f"/proc/{pid}/task").iterdir():
         with contextlib.suppress(OSError, IndexError):
             if "CompilerThre" in (task / "comm").read_text():
-                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-                used += (int(fields[11]) + int(fields[12])) / TICK
+                used += task_cpu(task)
     return used
 
 
