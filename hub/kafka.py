@@ -507,6 +507,12 @@ class ConsumerTurns:
         with self._lock:
             return None if self.closed else function(self.consumer, *args)
 
+    async def commit_waited(self, messages: list[Message]) -> None:
+        """commit_handled for ``messages``, waited for in a thread; no thread is woken for
+        an idle worker's empty batch, which has nothing to commit."""
+        if messages:
+            await asyncio.to_thread(self.call, commit_handled, messages)
+
     def close(self) -> None:
         with self._lock:
             if not self.closed:

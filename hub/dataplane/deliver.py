@@ -159,7 +159,7 @@ class DeliveryWorker:
         if written:
             await self.producer.send(written)
         if self.ledger is None:
-            await asyncio.to_thread(self.turns.call, commit_handled, messages)
+            await self.turns.commit_waited(messages)
             return len(messages)
         for record in written:  # only once written: a failed step delivers them again
             if record.topic == self.ledger.topic:

@@ -27,7 +27,6 @@ from hub.kafka import (
     ConsumerTurns,
     DurableProducer,
     client_id,
-    commit_handled,
     consume,
     make_consumer,
     read_again_on_failure,
@@ -172,8 +171,7 @@ class FeedbackWorker:
         written += unreadable
         if written:
             await self.producer.send(written)
-        if messages:  # an idle worker's empty batch: no thread woken to commit nothing
-            await asyncio.to_thread(self.turns.call, commit_handled, messages)
+        await self.turns.commit_waited(messages)
         return len(messages)
 
     async def _send_in_order(
