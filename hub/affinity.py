@@ -1,5 +1,5 @@
-"""Keeping a hub process on the cores it is given (``--cpus``, as taskset's list: ``1``,
-``0,2``, ``2-3``).
+"""The CPU a hub process is given: the cores it runs on (``--cpus``, as taskset's list:
+``1``, ``0,2``, ``2-3``), and how it shares them (``--nice``).
 
 A hub process's Python threads (its event loop, the route hop's thread) take turns on one
 interpreter lock, and the interpreter's data moves with whichever holds it: on a core of
@@ -76,6 +76,21 @@ def pin(cpus: set[int]) -> None:
             f"this process may run only on cores {listed(given)} of {listed(cpus)}",
             fix="choose among the cores its container or cgroup gives it.",
         )
+
+
+def lower_priority(by: int) -> None:
+    """Every thread of this process ``by`` steps nicer (as nice(1): 0-19), and the threads
+    and processes it starts later. Linux keeps a priority per thread, so each thread is
+    told, as pin() does. On a machine the data plane shares with the tracker, the tracker
+    runs so (``lapor-hub up --tracker-nice``): when the cores are short, a delivery waits
+    less and a status more (docs/operations.md, Sizing)."""
+    done: set[str] = set()
+    while waiting := {t.name for t in Path("/proc/self/task").iterdir()} - done:
+        for task in waiting:
+            with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
+                now = os.getpriority(os.PRIO_PROCESS, int(task))
+                os.setpriority(os.PRIO_PROCESS, int(task), min(now + by, 19))
+        done |= waiting
 
 
 def listed(cpus: set[int]) -> str:

@@ -606,12 +606,15 @@ def start_tracker(
     log_path: Path | None = None,
     metrics_address: tuple[str, int] | None = None,
     cpus: set[int] | None = None,
+    nice: int = 0,
 ) -> subprocess.Popen:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
     command = [sys.executable, "-m", "hub", "tracker", "--config", str(config), "--name", name]
     command += ["--tick-seconds", str(tick_seconds)]
     if cpus:
         command += ["--cpus", listed(cpus)]
+    if nice:
+        command += ["--nice", str(nice)]
     if metrics_address:
         command += ["--metrics-host", metrics_address[0], "--metrics-port", str(metrics_address[1])]
     if log_path is None:

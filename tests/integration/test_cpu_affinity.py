@@ -1,6 +1,6 @@
 """`lapor-hub up --cpus N`: the hub's own threads run on core N; its tracker, started from the
-pinned process, takes back the cores the hub was started with; a core the process may not
-use stops the start, naming the cores it may."""
+pinned process, takes back the cores the hub was started with, and runs nicer than the data
+plane; a core the process may not use stops the start, naming the cores it may."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from hub.affinity import listed, usable_cpus
+from hub.cli.run import TRACKER_NICE
 from tests.helpers import stop_process, unique
 
 pytestmark = [pytest.mark.kafka]
@@ -28,6 +29,18 @@ def allowed(pid: int) -> dict[int, str]:
         except OSError:  # a thread that ended meanwhile
             continue
         found[int(task.name)] = status.split("Cpus_allowed_list:")[1].split()[0]
+    return found
+
+
+def niceness(pid: int) -> set[int]:
+    """The nice values of ``pid``'s threads, as /proc gives them."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # a thread that ended meanwhile
+            continue
+        found.add(int(fields[16]))  # stat's 19th field; the list starts at its 3rd
     return found
 
 
@@ -66,7 +79,7 @@ def cores(listed: str) -> frozenset[int]:
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: nothing to tell apart")
-def test_the_hub_runs_on_its_core_and_its_tracker_on_the_cores_it_was_given(
+def test_the_hub_runs_on_its_core_and_its_tracker_nicer_on_the_cores_it_was_given(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     given = os.sched_getaffinity(0)
@@ -91,6 +104,9 @@ def test_the_hub_runs_on_its_core_and_its_tracker_on_the_cores_it_was_given(
         assert {cores(listed) for listed in threads.values()} == {frozenset({core})}, threads
         (tracker,) = children(hub.pid)
         assert {cores(listed) for listed in allowed(tracker).values()} == {frozenset(given)}
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        assert niceness(hub.pid) == {ours}
+        assert niceness(tracker) == {min(ours + TRACKER_NICE, 19)}
     finally:
         stop_process(hub)
     assert hub.returncode == 0, log_path.read_text()[-3000:]

@@ -91,3 +91,39 @@ def test_a_core_the_process_may_not_use_is_refused_naming_those_it_may() -> None
     )
     assert done.returncode != 0
     assert f"cannot run on cores {beyond}: it may use {listed(usable_cpus())}" in done.stderr
+
+
+NICER = """
+import os, threading, time
+from pathlib import Path
+from hub.affinity import lower_priority
+
+stop = threading.Event()
+before = threading.Thread(target=stop.wait, daemon=True)
+before.start()
+lower_priority({by})
+after = threading.Thread(target=stop.wait, daemon=True)
+after.start()
+time.sleep(0.1)
+nice = {{
+    task.name: os.getpriority(os.PRIO_PROCESS, int(task.name))
+    for task in Path("/proc/self/task").iterdir()
+}}
+print(len(nice), sorted(set(nice.values())))
+stop.set()
+"""
+
+
+@pytest.mark.parametrize("by", [3, 19])
+def test_every_thread_of_the_process_runs_nicer_by_the_steps_given(by: int) -> None:
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    done = subprocess.run(
+        [sys.executable, "-c", NICER.format(by=by)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    threads, values = done.stdout.split(maxsplit=1)
+    assert int(threads) >= 3  # the main thread, one started before, one after
+    assert values.strip() == f"[{min(ours + by, 19)}]"
