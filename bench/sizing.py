@@ -631,6 +631,20 @@ def warm_up(run: Run, seconds: int) -> None:
     run.settle()
 
 
+def machine() -> str:
+    """What the figures were measured on: they move with the CPU model as much as with
+    the code (2026-12-07: an AMD EPYC VM spent ~1.7x the CPU a report of an Intel Xeon one)."""
+    model = "unknown CPU"
+    with contextlib.suppress(OSError, IndexError):
+        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
+        model = found[1].strip() if found else model
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"machine: {len(os.sched_getaffinity(0))} cores ({model}), {memory:.0f} GiB, "
+        f"Python {sys.version.split()[0]}"
+    )
+
+
 def per(value: float, count: int) -> float:
     return 1000 * value / count if count else float("nan")
 
@@ -662,6 +676,7 @@ def main() -> None:
         help="run B alone (the tracker's CPU an event and its profile), no summary line",
     )
     args = parser.parse_args()
+    print(machine())
     loads = [int(x) for x in args.loads.split(",")]
     tag = uuid.uuid4().hex[:6]
     profiled = Path(tempfile.mkdtemp()) / "hub-profile.txt"  # run A's hub, by py-spy
