@@ -45,32 +45,36 @@ def test_cores_are_listed_as_taskset_lists_them() -> None:
     assert parse_cpus(listed(usable_cpus())) == usable_cpus()
 
 
-PINNED = """
+THREADS = """
 import os, sys, threading, time
 from pathlib import Path
-from hub.affinity import pin
+from hub.affinity import lower_priority, pin
 
 stop = threading.Event()
 before = threading.Thread(target=stop.wait, daemon=True)
 before.start()
-pin({core})
+{change}
 after = threading.Thread(target=stop.wait, daemon=True)
 after.start()
 time.sleep(0.1)
-allowed = {{
-    task.name: (task / "status").read_text().split("Cpus_allowed_list:")[1].split()[0]
-    for task in Path("/proc/self/task").iterdir()
-}}
-print(len(allowed), sorted(set(allowed.values())))
+found = {{task.name: {reading} for task in Path("/proc/self/task").iterdir()}}
+print(len(found), sorted(set(found.values())))
 stop.set()
 """
+# each thread's cores as /proc lists them, and its nice value
+CORES = '(task / "status").read_text().split("Cpus_allowed_list:")[1].split()[0]'
+NICE = "os.getpriority(os.PRIO_PROCESS, int(task.name))"
+
+
+def pinned(core: int) -> str:
+    return THREADS.format(change=f"pin({{{core}}})", reading=CORES)
 
 
 @several_cores
 def test_every_thread_of_the_process_runs_on_the_cores_given() -> None:
     core = max(os.sched_getaffinity(0))
     done = subprocess.run(
-        [sys.executable, "-c", PINNED.format(core={core})],
+        [sys.executable, "-c", pinned(core)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -84,7 +88,7 @@ def test_every_thread_of_the_process_runs_on_the_cores_given() -> None:
 def test_a_core_the_process_may_not_use_is_refused_naming_those_it_may() -> None:
     beyond = (os.cpu_count() or 1) + 7
     done = subprocess.run(
-        [sys.executable, "-c", PINNED.format(core={beyond})],
+        [sys.executable, "-c", pinned(beyond)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -93,32 +97,11 @@ def test_a_core_the_process_may_not_use_is_refused_naming_those_it_may() -> None
     assert f"cannot run on cores {beyond}: it may use {listed(usable_cpus())}" in done.stderr
 
 
-NICER = """
-import os, threading, time
-from pathlib import Path
-from hub.affinity import lower_priority
-
-stop = threading.Event()
-before = threading.Thread(target=stop.wait, daemon=True)
-before.start()
-lower_priority({by})
-after = threading.Thread(target=stop.wait, daemon=True)
-after.start()
-time.sleep(0.1)
-nice = {{
-    task.name: os.getpriority(os.PRIO_PROCESS, int(task.name))
-    for task in Path("/proc/self/task").iterdir()
-}}
-print(len(nice), sorted(set(nice.values())))
-stop.set()
-"""
-
-
 @pytest.mark.parametrize("by", [3, 19])
 def test_every_thread_of_the_process_runs_nicer_by_the_steps_given(by: int) -> None:
     ours = os.getpriority(os.PRIO_PROCESS, 0)
     done = subprocess.run(
-        [sys.executable, "-c", NICER.format(by=by)],
+        [sys.executable, "-c", THREADS.format(change=f"lower_priority({by})", reading=NICE)],
         capture_output=True,
         text=True,
         timeout=60,
