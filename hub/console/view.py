@@ -111,7 +111,7 @@ class ReportsView:
     """Every tracked report's summary, indexed; fed one changelog record at a time.
 
     ``decode``: a report's encoded form (as the tracker keeps it) -> the Report; the title
-    and kind are taken from it once per report."""
+    and kind are taken from the first state that holds it."""
 
     def __init__(self, bootstrap: str, group_prefix: str, decode: Callable[[bytes], dict]):
         self.bootstrap = bootstrap
@@ -143,9 +143,9 @@ class ReportsView:
         if state is None:
             self._put(hub_id, None)
             return
-        if before is not None:
+        if before is not None and before.title:
             title, kind = before.title, before.kind
-        else:
+        else:  # a status can be tracked before the report's routing decision brings it
             title, kind = self._title_of(state)
         self._put(hub_id, summarise(state, msg.partition(), msg.offset(), title, kind))
 

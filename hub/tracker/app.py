@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from hub import eventloop, topics
 from hub.config import build_connectors, load_config
@@ -285,8 +285,14 @@ class Tracker:
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set. Raises TrackerStopped when faust's app ends on its
         own, or when its table recovery has received nothing for recovery_stall_seconds
-        (after the only broker restarted, faust's recovery has waited on for minutes)."""
-        await self.app.start()
+        (after the only broker restarted, faust's recovery has waited on for minutes), or
+        when no broker answers as it starts (faust's app does not start twice)."""
+        try:
+            await self.app.start()
+        except KafkaConnectionError as exc:
+            raise TrackerStopped(
+                f"no broker of {self.bootstrap} answered as it started ({exc})"
+            ) from exc
         HEALTH.ready_when("kafka", broker_probe(self.bootstrap))
         HEALTH.ready_when("tables", self._recovered)
         try:

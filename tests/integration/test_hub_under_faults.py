@@ -593,9 +593,10 @@ TRACKER_KILLS = 10  # tracker-1 and tracker-2 in turn
 FEEDBACK_BATCH = 200  # the most a FeedbackWorker sends before it commits (run_once)
 
 
-def stalled_recovery(name: str, code: int) -> bool:
-    """A tracker gives up on a table recovery that stalled after its broker went away with
-    code 3, for a new one to start over (hub.tracker.recovery): `lapor-hub up` restarts it."""
+def tracker_starts_over(name: str, code: int) -> bool:
+    """A tracker exits with code 3 for a new one to start over when its table recovery stalled
+    after its broker went away (hub.tracker.recovery), or when the broker went away as it
+    started: `lapor-hub up` restarts it."""
     return name.startswith("tracker") and code == 3
 
 
@@ -833,7 +834,7 @@ def test_losing_a_broker_of_three_mid_stream_loses_and_duplicates_nothing(
         cluster.start_node(node)
 
     run_under_faults(
-        cluster.bootstrap, tmp_path, 2000, lose_a_broker, replication=3, may_exit=stalled_recovery
+        cluster.bootstrap, tmp_path, 2000, lose_a_broker, replication=3, may_exit=tracker_starts_over
     )
 
 
@@ -859,5 +860,5 @@ def test_restarting_the_only_broker_mid_stream_loses_and_duplicates_nothing(
         1000,
         restart_the_broker,
         replication=1,
-        may_exit=stalled_recovery,
+        may_exit=tracker_starts_over,
     )

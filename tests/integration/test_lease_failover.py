@@ -59,6 +59,15 @@ def pulled(bootstrap: str, connector: str) -> int:
         consumer.close()
 
 
+def what_they_said(folder: Path, hubs: dict[str, subprocess.Popen]) -> str:
+    """Each process's exit code (None: running) and the end of its log."""
+    return "\n".join(
+        f"{name} (exit code {process.poll()}):\n"
+        + "\n".join((folder / f"{name}.log").read_text(errors="replace").splitlines()[-20:])
+        for name, process in hubs.items()
+    )
+
+
 def test_the_lease_passes_when_its_holder_dies_and_nothing_is_lost_or_doubled(
     own_bootstrap: str, tmp_path: Path
 ):
@@ -92,7 +101,7 @@ def test_the_lease_passes_when_its_holder_dies_and_nothing_is_lost_or_doubled(
         )
         try:
             assert wait_until(lambda: lease_holder(admin, group) is not None, 120), (
-                "no process took the lease in 120 s"
+                "no process took the lease in 120 s; " + what_they_said(tmp_path, hubs)
             )
             filing.start()
             assert wait_until(lambda: pulled(kafka_bootstrap, origin) >= 100, 120)

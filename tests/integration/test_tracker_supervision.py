@@ -1,7 +1,9 @@
-"""`lapor-hub up` starts its tracker again when the tracker exits without being asked."""
+"""`lapor-hub up` starts its tracker again when the tracker exits without being asked, and a
+tracker that cannot go on says why and exits for that."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from pathlib import Path
@@ -9,8 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hub import eventloop
 from hub.runtime import tracker_process, wait_until
+from hub.tracker.app import TrackerStopped
+from tests.conftest import new_local_cluster
 from tests.helpers import unique
+from tests.integration.test_tracker_gaps import new_tracker
 
 pytestmark = [pytest.mark.kafka]
 
@@ -42,3 +48,19 @@ def test_a_tracker_that_dies_is_started_again(
         assert second.poll() is None, "the new tracker is running"
     assert second.poll() is not None, "stopped with the hub"
     assert tracker.restarts == 1, "a tracker asked to stop is not started again"
+
+
+def test_a_tracker_whose_broker_is_gone_as_it_starts_stops_to_start_over(
+    tmp_path: Path,
+) -> None:
+    """A broker lost between the tracker's topic checks and faust's start: faust's app cannot
+    be started twice, so the tracker says why and stops (exit code 3 from `lapor-hub
+    tracker`) for its supervisor to start a new one, rather than a traceback."""
+    cluster = new_local_cluster(tmp_path / "kafka")
+    cluster.start()
+    try:
+        tracker = new_tracker(cluster.bootstrap, tmp_path, unique("gone"))
+    finally:
+        cluster.stop()
+    with pytest.raises(TrackerStopped, match=r"no broker of .* answered as it started"):
+        eventloop.run(asyncio.wait_for(tracker.run(asyncio.Event()), 120))

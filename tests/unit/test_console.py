@@ -4,6 +4,7 @@ file, the words of both languages, where a login may send the browser."""
 
 from __future__ import annotations
 
+import base64
 import re
 import stat
 from datetime import UTC, datetime, timedelta
@@ -105,6 +106,20 @@ def test_a_removed_state_leaves_every_index(view: ReportsView) -> None:
     assert len(view) == 0
     assert view.sla_rows() == {}
     assert not view.deadlines and not view.late and not view.by_source
+
+
+def test_a_report_tracked_from_a_status_first_gets_its_title_with_its_decision() -> None:
+    """Statuses and decisions come on different topics: a report's first state can be a
+    status's, without the report; the title comes with the state that holds it."""
+    view = ReportsView("127.0.0.1:1", "t", decode=lambda _b: {"title": "Jalan berlubang"})
+    view.take(message(lifecycle.empty_state("x"), 0))
+    assert view.get("x").title == ""
+    decided = tracked("x", "kemensos", 1)
+    decided["report"] = base64.b64encode(b"the report").decode()
+    view.take(message(decided, 1))
+    assert view.get("x").title == "Jalan berlubang"
+    view.take(message(tracked("x", "kemensos", 1, statuses=("CLOSED",)), 2))
+    assert view.get("x").title == "Jalan berlubang"  # kept once known
 
 
 def test_an_agency_sees_the_reports_sent_to_it_or_filed_through_its_app(view) -> None:
