@@ -155,6 +155,11 @@ class TransactionalLoop:
                 **CONSUMER_DEFAULTS,
                 **client_security(),
                 "group.id": group_id,
+                # a static member (KIP-345), named as its producer: a worker started again
+                # under its name takes its partitions back at once, where a new member waits
+                # out the dead one's session (45 s) in a rebalance. A stopped worker's
+                # partitions wait that long for another (static members do not leave)
+                "group.instance.id": transactional_id,
                 "client.id": client_id(stage),
                 "enable.auto.offset.store": False,
                 # the broker answers a fetch as soon as one record came (its default): ~280
