@@ -834,7 +834,12 @@ def test_losing_a_broker_of_three_mid_stream_loses_and_duplicates_nothing(
         cluster.start_node(node)
 
     run_under_faults(
-        cluster.bootstrap, tmp_path, 2000, lose_a_broker, replication=3, may_exit=tracker_starts_over
+        cluster.bootstrap,
+        tmp_path,
+        2000,
+        lose_a_broker,
+        replication=3,
+        may_exit=tracker_starts_over,
     )
 
 
