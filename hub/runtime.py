@@ -39,7 +39,7 @@ from typing import Any
 
 import httpx
 import uvicorn
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from pydantic import SecretStr
 
 from hub import eventloop, memory, topics
@@ -188,6 +188,7 @@ class HubRuntime:
         self.serializer = TopicSerializer(make_codec(settings, load_store(settings)))
         self.config_path = config_path
         self.counters = Counters()
+        self.failure: str | None = None  # why the hub stopped on its own, if it did
         self.delivery: dict[str, DeliveryWorker] = {}
         self.feedback: dict[str, FeedbackWorker] = {}
         self._inbound: dict[str, Inbound] = {}
@@ -214,8 +215,9 @@ class HubRuntime:
         def run_route() -> None:
             try:
                 run_replacing_hung(self._route, make_route, stop.is_set, replaced)
-            except Exception:  # the process must not go on without its route worker
+            except Exception as exc:  # the process must not go on without its route worker
                 log.exception("the route worker failed; stopping the hub")
+                self.failure = f"its route worker failed: {why_route_failed(exc, self.name)}"
                 stop.set()
 
         thread = threading.Thread(target=run_route, daemon=True, name="route")
@@ -528,6 +530,28 @@ def wait_until(predicate, timeout: float, interval: float = 0.2) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+def why_route_failed(exc: Exception, name: str) -> str:
+    """The route worker's fatal error, said for an operator: a fenced worker is most often
+    a second process started under the same name."""
+    error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+    if not isinstance(error, KafkaError):
+        return str(exc)
+    another = (
+        f"another process runs as --name {name} with this configuration (its transactional "
+        f"id and group member are this one's): give each its own name"
+    )
+    fenced = (KafkaError._FENCED, KafkaError.FENCED_INSTANCE_ID, KafkaError.PRODUCER_FENCED)
+    if error.code() in fenced or "fenced" in error.str().lower():
+        return f"{error.str()}: {another}"
+    if error.fatal() or error.code() == KafkaError._FATAL:
+        # the fatal error itself is librdkafka's FATAL log line; what it stops is this one
+        return (
+            f"{error.str()} (a fatal error: the FATAL line of the log above says which). If it "
+            f"says fenced, {another}"
+        )
+    return error.str()
 
 
 class TrackerChild:

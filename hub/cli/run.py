@@ -231,6 +231,8 @@ def up(
         f"stopped: pulled {counters.pulled}, pushed {counters.pushed}, "
         f"delivered {counters.delivered}, statuses {counters.statuses}"
     )
+    if runtime.failure:  # non-zero, for a supervisor to start it again (Restart=on-failure)
+        raise HubError(f"lapor-hub {name} stopped: {runtime.failure}")
 
 
 def _console_beside(config: Path, bootstrap: str):

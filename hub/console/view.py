@@ -143,7 +143,7 @@ class ReportsView:
         if state is None:
             self._put(hub_id, None)
             return
-        if before is not None and before.title:
+        if before is not None and before.origin is not None:  # set with the report
             title, kind = before.title, before.kind
         else:  # a status can be tracked before the report's routing decision brings it
             title, kind = self._title_of(state)

@@ -20,6 +20,7 @@ a new one, whose transactional id fences the old producer.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import threading
@@ -47,6 +48,18 @@ log = logging.getLogger(__name__)
 
 
 Transform = Callable[[Message], Sequence[Record]]
+
+
+def static_member_id(transactional_id: str, topics: Sequence[str]) -> str:
+    """The worker's static membership (KIP-345): started again under its name, it takes
+    its partitions back at once, where a new member waits out the dead one's session (45 s)
+    in a rebalance. A stopped worker's partitions wait that long for another (static
+    members do not leave). The broker gives a static member coming back its old assignment
+    without asking what it now reads (KAFKA-12759): the topics are in the id, so a worker
+    that reads others (a connector added or removed) joins as a new member and the group
+    is assigned again."""
+    digest = hashlib.sha256("\n".join(sorted(topics)).encode()).hexdigest()[:12]
+    return f"{transactional_id}-{digest}"
 
 
 class CommitHung(Exception):
@@ -155,11 +168,7 @@ class TransactionalLoop:
                 **CONSUMER_DEFAULTS,
                 **client_security(),
                 "group.id": group_id,
-                # a static member (KIP-345), named as its producer: a worker started again
-                # under its name takes its partitions back at once, where a new member waits
-                # out the dead one's session (45 s) in a rebalance. A stopped worker's
-                # partitions wait that long for another (static members do not leave)
-                "group.instance.id": transactional_id,
+                "group.instance.id": static_member_id(transactional_id, topics),
                 "client.id": client_id(stage),
                 "enable.auto.offset.store": False,
                 # the broker answers a fetch as soon as one record came (its default): ~280

@@ -291,7 +291,9 @@ class Tracker:
             await self.app.start()
         except KafkaConnectionError as exc:
             raise TrackerStopped(
-                f"no broker of {self.bootstrap} answered as it started ({exc})"
+                f"faust's app could not start: no broker of {self.bootstrap} took its "
+                f"connection ({exc}; unreachable, or the connection or its credentials were "
+                f"refused: see aiokafka's lines above)"
             ) from exc
         HEALTH.ready_when("kafka", broker_probe(self.bootstrap))
         HEALTH.ready_when("tables", self._recovered)

@@ -21,7 +21,7 @@ from hub.dataplane.route import run_replacing_hung
 from hub.dataplane.transactional import TransactionalLoop
 from hub.kafka import TopicSpec, ensure_topics, make_admin, make_producer, read_to_end
 from hub.records import Record
-from hub.runtime import wait_until
+from hub.runtime import wait_until, why_route_failed
 from tests.helpers import unfetched_partitions_error, unique
 
 pytestmark = [pytest.mark.kafka]
@@ -66,6 +66,87 @@ def test_a_closed_worker_is_freed_without_the_cyclic_collector(kafka_bootstrap: 
         assert gone() is None, "the closed worker is still held (by its clients' callbacks)"
     finally:
         gc.enable()
+
+
+def test_a_worker_started_again_reading_another_topic_is_assigned_it(kafka_bootstrap: str):
+    """A worker started again under its name reads what it reads now: a connector added to
+    the configuration between the two is read too (a static member coming back under the
+    same id would be given its old partitions only, KAFKA-12759)."""
+    first, added, group = unique("static-in"), unique("static-added"), unique("static")
+    copied = unique("static-out")
+    specs = [TopicSpec(first), TopicSpec(added), TopicSpec(copied)]
+    ensure_topics(make_admin(kafka_bootstrap), specs)
+    producer = make_producer(kafka_bootstrap)
+    for topic in (first, added):
+        producer.produce(topic, key=b"k", value=b"1")
+    producer.flush(30)
+    read: list[str] = []
+
+    def worker(topics: list[str]) -> TransactionalLoop:
+        return TransactionalLoop(
+            kafka_bootstrap,
+            group_id=group,
+            transactional_id=f"{group}-tx",
+            topics=topics,
+            transform=lambda msg: (
+                read.append(msg.topic()) or [Record(copied, msg.key(), msg.value())]
+            ),
+        )
+
+    loop = worker([first])
+    assert wait_until(lambda: loop.step(timeout=0.2) is not None and first in read, 60)
+    loop.flush()  # as a worker stops
+    loop.close()
+    loop = worker([first, added])
+    try:
+        # the worker before is a member until its session (45 s) ends: then the group is
+        # assigned again, with the added topic
+        assert wait_until(lambda: loop.step(timeout=0.2) is not None and added in read, 120), (
+            f"the added topic was never assigned; read {read}"
+        )
+    finally:
+        loop.flush()
+        loop.close()
+
+
+def test_a_second_worker_under_the_same_name_fences_the_first_which_says_so(
+    kafka_bootstrap: str,
+) -> None:
+    """Two processes started under one name: the newer fences the older (its producer by
+    their transactional id, its consumer by their group member), and the older's error
+    names the cause for the operator, as `lapor-hub up` says when it stops (exit code 2)."""
+    source, group = unique("twice-in"), unique("twice")
+    copied = unique("twice-out")
+    ensure_topics(make_admin(kafka_bootstrap), [TopicSpec(source), TopicSpec(copied)])
+    producer = make_producer(kafka_bootstrap)
+
+    def worker() -> TransactionalLoop:
+        return TransactionalLoop(
+            kafka_bootstrap,
+            group_id=group,
+            transactional_id=f"{group}-tx",
+            topics=[source],
+            transform=lambda msg: [Record(copied, msg.key(), msg.value())],
+        )
+
+    def keep_stepping(loop: TransactionalLoop) -> bool:
+        producer.produce(source, key=b"k", value=b"1")
+        producer.flush(10)
+        loop.step(timeout=0.2)
+        return False
+
+    older = worker()
+    assert wait_until(lambda: older.step(timeout=0.2) is not None and older.assigned.is_set(), 60)
+    newer = worker()
+    try:
+        with pytest.raises(KafkaException) as raised:
+            wait_until(lambda: keep_stepping(older), 60)
+        said = why_route_failed(raised.value, "1")
+        assert "fenced" in said.lower() and "--name 1" in said, said
+    finally:
+        older.abandoned = True  # fenced: nothing of its can be committed or waited for
+        older.close()
+        newer.close()
 
 
 class ReportsUnfetchedPartitions:
