@@ -145,6 +145,7 @@ class TransactionalLoop:
         self.commit_interval = commit_interval_ms / 1000
         self.commit_deadline = 1.5 * transaction_timeout_ms / 1000
         self.abandoned = False  # a commit hung: nothing more is to be waited for
+        self.failed = False  # a Kafka error ended run(): nothing more is to be committed
         self.stats = LoopStats()
         self._failures: list[str] = []  # why records of the open transaction failed
         self.producer = Producer(
@@ -208,6 +209,9 @@ class TransactionalLoop:
             # restarted) leaves the transaction's state unknown: the loop is replaced
             # (hub.dataplane.route), and does not wait on a broker that is away to close
             self.abandoned = is_passing(exc)
+            # a fatal one (fenced by a newer worker of the same name): nothing of this loop
+            # can be committed, so its close does not try to on revoke
+            self.failed = True
             raise
         finally:
             self.close()
@@ -355,7 +359,7 @@ class TransactionalLoop:
     # -- rebalances ----------------------------------------------------------------------
 
     def _on_revoke(self, consumer: Consumer, partitions: list) -> None:
-        if not self.abandoned:
+        if not (self.abandoned or self.failed):
             self.flush()  # offsets of partitions about to move go with their records
 
     def _on_lost(self, consumer: Consumer, partitions: list) -> None:

@@ -129,23 +129,26 @@ def test_a_second_worker_under_the_same_name_fences_the_first_which_says_so(
             transform=lambda msg: [Record(copied, msg.key(), msg.value())],
         )
 
-    def keep_stepping(loop: TransactionalLoop) -> bool:
-        producer.produce(source, key=b"k", value=b"1")
-        producer.flush(10)
-        loop.step(timeout=0.2)
-        return False
+    def filing_until(deadline: float) -> Callable[[], bool]:
+        def should_stop() -> bool:
+            producer.produce(source, key=b"k", value=b"1")
+            producer.poll(0)
+            return time.monotonic() > deadline
+
+        return should_stop
 
     older = worker()
     assert wait_until(lambda: older.step(timeout=0.2) is not None and older.assigned.is_set(), 60)
     newer = worker()
     try:
+        began = time.monotonic()
+        # as the route worker runs: its error comes out of run(), after its close
         with pytest.raises(KafkaException) as raised:
-            wait_until(lambda: keep_stepping(older), 60)
+            older.run(filing_until(began + 90))
+        assert time.monotonic() - began < 30, "the fenced worker's close waited on a commit"
         said = why_route_failed(raised.value, "1")
         assert "fenced" in said.lower() and "--name 1" in said, said
     finally:
-        older.abandoned = True  # fenced: nothing of its can be committed or waited for
-        older.close()
         newer.close()
 
 
