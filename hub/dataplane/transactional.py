@@ -209,8 +209,9 @@ class TransactionalLoop:
             # restarted) leaves the transaction's state unknown: the loop is replaced
             # (hub.dataplane.route), and does not wait on a broker that is away to close
             self.abandoned = is_passing(exc)
-            # a fatal one (fenced by a newer worker of the same name): nothing of this loop
-            # can be committed, so its close does not try to on revoke
+            # nothing of a loop a Kafka error ended is committed on its close's revoke: a
+            # fenced worker's commit (another process under its name) would wait out its
+            # deadline and be taken for a hung one
             self.failed = True
             raise
         finally:
