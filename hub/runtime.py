@@ -39,7 +39,7 @@ from typing import Any
 
 import httpx
 import uvicorn
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaException
 from pydantic import SecretStr
 
 from hub import eventloop, memory, topics
@@ -214,10 +214,10 @@ class HubRuntime:
 
         def run_route() -> None:
             try:
-                run_replacing_hung(self._route, make_route, stop.is_set, replaced)
+                run_replacing_hung(self._route, make_route, stop.is_set, self.name, replaced)
             except Exception as exc:  # the process must not go on without its route worker
                 log.exception("the route worker failed; stopping the hub")
-                self.failure = f"its route worker failed: {why_route_failed(exc, self.name)}"
+                self.failure = f"its route worker failed: {exc}"
                 stop.set()
 
         thread = threading.Thread(target=run_route, daemon=True, name="route")
@@ -530,28 +530,6 @@ def wait_until(predicate, timeout: float, interval: float = 0.2) -> bool:
             return True
         time.sleep(interval)
     return predicate()
-
-
-def why_route_failed(exc: Exception, name: str) -> str:
-    """The route worker's fatal error, said for an operator: a fenced worker is most often
-    a second process started under the same name."""
-    error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
-    if not isinstance(error, KafkaError):
-        return str(exc)
-    another = (
-        f"another process runs as --name {name} with this configuration (its transactional "
-        f"id and group member are this one's): give each its own name"
-    )
-    fenced = (KafkaError._FENCED, KafkaError.FENCED_INSTANCE_ID, KafkaError.PRODUCER_FENCED)
-    if error.code() in fenced or "fenced" in error.str().lower():
-        return f"{error.str()}: {another}"
-    if error.fatal() or error.code() == KafkaError._FATAL:
-        # the fatal error itself is librdkafka's FATAL log line; what it stops is this one
-        return (
-            f"{error.str()} (a fatal error: the FATAL line of the log above says which). If it "
-            f"says fenced, {another}"
-        )
-    return error.str()
 
 
 class TrackerChild:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from confluent_kafka import KafkaException, Message
+from confluent_kafka import KafkaError, KafkaException, Message
 
 from hub import memory, metrics, records, topics
 from hub.config import build_connectors, load_config
@@ -182,22 +182,50 @@ def route_loop(config_path: Path, name: str, bootstrap: str) -> TransactionalLoo
     )
 
 
+class RouteWorkerFailed(HubError):
+    """The route worker met a Kafka error it cannot go on from."""
+
+
+def route_worker_failed(exc: KafkaException, name: str) -> RouteWorkerFailed:
+    """The error said for an operator: a fenced worker is most often a second process
+    started under the same name."""
+    error = exc.args[0] if exc.args else None
+    if not isinstance(error, KafkaError):
+        return RouteWorkerFailed(str(exc))
+    another = (
+        f"another process runs as --name {name} with this configuration (its transactional "
+        f"id and group member are this one's)"
+    )
+    fenced = (KafkaError._FENCED, KafkaError.FENCED_INSTANCE_ID, KafkaError.PRODUCER_FENCED)
+    if error.code() in fenced or "fenced" in error.str().lower():
+        return RouteWorkerFailed(f"{error.str()}: {another}", fix="give each its own name")
+    if error.fatal() or error.code() == KafkaError._FATAL:
+        # the fatal error itself is librdkafka's FATAL log line; what it stops is this one
+        return RouteWorkerFailed(
+            f"{error.str()} (a fatal error: the FATAL line of the log above says which)",
+            fix=f"if it says fenced, {another}: give each its own name",
+        )
+    return RouteWorkerFailed(error.str())
+
+
 def run_replacing_hung(
     loop: TransactionalLoop,
     make_loop: Callable[[], TransactionalLoop],
     should_stop: Callable[[], bool],
+    name: str,
     on_new: Callable[[TransactionalLoop], None] = lambda _: None,
 ) -> LoopStats:
-    """Run ``loop``; one whose commit hung, or that a passing Kafka error stopped, is
-    abandoned and a new one runs in its place, from the committed offsets (tried again every
-    5 s while the broker cannot be reached: a commit also outlasts its deadline while the
-    only broker is down). Its transactional id fences the old one's producer."""
+    """Run ``loop`` (the route worker ``name``); one whose commit hung, or that a passing
+    Kafka error stopped, is abandoned and a new one runs in its place, from the committed
+    offsets (tried again every 5 s while the broker cannot be reached: a commit also
+    outlasts its deadline while the only broker is down). Its transactional id fences the
+    old one's producer. Any other Kafka error raises RouteWorkerFailed."""
     while True:
         try:
             return loop.run(should_stop)
         except (CommitHung, KafkaException) as exc:
             if isinstance(exc, KafkaException) and not is_passing(exc):
-                raise
+                raise route_worker_failed(exc, name) from exc
             log.error("the route worker stopped: %s; starting a new one in its place", exc)
         while True:
             if should_stop():
@@ -229,4 +257,4 @@ def run_route(
     if tune_memory:
         memory.tune_collector()
     log.info("route worker %s running", name)
-    return run_replacing_hung(loop, make, stop.is_set)
+    return run_replacing_hung(loop, make, stop.is_set, name)

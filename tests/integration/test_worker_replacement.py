@@ -17,11 +17,11 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka import KafkaError, KafkaException, Message
 
-from hub.dataplane.route import run_replacing_hung
+from hub.dataplane.route import RouteWorkerFailed, run_replacing_hung
 from hub.dataplane.transactional import TransactionalLoop
 from hub.kafka import TopicSpec, ensure_topics, make_admin, make_producer, read_to_end
 from hub.records import Record
-from hub.runtime import wait_until, why_route_failed
+from hub.runtime import wait_until
 from tests.helpers import unfetched_partitions_error, unique
 
 pytestmark = [pytest.mark.kafka]
@@ -83,15 +83,7 @@ def test_a_worker_started_again_reading_another_topic_is_assigned_it(kafka_boots
     read: list[str] = []
 
     def worker(topics: list[str]) -> TransactionalLoop:
-        return TransactionalLoop(
-            kafka_bootstrap,
-            group_id=group,
-            transactional_id=f"{group}-tx",
-            topics=topics,
-            transform=lambda msg: (
-                read.append(msg.topic()) or [Record(copied, msg.key(), msg.value())]
-            ),
-        )
+        return copying_worker(kafka_bootstrap, group, topics, copied, read)
 
     loop = worker([first])
     assert wait_until(lambda: loop.step(timeout=0.2) is not None and first in read, 60)
@@ -121,13 +113,7 @@ def test_a_second_worker_under_the_same_name_fences_the_first_which_says_so(
     producer = make_producer(kafka_bootstrap)
 
     def worker() -> TransactionalLoop:
-        return TransactionalLoop(
-            kafka_bootstrap,
-            group_id=group,
-            transactional_id=f"{group}-tx",
-            topics=[source],
-            transform=lambda msg: [Record(copied, msg.key(), msg.value())],
-        )
+        return copying_worker(kafka_bootstrap, group, [source], copied)
 
     def filing_until(deadline: float) -> Callable[[], bool]:
         def should_stop() -> bool:
@@ -142,11 +128,11 @@ def test_a_second_worker_under_the_same_name_fences_the_first_which_says_so(
     newer = worker()
     try:
         began = time.monotonic()
-        # as the route worker runs: its error comes out of run(), after its close
-        with pytest.raises(KafkaException) as raised:
-            older.run(filing_until(began + 90))
+        # as the route worker runs: its error comes out after its close, not replaced
+        with pytest.raises(RouteWorkerFailed) as raised:
+            run_replacing_hung(older, worker, filing_until(began + 90), "1")
         assert time.monotonic() - began < 30, "the fenced worker's close waited on a commit"
-        said = why_route_failed(raised.value, "1")
+        said = str(raised.value)
         assert "fenced" in said.lower() and "--name 1" in said, said
     finally:
         newer.close()
@@ -188,6 +174,22 @@ def test_partitions_left_unfetched_replace_the_worker(kafka_bootstrap: str) -> N
     assert len(loops) == 2, "the worker was replaced once"
 
 
+def copying_worker(
+    bootstrap: str, group: str, topics: list[str], copied: str, read: list[str] | None = None
+) -> TransactionalLoop:
+    """The route worker named "tx" of ``group``, copying what it reads to ``copied`` (and
+    noting each record's topic in ``read``)."""
+
+    def copy(msg: Message) -> list[Record]:
+        if read is not None:
+            read.append(msg.topic())
+        return [Record(copied, msg.key(), msg.value())]
+
+    return TransactionalLoop(
+        bootstrap, group_id=group, transactional_id=f"{group}-tx", topics=topics, transform=copy
+    )
+
+
 def copy_replacing(
     kafka_bootstrap: str,
     copy: Callable[[Message, str], list[Record]],
@@ -223,7 +225,9 @@ def copy_replacing(
     stop = threading.Event()
     result = {}
     worker = threading.Thread(
-        target=lambda: result.update(stats=run_replacing_hung(make_loop(), make_loop, stop.is_set))
+        target=lambda: result.update(
+            stats=run_replacing_hung(make_loop(), make_loop, stop.is_set, "1")
+        )
     )
     worker.start()
     try:
