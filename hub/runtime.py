@@ -50,7 +50,7 @@ from hub.dataplane.feedback import FeedbackWorker, poll_status_once
 from hub.dataplane.inbound import Cursors, Inbound, pull_once
 from hub.dataplane.lease import Lease
 from hub.dataplane.retries import RetryWorker
-from hub.dataplane.route import route_loop, run_replacing_hung
+from hub.dataplane.route import route_loop, route_worker_failed, run_replacing_hung
 from hub.dataplane.transactional import TransactionalLoop
 from hub.errors import ConnectorError, HubError
 from hub.health import HEALTH
@@ -143,6 +143,11 @@ class HubRuntime:
         }
         self.connectors = build_connectors(self.config)
         self.only = only
+        # each consumer group worker of `up` is a static member under the process's name:
+        # one crashed and started again takes its partitions back at once, where a new
+        # member stops every process's partitions of its group for 45 s (hub.kafka).
+        # `lapor-hub connect` has no name of its own (an agency may run one twice)
+        self.member = name if only is None else None
         # connectors run at their agency (`lapor-hub connect`): routed to and tracked here,
         # their sides (pulls, webhooks, deliveries, status polls) not run here
         self.elsewhere = set(elsewhere)
@@ -199,7 +204,7 @@ class HubRuntime:
         if self.only is not None:  # a connector alone: its sides, nothing of the hub's
             self._route = None
             try:
-                eventloop.run(self._serve(stop))
+                self._serve_until_failed(stop)
             finally:
                 stop.set()
             return self.counters
@@ -223,11 +228,21 @@ class HubRuntime:
         thread = threading.Thread(target=run_route, daemon=True, name="route")
         thread.start()
         try:
-            eventloop.run(self._serve(stop))
+            self._serve_until_failed(stop)
         finally:
             stop.set()
             thread.join(timeout=30)
         return self.counters
+
+    def _serve_until_failed(self, stop: threading.Event) -> None:
+        """A Kafka error that does not pass (kafka_may_pass) stops the process with its
+        reason in ``failure``, for the command to say and exit non-zero."""
+        try:
+            eventloop.run(self._serve(stop))
+        except KafkaException as exc:
+            log.exception("a worker failed; stopping the hub")
+            said = route_worker_failed(exc, self.name)
+            self.failure = self.failure or f"a worker failed: {said}"
 
     async def _serve(self, stop: threading.Event) -> None:
         # Every worker waits on Kafka in a thread (consume, flush); asyncio's default pool
@@ -246,6 +261,8 @@ class HubRuntime:
         try:
             await self._serve_all(stop)
         finally:
+            for worker in [*self.delivery.values(), *self.feedback.values()]:
+                worker.close()
             if self.lease is not None:
                 await asyncio.to_thread(self.lease.stop)
 
@@ -286,6 +303,7 @@ class HubRuntime:
                         self.serializer,
                         group=topics.deliver_group(self.config.group_prefix, instance),
                         ledger=ledger,
+                        member=self.member,
                     )
                     self.delivery[instance] = worker
                     tasks.append(self._deliveries(stop, worker, client))
@@ -295,6 +313,7 @@ class HubRuntime:
                         connector,
                         self.serializer,
                         group=topics.feedback_group(self.config.group_prefix, instance),
+                        member=self.member,
                     )
                     self.feedback[instance] = feedback
                     tasks.append(self._feedback(stop, feedback, client))
@@ -319,8 +338,6 @@ class HubRuntime:
                 for task in running:
                     task.cancel()
                 await asyncio.gather(*running, return_exceptions=True)
-        for worker in [*self.delivery.values(), *self.feedback.values()]:
-            worker.close()
 
     def _consumers(self) -> list:
         consumers = [self._route] if self._route is not None else []
@@ -461,7 +478,7 @@ class HubRuntime:
 
     async def _retries(self, stop: threading.Event, stage: str) -> None:
         group = topics.retry_group(self.config.group_prefix, stage)
-        worker = RetryWorker(self.bootstrap, stage, group)
+        worker = RetryWorker(self.bootstrap, stage, group, member=self.member)
         try:
             while not stop.is_set():
                 await self._step(

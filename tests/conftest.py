@@ -183,5 +183,5 @@ def local_cluster_factory(tmp_path: Path) -> Iterator:
         return cluster
 
     yield make
-    for cluster in made:
-        cluster.stop()
+    for cluster in made:  # their data goes: a node hung in shutdown need not be waited for
+        cluster.stop(timeout=15)

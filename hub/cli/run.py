@@ -280,6 +280,8 @@ def connect(
         f"stopped: pulled {counters.pulled}, pushed {counters.pushed}, "
         f"delivered {counters.delivered}, statuses {counters.statuses}, told {counters.told}"
     )
+    if runtime.failure:  # non-zero, for a supervisor to start it again (Restart=on-failure)
+        raise HubError(f"connector {name} stopped: {runtime.failure}")
 
 
 def import_(

@@ -92,7 +92,9 @@ class DeliveryWorker:
         concurrency: int = 64,
         schedule: RetrySchedule = DEFAULT_SCHEDULE,
         start_at: str = "earliest",
+        member: str | None = None,
     ) -> None:
+        """``member``: the process's name, for a static membership (hub.kafka)."""
         self.connector = connector
         self.serializer = serializer
         self.policy = policy
@@ -102,6 +104,7 @@ class DeliveryWorker:
             group or topics.deliver_group("lapor", connector.instance),
             stage="deliver",
             on_commit=self._committed,
+            member=(member, [self.topic]) if member else None,
             auto_offset_reset=start_at,
             client_id=(named := client_id("deliver", connector.instance)),
         )

@@ -108,14 +108,22 @@ class FeedbackWorker:
         policy: RetryPolicy = DEFAULT_POLICY,
         schedule: RetrySchedule = DEFAULT_SCHEDULE,
         concurrency: int = 64,
+        member: str | None = None,
     ) -> None:
+        """``member``: the process's name, for a static membership (hub.kafka)."""
         self.connector = connector
         self.serializer = serializer
         self.policy = policy
         self.schedule = schedule
         self.topic = topics.feedback(connector.instance)
         named = client_id("feedback", connector.instance)
-        self.consumer = make_consumer(bootstrap, group, stage="feedback", client_id=named)
+        self.consumer = make_consumer(
+            bootstrap,
+            group,
+            stage="feedback",
+            member=(member, [self.topic]) if member else None,
+            client_id=named,
+        )
         self.assigned = threading.Event()
         self.consumer.subscribe(
             [self.topic], on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._revoked

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from confluent_kafka import Message, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from hub import metrics, records, topics
 from hub.errors import HubError, RetryableDeliveryError
@@ -96,12 +96,25 @@ def wait_behind(
 class RetryWorker:
     """Sends due retries of one stage back to the topic they failed on."""
 
-    def __init__(self, bootstrap: str, stage: str, group: str, start_at: str = "earliest") -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        stage: str,
+        group: str,
+        start_at: str = "earliest",
+        member: str | None = None,
+    ) -> None:
+        """``member``: the process's name, for a static membership (hub.kafka)."""
         self.stage = stage
         self.topic = topics.retry(stage)
         named = client_id("retry", stage)
         self.consumer = make_consumer(
-            bootstrap, group, stage="retry", auto_offset_reset=start_at, client_id=named
+            bootstrap,
+            group,
+            stage="retry",
+            member=(member, [self.topic]) if member else None,
+            auto_offset_reset=start_at,
+            client_id=named,
         )
         self.consumer.subscribe([self.topic])
         self.producer = DurableProducer(bootstrap, client_id=named)
@@ -118,6 +131,11 @@ class RetryWorker:
         held: set[int] = set()
         next_offsets: dict[int, int] = {}
         due: list[Record] = []
+        for msg in messages:
+            # an error that is not a partition's end (a fenced member, a refused principal)
+            # goes to the runtime's loop, which waits for one that passes and stops on others
+            if msg.error() and msg.error().code() != KafkaError._PARTITION_EOF:
+                raise KafkaException(msg.error())
         for msg in messages:
             if msg.error() or msg.partition() in held:
                 continue

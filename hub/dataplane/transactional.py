@@ -20,7 +20,6 @@ a new one, whose transactional id fences the old producer.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import queue
 import threading
@@ -40,6 +39,7 @@ from hub.kafka import (
     client_id,
     client_security,
     is_passing,
+    static_member_id,
 )
 from hub.metrics import LAG_SETTINGS, lag_reporter
 from hub.records import Record
@@ -48,18 +48,6 @@ log = logging.getLogger(__name__)
 
 
 Transform = Callable[[Message], Sequence[Record]]
-
-
-def static_member_id(transactional_id: str, topics: Sequence[str]) -> str:
-    """The worker's static membership (KIP-345): started again under its name, it takes
-    its partitions back at once, where a new member waits out the dead one's session (45 s)
-    in a rebalance. A stopped worker's partitions wait that long for another (static
-    members do not leave). The broker gives a static member coming back its old assignment
-    without asking what it now reads (KAFKA-12759): the topics are in the id, so a worker
-    that reads others (a connector added or removed) joins as a new member and the group
-    is assigned again."""
-    digest = hashlib.sha256("\n".join(sorted(topics)).encode()).hexdigest()[:12]
-    return f"{transactional_id}-{digest}"
 
 
 class CommitHung(Exception):
@@ -146,6 +134,7 @@ class TransactionalLoop:
         self.commit_deadline = 1.5 * transaction_timeout_ms / 1000
         self.abandoned = False  # a commit hung: nothing more is to be waited for
         self.failed = False  # a Kafka error ended run(): nothing more is to be committed
+        self.closing = False  # close() was called: its revoke commits nothing (flush() does)
         self.stats = LoopStats()
         self._failures: list[str] = []  # why records of the open transaction failed
         self.producer = Producer(
@@ -222,6 +211,9 @@ class TransactionalLoop:
         """Leave the group and stop the commit thread (what is open is not committed:
         call flush() first to commit it). An abandoned loop does not wait for its hung
         commit, and gives its consumer 30 s to leave the group."""
+        # the consumer's close serves its revoke, whose commit would wait for good on the
+        # commit thread stopped here
+        self.closing = True
         self._committer.shutdown(wait=not self.abandoned)
         if not self.abandoned:
             self.consumer.close()
@@ -360,7 +352,7 @@ class TransactionalLoop:
     # -- rebalances ----------------------------------------------------------------------
 
     def _on_revoke(self, consumer: Consumer, partitions: list) -> None:
-        if not (self.abandoned or self.failed):
+        if not (self.abandoned or self.failed or self.closing):
             self.flush()  # offsets of partitions about to move go with their records
 
     def _on_lost(self, consumer: Consumer, partitions: list) -> None:

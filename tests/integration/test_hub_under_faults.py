@@ -585,11 +585,11 @@ def group_coordinator(bootstrap: str, group: str) -> int:
     return found["leader"]
 
 
-REPORTS = 5000
+REPORTS = 3000
 ROLES = ("hub-1", "hub-2", "tracker-1", "tracker-2")
 CONNECTORS = [ORIGIN, "lapor-nasional", "open311-surabaya", "kemensos-soap", "dinas-bandung"]
 HUB_KILLS = [("hub-1",), ("hub-2",), ("hub-1", "hub-2"), ("hub-2", "hub-1")]
-TRACKER_KILLS = 10  # tracker-1 and tracker-2 in turn
+TRACKER_KILLS = 6  # tracker-1 and tracker-2 in turn
 FEEDBACK_BATCH = 200  # the most a FeedbackWorker sends before it commits (run_once)
 
 
@@ -704,15 +704,15 @@ def fresh_cluster(tmp_path: Path):
         return cluster
 
     yield make
-    for cluster in clusters:
-        cluster.stop()
+    for cluster in clusters:  # their data goes: a node hung in shutdown need not be waited for
+        cluster.stop(timeout=15)
 
 
 def test_every_process_killed_while_working_loses_and_duplicates_nothing(
     fresh_cluster, tmp_path: Path
 ) -> None:
-    """16 SIGKILLs (each `lapor-hub up` process 3 times, alone or with the other, each tracker
-    5 times) while reports are filed, ~30 a second until the kills are over and 5,000 at
+    """12 SIGKILLs (each `lapor-hub up` process 3 times, alone or with the other, each tracker
+    3 times) while reports are filed, ~30 a second until the kills are over and 3,000 at
     least, and officers answer 40 a second. Each kill waits until its plane's work is seen
     flowing and lands while it still flows; the work the kills cut short is counted after,
     and must be some."""
@@ -737,8 +737,9 @@ def test_every_process_killed_while_working_loses_and_duplicates_nothing(
         inputs = [topics.ROUTED, *(topics.status(c) for c in CONNECTORS)]
         return sum(group_lag(cluster.bootstrap, topics.tracker_app("faults"), inputs).values())
 
-    # a killed `up` process's consumer groups stand still until its session times out
-    # (librdkafka's default, 45 s), a tracker's for 10 s: each kill waits for work to flow again
+    # a killed `up` process started again under its name takes its partitions back at once
+    # (static members); a tracker's group stands still for its session, 10 s: each kill
+    # waits for work to flow again
     trackers = Plane(
         "tracker",
         [(f"tracker-{1 + n % 2}",) for n in range(TRACKER_KILLS)],
@@ -773,7 +774,7 @@ def test_every_process_killed_while_working_loses_and_duplicates_nothing(
             REPORTS,
             kill_while_working,
             replication=1,
-            filing_seconds=170,
+            filing_seconds=100,
         )
     finally:
         changelog.close()
@@ -795,7 +796,7 @@ def test_every_process_killed_while_working_loses_and_duplicates_nothing(
         f"{dinas.held_twice() / kills:.2f} a kill, {dinas.held_twice() / hub_kills:.2f} a "
         "kill of an `up` process"
     )
-    assert kills >= 15 and min(processes.kills[name] for name in ROLES) >= 3, processes.kills
+    assert kills >= 12 and min(processes.kills[name] for name in ROLES) >= 3, processes.kills
     assert outcome.reports >= REPORTS
     data_plane = found["route records aborted"] + sum(found["deliveries sent again"].values())
     assert data_plane > 0, "no kill cut data-plane work short: the kills missed the work"

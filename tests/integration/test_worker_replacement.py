@@ -135,6 +135,9 @@ def test_a_second_worker_under_the_same_name_fences_the_first_which_says_so(
         said = str(raised.value)
         assert "fenced" in said.lower() and "--name 1" in said, said
     finally:
+        # the newer's assignment is served in a step, not in its close: a consumer that had
+        # never polled once hung for good in close, serving it (librdkafka's assign)
+        wait_until(lambda: newer.step(timeout=0.2) is not None and newer.assigned.is_set(), 60)
         newer.close()
 
 
