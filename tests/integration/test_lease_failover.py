@@ -40,7 +40,7 @@ def lease_holder(admin, group: str) -> str | None:
     """The client id (lease-<name>) of the member assigned the lease's partition."""
     try:
         described = admin.describe_consumer_groups([group])[group].result(timeout=10)
-    except KafkaException:  # the group's coordinator is still loading, or moving
+    except (KafkaException, TimeoutError):  # its coordinator is still loading, or moving
         return None
     for member in described.members:
         if member.assignment and member.assignment.topic_partitions:
