@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,43 @@ def pulled(bootstrap: str, connector: str) -> int:
         consumer.close()
 
 
+def served_config(
+    stack: contextlib.ExitStack, network: Network, folder: Path, prefix: str
+) -> tuple[dict, Path]:
+    """The network's apps served on loopback (until ``stack`` closes) and a hub
+    configuration for them, in groups of their own."""
+    urls = {name: stack.enter_context(serve(app.app)) for name, app in network.apps().items()}
+    config = network.config(urls, 1)
+    config["group_prefix"] = unique(prefix)
+    path = folder / "hub.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return config, path
+
+
+def start_up(config_path: Path, name: str, bootstrap: str, folder: Path) -> subprocess.Popen:
+    """`lapor-hub up --name NAME --no-tracker`, as an operator starts it; its output in
+    NAME.log."""
+    with (folder / f"{name}.log").open("ab") as log:
+        return subprocess.Popen(
+            [*HUB, "up", "--config", str(config_path), "--name", name, "--no-tracker"],
+            env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop_all(processes: Iterable[subprocess.Popen]) -> None:
+    """SIGTERM every process still running, together; kill any not gone in 60 s."""
+    running = [process for process in processes if process.poll() is None]
+    for process in running:
+        process.send_signal(signal.SIGTERM)
+    for process in running:
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def what_they_said(folder: Path, hubs: dict[str, subprocess.Popen]) -> str:
     """Each process's exit code (None: running) and the end of its log."""
     return "\n".join(
@@ -76,24 +114,9 @@ def test_the_lease_passes_when_its_holder_dies_and_nothing_is_lost_or_doubled(
     network = Network()
     origin = "warga-app"
     with contextlib.ExitStack() as stack:
-        urls = {name: stack.enter_context(serve(app.app)) for name, app in network.apps().items()}
-        config = network.config(urls, 1)
-        config["group_prefix"] = unique("lease")
-        config_path = tmp_path / "hub.yaml"
-        config_path.write_text(yaml.safe_dump(config))
+        config, config_path = served_config(stack, network, tmp_path, "lease")
         group = topics.lease_group(config["group_prefix"], "hub")
-        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
-
-        def start(name: str) -> subprocess.Popen:
-            with (tmp_path / f"{name}.log").open("ab") as log:
-                return subprocess.Popen(
-                    [*HUB, "up", "--config", str(config_path), "--name", name, "--no-tracker"],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-
-        hubs = {name: start(name) for name in ("a", "b")}
+        hubs = {name: start_up(config_path, name, kafka_bootstrap, tmp_path) for name in "ab"}
         admin = make_admin(kafka_bootstrap)
         filed = []
         filing = threading.Thread(
@@ -136,14 +159,7 @@ def test_the_lease_passes_when_its_holder_dies_and_nothing_is_lost_or_doubled(
             )
             assert hubs[survivor].poll() is None, "the survivor exited"
         finally:
-            for process in hubs.values():
-                if process.poll() is None:
-                    process.send_signal(signal.SIGTERM)
-            for process in hubs.values():
-                try:
-                    process.wait(60)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop_all(hubs.values())
 
     held = network.held()
     assert held == wanted, f"{len(held - wanted)} deliveries nobody routed"

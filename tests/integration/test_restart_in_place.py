@@ -9,26 +9,26 @@ process's partitions of that group stand still."""
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
-import yaml
 from confluent_kafka import KafkaException
 
-from connectors.simulator import serve
 from hub import topics
 from hub.kafka import make_admin, make_consumer
 from hub.runtime import wait_until
-from tests.helpers import unique
 from tests.integration.test_hub_under_faults import Network, expected_deliveries
-from tests.integration.test_lease_failover import lease_holder, what_they_said
+from tests.integration.test_lease_failover import (
+    lease_holder,
+    served_config,
+    start_up,
+    stop_all,
+    what_they_said,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(600)]
-HUB = [sys.executable, "-m", "hub"]
 # the dead member's session is 45 s (librdkafka's default): a rebalance waits that long
 BACK_WITHIN_S = 38
 
@@ -49,22 +49,11 @@ def both_assigned(admin, groups: list[str]) -> bool:
 def test_a_process_killed_and_started_again_delivers_at_once(own_bootstrap: str, tmp_path):
     network = Network()
     with contextlib.ExitStack() as stack:
-        urls = {name: stack.enter_context(serve(app.app)) for name, app in network.apps().items()}
-        config = network.config(urls, 1)
-        config["group_prefix"] = unique("restart")
-        config_path = tmp_path / "hub.yaml"
-        config_path.write_text(yaml.safe_dump(config))
-        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": own_bootstrap}
+        config, config_path = served_config(stack, network, tmp_path, "restart")
         hubs: dict[str, subprocess.Popen] = {}
 
         def start(name: str) -> None:
-            with (tmp_path / f"{name}.log").open("ab") as log:
-                hubs[name] = subprocess.Popen(
-                    [*HUB, "up", "--config", str(config_path), "--name", name, "--no-tracker"],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+            hubs[name] = start_up(config_path, name, own_bootstrap, tmp_path)
 
         def delivered(filed: int) -> bool:
             wanted = expected_deliveries(own_bootstrap)
@@ -103,14 +92,7 @@ def test_a_process_killed_and_started_again_delivers_at_once(own_bootstrap: str,
             took = time.monotonic() - restarted
             assert hubs["a"].poll() is None and hubs["b"].poll() is None
         finally:
-            for process in hubs.values():
-                if process.poll() is None:
-                    process.send_signal(signal.SIGTERM)
-            for process in hubs.values():
-                try:
-                    process.wait(60)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop_all(hubs.values())
     print(f"\nevery report filed after the restart was delivered {took:.1f} s after it")
 
 
@@ -121,20 +103,9 @@ def test_a_process_whose_delivery_member_another_takes_stops_and_says_why(
     with exit code 2 and says so (a supervisor starts it again; the operator reads why)."""
     network = Network()
     with contextlib.ExitStack() as stack:
-        urls = {name: stack.enter_context(serve(app.app)) for name, app in network.apps().items()}
-        config = network.config(urls, 1)
-        config["group_prefix"] = unique("fenced")
-        config_path = tmp_path / "hub.yaml"
-        config_path.write_text(yaml.safe_dump(config))
-        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+        config, config_path = served_config(stack, network, tmp_path, "fenced")
         log = tmp_path / "a.log"
-        with log.open("ab") as out:
-            hub = subprocess.Popen(
-                [*HUB, "up", "--config", str(config_path), "--name", "a", "--no-tracker"],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        hub = start_up(config_path, "a", kafka_bootstrap, tmp_path)
         stack.callback(lambda: hub.poll() is None and hub.kill())
         group = topics.deliver_group(config["group_prefix"], "lapor-nasional")
         admin = make_admin(kafka_bootstrap)
