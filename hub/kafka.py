@@ -155,6 +155,16 @@ def static_member_id(name: str, topics: Sequence[str]) -> str:
     return f"{name}-{digest}"
 
 
+def raise_consumed_error(messages: Iterable[Message]) -> None:
+    """Raise the first error among consumed records that is not a partition's end (a
+    fenced member, a refused principal, a leader moving): the worker's loop waits for one
+    that passes and stops on the others (hub.runtime.kafka_may_pass)."""
+    for msg in messages:
+        error = msg.error()
+        if error is not None and error.code() != KafkaError._PARTITION_EOF:
+            raise KafkaException(error)
+
+
 def make_consumer(
     bootstrap: str,
     group_id: str,

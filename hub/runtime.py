@@ -50,7 +50,7 @@ from hub.dataplane.feedback import FeedbackWorker, poll_status_once
 from hub.dataplane.inbound import Cursors, Inbound, pull_once
 from hub.dataplane.lease import Lease
 from hub.dataplane.retries import RetryWorker
-from hub.dataplane.route import route_loop, route_worker_failed, run_replacing_hung
+from hub.dataplane.route import route_loop, run_replacing_hung, worker_failed
 from hub.dataplane.transactional import TransactionalLoop
 from hub.errors import ConnectorError, HubError
 from hub.health import HEALTH
@@ -241,7 +241,7 @@ class HubRuntime:
             eventloop.run(self._serve(stop))
         except KafkaException as exc:
             log.exception("a worker failed; stopping the hub")
-            said = route_worker_failed(exc, self.name)
+            said = worker_failed(exc, self.name)
             self.failure = self.failure or f"a worker failed: {said}"
 
     async def _serve(self, stop: threading.Event) -> None:

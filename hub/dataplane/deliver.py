@@ -24,6 +24,7 @@ from hub.kafka import (
     is_passing,
     latest_values,
     make_consumer,
+    raise_consumed_error,
     read_again_on_failure,
 )
 from hub.privacy import MissingKey, PrivacyError, for_destination, hub_keyring
@@ -142,9 +143,7 @@ class DeliveryWorker:
             return await self._deliver_all(client, messages)
 
     async def _deliver_all(self, client: httpx.AsyncClient, messages: list[Message]) -> int:
-        for msg in messages:
-            if msg.error() and msg.error().code() != KafkaError._PARTITION_EOF:
-                raise KafkaException(msg.error())
+        raise_consumed_error(messages)
         todo, seen = [], set()
         for msg in messages:
             if msg.error():

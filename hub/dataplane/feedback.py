@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 import httpx
-from confluent_kafka import KafkaError, KafkaException, Message
+from confluent_kafka import Message
 
 from hub import metrics, records, topics
 from hub.dataplane.inbound import Cursors, cursor_key, raw_headers, sealed_record
@@ -29,6 +29,7 @@ from hub.kafka import (
     client_id,
     consume,
     make_consumer,
+    raise_consumed_error,
     read_again_on_failure,
 )
 from hub.records import Record
@@ -155,10 +156,9 @@ class FeedbackWorker:
     async def _send_all(self, client: httpx.AsyncClient, messages: list[Message]) -> int:
         todo: dict[str, tuple[Message, dict]] = {}  # update id -> (record, update): once
         unreadable: list[Record] = []
+        raise_consumed_error(messages)
         for msg in messages:
-            if msg.error():
-                if msg.error().code() != KafkaError._PARTITION_EOF:
-                    raise KafkaException(msg.error())
+            if msg.error():  # a partition's end
                 continue
             try:
                 update = self.serializer.deserialize(self.topic, msg.value())

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Message, TopicPartition
 
 from hub import metrics, records, topics
 from hub.errors import HubError, RetryableDeliveryError
@@ -25,6 +25,7 @@ from hub.kafka import (
     client_id,
     consume,
     make_consumer,
+    raise_consumed_error,
     read_again_on_failure,
 )
 from hub.records import Record
@@ -131,11 +132,7 @@ class RetryWorker:
         held: set[int] = set()
         next_offsets: dict[int, int] = {}
         due: list[Record] = []
-        for msg in messages:
-            # an error that is not a partition's end (a fenced member, a refused principal)
-            # goes to the runtime's loop, which waits for one that passes and stops on others
-            if msg.error() and msg.error().code() != KafkaError._PARTITION_EOF:
-                raise KafkaException(msg.error())
+        raise_consumed_error(messages)
         for msg in messages:
             if msg.error() or msg.partition() in held:
                 continue

@@ -186,15 +186,16 @@ class RouteWorkerFailed(HubError):
     """The route worker met a Kafka error it cannot go on from."""
 
 
-def route_worker_failed(exc: KafkaException, name: str) -> RouteWorkerFailed:
-    """The error said for an operator: a fenced worker is most often a second process
-    started under the same name."""
+def worker_failed(exc: KafkaException, name: str) -> RouteWorkerFailed:
+    """A worker's Kafka error said for an operator (the route worker's, or any other of the
+    process's): a fenced worker is most often a second process started under the same
+    name."""
     error = exc.args[0] if exc.args else None
     if not isinstance(error, KafkaError):
         return RouteWorkerFailed(str(exc))
     another = (
         f"another process runs as --name {name} with this configuration (its transactional "
-        f"id and group member are this one's)"
+        f"id and group members are this one's)"
     )
     fenced = (KafkaError._FENCED, KafkaError.FENCED_INSTANCE_ID, KafkaError.PRODUCER_FENCED)
     if error.code() in fenced or "fenced" in error.str().lower():
@@ -225,7 +226,7 @@ def run_replacing_hung(
             return loop.run(should_stop)
         except (CommitHung, KafkaException) as exc:
             if isinstance(exc, KafkaException) and not is_passing(exc):
-                raise route_worker_failed(exc, name) from exc
+                raise worker_failed(exc, name) from exc
             log.error("the route worker stopped: %s; starting a new one in its place", exc)
         while True:
             if should_stop():
